@@ -1,0 +1,173 @@
+"""Candidate crops: the GAIC grid anchors and fixed-ratio windows.
+
+The network only ranks; it never regresses coordinates, so every box sacrop can return comes
+from here. All boxes are ``(x1, y1, x2, y2)`` integer pixels of the upright image with
+exclusive ends (width = x2 - x1), as ``int64`` arrays of shape ``[N, 4]``.
+"""
+from __future__ import annotations
+
+import math
+import re
+from dataclasses import dataclass
+
+import numpy as np
+
+GRID_BINS = 12
+#: Top-k results closer than this IoU to a better one are treated as the same crop.
+DEDUP_IOU = 0.85
+
+
+@dataclass(frozen=True)
+class Ratio:
+    """A requested aspect ratio: ``W:H``, ``any`` (free ratio) or ``original``."""
+
+    kind: str  # "fixed", "any" or "original"
+    w: int = 0
+    h: int = 0
+
+    @property
+    def label(self) -> str:
+        return f"{self.w}:{self.h}" if self.kind == "fixed" else self.kind
+
+    @property
+    def slug(self) -> str:
+        """The ratio as it appears in output file names (``4:3`` -> ``4x3``)."""
+        return self.label.replace(":", "x")
+
+    def __str__(self) -> str:
+        return self.label
+
+
+_RATIO_RE = re.compile(r"^\s*(\d+)\s*[:x/]\s*(\d+)\s*$")
+
+
+def parse_ratio(text: str) -> Ratio:
+    """Parse ``4:3`` (also ``4x3``, ``4/3``), ``any`` or ``original``; ValueError explains why not."""
+    low = text.strip().lower()
+    if low in ("any", "free"):
+        return Ratio("any")
+    if low in ("original", "orig"):
+        return Ratio("original")
+    match = _RATIO_RE.match(low)
+    if not match:
+        raise ValueError(
+            f"{text!r} is not a ratio: use W:H with positive integers (e.g. 4:3, 16:9), "
+            "'any' or 'original'"
+        )
+    w, h = int(match.group(1)), int(match.group(2))
+    if w <= 0 or h <= 0:
+        raise ValueError(f"{text!r}: both sides of a ratio must be positive integers")
+    if max(w / h, h / w) > 100:
+        raise ValueError(f"{text!r}: ratios beyond 100:1 are not supported")
+    g = math.gcd(w, h)
+    return Ratio("fixed", w // g, h // g)
+
+
+def gaic_grid(width: int, height: int, *, bins: int = GRID_BINS, free_ratio: bool = True) -> np.ndarray:
+    """The GAIC grid anchors of a ``width x height`` image (METHOD.md).
+
+    Corners sit at bin centres: top-left in bins 0-3, bottom-right in bins 8-11 of each axis;
+    a box is kept when it covers at least half of the image and, for the free-ratio set,
+    0.5 < w/h < 2 in pixels. Coordinates are rounded to whole pixels.
+    """
+    sw, sh = width / bins, height / bins
+    starts, ends = range(0, 4), range(bins - 4, bins)
+    boxes = []
+    for x1 in starts:
+        for y1 in starts:
+            for x2 in ends:
+                for y2 in ends:
+                    if (x2 - x1) * (y2 - y1) < 0.5 * bins * bins:
+                        continue
+                    aspect = (x2 - x1) * sw / ((y2 - y1) * sh)
+                    if free_ratio and not 0.5 < aspect < 2.0:
+                        continue
+                    boxes.append([sw * (x1 + 0.5), sh * (y1 + 0.5), sw * (x2 + 0.5), sh * (y2 + 0.5)])
+    if not boxes:  # extreme panoramas: the ratio bounds exclude every anchor
+        return gaic_grid(width, height, bins=bins, free_ratio=False)
+    return np.rint(np.asarray(boxes)).astype(np.int64)
+
+
+def _positions(free: int, image_side: int, bins: int) -> np.ndarray:
+    """Window offsets from 0 to ``free`` spaced by at most one grid bin."""
+    if free <= 0:
+        return np.zeros(1, dtype=np.int64)
+    n = math.ceil(free / (image_side / bins)) + 1
+    return np.unique(np.rint(np.linspace(0, free, n)).astype(np.int64))
+
+
+def ratio_windows(
+    width: int,
+    height: int,
+    rw: int,
+    rh: int,
+    *,
+    bins: int = GRID_BINS,
+    min_area: float = 0.4,
+    min_scale: float = 0.7,
+) -> np.ndarray:
+    """Windows of exactly ``rw:rh`` (to the nearest pixel) over scales and positions.
+
+    Scale 1 is the largest crop of the ratio, always included so a photo whose best framing is
+    "all of it" keeps its content. Smaller scales go down in steps of 0.05 while the window
+    keeps more than ``min_area`` of the image (GAIC), but never stop above ``min_scale`` of the
+    largest window, so extreme ratios still get a choice. Positions slide by at most one
+    ``1/bins`` of the image.
+    """
+    if width * rh >= height * rw:  # the image is wider than the ratio: full height
+        max_h, max_w = height, height * rw / rh
+    else:
+        max_w, max_h = width, width * rh / rw
+    boxes: list[np.ndarray] = []
+    for step in range(0, 11):
+        s = 1.0 - 0.05 * step
+        cw = max(1, min(width, math.floor(max_w * s + 1e-6)))
+        ch = max(1, round(cw * rh / rw))
+        if ch > height:
+            ch = height
+            cw = max(1, min(width, round(ch * rw / rh)))
+        if step and cw * ch <= min_area * width * height and s < min_scale - 1e-9:
+            break
+        xs, ys = _positions(width - cw, width, bins), _positions(height - ch, height, bins)
+        gx, gy = np.meshgrid(xs, ys, indexing="ij")
+        gx, gy = gx.ravel(), gy.ravel()
+        boxes.append(np.stack([gx, gy, gx + cw, gy + ch], axis=1))
+    return np.unique(np.concatenate(boxes), axis=0)
+
+
+def candidates_for(ratio: Ratio, width: int, height: int) -> np.ndarray:
+    """All candidate boxes of one requested ratio for a ``width x height`` upright image."""
+    if ratio.kind == "any":
+        return gaic_grid(width, height)
+    if ratio.kind == "original":
+        g = math.gcd(width, height)
+        return ratio_windows(width, height, width // g, height // g)
+    return ratio_windows(width, height, ratio.w, ratio.h)
+
+
+def iou_matrix(a: np.ndarray, b: np.ndarray) -> np.ndarray:
+    """IoU of every box of ``a [N, 4]`` with every box of ``b [M, 4]`` (exclusive ends)."""
+    a = np.asarray(a, dtype=np.float64)[:, None, :]
+    b = np.asarray(b, dtype=np.float64)[None, :, :]
+    iw = np.clip(np.minimum(a[..., 2], b[..., 2]) - np.maximum(a[..., 0], b[..., 0]), 0, None)
+    ih = np.clip(np.minimum(a[..., 3], b[..., 3]) - np.maximum(a[..., 1], b[..., 1]), 0, None)
+    inter = iw * ih
+    area_a = (a[..., 2] - a[..., 0]) * (a[..., 3] - a[..., 1])
+    area_b = (b[..., 2] - b[..., 0]) * (b[..., 3] - b[..., 1])
+    return inter / np.maximum(area_a + area_b - inter, 1e-9)
+
+
+def top_k(boxes: np.ndarray, scores: np.ndarray, k: int, *, dedup_iou: float = DEDUP_IOU) -> list[int]:
+    """Indices of the ``k`` best boxes, best first, skipping near-duplicates of a better one.
+
+    Ties in score keep the candidates' order (stable sort), so results are deterministic.
+    """
+    order = np.argsort(-np.asarray(scores, dtype=np.float64), kind="stable")
+    ious = iou_matrix(boxes, boxes)
+    kept: list[int] = []
+    for i in order:
+        if all(ious[i, j] <= dedup_iou for j in kept):
+            kept.append(int(i))
+            if len(kept) == k:
+                break
+    return kept

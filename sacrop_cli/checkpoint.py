@@ -1,0 +1,119 @@
+"""The one checkpoint format: tensors plus metadata, loaded without executing anything.
+
+A checkpoint is a plain dict ``{"format": "sacrop-checkpoint", "format_version": int,
+"meta": {...}, "state_dict": {name: Tensor}}``. ``meta`` holds only JSON-like values, so
+``torch.load(weights_only=True)`` can read it; a file that needs pickled code is refused.
+``meta`` is the single source of truth for how to rebuild and feed the network: the
+architecture and its options, input size and normalisation, and how it was trained.
+"""
+from __future__ import annotations
+
+import os
+import pickle
+import tempfile
+from dataclasses import dataclass, fields
+from pathlib import Path
+from typing import Any
+
+import torch
+
+from sacrop_cli._version import __version__
+from sacrop_cli.errors import CheckpointError
+from sacrop_cli.network import ARCHITECTURE, CropScorer, ScorerConfig
+from sacrop_cli.preprocess import DEFAULT_INPUT
+
+FORMAT = "sacrop-checkpoint"
+FORMAT_VERSION = 1
+
+
+@dataclass
+class Checkpoint:
+    state_dict: dict[str, torch.Tensor]
+    meta: dict[str, Any]
+
+    @property
+    def config(self) -> ScorerConfig:
+        return ScorerConfig(**self.meta["config"])
+
+    def build(self, device: str | torch.device = "cpu") -> CropScorer:
+        """The network with these weights, in float32 and eval mode."""
+        model = CropScorer(self.config)
+        try:
+            model.load_state_dict({k: v.float() for k, v in self.state_dict.items()}, strict=True)
+        except RuntimeError as exc:
+            first = str(exc).strip().splitlines()[0]
+            raise CheckpointError(f"weights do not fit the network they describe: {first}") from exc
+        return model.to(device).eval()
+
+
+def make_meta(model: CropScorer, **extra: Any) -> dict[str, Any]:
+    """Metadata for ``model``: architecture, options, input spec, version; plus ``extra``
+    (training data and command, metrics, lambda_cls, delta...)."""
+    return {
+        "architecture": ARCHITECTURE,
+        "config": model.config.to_dict(),
+        "input": dict(DEFAULT_INPUT),
+        "sacrop_version": __version__,
+        **extra,
+    }
+
+
+def save_checkpoint(path: Path, model: CropScorer, meta: dict[str, Any], *, half: bool = True,
+                    extra: dict[str, Any] | None = None) -> Path:
+    """Write atomically (temp file + rename). ``half`` stores float16, for shipping; ``extra``
+    adds top-level entries (the trainer's resumable state)."""
+    path = Path(path)
+    state = {k: (v.detach().half() if half and v.is_floating_point() else v.detach()).cpu().clone()
+             for k, v in model.state_dict().items()}
+    payload = {"format": FORMAT, "format_version": FORMAT_VERSION, "meta": meta, "state_dict": state,
+               **(extra or {})}
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
+    try:
+        with os.fdopen(fd, "wb") as fh:
+            torch.save(payload, fh)
+            fh.flush()
+            os.fsync(fh.fileno())
+        os.replace(tmp, path)
+    except BaseException:
+        Path(tmp).unlink(missing_ok=True)
+        raise
+    return path
+
+
+def read_checkpoint(path: Path) -> Checkpoint:
+    """Load and validate a checkpoint; never unpickles code (``weights_only=True``)."""
+    path = Path(path)
+    if not path.is_file():
+        raise CheckpointError(f"{path}: weights file not found")
+    try:
+        payload = torch.load(path, map_location="cpu", weights_only=True)
+    except pickle.UnpicklingError as exc:
+        raise CheckpointError(
+            f"{path}: refused: the file needs pickled code to load, which sacrop never runs "
+            "(not a sacrop checkpoint, or tampered with)"
+        ) from exc
+    except (RuntimeError, EOFError, OSError, ValueError) as exc:
+        reason = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
+        raise CheckpointError(f"{path}: damaged or truncated weights file ({reason})") from exc
+    if not isinstance(payload, dict) or payload.get("format") != FORMAT:
+        raise CheckpointError(f"{path}: not a sacrop checkpoint (no '{FORMAT}' header)")
+    version = payload.get("format_version")
+    if not isinstance(version, int) or version > FORMAT_VERSION:
+        raise CheckpointError(
+            f"{path}: checkpoint format version {version} is newer than this sacrop "
+            f"({__version__}) reads (up to {FORMAT_VERSION}); upgrade sacrop"
+        )
+    meta, state = payload.get("meta"), payload.get("state_dict")
+    if not isinstance(meta, dict) or not isinstance(state, dict):
+        raise CheckpointError(f"{path}: checkpoint lacks metadata or tensors")
+    if meta.get("architecture") != ARCHITECTURE:
+        raise CheckpointError(
+            f"{path}: checkpoint is for architecture {meta.get('architecture')!r}, "
+            f"not {ARCHITECTURE!r}"
+        )
+    known = {f.name for f in fields(ScorerConfig)}
+    config = meta.get("config")
+    if not isinstance(config, dict) or set(config) - known:
+        raise CheckpointError(f"{path}: unknown network options {sorted(set(config or {}) - known)}")
+    return Checkpoint(state, meta)

@@ -1,0 +1,327 @@
+"""``sacrop crop`` and ``sacrop score``: options in, one call of the Python API, results out.
+
+Nothing heavy is imported here at module level (torch, Pillow, the API): ``sacrop --help``
+must stay fast. Machine output (``--json``, ``score``) goes to stdout, everything else to stderr.
+"""
+from __future__ import annotations
+
+import contextlib
+import json
+import os
+import re
+import tempfile
+from collections.abc import Iterator
+from pathlib import Path
+from typing import IO, Any
+
+import click
+
+from sacrop_cli.candidates import Ratio, parse_ratio
+from sacrop_cli.console import NORMAL, UI, level_from_flags
+from sacrop_cli.errors import SacropError
+
+# Must equal imageio.DEFAULT_MAX_PIXELS (tests check it); imageio loads Pillow, so not imported.
+_MAX_PIXELS_SHOWN = "200000000"
+
+
+class RatioType(click.ParamType):
+    """``W:H`` (also ``WxH``, ``W/H``), ``any`` or ``original``."""
+
+    name = "ratio"
+
+    def convert(self, value: Any, param: click.Parameter | None, ctx: click.Context | None) -> Ratio:
+        if isinstance(value, Ratio):
+            return value
+        try:
+            return parse_ratio(str(value))
+        except ValueError as err:
+            self.fail(str(err), param, ctx)
+
+    def get_metavar(self, param: click.Parameter, ctx: click.Context | None = None) -> str:
+        return "W:H|any|original"
+
+
+class SizeType(click.ParamType):
+    """``WxH`` in pixels, or one number for a square bound."""
+
+    name = "size"
+
+    def convert(self, value: Any, param: click.Parameter | None,
+                ctx: click.Context | None) -> tuple[int, int]:
+        if isinstance(value, tuple):
+            return value
+        match = re.fullmatch(r"\s*(\d+)\s*(?:[xX]\s*(\d+)\s*)?", str(value))
+        if match:
+            w = int(match.group(1))
+            h = int(match.group(2)) if match.group(2) else w
+            if w > 0 and h > 0:
+                return w, h
+        self.fail(f"{value!r} is not a size: use WxH with positive integers (e.g. 1920x1080)",
+                  param, ctx)
+
+    def get_metavar(self, param: click.Parameter, ctx: click.Context | None = None) -> str:
+        return "WxH"
+
+
+def _parse_box(value: Any) -> list[float | int]:
+    """Four numbers ``x1,y1,x2,y2``; whole numbers stay ints so the JSON echoes them as given."""
+    items = value if isinstance(value, (list, tuple)) else str(value).replace(" ", "").split(",")
+    if len(items) != 4:
+        raise ValueError("a box is four numbers x1,y1,x2,y2")
+    numbers = []
+    for item in items:
+        if isinstance(item, bool) or not isinstance(item, (int, float, str)):
+            raise ValueError(f"{item!r} is not a number")
+        number = float(item)  # ValueError for words
+        if number != number or number in (float("inf"), float("-inf")):
+            raise ValueError(f"{item!r} is not a finite number")
+        numbers.append(int(number) if number.is_integer() else number)
+    return numbers
+
+
+class BoxType(click.ParamType):
+    """``x1,y1,x2,y2`` in pixels of the upright photo, x2/y2 exclusive."""
+
+    name = "box"
+
+    def convert(self, value: Any, param: click.Parameter | None,
+                ctx: click.Context | None) -> list[float | int]:
+        try:
+            return _parse_box(value)
+        except ValueError as err:
+            self.fail(f"{value!r}: {err}", param, ctx)
+
+    def get_metavar(self, param: click.Parameter, ctx: click.Context | None = None) -> str:
+        return "x1,y1,x2,y2"
+
+
+def _model_options(func: Any) -> Any:
+    """--weights and --device, shared by crop and score."""
+    func = click.option(
+        "--device", type=click.Choice(["auto", "cpu", "cuda"]), default="auto", show_default=True,
+        help="Where the network runs; auto uses CUDA when available.")(func)
+    return click.option(
+        "--weights", metavar="NAME|PATH|URL", envvar="SACROP_WEIGHTS", show_envvar=True,
+        help="Model weights: a registered name (see `sacrop weights list`), a .pt file or a "
+             "URL (downloaded once into the cache). Default: the shipped weights.")(func)
+
+
+def _load_cropper(ui: UI, weights: str | None, device: str) -> Any:
+    """The Cropper, or exit 1 with the one-line reason (e.g. no trained weights installed)."""
+    from sacrop_cli.api import Cropper
+    from sacrop_cli.weights import resolve_weights
+
+    try:
+        path = resolve_weights(weights, progress=ui.level >= NORMAL)
+        cropper = Cropper(weights=path, device=device)
+    except SacropError as err:
+        ui.error(str(err))
+        raise click.exceptions.Exit(1) from None
+    ui.info(f"weights: {path} on {cropper.device}")
+    return cropper
+
+
+@contextlib.contextmanager
+def _jsonl_sink(path: Path | None) -> Iterator[IO[str] | None]:
+    """A JSON Lines file written to a temporary name and renamed into place when complete."""
+    if path is None:
+        yield None
+        return
+    folder = path.parent
+    try:
+        folder.mkdir(parents=True, exist_ok=True)
+        fh = tempfile.NamedTemporaryFile(
+            "w", encoding="utf-8", dir=folder, prefix=f".{path.name}.", suffix=".tmp", delete=False)
+    except OSError as err:
+        raise SacropError(f"{path}: cannot write the manifest: {err.strerror or err}") from None
+    tmp = Path(fh.name)
+    try:
+        with fh:
+            yield fh
+        os.replace(tmp, path)
+    finally:
+        tmp.unlink(missing_ok=True)
+
+
+def _summary(report: Any, out_dir: Path, dry_run: bool) -> Any:
+    from rich import box
+    from rich.table import Table
+
+    c = report.counts
+    table = Table(show_header=False, box=box.SIMPLE)
+    table.add_column(justify="left")
+    table.add_column(justify="right")
+    table.add_row("Photos", str(c["images"]))
+    if dry_run:
+        table.add_row("Crops found (dry run, none written)", str(c["crops"]))
+    else:
+        table.add_row(f"Crops written to {out_dir}", str(c["crops_written"]))
+        table.add_row("Already existing (kept)", str(c["crops_existing"]))
+    table.add_row("Skipped files (not images)", str(c["skipped_files"]))
+    table.add_row("Errors", str(c["errors"] + c["missing"]),
+                  style="red" if report.failed else None)
+    table.add_row("Time", f"{c['seconds']:.1f} s")
+    return table
+
+
+CROP_HELP = """Find the best crops of photos and save them as new files.
+
+PATH can be photos and folders; folders are searched recursively and their structure is
+mirrored under the output folder. Originals are never modified. Each crop is saved as
+<name>.<ratio>.<rank>.<ext>, keeping EXIF (orientation reset) and the colour profile.
+
+\b
+Examples:
+  sacrop crop photos/ --ratio 4:3                 best 4:3 crop of every photo -> ./crops/
+  sacrop crop IMG_0001.jpg --ratio 16:9 --ratio 1:1 --top-k 3 -o out/
+  sacrop crop photos/ --ratio original --format webp --max-size 2048x2048
+  sacrop crop photos/ --dry-run --json > boxes.jsonl    only the boxes, as JSON Lines
+  sacrop crop photos/ --manifest crops/manifest.jsonl   a record per photo for scripts
+
+\b
+Ratios: W:H (4:3, 16:9, 1:1, 2:3...), 'any' (free framing, the network's pick) or
+'original' (the photo's own ratio). Repeat --ratio for several in one pass.
+
+Existing crop files are kept unless --overwrite, so an interrupted run can be resumed
+by running the same command again. Exit status: 0 when every photo was cropped, 1 when
+some photo failed or a PATH does not exist (the others are still processed), 2 for
+invalid options.
+"""
+
+
+@click.command("crop", help=CROP_HELP)
+@click.argument("paths", nargs=-1, required=True, type=click.Path(path_type=Path), metavar="PATH...")
+@click.option("-r", "--ratio", "ratios", type=RatioType(), multiple=True, default=("any",),
+              show_default=True, help="Aspect ratio of the crops; repeat for several.")
+@click.option("-k", "--top-k", type=click.IntRange(min=1), default=1, show_default=True,
+              help="How many crops per ratio, best first (near-duplicates are skipped).")
+@click.option("-o", "--out", "out_dir", type=click.Path(file_okay=False, path_type=Path),
+              default=Path("crops"), help="Folder for the crop files.  [default: ./crops]")
+@click.option("--no-recursive", is_flag=True, help="Do not descend into sub-folders.")
+@click.option("--overwrite", is_flag=True, help="Replace crop files left by an earlier run.")
+@click.option("--format", "fmt", type=click.Choice(["jpeg", "png", "webp", "tiff"],
+                                                    case_sensitive=False),
+              help="Output format [default: the format of each photo].")
+@click.option("--quality", type=click.IntRange(1, 100), default=95, show_default=True,
+              help="JPEG/WebP quality.")
+@click.option("--max-size", type=SizeType(), default=None,
+              help="Shrink crops to fit in WxH pixels (ratio kept, never enlarged).")
+@click.option("--manifest", type=click.Path(dir_okay=False, path_type=Path),
+              help="Write a JSON Lines record per photo (boxes, scores, files) to this file.")
+@click.option("-n", "--dry-run", is_flag=True,
+              help="Find the crops but write no image files (the manifest is still written).")
+@click.option("--json", "as_json", is_flag=True,
+              help="Print the records as JSON Lines on stdout (messages stay on stderr).")
+@_model_options
+@click.option("--batch-size", type=click.IntRange(min=1), default=8, show_default=True,
+              help="Photos scored together; lower it if memory is short.")
+@click.option("--max-pixels", type=click.IntRange(min=1), default=None,
+              help="Refuse photos with more pixels than this (decompression-bomb guard).  "
+                   f"[default: {_MAX_PIXELS_SHOWN}]")
+@click.option("-q", "--quiet", is_flag=True, help="Only print errors.")
+@click.option("-v", "--verbose", count=True, help="More detail: -v a line per photo, -vv per crop.")
+def crop(paths: tuple[Path, ...], ratios: tuple[Ratio, ...], top_k: int, out_dir: Path,
+         no_recursive: bool, overwrite: bool, fmt: str | None, quality: int,
+         max_size: tuple[int, int] | None, manifest: Path | None, dry_run: bool, as_json: bool,
+         weights: str | None, device: str, batch_size: int, max_pixels: int | None,
+         quiet: bool, verbose: int) -> None:
+    from sacrop_cli.imageio import scan_inputs
+    from sacrop_cli.pipeline import run_batch
+
+    ui = UI(level_from_flags(quiet, verbose))
+    scan = scan_inputs(paths, recursive=not no_recursive)
+    if not scan.images:
+        ui.warning("no photos found in " + ", ".join(map(str, paths)))
+    cropper = _load_cropper(ui, weights, device)
+    shown: set[str] = set()
+
+    def show(record: dict[str, Any], warnings: list[str]) -> None:
+        """Per photo: manifest line, JSON on stdout, messages, bar (sink and advance: below)."""
+        if sink is not None:
+            sink.write(json.dumps(record) + "\n")
+        if as_json:
+            click.echo(json.dumps(record))
+        for message in warnings:
+            shown.add(message)
+            ui.warning(message)
+        if record["status"] == "error":
+            ui.error(record["error"])
+        else:
+            ui.info(f"{record['source']}: {len(record['crops'])} crop(s)")
+            for c in record["crops"]:
+                ui.debug(f"  {c['ratio']} #{c['rank']} {c['box']} score {c['score']:.4f} "
+                         f"-> {c['path'] or c['status']}")
+        advance(1)
+
+    try:
+        with _jsonl_sink(manifest) as sink, \
+                ui.progress(len(scan.images) + len(scan.missing), "Cropping") as advance:
+            report = run_batch(
+                cropper, scan, ratios, top_k, out_dir, dry_run=dry_run, overwrite=overwrite,
+                format=fmt.lower() if fmt else None, quality=quality, max_size=max_size,
+                max_pixels=max_pixels, batch_size=batch_size, on_progress=show)
+    except SacropError as err:
+        ui.error(str(err))
+        raise click.exceptions.Exit(1) from None
+    except OSError as err:  # the manifest or stdout became unwritable during the run
+        ui.error(f"{getattr(err, 'filename', None) or 'output'}: cannot write: {err.strerror or err}")
+        raise click.exceptions.Exit(1) from None
+    for message in report.warnings:
+        if message not in shown:  # warnings about the run as a whole
+            ui.warning(message)
+    ui.print(_summary(report, out_dir, dry_run))
+    if report.failed:
+        raise click.exceptions.Exit(1)
+
+
+SCORE_HELP = """Score given crop boxes of one photo (higher is better) and print JSON.
+
+Boxes are x1,y1,x2,y2 in pixels of the upright photo (as it is displayed, EXIF
+orientation applied), x2 and y2 exclusive. The output is a JSON list
+[{"box": [x1, y1, x2, y2], "score": s}, ...] in the order given.
+
+\b
+Examples:
+  sacrop score IMG_0001.jpg --box 0,0,800,600 --box 100,50,900,650
+  sacrop score IMG_0001.jpg --boxes boxes.json     a JSON list of [x1, y1, x2, y2]
+"""
+
+
+def _read_boxes(ctx: click.Context, param: click.Parameter, value: Path | None) -> list | None:
+    if value is None:
+        return None
+    try:
+        data = json.loads(value.read_text(encoding="utf-8"))
+        if not isinstance(data, list):
+            raise ValueError("expected a JSON list of [x1, y1, x2, y2]")
+        return [_parse_box(item["box"] if isinstance(item, dict) and "box" in item else item)
+                for item in data]
+    except (OSError, UnicodeDecodeError, ValueError) as err:
+        raise click.BadParameter(f"{value}: {err}", ctx, param) from None
+
+
+@click.command("score", help=SCORE_HELP)
+@click.argument("image", type=click.Path(exists=True, dir_okay=False, path_type=Path))
+@click.option("--box", "boxes", type=BoxType(), multiple=True, help="A box to score; repeatable.")
+@click.option("--boxes", "boxes_file", type=click.Path(exists=True, dir_okay=False, path_type=Path),
+              callback=_read_boxes, metavar="FILE.json",
+              help='A JSON list of boxes: [[x1, y1, x2, y2], ...] (or objects with a "box").')
+@_model_options
+@click.option("-q", "--quiet", is_flag=True, help="Only print errors.")
+def score(image: Path, boxes: tuple[list, ...], boxes_file: list | None, weights: str | None,
+          device: str, quiet: bool) -> None:
+    all_boxes = [*boxes, *(boxes_file or [])]
+    if not all_boxes:
+        raise click.UsageError("give at least one --box x1,y1,x2,y2 or --boxes FILE.json")
+    ui = UI(level_from_flags(quiet, 0))
+    cropper = _load_cropper(ui, weights, device)
+    try:
+        scores = cropper.score(image, all_boxes)
+    except ValueError as err:  # a box outside the photo
+        ui.error(f"{image}: {err}")
+        raise click.exceptions.Exit(1) from None
+    except SacropError as err:
+        ui.error(str(err))
+        raise click.exceptions.Exit(1) from None
+    click.echo(json.dumps([{"box": b, "score": round(s, 4)} for b, s in zip(all_boxes, scores)],
+                          indent=2))

@@ -1,0 +1,26 @@
+"""Exceptions whose messages are shown to users as one line each."""
+from __future__ import annotations
+
+
+class SacropError(Exception):
+    """Base class: ``str(error)`` is a complete one-line message for the user."""
+
+
+class ImageError(SacropError):
+    """An input image cannot be read, decoded or cropped."""
+
+
+class OutputError(SacropError):
+    """A crop cannot be written (exists, unwritable folder, full disk)."""
+
+
+class CheckpointError(SacropError):
+    """A weights file is missing, damaged, unsafe or for another architecture."""
+
+
+class DownloadError(SacropError):
+    """A download failed: network, HTTP status or checksum."""
+
+
+class DatasetError(SacropError):
+    """A dataset folder or annotation file cannot be used."""

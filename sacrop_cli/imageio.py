@@ -1,0 +1,642 @@
+"""Reading photos upright and writing crops safely, with their metadata.
+
+Every box here is ``(x1, y1, x2, y2)`` in pixels of the **upright** image (after the EXIF
+Orientation is applied) with exclusive ends. Sources are only ever opened for reading; crops go
+to a temporary file in the destination folder and are linked or renamed into place.
+"""
+from __future__ import annotations
+
+import contextlib
+import errno
+import io
+import math
+import operator
+import os
+import struct
+import tempfile
+import threading
+from collections.abc import Iterator, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import numpy as np
+import piexif
+from PIL import Image, ImageCms, ImageOps, UnidentifiedImageError
+
+from sacrop_cli.errors import ImageError, OutputError
+
+SUPPORTED_EXTENSIONS = frozenset({".jpg", ".jpeg", ".png", ".webp", ".tif", ".tiff", ".bmp"})
+FORMAT_FOR_EXTENSION = {
+    ".jpg": "JPEG",
+    ".jpeg": "JPEG",
+    ".png": "PNG",
+    ".webp": "WEBP",
+    ".tif": "TIFF",
+    ".tiff": "TIFF",
+    ".bmp": "BMP",
+}
+
+DEFAULT_MAX_PIXELS = 200_000_000
+"""Largest image (width x height) decoded by default: 200 MP covers every current camera while
+refusing decompression bombs; a 200 MP RGB image needs about 600 MB of memory."""
+
+MIN_SIDE = 32
+"""Images with a shorter side are refused: no meaningful crop fits in them."""
+
+_METADATA_FORMATS = frozenset({"JPEG", "PNG", "WEBP", "TIFF"})  # carry EXIF and ICC (not BMP)
+# Modes each output format can store, and what to convert the others (L, LA, RGB, RGBA) to.
+_SAVE_MODE = {
+    "JPEG": {"L": "L", "LA": "L", "RGB": "RGB", "RGBA": "RGB"},
+    "PNG": {"L": "L", "LA": "LA", "RGB": "RGB", "RGBA": "RGBA"},
+    "TIFF": {"L": "L", "LA": "LA", "RGB": "RGB", "RGBA": "RGBA"},
+    "WEBP": {"L": "RGB", "LA": "RGBA", "RGB": "RGB", "RGBA": "RGBA"},
+    "BMP": {"L": "L", "LA": "RGBA", "RGB": "RGB", "RGBA": "RGBA"},
+}
+_JPEG_MAX_EXIF = 65533  # one APP1 segment
+_GRAY_MODES = frozenset({"1", "L", "LA", "La", "I", "I;16", "I;16L", "I;16B", "I;16N", "F"})
+_ALPHA_MODES = frozenset({"RGBA", "RGBa", "LA", "La", "PA"})
+_SIXTEEN_BIT_MODES = frozenset({"I", "I;16", "I;16L", "I;16B", "I;16N"})
+# Tags of the 0th IFD that describe the original's pixel layout: wrong for a crop, and Pillow's
+# TIFF writer would copy them over the crop's own.
+_LAYOUT_TAGS = (
+    piexif.ImageIFD.ImageWidth, piexif.ImageIFD.ImageLength, piexif.ImageIFD.BitsPerSample,
+    piexif.ImageIFD.Compression, piexif.ImageIFD.PhotometricInterpretation,
+    piexif.ImageIFD.StripOffsets, piexif.ImageIFD.SamplesPerPixel, piexif.ImageIFD.RowsPerStrip,
+    piexif.ImageIFD.StripByteCounts, piexif.ImageIFD.PlanarConfiguration,
+    piexif.ImageIFD.TileWidth, piexif.ImageIFD.TileLength, piexif.ImageIFD.TileOffsets,
+    piexif.ImageIFD.TileByteCounts, piexif.ImageIFD.JPEGInterchangeFormat,
+    piexif.ImageIFD.JPEGInterchangeFormatLength,
+)
+_NO_HARD_LINKS = frozenset({errno.EPERM, errno.ENOTSUP, errno.EOPNOTSUPP, errno.ENOSYS})
+
+
+# ---------------------------------------------------------------------------------------------
+# Finding inputs
+
+
+@dataclass
+class InputScan:
+    """What the command-line paths expand to.
+
+    ``images`` holds ``(image_path, root)``: ``root`` is the folder given on the command line
+    that the image was found under (so outputs can mirror ``image_path.relative_to(root)``), or
+    None for a file given directly. ``skipped`` lists files inside folders that are not images
+    by extension (or unreadable folders); ``missing`` lists given paths that do not exist.
+    """
+
+    images: list[tuple[Path, Path | None]] = field(default_factory=list)
+    skipped: list[Path] = field(default_factory=list)
+    missing: list[Path] = field(default_factory=list)
+
+
+def scan_inputs(paths: Sequence[Path | str], recursive: bool = True) -> InputScan:
+    """Expand files and folders into images, in a deterministic order.
+
+    Given paths keep their order; folder entries are sorted by name and walked depth first.
+    Symlinks are followed, but each real folder is visited once (no symlink loops); a symlinked
+    file inside a folder is an image of its own, so the output mirrors the tree; a file given
+    twice is yielded once. Hidden entries (``.name``) are ignored: they are metadata such as
+    ``.DS_Store``, AppleDouble ``._IMG.jpg`` files or our own temporary files. A file given
+    directly is yielded whatever its extension: the loader says clearly if it is not an image.
+    """
+    scan = InputScan()
+    seen_files: set[str] = set()
+    seen_dirs: set[str] = set()
+
+    def walk(folder: Path, root: Path) -> None:
+        real = os.path.realpath(folder)
+        if real in seen_dirs:
+            return
+        seen_dirs.add(real)
+        try:
+            with os.scandir(folder) as it:
+                entries = sorted(it, key=lambda e: e.name)
+        except OSError:
+            scan.skipped.append(folder)
+            return
+        for entry in entries:
+            if entry.name.startswith("."):
+                continue
+            path = folder / entry.name
+            if entry.is_dir():
+                if recursive:
+                    walk(path, root)
+            elif entry.is_file() and path.suffix.lower() in SUPPORTED_EXTENSIONS:
+                scan.images.append((path, root))
+            else:  # other extensions, broken symlinks, sockets...
+                scan.skipped.append(path)
+
+    for given in map(Path, paths):
+        if given.is_dir():
+            walk(given, given)
+        elif given.is_file():
+            real = os.path.realpath(given)
+            if real not in seen_files:
+                seen_files.add(real)
+                scan.images.append((given, None))
+        elif os.path.lexists(given):  # a FIFO or device: never try to decode it
+            scan.skipped.append(given)
+        else:
+            scan.missing.append(given)
+    return scan
+
+
+def iter_inputs(
+    paths: Sequence[Path | str], recursive: bool = True
+) -> Iterator[tuple[Path, Path | None]]:
+    """``(image_path, root)`` pairs of :func:`scan_inputs`, for callers that need no counts."""
+    yield from scan_inputs(paths, recursive).images
+
+
+# ---------------------------------------------------------------------------------------------
+# Reading
+
+
+@dataclass
+class Photo:
+    """A decoded photo, upright, with the metadata a crop should carry.
+
+    ``image`` is in mode L, LA, RGB or RGBA. ``exif`` is the source's EXIF block as found in the
+    file (None without one); ``warnings`` are complete one-line messages naming the file, and
+    :func:`save_crop` appends its own (e.g. corrupt EXIF) once.
+    """
+
+    path: Path
+    image: Image.Image
+    format: str
+    exif: bytes | None = None
+    icc_profile: bytes | None = None
+    warnings: list[str] = field(default_factory=list)
+    n_frames: int = 1
+
+    @property
+    def size(self) -> tuple[int, int]:
+        """Upright (width, height)."""
+        return self.image.size
+
+
+# Pillow's decompression-bomb limit (Image.MAX_IMAGE_PIXELS) is process-wide and lower than
+# DEFAULT_MAX_PIXELS, and its error does not say the size. We compare the header size with the
+# caller's limit ourselves, before decoding, and switch Pillow's check off while our decodes run.
+# Reference-counted so that concurrent decodes in threads do not restore it under each other.
+_limit_lock = threading.Lock()
+_limit_users = 0
+_limit_saved: int | None = None
+
+
+@contextlib.contextmanager
+def _own_pixel_limit() -> Iterator[None]:
+    global _limit_users, _limit_saved
+    with _limit_lock:
+        if _limit_users == 0:
+            _limit_saved = Image.MAX_IMAGE_PIXELS
+            Image.MAX_IMAGE_PIXELS = None
+        _limit_users += 1
+    try:
+        yield
+    finally:
+        with _limit_lock:
+            _limit_users -= 1
+            if _limit_users == 0:
+                Image.MAX_IMAGE_PIXELS = _limit_saved
+
+
+def _orientation(im: Image.Image) -> int:
+    """EXIF orientation (1-8) from the header; 1 when missing or unreadable."""
+    try:
+        value = im.getexif().get(0x0112, 1)
+    except Exception:  # noqa: BLE001 - a malformed EXIF block must not stop the crop
+        return 1
+    return value if isinstance(value, int) and 1 <= value <= 8 else 1
+
+
+def _upright_header_size(im: Image.Image) -> tuple[int, int]:
+    """Upright (width, height) known from the header alone.
+
+    Pillow reports the stored size, except for TIFF, which its plugin turns upright while
+    loading and therefore already reports upright.
+    """
+    w, h = im.size
+    if im.format != "TIFF" and _orientation(im) >= 5:
+        return h, w
+    return w, h
+
+
+@contextlib.contextmanager
+def _open_checked(path: Path, max_pixels: int | None) -> Iterator[Image.Image]:
+    """Open ``path`` lazily after checking what can be checked without decoding.
+
+    Raises ImageError (one line naming the file) for missing files, folders, empty files,
+    non-images, images over ``max_pixels`` or under :data:`MIN_SIDE`; decoding errors inside
+    the ``with`` block become "truncated or corrupt image data".
+    """
+    try:
+        st = path.stat()
+    except FileNotFoundError:
+        raise ImageError(f"{path}: no such file") from None
+    except OSError as exc:
+        raise ImageError(f"{path}: cannot read: {exc.strerror or exc}") from None
+    if os.path.isdir(path):
+        raise ImageError(f"{path}: is a folder, not an image")
+    if st.st_size == 0:
+        raise ImageError(f"{path}: empty file (0 bytes)")
+
+    with _own_pixel_limit():
+        try:
+            im = Image.open(path)
+        except UnidentifiedImageError:
+            raise ImageError(f"{path}: cannot identify image file (not an image?)") from None
+        except OSError as exc:
+            raise ImageError(f"{path}: cannot read: {exc.strerror or exc}") from None
+        with im:
+            w, h = _upright_header_size(im)
+            if max_pixels is not None and w * h > max_pixels:
+                raise ImageError(
+                    f"{path}: {w}x{h} pixels exceeds the limit of {max_pixels} "
+                    "(use --max-pixels to raise it)"
+                )
+            if min(w, h) < MIN_SIDE:
+                raise ImageError(
+                    f"{path}: image too small ({w}x{h}; both sides must be at least "
+                    f"{MIN_SIDE} pixels)"
+                )
+            try:
+                yield im
+            except (OSError, SyntaxError, EOFError, ValueError, struct.error) as exc:
+                # Pillow: "image file is truncated", "broken data stream", "Truncated File
+                # Read"... We refuse rather than crop a half-grey photo.
+                raise ImageError(f"{path}: truncated or corrupt image data") from exc
+
+
+def _upright(im: Image.Image, path: Path, notes: list[str]) -> Image.Image:
+    """Decoded copy of ``im`` turned upright by Pillow's exif_transpose."""
+    im.load()
+    try:
+        return ImageOps.exif_transpose(im)
+    except (KeyError, ValueError, TypeError, SyntaxError, struct.error):
+        notes.append(f"{path}: unreadable EXIF orientation ignored")
+        return im.copy()
+
+
+def _icc_space(icc: bytes | None) -> bytes:
+    """ICC data colour space signature, e.g. b"RGB ", b"GRAY", b"CMYK" (b"" if unknown)."""
+    return icc[16:20] if icc and len(icc) >= 20 else b""
+
+
+def _icc_fits(icc: bytes | None, mode: str) -> bool:
+    """Whether an ICC profile describes images of ``mode`` (L/LA/RGB/RGBA)."""
+    return _icc_space(icc) == (b"GRAY" if mode in ("L", "LA") else b"RGB ")
+
+
+def _normalize_mode(
+    im: Image.Image, icc: bytes | None, path: Path, notes: list[str]
+) -> tuple[Image.Image, bytes | None]:
+    """Bring ``im`` to L, LA, RGB or RGBA, which every output format can store (after at most
+    dropping alpha), and return the ICC profile that still describes it (or None)."""
+    mode = im.mode
+    if (mode in ("L", "RGB") and not im.has_transparency_data) or mode in ("LA", "RGBA"):
+        out = im
+    elif mode == "CMYK":
+        # With its profile, CMYK converts to true sRGB colours; without, approximately.
+        out = None
+        if _icc_space(icc) == b"CMYK":
+            try:
+                srgb = ImageCms.ImageCmsProfile(ImageCms.createProfile("sRGB"))
+                source = ImageCms.ImageCmsProfile(io.BytesIO(icc))
+                out = ImageCms.profileToProfile(im, source, srgb, outputMode="RGB")
+                icc = srgb.tobytes()
+            except (ImageCms.PyCMSError, OSError):
+                notes.append(f"{path}: CMYK colour profile unusable, converted without it")
+                icc = None
+        if out is None:
+            out = im.convert("RGB")
+    elif mode in _SIXTEEN_BIT_MODES:
+        # Pillow's convert("L") clips 16-bit values at 255; scale them instead.
+        values = np.asarray(im).astype(np.int64).clip(0, 65535) >> 8
+        out = Image.fromarray(values.astype(np.uint8), "L")
+    else:
+        gray = mode in _GRAY_MODES
+        alpha = mode in _ALPHA_MODES or im.has_transparency_data
+        target = ("LA" if gray else "RGBA") if alpha else ("L" if gray else "RGB")
+        try:
+            out = im.convert(target)
+        except ValueError:
+            raise ImageError(f"{path}: unsupported colour mode {mode}") from None
+    if icc is not None and not _icc_fits(icc, out.mode):
+        notes.append(f"{path}: colour profile dropped (it does not match the {out.mode} pixels)")
+        icc = None
+    return out, icc
+
+
+def open_photo(path: Path | str, *, max_pixels: int | None = DEFAULT_MAX_PIXELS) -> Photo:
+    """Decode the first frame of ``path`` at full resolution, upright.
+
+    The size limit is checked on the header before any decoding; ``max_pixels=None`` removes
+    it. Truncated files are refused (ImageError "truncated or corrupt image data") instead of
+    being completed with grey. For animated or multi-page files the first frame is used, with a
+    warning.
+    """
+    path = Path(path)
+    notes: list[str] = []
+    with _open_checked(path, max_pixels) as im:
+        fmt = im.format or ""
+        n_frames = getattr(im, "n_frames", 1)
+        if n_frames > 1:
+            notes.append(
+                f"{path}: animated image ({n_frames} frames): only the first frame is used"
+            )
+        exif = im.info.get("exif")
+        icc = im.info.get("icc_profile") or None
+        upright = _upright(im, path, notes)
+    image, icc = _normalize_mode(upright, icc, path, notes)
+    return Photo(
+        path=path,
+        image=image,
+        format=fmt,
+        exif=bytes(exif) if exif else None,
+        icc_profile=icc,
+        warnings=notes,
+        n_frames=n_frames,
+    )
+
+
+def open_for_analysis(
+    path: Path | str, short_side: int, *, max_pixels: int | None = DEFAULT_MAX_PIXELS
+) -> tuple[Image.Image, tuple[int, int]]:
+    """Decode ``path`` cheaply for the network: upright RGB, not resized exactly.
+
+    JPEGs are decoded with ``Image.draft`` at the smallest DCT scale (1/2, 1/4, 1/8) that keeps
+    the shorter side at least ``short_side``; other formats at full size. Images already smaller
+    come back as they are. Returns ``(rgb_image, (W, H))`` where ``(W, H)`` is the full-resolution
+    upright size: boxes are always expressed in those pixels.
+    """
+    path = Path(path)
+    with _open_checked(path, max_pixels) as im:
+        full = _upright_header_size(im)
+        w, h = im.size  # stored (not yet rotated) size
+        drafted = im.format == "JPEG" and min(w, h) > short_side
+        if drafted:
+            # draft works on the stored image; scaling both stored sides keeps the short side
+            # short after rotation, so orientations 5-8 need no special case here.
+            scale = short_side / min(w, h)
+            im.draft("RGB", (math.ceil(w * scale), math.ceil(h * scale)))
+        notes: list[str] = []
+        upright = _upright(im, path, notes)
+    image, _ = _normalize_mode(upright, None, path, notes)
+    return image.convert("RGB"), full if drafted else upright.size
+
+
+# ---------------------------------------------------------------------------------------------
+# EXIF
+
+
+def _single_line(exc: BaseException) -> str:
+    return " ".join(str(exc).split()) or type(exc).__name__
+
+
+def _drop_mistyped_tags(exif_dict: dict) -> None:
+    """Delete tags whose value piexif cannot dump as the type its table expects.
+
+    Cameras write e.g. SceneType (41729, UNDEFINED) as a BYTE, which piexif loads as an int and
+    then refuses to dump.
+    """
+    t = piexif.TYPES
+    ints = (t.Byte, t.SByte, t.Short, t.SShort, t.Long, t.SLong)
+    for ifd in ("0th", "Exif", "GPS", "Interop"):
+        tags = exif_dict.get(ifd) or {}
+        for tag, value in list(tags.items()):
+            kind = piexif.TAGS[ifd].get(tag, {}).get("type")
+            items = value if isinstance(value, tuple) else (value,)
+            if kind in ints:
+                ok = bool(items) and all(isinstance(v, int) for v in items)
+            elif kind == t.Ascii:
+                ok = isinstance(value, (str, bytes))
+            elif kind == t.Undefined:
+                ok = isinstance(value, bytes)
+            elif kind in (t.Rational, t.SRational):
+                pairs = value if items and isinstance(items[0], tuple) else (value,)
+                ok = bool(items) and all(
+                    isinstance(p, tuple) and len(p) == 2 and all(isinstance(v, int) for v in p)
+                    for p in pairs
+                )
+            elif kind in (t.Float, t.DFloat):
+                ok = bool(items) and all(isinstance(v, (int, float)) for v in items)
+            else:
+                ok = False
+            if not ok:
+                del tags[tag]
+
+
+def exif_for_crop(
+    exif: bytes | None, width: int, height: int, *, source: Path | str | None = None
+) -> tuple[bytes | None, list[str]]:
+    """EXIF block for a ``width`` x ``height`` upright crop of a photo whose EXIF is ``exif``.
+
+    Orientation becomes 1 (pixels are stored upright), PixelX/YDimension the crop size, and the
+    embedded thumbnail (the whole 1st IFD) is dropped since it would show the uncropped photo;
+    tags describing the original's pixel layout go too. Returns ``(block, warnings)``; the block
+    starts with ``b"Exif\\0\\0"``. A block piexif cannot read or write is dropped with a warning
+    (prefixed with ``source`` when given).
+    """
+    if not exif:
+        return None, []
+    prefix = f"{source}: " if source is not None else ""
+
+    def dropped(reason: str) -> tuple[None, list[str]]:
+        return None, [f"{prefix}corrupt EXIF dropped: {reason}"]
+
+    tiff = exif[6:] if exif.startswith(b"Exif\x00\x00") else exif
+    # piexif.load treats unrecognised bytes as a file name: only ever give it a TIFF header.
+    if tiff[:4] not in (b"II*\x00", b"MM\x00*"):
+        return dropped("no TIFF header")
+    try:
+        data = piexif.load(tiff)
+    except Exception as exc:  # noqa: BLE001 - piexif raises struct.error, ValueError, KeyError...
+        return dropped(_single_line(exc))
+
+    zeroth = data["0th"]
+    for tag in _LAYOUT_TAGS:
+        zeroth.pop(tag, None)
+    zeroth[piexif.ImageIFD.Orientation] = 1
+    data["Exif"][piexif.ExifIFD.PixelXDimension] = int(width)
+    data["Exif"][piexif.ExifIFD.PixelYDimension] = int(height)
+    data["1st"] = {}
+    data["thumbnail"] = None
+    try:
+        block = piexif.dump(data)
+    except (ValueError, TypeError, struct.error):
+        _drop_mistyped_tags(data)
+        try:
+            block = piexif.dump(data)
+        except (ValueError, TypeError, struct.error) as exc:
+            return dropped(_single_line(exc))
+    # piexif ends sub-IFDs without the 4-byte next-IFD offset; when one is last in the block,
+    # readers (Pillow among them) run off the end. Four zero bytes terminate it properly.
+    return block + b"\x00\x00\x00\x00", []
+
+
+# ---------------------------------------------------------------------------------------------
+# Writing
+
+
+def output_name(src: Path | str, ratio_label: str, rank: int, ext: str) -> str:
+    """File name of a crop: ``IMG_0001.4x3.1.jpg`` for ratio "4:3", rank 1, ext ".jpg"."""
+    label = ratio_label.replace(":", "x").replace("/", "x").replace(os.sep, "x")
+    ext = ext if not ext or ext.startswith(".") else f".{ext}"
+    return f"{Path(src).stem}.{label}.{rank}{ext}"
+
+
+def _fit_within(size: tuple[int, int], max_size: tuple[int, int]) -> tuple[int, int]:
+    """Largest size with the ratio of ``size`` inside ``max_size`` (never larger than size)."""
+    w, h = size
+    scale = min(max_size[0] / w, max_size[1] / h)
+    if scale >= 1:
+        return size
+    return (
+        min(max_size[0], max(1, round(w * scale))),
+        min(max_size[1], max(1, round(h * scale))),
+    )
+
+
+def _default_file_mode() -> int:
+    """Permissions a normal ``open(..., "w")`` would give (temp files are created 0600)."""
+    umask = os.umask(0)
+    os.umask(umask)
+    return 0o666 & ~umask
+
+
+def _fsync_dir(folder: Path) -> None:
+    """Make the rename durable; some file systems cannot fsync a folder, which is fine."""
+    try:
+        fd = os.open(folder, os.O_RDONLY)
+    except OSError:
+        return
+    try:
+        os.fsync(fd)
+    except OSError:
+        pass
+    finally:
+        os.close(fd)
+
+
+def _exists_error(out_path: Path) -> OutputError:
+    return OutputError(f"{out_path}: already exists (use --overwrite)")
+
+
+def _move_into_place(tmp: Path, out_path: Path, overwrite: bool) -> None:
+    """Publish the finished temporary file atomically; never clobber unless ``overwrite``."""
+    if overwrite:
+        os.replace(tmp, out_path)
+        return
+    try:
+        os.link(tmp, out_path)  # atomic "create if absent"
+        return
+    except FileExistsError:
+        raise _exists_error(out_path) from None
+    except OSError as exc:
+        if exc.errno not in _NO_HARD_LINKS:
+            raise
+    # No hard links here (FAT, some network shares): claim the name, then rename over it.
+    try:
+        fd = os.open(out_path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+    except FileExistsError:
+        raise _exists_error(out_path) from None
+    os.close(fd)
+    try:
+        os.replace(tmp, out_path)
+    except OSError:
+        out_path.unlink(missing_ok=True)
+        raise
+
+
+def save_crop(
+    photo: Photo,
+    box: tuple[int, int, int, int],
+    out_path: Path | str,
+    *,
+    format: str | None = None,  # noqa: A002 - matches Pillow's save(format=...)
+    quality: int = 95,
+    max_size: tuple[int, int] | None = None,
+    overwrite: bool = False,
+) -> Path:
+    """Write the ``box`` region of ``photo`` (full resolution, upright) to ``out_path``.
+
+    ``format`` defaults to the one of the extension. ``max_size=(w, h)`` shrinks the crop to fit
+    (ratio kept, LANCZOS, never enlarged). The crop keeps the ICC profile and an updated EXIF
+    block (see :func:`exif_for_crop`; its warnings are appended to ``photo.warnings``). Alpha is
+    dropped for JPEG only. The file appears complete or not at all: an existing ``out_path`` is
+    replaced only with ``overwrite``, and never when it is the source photo itself.
+    Raises ImageError for a box outside the photo and OutputError when the crop cannot be
+    written; returns ``out_path``.
+    """
+    out_path = Path(out_path)
+    fmt = (format or FORMAT_FOR_EXTENSION.get(out_path.suffix.lower(), "")).upper()
+    if fmt == "JPG":
+        fmt = "JPEG"
+    if fmt not in _SAVE_MODE:
+        raise OutputError(
+            f"{out_path}: unsupported output format {format or out_path.suffix or '(none)'}"
+        )
+
+    x1, y1, x2, y2 = (operator.index(v) for v in box)
+    width, height = photo.size
+    if not (0 <= x1 < x2 <= width and 0 <= y1 < y2 <= height):
+        raise ImageError(
+            f"{photo.path}: crop box ({x1}, {y1}, {x2}, {y2}) is empty or outside the "
+            f"{width}x{height} image"
+        )
+    crop = photo.image.crop((x1, y1, x2, y2))
+    if max_size is not None:
+        size = _fit_within(crop.size, max_size)
+        if size != crop.size:
+            crop = crop.resize(size, Image.Resampling.LANCZOS)
+    target_mode = _SAVE_MODE[fmt][crop.mode]
+    if crop.mode != target_mode:
+        crop = crop.convert(target_mode)
+    crop.info = {}  # PNG and TIFF would otherwise copy stale info (e.g. an old ICC profile)
+
+    params: dict[str, object] = {}
+    if fmt == "JPEG":
+        params.update(quality=quality, subsampling=0 if quality >= 90 else 2)
+    elif fmt == "WEBP":
+        params.update(quality=quality)
+    if fmt in _METADATA_FORMATS:
+        if photo.icc_profile and _icc_fits(photo.icc_profile, crop.mode):
+            params["icc_profile"] = photo.icc_profile
+        exif, notes = exif_for_crop(photo.exif, crop.width, crop.height, source=photo.path)
+        if exif is not None and fmt == "JPEG" and len(exif) > _JPEG_MAX_EXIF:
+            notes.append(f"{photo.path}: EXIF dropped: {len(exif)} bytes do not fit in a JPEG")
+            exif = None
+        photo.warnings.extend(n for n in notes if n not in photo.warnings)
+        if exif is not None:
+            params["exif"] = exif
+
+    with contextlib.suppress(OSError):  # samefile fails when either file is missing
+        if os.path.samefile(out_path, photo.path):
+            raise OutputError(f"{out_path}: is the source photo; refusing to overwrite it")
+    if not overwrite and os.path.lexists(out_path):  # fail early; the link below is the real check
+        raise _exists_error(out_path)
+    try:
+        out_path.parent.mkdir(parents=True, exist_ok=True)
+    except OSError as exc:
+        raise OutputError(f"{out_path}: cannot create folder: {exc.strerror or exc}") from None
+
+    tmp: Path | None = None
+    try:
+        with tempfile.NamedTemporaryFile(
+            dir=out_path.parent, prefix=f".{out_path.name}.", suffix=".tmp", delete=False
+        ) as fh:
+            tmp = Path(fh.name)
+            crop.save(fh, format=fmt, **params)
+            fh.flush()
+            os.fsync(fh.fileno())
+        os.chmod(tmp, _default_file_mode())
+        _move_into_place(tmp, out_path, overwrite)
+    except (OSError, ValueError) as exc:
+        reason = exc.strerror if isinstance(exc, OSError) and exc.strerror else _single_line(exc)
+        raise OutputError(f"{out_path}: cannot write: {reason}") from exc
+    finally:
+        if tmp is not None:
+            tmp.unlink(missing_ok=True)
+    _fsync_dir(out_path.parent)
+    return out_path

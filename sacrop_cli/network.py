@@ -1,0 +1,230 @@
+"""The crop-scoring network of "Image Cropping with Spatial-aware Feature and Rank Consistency".
+
+Shapes and coordinates, said once: ``rois`` are ``Tensor[K, 5]`` rows ``(b, x1, y1, x2, y2)``
+with ``b`` the image's index in the batch and the box in **network-input pixels**, continuous
+coordinates with exclusive ends. Conversion from photo pixels happens in :mod:`sacrop_cli.preprocess`.
+"""
+from __future__ import annotations
+
+import functools
+from dataclasses import asdict, dataclass
+
+import torch
+import torch.nn.functional as F
+from torch import Tensor, nn
+from torchvision.ops import roi_align
+
+from sacrop_cli.backbones import build_backbone
+
+ARCHITECTURE = "sacrop.CropScorer"
+STRIDE = 16  # the fused feature map's stride
+
+
+@dataclass(frozen=True)
+class ScorerConfig:
+    """Everything that changes the network's shape; stored in every checkpoint."""
+
+    backbone: str = "mobilenet_v2"
+    spatial: bool = True  # False gives the paper's basic model (GAIC-style content only)
+    reduced_dim: int = 32  # channels of the fused map fed to RoI/RoD
+    align_size: int = 9  # RoIAlign / RoDAlign output size
+    content_dim: int = 768
+    grid: int = 32  # side of the activation maps and crop mask of the spatial-aware feature
+    spatial_dim: int = 512
+    embed_dim: int = 128
+    dropout: float = 0.5
+
+    def to_dict(self) -> dict:
+        return asdict(self)
+
+
+def _cover(lo: Tensor, hi: Tensor, n: int) -> Tensor:
+    """``[K, n]``: the share of each of ``n`` unit cells covered by the intervals [lo, hi)."""
+    cells = torch.arange(n, device=lo.device, dtype=lo.dtype)
+    return (torch.minimum(hi[:, None], cells + 1) - torch.maximum(lo[:, None], cells)).clamp(0, 1)
+
+
+def box_coverage(boxes: Tensor, height: int, width: int) -> Tensor:
+    """Soft masks ``[K, 1, height, width]``: the share of each cell covered by each box.
+
+    ``boxes`` is ``[K, 4]`` in units of cells (continuous, exclusive ends). A cell fully
+    inside the box is 1, fully outside 0, so the mask moves smoothly with the box.
+    """
+    cx = _cover(boxes[:, 0], boxes[:, 2], width)
+    cy = _cover(boxes[:, 1], boxes[:, 3], height)
+    return (cy[:, :, None] * cx[:, None, :]).unsqueeze(1)
+
+
+@functools.lru_cache(maxsize=64)
+def _axis_weights(n: int, size: int) -> Tensor:
+    """``[size, n]``: roi_align's sampling weights along one axis of ``n`` cells, for a box
+    spanning the whole axis. Bilinear sampling is separable, so two of these describe
+    roi_align over the whole map exactly; they are measured with roi_align itself."""
+    with torch.inference_mode(False), torch.no_grad():  # cached: must be usable by autograd later
+        basis = torch.eye(n).reshape(1, n, n, 1)  # channel c is one-hot at row c
+        box = torch.tensor([[0.0, 0.0, 0.0, 1.0, float(n)]])
+        return roi_align(basis, box, (size, 1), spatial_scale=1.0, sampling_ratio=2, aligned=True)[0, :, :, 0].T
+
+
+def rod_align(features: Tensor, rois: Tensor, output_size: int, spatial_scale: float) -> Tensor:
+    """RoDAlign: roi_align over the whole map with the crop region zeroed (what the crop
+    throws away). ``features`` is ``[B, C, H, W]`` at ``spatial_scale`` of the input; returns
+    ``[K, C, s, s]``.
+
+    Cells fully inside the crop contribute nothing; border cells are scaled by the share
+    outside the crop. Computed without materialising K masked maps: with the separable mask
+    ``1 - cov_y x cov_x`` and roi_align's separable weights ``A_h``, ``A_w``, the result is
+    ``A_h F A_w^T - (A_h * cov_y) F (A_w * cov_x)^T``.
+    """
+    _, _, h, w = features.shape
+    s = output_size
+    a_h = _axis_weights(h, s).to(features)
+    a_w = _axis_weights(w, s).to(features)
+    boxes = rois[:, 1:] * spatial_scale
+    cov_y = _cover(boxes[:, 1], boxes[:, 3], h).to(features)  # [K, H]
+    cov_x = _cover(boxes[:, 0], boxes[:, 2], w).to(features)  # [K, W]
+    whole = torch.einsum("ih,bchw,jw->bcij", a_h, features, a_w)
+    wy, wx = a_h * cov_y[:, None, :], a_w * cov_x[:, None, :]  # [K, s, H], [K, s, W]
+    idx = rois[:, 0].long()
+    out = whole[idx]
+    for b in idx.unique().tolist():  # per image: no [K, C, H, W] gather
+        sel = (idx == b).nonzero().squeeze(1)
+        inside = torch.einsum("kih,chw,kjw->kcij", wy[sel], features[b], wx[sel])
+        out = out.index_add(0, sel, -inside)
+    return out
+
+
+class ChannelAttention(nn.Module):
+    """Squeeze-and-excitation: weights channels by a gate computed from their global means."""
+
+    def __init__(self, channels: int, reduction: int = 4) -> None:
+        super().__init__()
+        hidden = max(channels // reduction, 8)
+        self.gate = nn.Sequential(
+            nn.Linear(channels, hidden), nn.ReLU(inplace=True), nn.Linear(hidden, channels), nn.Sigmoid()
+        )
+
+    def forward(self, x: Tensor) -> Tensor:
+        return x * self.gate(x.mean(dim=(2, 3)))[:, :, None, None]
+
+
+def activation_map(x: Tensor, grid: int) -> Tensor:
+    """Channel-wise max pooling ``[B, C, H, W] -> [B, 1, grid, grid]``, scaled to a peak of 1."""
+    act = x.amax(dim=1, keepdim=True)
+    act = F.interpolate(act, size=(grid, grid), mode="bilinear", align_corners=False)
+    peak = act.flatten(1).amax(dim=1).clamp_min(1e-6)
+    return act / peak[:, None, None, None]
+
+
+class SpatialAwareFeature(nn.Module):
+    """Where the crop sits relative to salient objects (high-level map) and edges (low-level map).
+
+    Channel attention, then channel-wise max pooling gives two activation maps per image; the
+    crop's mask on the same grid is stacked with them and a small conv net encodes the three.
+    """
+
+    def __init__(self, low_channels: int, high_channels: int, grid: int, out_dim: int) -> None:
+        super().__init__()
+        self.grid = grid
+        self.low_attention = ChannelAttention(low_channels)
+        self.high_attention = ChannelAttention(high_channels)
+        self.encoder = nn.Sequential(
+            nn.Conv2d(3, 32, 3, stride=2, padding=1), nn.ReLU(inplace=True),
+            nn.Conv2d(32, 64, 3, stride=2, padding=1), nn.ReLU(inplace=True),
+            nn.Conv2d(64, 128, 3, stride=2, padding=1), nn.ReLU(inplace=True),
+            nn.Flatten(),
+            nn.Linear(128 * (grid // 8) ** 2, out_dim), nn.ReLU(inplace=True),
+        )
+
+    def maps(self, low: Tensor, high: Tensor) -> Tensor:
+        """Per-image activation maps ``[B, 2, grid, grid]`` (low-level, high-level)."""
+        return torch.cat([activation_map(self.low_attention(low), self.grid),
+                          activation_map(self.high_attention(high), self.grid)], dim=1)
+
+    def forward(self, maps: Tensor, rois: Tensor, input_size: tuple[int, int]) -> Tensor:
+        width, height = input_size
+        scale = torch.tensor([self.grid / width, self.grid / height] * 2, device=rois.device, dtype=rois.dtype)
+        mask = box_coverage(rois[:, 1:] * scale, self.grid, self.grid)
+        return self.encoder(torch.cat([maps[rois[:, 0].long()], mask], dim=1))
+
+
+@dataclass
+class ImageFeatures:
+    """What the heads need from one batch of images, computed once for all its crops."""
+
+    fused: Tensor  # [B, reduced_dim, H/16, W/16]
+    maps: Tensor | None  # [B, 2, grid, grid] activation maps (spatial model only)
+    input_size: tuple[int, int]  # (width, height) of the network input
+
+
+class CropScorer(nn.Module):
+    """Scores candidate crops; also compares two crops of one image (the ranking classifier)."""
+
+    def __init__(self, config: ScorerConfig | None = None) -> None:
+        super().__init__()
+        self.config = cfg = config or ScorerConfig()
+        self.backbone = build_backbone(cfg.backbone)
+        c_low, c_mid, c_high = self.backbone.channels
+        self.reduce = nn.Conv2d(c_low + c_mid + c_high, cfg.reduced_dim, kernel_size=1)
+        self.content = nn.Sequential(
+            nn.Conv2d(2 * cfg.reduced_dim, cfg.content_dim, kernel_size=cfg.align_size),
+            nn.ReLU(inplace=True), nn.Flatten(),
+        )
+        self.spatial = (SpatialAwareFeature(c_low, c_high, cfg.grid, cfg.spatial_dim)
+                        if cfg.spatial else None)
+        fused_dim = cfg.content_dim + (cfg.spatial_dim if cfg.spatial else 0)
+        self.embed = nn.Sequential(nn.Linear(fused_dim, cfg.embed_dim), nn.ReLU(inplace=True))
+        self.dropout = nn.Dropout(cfg.dropout)
+        self.regress = nn.Linear(cfg.embed_dim, 1)
+        # no bias in the last layer: it would cancel in h(i, j) - h(j, i)
+        self.pair = nn.Sequential(nn.Linear(3 * cfg.embed_dim, 64), nn.ReLU(inplace=True), nn.Linear(64, 1, bias=False))
+
+    def train(self, mode: bool = True) -> CropScorer:
+        """Keep the pretrained backbone's BatchNorm statistics frozen, as GAIC does."""
+        super().train(mode)
+        for module in self.backbone.modules():
+            if isinstance(module, nn.BatchNorm2d):
+                module.eval()
+        return self
+
+    def image_features(self, low: Tensor, mid: Tensor, high: Tensor, input_size: tuple[int, int]) -> ImageFeatures:
+        """Fuse the stride 8/16/32 maps at stride 16 and build the activation maps."""
+        size = mid.shape[-2:]
+        fused = torch.cat([F.adaptive_avg_pool2d(low, size), mid,
+                           F.interpolate(high, size=size, mode="bilinear", align_corners=False)], dim=1)
+        maps = self.spatial.maps(low, high) if self.spatial is not None else None
+        return ImageFeatures(self.reduce(fused), maps, input_size)
+
+    def features(self, images: Tensor) -> ImageFeatures:
+        """Backbone once per image: ``images`` is ``[B, 3, H, W]``, H and W multiples of 32."""
+        low, mid, high = self.backbone(images)
+        return self.image_features(low, mid, high, (images.shape[-1], images.shape[-2]))
+
+    def embed_crops(self, feats: ImageFeatures, rois: Tensor) -> Tensor:
+        """Per-crop embeddings ``[K, embed_dim]`` shared by the regression head and the classifier."""
+        s, scale = self.config.align_size, 1.0 / STRIDE
+        roi = roi_align(feats.fused, rois, s, spatial_scale=scale, sampling_ratio=2, aligned=True)
+        rod = rod_align(feats.fused, rois, s, spatial_scale=scale)
+        parts = [self.content(torch.cat([roi, rod], dim=1))]
+        if self.spatial is not None:
+            parts.append(self.spatial(feats.maps, rois, feats.input_size))
+        return self.embed(torch.cat(parts, dim=1))
+
+    def score_embeddings(self, emb: Tensor) -> Tensor:
+        """The regression head: one score per crop, ``[K]`` (normalised MOS units)."""
+        return self.regress(self.dropout(emb)).squeeze(1)
+
+    def compare(self, emb_i: Tensor, emb_j: Tensor) -> Tensor:
+        """Logits of P(crop i is better than crop j), ``[P]``; antisymmetric by construction."""
+        def h(a: Tensor, b: Tensor) -> Tensor:
+            return self.pair(torch.cat([a, b, a - b], dim=1)).squeeze(1)
+
+        return h(emb_i, emb_j) - h(emb_j, emb_i)
+
+    def forward(self, images: Tensor, rois: Tensor) -> Tensor:
+        """Scores ``[K]`` of the crops ``rois`` (see module docstring) of ``images``."""
+        return self.score_embeddings(self.embed_crops(self.features(images), rois))
+
+
+def count_parameters(model: nn.Module) -> int:
+    return sum(p.numel() for p in model.parameters())

@@ -1,0 +1,253 @@
+"""The batch pipeline behind ``sacrop crop``: many photos in, crop files and a manifest out.
+
+Per photo: a reduced decode for the network, scoring in batches of ``batch_size`` photos, then
+(unless ``dry_run``) one full decode from which every chosen crop is saved. A photo that fails
+becomes an ``"error"`` record and the batch goes on; memory stays flat because images are
+dropped as soon as their batch is done.
+
+Output layout: ``out_dir / <folder relative to the input root> / <stem>.<ratio>.<rank>.<ext>``;
+photos given directly (not found in a folder) go to the top of ``out_dir``, which defaults to
+``./crops``.
+
+Manifest record, one per input (missing paths included)::
+
+    {"source": str, "width": W | None, "height": H | None,   # upright size
+     "status": "ok" | "error", "error": None | one-line message,
+     "crops": [{"ratio": "4:3", "rank": 1, "box": [x1, y1, x2, y2], "score": float (4 places),
+                "path": str | None, "status": "written" | "exists" | "dry-run" | "failed"}]}
+"""
+from __future__ import annotations
+
+import time
+from collections.abc import Callable, Iterable, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+from sacrop_cli.candidates import Ratio
+from sacrop_cli.errors import OutputError, SacropError
+
+if TYPE_CHECKING:
+    from sacrop_cli.api import Crop, Cropper
+    from sacrop_cli.imageio import InputScan
+
+DEFAULT_OUT_DIR = Path("crops")
+#: ``--format`` value -> file extension of the crops.
+FORMAT_EXTENSIONS = {"jpeg": ".jpg", "png": ".png", "webp": ".webp", "tiff": ".tif"}
+
+#: Called after each photo with its manifest record and its warnings.
+ProgressCallback = Callable[[dict[str, Any], list[str]], None]
+
+
+@dataclass
+class BatchReport:
+    """Manifest records (one per input, in input order), counts and warnings of a run."""
+
+    records: list[dict[str, Any]] = field(default_factory=list)
+    counts: dict[str, float] = field(default_factory=lambda: {
+        "images": 0, "ok": 0, "errors": 0, "missing": 0, "crops": 0, "crops_written": 0,
+        "crops_existing": 0, "skipped_files": 0, "seconds": 0.0})
+    warnings: list[str] = field(default_factory=list)
+
+    @property
+    def failed(self) -> bool:
+        """True when any photo failed or a given path did not exist (exit status 1)."""
+        return bool(self.counts["errors"] or self.counts["missing"])
+
+
+def _record(path: Path, size: tuple[int, int] | None = None) -> dict[str, Any]:
+    return {"source": str(path), "width": size[0] if size else None,
+            "height": size[1] if size else None, "status": "ok", "error": None, "crops": []}
+
+
+def _fail(record: dict[str, Any], path: Path, err: BaseException) -> None:
+    message = str(err).strip().splitlines()[0] if str(err).strip() else type(err).__name__
+    if isinstance(err, OSError) and err.strerror:  # "[Errno 13] ..." -> "path: Permission denied"
+        message = f"{err.filename or path}: {err.strerror}"
+    if str(path) not in message:
+        message = f"{path}: {message}"
+    record["status"], record["error"] = "error", message
+
+
+class _Namer:
+    """Output paths for each photo, with ``-2``, ``-3``... when two photos share a name."""
+
+    def __init__(self, out_dir: Path, fmt: str | None, sources: Iterable[Path]) -> None:
+        self.out_dir, self.fmt = out_dir, fmt
+        self.claimed: set[Path] = set()
+        self.source_paths: set[Path] = set()
+        self.source_ids: set[tuple[int, int]] = set()
+        for src in sources:
+            self.source_paths.add(src.resolve())
+            try:
+                st = src.stat()
+                self.source_ids.add((st.st_dev, st.st_ino))
+            except OSError:
+                pass
+
+    def extension(self, src: Path) -> str:
+        return FORMAT_EXTENSIONS[self.fmt] if self.fmt else src.suffix.lower()
+
+    def paths(self, src: Path, root: Path | None, crops: Sequence[Crop]) -> list[Path]:
+        """One output path per crop, none of them already given to another photo."""
+        from sacrop_cli.imageio import output_name
+
+        folder = self.out_dir / src.parent.relative_to(root) if root is not None else self.out_dir
+        ext = self.extension(src)
+        n = 1
+        while True:
+            named = src if n == 1 else src.with_name(f"{src.stem}-{n}{src.suffix}")
+            paths = [folder / output_name(named, c.ratio, c.rank, ext) for c in crops]
+            if not any(p in self.claimed for p in paths):
+                self.claimed.update(paths)
+                return paths
+            n += 1
+
+    def is_source(self, out: Path) -> bool:
+        if out.resolve() in self.source_paths:
+            return True
+        try:
+            st = out.stat()
+        except OSError:
+            return False
+        return (st.st_dev, st.st_ino) in self.source_ids
+
+
+def _in_output_folder(path: Path, root: Path | None, out_dir: Path) -> bool:
+    """Whether a photo found under ``root`` lies in ``out_dir``, itself a sub-folder of ``root``:
+    the crops of an earlier run, not photos to crop again."""
+    if root is None:
+        return False
+    root = root.resolve()
+    return out_dir != root and out_dir.is_relative_to(root) and path.resolve().is_relative_to(out_dir)
+
+
+def run_batch(
+    cropper: Cropper,
+    inputs: InputScan,
+    ratios: Sequence[str | Ratio],
+    top_k: int,
+    out_dir: Path | None,
+    *,
+    dry_run: bool = False,
+    overwrite: bool = False,
+    format: str | None = None,  # noqa: A002 - the CLI option's name
+    quality: int = 95,
+    max_size: tuple[int, int] | None = None,
+    max_pixels: int | None = None,
+    batch_size: int = 8,
+    on_progress: ProgressCallback | None = None,
+) -> BatchReport:
+    """Crop every photo of ``inputs`` and save the crops under ``out_dir`` (default ``./crops``).
+
+    ``format`` is ``jpeg``/``png``/``webp``/``tiff`` or None to keep each photo's own format.
+    An existing crop file is left alone (counted as ``crops_existing``) unless ``overwrite``;
+    a source photo is never written to, even with ``overwrite``.
+    """
+    from sacrop_cli.api import Analysis
+    from sacrop_cli.imageio import DEFAULT_MAX_PIXELS, open_for_analysis
+
+    start = time.perf_counter()
+    max_pixels = DEFAULT_MAX_PIXELS if max_pixels is None else max_pixels
+    if format is not None and format not in FORMAT_EXTENSIONS:
+        raise ValueError(f"format must be one of {sorted(FORMAT_EXTENSIONS)}, not {format!r}")
+    out_dir = Path(out_dir) if out_dir is not None else DEFAULT_OUT_DIR
+    report = BatchReport()
+    report.counts["skipped_files"] = len(inputs.skipped)
+
+    out_resolved = out_dir.resolve()
+    images = [(p, r) for p, r in inputs.images if not _in_output_folder(p, r, out_resolved)]
+    if len(images) < len(inputs.images):
+        ignored = len(inputs.images) - len(images)
+        report.counts["skipped_files"] += ignored
+        report.warnings.append(f"skipped {ignored} photo(s) inside the output folder {out_dir}")
+    namer = _Namer(out_dir, format, (p for p, _ in images))
+    short_side = cropper.input_spec["short_side"]
+
+    def emit(record: dict[str, Any], warnings: list[str]) -> None:
+        report.records.append(record)
+        report.warnings.extend(warnings)
+        if on_progress is not None:
+            on_progress(record, warnings)
+
+    for missing in inputs.missing:
+        report.counts["missing"] += 1
+        emit({**_record(Path(missing)), "status": "error",
+              "error": f"{missing}: no such file or folder"}, [])
+
+    for first in range(0, len(images), batch_size):
+        chunk = images[first:first + batch_size]
+        records = [_record(path) for path, _ in chunk]
+        analyses: dict[int, Analysis] = {}
+        for i, (path, _) in enumerate(chunk):
+            try:
+                image, full = open_for_analysis(path, short_side, max_pixels=max_pixels)
+            except (SacropError, OSError) as err:
+                _fail(records[i], path, err)
+                continue
+            analyses[i] = Analysis(image, full)
+            records[i]["width"], records[i]["height"] = full
+        order = list(analyses)
+        try:
+            found = cropper.best_crops([analyses[i] for i in order], ratios, top_k) if order else []
+        except (SacropError, OSError) as err:
+            for i in order:
+                _fail(records[i], chunk[i][0], err)
+            found = []
+        del analyses  # the reduced images are no longer needed
+
+        notes: list[list[str]] = [[] for _ in chunk]
+        for i, crops in zip(order, found):
+            path, root = chunk[i]
+            try:
+                _save_photo(records[i], notes[i], path, root, crops, namer, report,
+                            dry_run=dry_run, overwrite=overwrite, fmt=format, quality=quality,
+                            max_size=max_size, max_pixels=max_pixels)
+            except (SacropError, OSError) as err:
+                _fail(records[i], path, err)
+                for entry in records[i]["crops"]:
+                    if entry["status"] == "pending":
+                        entry["status"] = "failed"
+        for record, warnings in zip(records, notes):  # in input order
+            report.counts["images"] += 1
+            report.counts["ok" if record["status"] == "ok" else "errors"] += 1
+            emit(record, warnings)
+
+    report.counts["seconds"] = round(time.perf_counter() - start, 3)
+    return report
+
+
+def _save_photo(record: dict[str, Any], warnings: list[str], path: Path, root: Path | None,
+                crops: Sequence[Crop], namer: _Namer, report: BatchReport, *, dry_run: bool,
+                overwrite: bool, fmt: str | None, quality: int, max_size: tuple[int, int] | None,
+                max_pixels: int) -> None:
+    """Fill ``record["crops"]`` and write the crop files of one photo (one full decode);
+    the photo's warnings go to ``warnings``."""
+    from sacrop_cli.imageio import open_photo, save_crop
+
+    outs = namer.paths(path, root, crops)
+    for crop, out in zip(crops, outs):
+        record["crops"].append({"ratio": crop.ratio, "rank": crop.rank, "box": list(crop.box),
+                                "score": round(crop.score, 4), "path": None,
+                                "status": "dry-run" if dry_run else "pending"})
+    report.counts["crops"] += len(crops)
+    if dry_run:
+        return
+    for entry, out in zip(record["crops"], outs):
+        if namer.is_source(out):
+            raise OutputError(f"{out}: refusing to overwrite a source photo; choose another --out")
+        if out.exists() and not overwrite:
+            entry["status"], entry["path"] = "exists", str(out)
+            report.counts["crops_existing"] += 1
+    todo = [(e, o) for e, o in zip(record["crops"], outs) if e["status"] == "pending"]
+    if not todo:
+        return  # a rerun: every crop is already there, no need to decode the photo
+    photo = open_photo(path, max_pixels=max_pixels)
+    try:
+        for entry, out in todo:
+            written = save_crop(photo, tuple(entry["box"]), out, format=fmt, quality=quality,
+                                max_size=max_size, overwrite=overwrite)
+            entry["status"], entry["path"] = "written", str(written)
+            report.counts["crops_written"] += 1
+    finally:  # save_crop adds its own warnings (e.g. corrupt EXIF dropped) to the photo's
+        warnings.extend(photo.warnings)

@@ -1,0 +1,473 @@
+"""The semi-supervised rank-consistency trainer.
+
+One loop serves three kinds of data, all turned into :class:`Item` here:
+- GAICD: annotated crops with MOS (normalised as (MOS - 2.95) / 0.8); classifier pairs from MOS;
+- FCDB: one human crop and voted pairs; the grid candidates get pseudo-scores from their IoU
+  with the human crop (standardised per image); classifier pairs from the votes and from
+  clear IoU differences; a margin hinge on the decisive voted pairs;
+- unlabelled photos: L_cons on grid candidates, driven by the classifier's verdicts.
+
+With ``freeze_backbone`` the backbone's stem (strides 8 and 16) runs once per photo and flip,
+and its output is cached; the stride-32 stage is fine-tuned on top of it when ``tune_top``.
+Boxes inside an :class:`Item` are already in network-input pixels.
+"""
+from __future__ import annotations
+
+import math
+import time
+from collections.abc import Callable
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+
+import numpy as np
+import torch
+from torch import Tensor
+
+from sacrop_cli.candidates import candidates_for, gaic_grid, parse_ratio
+from sacrop_cli.checkpoint import make_meta, read_checkpoint, save_checkpoint
+from sacrop_cli.datasets import LabelledImage
+from sacrop_cli.errors import SacropError
+from sacrop_cli.losses import (MOS_MEAN, MOS_STD, classification_loss, consistency_loss,
+                               margin_ranking, regression_loss, upper_pairs)
+from sacrop_cli.metrics import box_iou_matrix, displacement, gaicd_image_metrics, pair_agreement, summarise_gaicd
+from sacrop_cli.network import CropScorer, ScorerConfig
+from sacrop_cli.preprocess import DEFAULT_INPUT, image_to_tensor, input_size
+
+
+@dataclass
+class TrainConfig:
+    """Every training choice; stored in the checkpoint's metadata."""
+
+    epochs: int = 4
+    lr: float = 1e-4
+    weight_decay: float = 1e-4
+    crops_per_image: int = 64
+    images_per_step: int = 8
+    unlabelled_crops: int = 24
+    seed: int = 0
+    lambda_cls: float = 1.0
+    delta: float = 0.1
+    consistency: bool = True
+    consistency_warmup: int = 1  # epochs of labelled-only training before L_cons starts
+    rank_weight: float = 1.0  # margin hinge on decisive human-voted pairs (FCDB)
+    freeze_backbone: bool = True
+    tune_top: bool = True
+    spatial: bool = True
+    ema: float = 0.998  # exponential moving average of the weights (0: off)
+    val_split: float = 0.15
+    split_seed: int = 0
+    device: str = "cpu"
+
+
+@dataclass
+class Item:
+    """One training photo, ready for the heads (boxes in network-input pixels)."""
+
+    name: str
+    net_size: tuple[int, int]
+    photo_size: tuple[int, int]
+    boxes: Tensor  # [N, 4] candidates
+    targets: Tensor | None  # [N] regression targets (None: unlabelled)
+    pair_boxes: Tensor  # [P, 2, 4] voted pairs
+    pair_q: Tensor  # [P] P(first is better) from votes
+    best: np.ndarray | None = None  # FCDB human crop, photo pixels
+    mos: np.ndarray | None = None
+    stem: list[tuple[Tensor, ...]] = field(default_factory=list)  # cached [orig, flipped]
+    image: Tensor | None = None  # [3, h, w] uint8, when the backbone is trained
+
+
+def _to_net(boxes: np.ndarray, photo: tuple[int, int], net: tuple[int, int]) -> Tensor:
+    sx, sy = net[0] / photo[0], net[1] / photo[1]
+    return torch.as_tensor(np.asarray(boxes, np.float32).reshape(-1, 4) * np.float32([sx, sy, sx, sy]))
+
+
+def make_item(sample: LabelledImage, spec: dict = DEFAULT_INPUT) -> Item:
+    """Labels of one sample as training targets (see the module docstring)."""
+    w, h = sample.size
+    net = input_size(w, h, spec)
+    if sample.mos is not None and len(sample.mos):
+        boxes = np.asarray(sample.crops, np.float32)
+        targets = torch.as_tensor((np.asarray(sample.mos, np.float32) - MOS_MEAN) / MOS_STD)
+    elif sample.best is not None:
+        boxes = np.concatenate([gaic_grid(w, h), sample.best[None].astype(np.int64)]).astype(np.float32)
+        iou = box_iou_matrix(boxes, sample.best[None])[:, 0]
+        targets = torch.as_tensor(((iou - iou.mean()) / max(iou.std(), 0.05)).astype(np.float32))
+    else:
+        boxes, targets = gaic_grid(w, h).astype(np.float32), None
+    votes = np.asarray(sample.pair_votes, np.float32).reshape(-1, 2)
+    q = votes[:, 0] / np.maximum(votes.sum(1), 1)
+    return Item(sample.name, net, (w, h), _to_net(boxes, (w, h), net), targets,
+                _to_net(sample.pair_boxes, (w, h), net).reshape(-1, 2, 4), torch.as_tensor(q),
+                None if sample.best is None else np.asarray(sample.best, np.float64),
+                None if sample.mos is None else np.asarray(sample.mos, np.float64))
+
+
+def flip_boxes(boxes: Tensor, width: int) -> Tensor:
+    """Mirror ``[..., 4]`` boxes of a ``width``-wide image (x1' = W - x2, x2' = W - x1)."""
+    out = boxes.clone()
+    out[..., 0], out[..., 2] = width - boxes[..., 2], width - boxes[..., 0]
+    return out
+
+
+class Trainer:
+    """Trains a :class:`CropScorer`; see :func:`train` for the usual entry point."""
+
+    def __init__(self, model: CropScorer, cfg: TrainConfig, *, log: Callable[[str], None] = print) -> None:
+        self.model, self.cfg, self.log = model, cfg, log
+        self.device = torch.device(cfg.device)
+        self.model.to(self.device)
+        self.rng = np.random.default_rng(cfg.seed)
+        if cfg.freeze_backbone:
+            for name, p in self.model.backbone.named_parameters():
+                p.requires_grad = cfg.tune_top and name.startswith("top.")
+        params = [p for p in self.model.parameters() if p.requires_grad]
+        self.optimizer = torch.optim.AdamW(params, lr=cfg.lr, weight_decay=cfg.weight_decay)
+        self.ema = None
+        if cfg.ema > 0:
+            from torch.optim.swa_utils import AveragedModel, get_ema_multi_avg_fn
+
+            self.ema = AveragedModel(self.model, multi_avg_fn=get_ema_multi_avg_fn(cfg.ema), use_buffers=True)
+        self.epoch = 0
+        self.history: list[dict] = []
+        self.best: dict | None = None
+
+    # -- data ------------------------------------------------------------------------------
+    def prepare(self, samples: list[LabelledImage], on_item: Callable[[], None] | None = None) -> tuple[list[Item], list[str]]:
+        """Decode each photo once; cache the backbone stem for it and its mirror image."""
+        from sacrop_cli.imageio import open_for_analysis
+
+        items, problems = [], []
+        spec = DEFAULT_INPUT
+        self.model.eval()
+        for sample in samples:
+            try:
+                image, _ = open_for_analysis(sample.path, spec["short_side"])
+            except (SacropError, OSError) as exc:
+                problems.append(f"{sample.name}: {exc}")
+                if on_item:
+                    on_item()
+                continue
+            item = make_item(sample, spec)
+            x = image_to_tensor(image, item.net_size, spec)
+            if self.cfg.freeze_backbone:
+                with torch.inference_mode():
+                    both = torch.stack([x, x.flip(-1)]).to(self.device)
+                    low, mid = self.model.backbone.stem(both)
+                    maps = [low.half(), mid.half()]
+                    if not self.cfg.tune_top:
+                        maps.append(self.model.backbone.top(mid).half())
+                item.stem = [tuple(m[k].cpu() for m in maps) for k in range(2)]
+            else:
+                item.image = image.resize(item.net_size)  # type: ignore[assignment]
+            items.append(item)
+            if on_item:
+                on_item()
+        return items, problems
+
+    def _features(self, item: Item, flip: bool, train: bool):
+        if self.cfg.freeze_backbone:
+            cached = [t.to(self.device).float()[None] for t in item.stem[int(flip)]]
+            if len(cached) == 3:
+                low, mid, high = cached
+            else:
+                low, mid = cached
+                with torch.set_grad_enabled(train and self.cfg.tune_top):
+                    high = self.model.backbone.top(mid)
+        else:
+            image = item.image
+            if train:
+                from torchvision.transforms import ColorJitter
+
+                image = ColorJitter(0.2, 0.2, 0.2, 0.02)(image)
+            x = image_to_tensor(image, item.net_size)
+            x = (x.flip(-1) if flip else x)[None].to(self.device)
+            low, mid, high = self.model.backbone(x)
+        return self.model.image_features(low, mid, high, item.net_size)
+
+    # -- losses ----------------------------------------------------------------------------
+    def _labelled_loss(self, item: Item) -> dict[str, Tensor]:
+        flip = bool(self.rng.random() < 0.5)
+        feats = self._features(item, flip, train=True)
+        w = item.net_size[0]
+        n = len(item.boxes)
+        pick = torch.as_tensor(self.rng.choice(n, size=min(n, self.cfg.crops_per_image), replace=False))
+        boxes = item.boxes[pick]
+        pair_boxes = item.pair_boxes
+        if flip:
+            boxes, pair_boxes = flip_boxes(boxes, w), flip_boxes(pair_boxes, w)
+        all_boxes = torch.cat([boxes, pair_boxes.reshape(-1, 4)])
+        rois = torch.cat([torch.zeros(len(all_boxes), 1), all_boxes], 1).to(self.device)
+        emb = self.model.embed_crops(feats, rois)
+        scores = self.model.score_embeddings(emb)
+        k = len(boxes)
+        targets = item.targets[pick].to(self.device)
+        out = {"reg": regression_loss(scores[:k], targets)}
+        # classifier pairs: clearly ordered candidates, plus the human-voted pairs
+        i, j = upper_pairs(k)
+        gap = targets[i] - targets[j]
+        clear = gap.abs() > 0.5
+        li, lj, lq = [i[clear]], [j[clear]], [(gap[clear] > 0).float()]
+        if len(pair_boxes):
+            p0 = torch.arange(k, k + 2 * len(pair_boxes), 2)
+            li.append(p0)
+            lj.append(p0 + 1)
+            lq.append(item.pair_q.to(self.device))
+            decisive = (item.pair_q - 0.5).abs() >= 0.3
+            if decisive.any() and self.cfg.rank_weight > 0:
+                first_wins = (item.pair_q[decisive] > 0.5).to(self.device)
+                s0, s1 = scores[p0[decisive]], scores[p0[decisive] + 1]
+                better, worse = torch.where(first_wins, s0, s1), torch.where(first_wins, s1, s0)
+                out["rank"] = self.cfg.rank_weight * margin_ranking(better, worse, self.cfg.delta)
+        ci, cj, cq = torch.cat(li), torch.cat(lj), torch.cat(lq)
+        if len(ci):
+            if len(ci) > 256:
+                keep = torch.as_tensor(self.rng.choice(len(ci), 256, replace=False))
+                ci, cj, cq = ci[keep], cj[keep], cq[keep]
+            logits = self.model.compare(emb[ci], emb[cj])
+            out["cls"] = self.cfg.lambda_cls * classification_loss(logits, cq)
+        return out
+
+    def _unlabelled_loss(self, item: Item) -> Tensor:
+        flip = bool(self.rng.random() < 0.5)
+        feats = self._features(item, flip, train=True)
+        n = len(item.boxes)
+        pick = torch.as_tensor(self.rng.choice(n, size=min(n, self.cfg.unlabelled_crops), replace=False))
+        boxes = item.boxes[pick]
+        if flip:
+            boxes = flip_boxes(boxes, item.net_size[0])
+        rois = torch.cat([torch.zeros(len(boxes), 1), boxes], 1).to(self.device)
+        emb = self.model.embed_crops(feats, rois)
+        scores = self.model.score_embeddings(emb)
+        i, j = upper_pairs(len(boxes), self.device)
+        with torch.no_grad():
+            verdicts = torch.sigmoid(self.model.compare(emb[i], emb[j]))
+        return consistency_loss(scores, verdicts, self.cfg.delta)
+
+    # -- loop -------------------------------------------------------------------------------
+    def steps_per_epoch(self, labelled: list[Item]) -> int:
+        return math.ceil(len(labelled) / self.cfg.images_per_step)
+
+    def train_epoch(self, labelled: list[Item], unlabelled: list[Item],
+                    on_step: Callable[[dict[str, float]], None] | None = None) -> dict[str, float]:
+        cfg = self.cfg
+        self.model.train()
+        order = self.rng.permutation(len(labelled))
+        use_cons = cfg.consistency and unlabelled and self.epoch >= cfg.consistency_warmup
+        totals: dict[str, float] = {}
+        steps = self.steps_per_epoch(labelled)
+        for step in range(steps):
+            batch = order[step * cfg.images_per_step:(step + 1) * cfg.images_per_step]
+            parts: dict[str, Tensor] = {}
+            for idx in batch:
+                for key, value in self._labelled_loss(labelled[idx]).items():
+                    parts[key] = parts.get(key, 0) + value / len(batch)
+            if use_cons:
+                extra = self.rng.choice(len(unlabelled), size=max(1, len(batch) // 2), replace=False
+                                        if len(unlabelled) >= len(batch) // 2 else True)
+                parts["cons"] = sum(self._unlabelled_loss(unlabelled[u]) for u in extra) / len(extra)
+            loss = sum(parts.values())
+            self.optimizer.zero_grad(set_to_none=True)
+            loss.backward()
+            self.optimizer.step()
+            if self.ema is not None:
+                self.ema.update_parameters(self.model)
+            for key, value in parts.items():
+                totals[key] = totals.get(key, 0.0) + float(value.detach()) / steps
+            if on_step:
+                on_step({k: float(v.detach()) for k, v in parts.items()})
+        self.epoch += 1
+        return totals
+
+    def eval_model(self) -> CropScorer:
+        return self.ema.module if self.ema is not None else self.model
+
+    @torch.inference_mode()
+    def validate(self, items: list[Item]) -> dict[str, float]:
+        """FCDB: top-1 of the free-ratio grid (IoU, Disp), IoU told the human crop's ratio,
+        agreement with voted pairs. GAICD: Acc/SRCC/PCC of METHOD.md."""
+        model = self.eval_model().eval()
+        ious, disps, ratio_ious, s0, s1, v0, v1, gaicd = [], [], [], [], [], [], [], []
+        for item in items:
+            feats = self.model_features(model, item)
+            w, h = item.photo_size
+            if item.best is not None:
+                grid = gaic_grid(w, h)
+                bw, bh = item.best[2] - item.best[0], item.best[3] - item.best[1]
+                told = candidates_for(parse_ratio(f"{max(1, round(bw))}:{max(1, round(bh))}"), w, h)
+                boxes = np.concatenate([grid, told]).astype(np.float32)
+                scores = self._score(model, feats, _to_net(boxes, (w, h), item.net_size))
+                top = boxes[int(np.argmax(scores[:len(grid)]))]
+                ious.append(box_iou_matrix(top[None], item.best[None])[0, 0])
+                disps.append(displacement(top, item.best, w, h))
+                top_told = boxes[len(grid) + int(np.argmax(scores[len(grid):]))]
+                ratio_ious.append(box_iou_matrix(top_told[None], item.best[None])[0, 0])
+                if len(item.pair_boxes):
+                    ps = self._score(model, feats, item.pair_boxes.reshape(-1, 4)).reshape(-1, 2)
+                    s0.extend(ps[:, 0])
+                    s1.extend(ps[:, 1])
+                    q = item.pair_q.numpy()
+                    v0.extend(np.rint(q * 5))
+                    v1.extend(5 - np.rint(q * 5))
+            elif item.mos is not None:
+                gaicd.append(gaicd_image_metrics(self._score(model, feats, item.boxes), item.mos))
+        out: dict[str, float] = {}
+        if ious:
+            out.update(iou=float(np.mean(ious)), disp=float(np.mean(disps)), iou_told_ratio=float(np.mean(ratio_ious)))
+        if s0:
+            agree = pair_agreement(np.array(s0), np.array(s1), np.array(v0), np.array(v1))
+            out.update(pairs_decisive=agree["decisive"], pairs_all=agree["all"])
+        if gaicd:
+            summary = summarise_gaicd(gaicd)
+            out.update(acc5=summary["acc5"], acc10=summary["acc10"], srcc=summary["srcc"], pcc=summary["pcc"])
+        return out
+
+    def model_features(self, model: CropScorer, item: Item):
+        if self.cfg.freeze_backbone:
+            cached = [t.to(self.device).float()[None] for t in item.stem[0]]
+            high = cached[2] if len(cached) == 3 else model.backbone.top(cached[1])
+            return model.image_features(cached[0], cached[1], high, item.net_size)
+        x = image_to_tensor(item.image, item.net_size)[None].to(self.device)
+        return model.image_features(*model.backbone(x), item.net_size)
+
+    def _score(self, model: CropScorer, feats, boxes: Tensor) -> np.ndarray:
+        rois = torch.cat([torch.zeros(len(boxes), 1), boxes], 1).to(self.device)
+        return model.score_embeddings(model.embed_crops(feats, rois)).float().cpu().numpy()
+
+    # -- checkpoints ------------------------------------------------------------------------
+    def train_state(self) -> dict:
+        return {"epoch": self.epoch, "optimizer": self.optimizer.state_dict(),
+                "ema": None if self.ema is None else self.ema.state_dict(),
+                "history": self.history, "best": self.best,
+                "rng": self.rng.bit_generator.state, "torch_rng": torch.get_rng_state()}
+
+    def load_train_state(self, state: dict) -> None:
+        self.epoch = state["epoch"]
+        self.optimizer.load_state_dict(state["optimizer"])
+        if self.ema is not None and state.get("ema") is not None:
+            self.ema.load_state_dict(state["ema"])
+        self.history, self.best = state["history"], state["best"]
+        self.rng.bit_generator.state = state["rng"]
+        torch.set_rng_state(state["torch_rng"])
+
+
+def selection_key(metrics: dict[str, float]) -> float:
+    """Higher is better: validation IoU (FCDB) or mean Acc5 (GAICD)."""
+    return metrics.get("iou", metrics.get("acc5", 0.0))
+
+
+def config_from(cfg: TrainConfig) -> ScorerConfig:
+    return ScorerConfig(spatial=cfg.spatial)
+
+
+def save_resumable(trainer: Trainer, path: Path, meta: dict) -> Path:
+    return save_checkpoint(path, trainer.model, meta, half=False, extra={"train_state": trainer.train_state()})
+
+
+def load_resumable(path: Path) -> tuple[dict, dict, dict]:
+    """(state_dict, meta, train_state) of a resumable checkpoint written by :func:`save_resumable`."""
+    ckpt = read_checkpoint(path)
+    payload = torch.load(path, map_location="cpu", weights_only=True)
+    if "train_state" not in payload:
+        raise SacropError(f"{path}: not a resumable checkpoint (no training state)")
+    return ckpt.state_dict, ckpt.meta, payload["train_state"]
+
+
+def training_meta(cfg: TrainConfig, model: CropScorer, data: dict, command: str, metrics: dict | None) -> dict:
+    return make_meta(model, training={"config": asdict(cfg), "data": data, "command": command},
+                     lambda_cls=cfg.lambda_cls, delta=cfg.delta, metrics=metrics or {})
+
+
+@dataclass
+class TrainData:
+    """What to train on: labelled samples split into train/val, and unlabelled photos."""
+
+    train: list[LabelledImage]
+    val: list[LabelledImage]
+    unlabelled: list[LabelledImage]
+    description: dict
+
+
+class Reporter:
+    """Callbacks the CLI fills in with a progress bar; the default prints nothing."""
+
+    def stage(self, name: str, total: int) -> None: ...
+    def advance(self, info: dict[str, float] | None = None) -> None: ...
+    def epoch_done(self, epoch: int, losses: dict[str, float], val: dict[str, float], best: bool) -> None: ...
+    def message(self, text: str) -> None: ...
+
+
+def build_model(cfg: TrainConfig, backbone_weights: Path | None) -> CropScorer:
+    """A fresh network with an ImageNet-initialised backbone (see backbones.imagenet_weights)."""
+    from sacrop_cli.backbones import imagenet_weights
+
+    torch.manual_seed(cfg.seed)
+    model = CropScorer(config_from(cfg))
+    model.backbone.load_imagenet(imagenet_weights(backbone_weights))
+    return model
+
+
+def run_training(data: TrainData, cfg: TrainConfig, out: Path, *, command: str,
+                 backbone_weights: Path | None = None, resume: Path | None = None,
+                 reporter: Reporter | None = None) -> dict:
+    """Train, validate every epoch, keep the best weights in ``out`` (float16, shipping format).
+
+    A resumable checkpoint (float32 + optimiser state) is kept beside it as ``<out>.resume.pt``
+    after every epoch and on Ctrl-C; ``resume`` continues from one. Returns a summary dict.
+    """
+    rep = reporter or Reporter()
+    torch.manual_seed(cfg.seed)
+    model = build_model(cfg, backbone_weights)
+    trainer = Trainer(model, cfg, log=rep.message)
+    resume_path = out.with_name(out.name + ".resume.pt")
+    if resume is not None:
+        state, _, train_state = load_resumable(resume)
+        model.load_state_dict({k: v.float() for k, v in state.items()})
+        trainer.load_train_state(train_state)
+        rep.message(f"resumed from {resume} at epoch {trainer.epoch}")
+    started = time.perf_counter()
+    prepared = {}
+    for name, samples in (("train", data.train), ("val", data.val), ("unlabelled", data.unlabelled)):
+        if not samples:
+            prepared[name] = []
+            continue
+        rep.stage(f"caching {name} features" if cfg.freeze_backbone else f"loading {name}", len(samples))
+        prepared[name], problems = trainer.prepare(samples, on_item=rep.advance)
+        for line in problems:
+            rep.message(f"skipped {line}")
+    prep_seconds = time.perf_counter() - started
+
+    def meta(metrics: dict | None) -> dict:
+        return training_meta(cfg, trainer.eval_model(), data.description, command, metrics)
+
+    interrupted = False
+    try:
+        while trainer.epoch < cfg.epochs:
+            rep.stage(f"epoch {trainer.epoch + 1}/{cfg.epochs}", trainer.steps_per_epoch(prepared["train"]))
+            losses = trainer.train_epoch(prepared["train"], prepared["unlabelled"], on_step=rep.advance)
+            val = trainer.validate(prepared["val"]) if prepared["val"] else {}
+            record = {"epoch": trainer.epoch, "losses": losses, "val": val}
+            trainer.history.append(record)
+            is_best = trainer.best is None or not val or selection_key(val) > selection_key(trainer.best["val"])
+            if is_best:
+                trainer.best = record
+                save_checkpoint(out, trainer.eval_model(), meta({"validation": val, "epoch": trainer.epoch}))
+            rep.epoch_done(trainer.epoch, losses, val, is_best)
+            save_resumable(trainer, resume_path, meta(None))
+    except KeyboardInterrupt:
+        interrupted = True
+        save_resumable(trainer, resume_path, meta(None))
+        rep.message(f"interrupted: resume with --resume {resume_path}")
+    seconds = time.perf_counter() - started
+    if not interrupted and out.is_file():
+        # record the whole run's timing in the kept checkpoint
+        best = read_checkpoint(out)
+        best.meta["training"]["seconds"] = round(seconds, 1)
+        best.meta["training"]["feature_cache_seconds"] = round(prep_seconds, 1)
+        best.meta["training"]["history"] = trainer.history
+        kept = CropScorer(best.config)
+        kept.load_state_dict({k: v.float() for k, v in best.state_dict.items()})
+        save_checkpoint(out, kept, best.meta)
+    return {"out": str(out), "resume": str(resume_path), "interrupted": interrupted,
+            "epochs": trainer.epoch, "best": trainer.best, "seconds": seconds,
+            "history": trainer.history, "n_train": len(prepared["train"]),
+            "n_val": len(prepared["val"]), "n_unlabelled": len(prepared["unlabelled"])}

@@ -1,0 +1,268 @@
+"""Find, download and check model weights.
+
+Shipped weights are looked up next to the source tree and in a wheel's data_files location;
+anything downloaded goes to a per-user cache. Torch is only imported by ``verify`` (through
+``sacrop_cli.checkpoint``) so that ``sacrop --help`` stays fast.
+"""
+from __future__ import annotations
+
+import contextlib
+import hashlib
+import http.client
+import os
+import re
+import site
+import sys
+import sysconfig
+import urllib.error
+import urllib.parse
+import urllib.request
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass
+from pathlib import Path, PurePosixPath
+
+from sacrop_cli.errors import CheckpointError, DownloadError
+
+DEFAULT_WEIGHTS = "sacrop-fcdb-v1"
+_CHUNK = 1 << 20
+
+
+@dataclass(frozen=True)
+class WeightsEntry:
+    name: str
+    filename: str
+    url: str | None
+    sha256: str | None
+    description: str
+
+
+REGISTRY: dict[str, WeightsEntry] = {
+    DEFAULT_WEIGHTS: WeightsEntry(
+        name=DEFAULT_WEIGHTS,
+        filename="sacrop-fcdb-v1.pt",
+        url=None,
+        sha256=None,
+        description="MobileNetV2 + spatial-aware feature + rank consistency, trained on FCDB",
+    ),
+}
+
+
+def shipped_weights_dirs() -> list[Path]:
+    """Existing folders that may hold weights shipped with sacrop, most specific first.
+
+    The first is the source checkout / editable install; the others are where a wheel's
+    ``[options.data_files] share/sacrop/weights`` ends up (prefix, venv, ``pip --user``).
+    """
+    candidates = [
+        Path(__file__).resolve().parent.parent / "weights",
+        Path(sysconfig.get_paths()["data"]) / "share" / "sacrop" / "weights",
+        Path(sys.prefix) / "share" / "sacrop" / "weights",
+        Path(site.getuserbase()) / "share" / "sacrop" / "weights",
+    ]
+    found: list[Path] = []
+    for folder in candidates:
+        if folder.is_dir() and folder.resolve() not in found:
+            found.append(folder.resolve())
+    return found
+
+
+def cache_dir() -> Path:
+    """Per-user cache (``$SACROP_CACHE_DIR`` overrides); created by whoever writes to it."""
+    env = os.environ.get("SACROP_CACHE_DIR")
+    if env:
+        return Path(env).expanduser()
+    import platformdirs
+
+    return Path(platformdirs.user_cache_dir("sacrop"))
+
+
+def sha256_file(path: Path | str) -> str:
+    """Hex SHA-256 of a file, read in chunks so large checkpoints don't fill memory."""
+    digest = hashlib.sha256()
+    with open(path, "rb") as fh:
+        while chunk := fh.read(_CHUNK):
+            digest.update(chunk)
+    return digest.hexdigest()
+
+
+def _search_dirs() -> list[Path]:
+    return [*shipped_weights_dirs(), cache_dir() / "weights"]
+
+
+def locate(name: str) -> Path | None:
+    """The file of a registered name in the shipped folders, then the cache; None if absent."""
+    entry = REGISTRY.get(name)
+    if entry is None:
+        return None
+    for folder in _search_dirs():
+        if (folder / entry.filename).is_file():
+            return folder / entry.filename
+    return None
+
+
+def _parse_content_range(value: str | None) -> tuple[int | None, int | None]:
+    """(first byte, total size) from ``bytes a-b/total`` or ``bytes */total``."""
+    match = re.fullmatch(r"\s*bytes\s+(?:(\d+)-\d+|\*)/(\d+|\*)\s*", value or "")
+    if not match:
+        return None, None
+    start, total = match.groups()
+    return (int(start) if start else None), (int(total) if total != "*" else None)
+
+
+@contextlib.contextmanager
+def _progress_bar(enabled: bool, label: str, total: int | None, done: int) -> Iterator[Callable[[int], None]]:
+    from rich.console import Console
+
+    console = Console(stderr=True)
+    if not (enabled and console.is_terminal):  # no bar (nor stray newline) in logs and pipes
+        yield lambda n: None
+        return
+    from rich.progress import (BarColumn, DownloadColumn, Progress, TextColumn,
+                               TimeRemainingColumn, TransferSpeedColumn)
+
+    columns = (TextColumn("{task.description}"), BarColumn(), DownloadColumn(),
+               TransferSpeedColumn(), TimeRemainingColumn())
+    with Progress(*columns, console=console, transient=True) as bar:
+        task = bar.add_task(label, total=total, completed=done)
+        yield lambda n: bar.advance(task, n)
+
+
+def _fetch(url: str, part: Path, *, progress: bool, timeout: float) -> None:
+    """Fill ``part`` with the body of ``url``, resuming from its current size if it exists."""
+    for _attempt in range(2):  # a second pass only after discarding an unusable .part
+        start = part.stat().st_size if part.exists() else 0
+        request = urllib.request.Request(url, headers={"Range": f"bytes={start}-"} if start else {})
+        try:
+            response = urllib.request.urlopen(request, timeout=timeout)
+        except urllib.error.HTTPError as err:
+            if err.code == 416 and start:
+                if _parse_content_range(err.headers.get("Content-Range"))[1] == start:
+                    return  # the .part is already complete
+                part.unlink()  # larger than the file on the server: start over
+                continue
+            if 400 <= err.code < 500:
+                part.unlink(missing_ok=True)
+            raise DownloadError(f"{url}: HTTP {err.code} {err.reason}") from None
+        except (urllib.error.URLError, OSError, http.client.HTTPException) as err:
+            raise DownloadError(f"{url}: {getattr(err, 'reason', None) or err}") from None
+        with response:
+            resumed = response.status == 206
+            if resumed and _parse_content_range(response.headers.get("Content-Range"))[0] != start:
+                part.unlink()  # the server sent some other range: start over
+                continue
+            offset = start if resumed else 0  # a 200 answer to a Range request restarts
+            length = response.headers.get("Content-Length")
+            total = offset + int(length) if length and length.isdigit() else None
+            received = offset
+            with open(part, "ab" if resumed else "wb") as out, \
+                    _progress_bar(progress, part.name[: -len(".part")], total, offset) as advance:
+                try:
+                    while chunk := response.read(_CHUNK):
+                        out.write(chunk)
+                        received += len(chunk)
+                        advance(len(chunk))
+                except (OSError, http.client.HTTPException) as err:
+                    raise DownloadError(
+                        f"{url}: transfer interrupted after {received} bytes ({err}); rerun to resume"
+                    ) from None
+            if total is not None and received < total:
+                raise DownloadError(
+                    f"{url}: connection closed after {received} of {total} bytes; rerun to resume")
+            return
+    raise DownloadError(f"{url}: the server does not answer range requests consistently")
+
+
+def download(url: str, *, sha256: str | None = None, dest_dir: Path | None = None,
+             filename: str | None = None, progress: bool = True, timeout: float = 30) -> Path:
+    """Download ``url`` into ``dest_dir`` (default: the cache) and return the final path.
+
+    The body goes to ``<final>.part`` first, so an interrupted transfer resumes on the next call
+    and a half-written file never sits under the final name. The checksum is checked before the
+    atomic rename; an existing final file that passes it is returned without any network access.
+    """
+    name = filename or urllib.parse.unquote(PurePosixPath(urllib.parse.urlparse(url).path).name)
+    if not name:
+        raise DownloadError(f"{url}: the URL does not end in a file name")
+    expected = sha256.lower() if sha256 else None
+    dest_dir = Path(dest_dir) if dest_dir is not None else cache_dir() / "weights"
+    final = dest_dir / name
+    if final.is_file() and (expected is None or sha256_file(final) == expected):
+        return final
+    try:
+        dest_dir.mkdir(parents=True, exist_ok=True)
+    except OSError as err:
+        raise DownloadError(f"{dest_dir}: cannot create folder ({err.strerror})") from None
+    part = final.with_name(name + ".part")
+    _fetch(url, part, progress=progress, timeout=timeout)
+    if expected is not None:
+        actual = sha256_file(part)
+        if actual != expected:
+            part.unlink()
+            raise DownloadError(
+                f"{url}: SHA-256 mismatch: expected {expected}, got {actual}; the file was removed")
+    os.replace(part, final)
+    return final
+
+
+def resolve_weights(spec: str | None = None, *, progress: bool = True,
+                    allow_download: bool = True) -> Path:
+    """Turn a URL, registered name or file path into a local weights file.
+
+    ``spec`` defaults to ``$SACROP_WEIGHTS``, then ``DEFAULT_WEIGHTS``. With
+    ``allow_download=False`` only files already on disk (or in the cache) are returned.
+    """
+    spec = spec or os.environ.get("SACROP_WEIGHTS") or DEFAULT_WEIGHTS
+    if spec.startswith(("http://", "https://")):
+        if allow_download:
+            return download(spec, progress=progress)
+        cached = cache_dir() / "weights" / urllib.parse.unquote(
+            PurePosixPath(urllib.parse.urlparse(spec).path).name)
+        if cached.is_file():
+            return cached
+        raise CheckpointError(f"{spec}: not downloaded yet (run `sacrop weights download {spec}`)")
+    entry = REGISTRY.get(spec)
+    if entry is not None:
+        found = locate(spec)
+        if found is not None:
+            return found
+        if entry.url is None:
+            searched = ", ".join(str(d) for d in _search_dirs())
+            raise CheckpointError(f"no trained weights are installed: {spec} is missing from "
+                                  f"{searched}; reinstall sacrop or pass --weights PATH")
+        if not allow_download:
+            raise CheckpointError(f"{spec}: not downloaded yet (run `sacrop weights download {spec}`)")
+        return download(entry.url, sha256=entry.sha256, filename=entry.filename, progress=progress)
+    path = Path(spec).expanduser()
+    if path.is_file():
+        return path
+    raise CheckpointError(
+        f"{spec}: no such weights file or registered name (see `sacrop weights list`)")
+
+
+def verify(path: Path, sha256: str | None) -> dict:
+    """Check a weights file: its SHA-256 (when known) and that it loads as a sacrop checkpoint.
+
+    Returns ``{"path": str, "sha256", "size", "ok", "error", "meta"}``; never raises for a bad
+    file, so callers can report every problem the same way.
+    """
+    path = Path(path)
+    result: dict = {"path": str(path), "sha256": None, "size": None, "ok": False,
+                    "error": None, "meta": None}
+    if not path.is_file():
+        result["error"] = f"{path}: no such file"
+        return result
+    result["size"] = path.stat().st_size
+    result["sha256"] = actual = sha256_file(path)
+    if sha256 and actual != sha256.lower():
+        result["error"] = f"{path}: SHA-256 mismatch: expected {sha256.lower()}, got {actual}"
+        return result
+    from sacrop_cli.checkpoint import read_checkpoint
+
+    try:
+        checkpoint = read_checkpoint(path)
+    except CheckpointError as err:
+        result["error"] = str(err)
+        return result
+    result["meta"] = dict(checkpoint.meta)
+    result["ok"] = True
+    return result

@@ -1,0 +1,42 @@
+"""Shared fixtures: a real (randomly initialised) checkpoint and copies of real photos."""
+from __future__ import annotations
+
+import shutil
+from pathlib import Path
+
+import pytest
+
+EXAMPLES = Path(__file__).resolve().parents[1] / "examples"
+SHARED = Path(__file__).resolve().parents[2] / "shared" / "data"
+
+
+@pytest.fixture(scope="session")
+def random_weights(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """A checkpoint of the full network with seeded random weights (no ImageNet needed)."""
+    import torch
+
+    from sacrop_cli.checkpoint import make_meta, save_checkpoint
+    from sacrop_cli.network import CropScorer
+
+    torch.manual_seed(0)
+    model = CropScorer()
+    path = tmp_path_factory.mktemp("weights") / "random.pt"
+    return save_checkpoint(path, model, make_meta(model, training={"data": "none (random, tests)"}))
+
+
+@pytest.fixture
+def use_random_weights(random_weights: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
+    """Make every command and ``Cropper()`` use the random checkpoint."""
+    monkeypatch.setenv("SACROP_WEIGHTS", str(random_weights))
+    return random_weights
+
+
+@pytest.fixture
+def photo_dir(tmp_path: Path) -> Path:
+    """A folder with copies of three small real example photos (one in a sub-folder)."""
+    root = tmp_path / "photos"
+    (root / "sub").mkdir(parents=True)
+    shutil.copy(EXAMPLES / "chelsea-cat.jpg", root / "chelsea-cat.jpg")
+    shutil.copy(EXAMPLES / "coffee.jpg", root / "coffee.jpg")
+    shutil.copy(EXAMPLES / "rocket.jpg", root / "sub" / "rocket.jpg")
+    return root

@@ -1,0 +1,85 @@
+import numpy as np
+import pytest
+
+from sacrop_cli.candidates import (Ratio, candidates_for, gaic_grid, iou_matrix, parse_ratio,
+                                   ratio_windows, top_k)
+
+
+def test_gaic_grid_square_matches_method():
+    boxes = gaic_grid(1200, 1200)
+    # 12 bins of 100 px; corners at bin centres 50, 150, 250, 350 and 850 .. 1150
+    assert len(boxes) == 90
+    assert boxes[:3].tolist() == [[50, 50, 850, 950], [50, 50, 850, 1050], [50, 50, 850, 1150]]
+    assert boxes[-1].tolist() == [350, 250, 1150, 1150]
+    w, h = boxes[:, 2] - boxes[:, 0], boxes[:, 3] - boxes[:, 1]
+    assert (w * h >= 0.5 * 1200 * 1200 - 1).all()
+    assert ((w / h > 0.5) & (w / h < 2)).all()
+
+
+def test_gaic_grid_3_2_count():
+    assert len(gaic_grid(1500, 1000)) == 83
+
+
+def test_gaic_grid_panorama_falls_back_to_unbounded_ratio():
+    boxes = gaic_grid(20000, 100)
+    assert len(boxes) > 0
+    assert boxes[:, 2].max() <= 20000 and boxes[:, 3].max() <= 100
+
+
+@pytest.mark.parametrize("ratio", ["4:3", "1:1", "16:9", "9:16", "3:2", "7:5"])
+@pytest.mark.parametrize("size", [(1600, 1067), (1065, 1600), (451, 300), (512, 512)])
+def test_fixed_ratio_windows_are_exact_to_the_pixel(ratio, size):
+    r = parse_ratio(ratio)
+    boxes = candidates_for(r, *size)
+    w, h = boxes[:, 2] - boxes[:, 0], boxes[:, 3] - boxes[:, 1]
+    assert (np.abs(h - w * r.h / r.w) <= 0.5).all() or (np.abs(w - h * r.w / r.h) <= 0.5).all()
+    assert (boxes[:, :2] >= 0).all() and (boxes[:, 2] <= size[0]).all() and (boxes[:, 3] <= size[1]).all()
+
+
+def test_largest_window_is_offered():
+    boxes = ratio_windows(1600, 1200, 16, 9)
+    full_width = boxes[boxes[:, 2] - boxes[:, 0] == 1600].tolist()
+    assert full_width == [[0, 0, 1600, 900], [0, 100, 1600, 1000], [0, 200, 1600, 1100], [0, 300, 1600, 1200]]
+
+
+def test_original_ratio_includes_whole_image():
+    boxes = candidates_for(parse_ratio("original"), 1600, 1067)
+    assert [0, 0, 1600, 1067] in boxes.tolist()
+
+
+@pytest.mark.parametrize("text,expected", [("4:3", Ratio("fixed", 4, 3)), ("8:6", Ratio("fixed", 4, 3)),
+                                           ("16x9", Ratio("fixed", 16, 9)), ("ANY", Ratio("any")),
+                                           ("original", Ratio("original"))])
+def test_parse_ratio(text, expected):
+    assert parse_ratio(text) == expected
+
+
+@pytest.mark.parametrize("text", ["4:0", "abc", "-1:2", "0:0", "4:", "1.5:1", ""])
+def test_parse_ratio_rejects(text):
+    with pytest.raises(ValueError, match="ratio"):
+        parse_ratio(text)
+
+
+def test_labels_and_slugs():
+    assert parse_ratio("16:9").slug == "16x9"
+    assert parse_ratio("any").slug == "any"
+
+
+def test_top_k_order_and_dedup():
+    boxes = np.array([[0, 0, 100, 100], [1, 0, 101, 100], [50, 50, 150, 150], [0, 0, 50, 50]])
+    scores = np.array([0.9, 0.8, 0.7, 0.95])
+    # box 1 is a near-duplicate (IoU 0.98) of box 0 and is skipped
+    assert top_k(boxes, scores, 3) == [3, 0, 2]
+    assert top_k(boxes, scores, 1) == [3]
+    assert top_k(boxes, scores, 10) == [3, 0, 2]
+
+
+def test_top_k_ties_are_stable():
+    boxes = np.array([[0, 0, 10, 10], [20, 20, 30, 30]])
+    assert top_k(boxes, np.array([1.0, 1.0]), 2) == [0, 1]
+
+
+def test_iou_matrix_by_hand():
+    a = np.array([[0, 0, 10, 10]])
+    b = np.array([[5, 5, 15, 15], [10, 10, 20, 20]])
+    np.testing.assert_allclose(iou_matrix(a, b), [[25 / 175, 0.0]])

@@ -1,0 +1,400 @@
+"""`sacrop crop` and `sacrop score` end to end on real files, with a random (seeded) model.
+
+The random weights give arbitrary but deterministic scores: these tests check mechanics (exact
+ratios, names, metadata, manifest, exit codes), not taste.
+"""
+from __future__ import annotations
+
+import hashlib
+import json
+import re
+import subprocess
+import sys
+from pathlib import Path
+
+import piexif
+import pytest
+from click.testing import CliRunner, Result
+from PIL import Image, ImageCms
+
+from sacrop_cli.cli import main
+
+REPO = Path(__file__).resolve().parents[1]
+EXAMPLES = REPO / "examples"
+RATIOS = {"4x3": (4, 3), "16x9": (16, 9), "1x1": (1, 1)}
+
+
+def run(*args: object) -> Result:
+    return CliRunner().invoke(main, [str(a) for a in args], catch_exceptions=False)
+
+
+def read_jsonl(path: Path) -> list[dict]:
+    return [json.loads(line) for line in path.read_text().splitlines()]
+
+
+def sha256(path: Path) -> str:
+    return hashlib.sha256(path.read_bytes()).hexdigest()
+
+
+def writable_copy(src: Path, dst: Path) -> Path:
+    """The examples are read-only; ``shutil.copy`` would keep that mode."""
+    dst.parent.mkdir(parents=True, exist_ok=True)
+    dst.write_bytes(src.read_bytes())
+    return dst
+
+
+def assert_exact_ratio(size: tuple[int, int], rw: int, rh: int) -> None:
+    w, h = size
+    assert abs(h - w * rh / rw) <= 0.5, (size, rw, rh)
+
+
+# -- ratios, names, folders ------------------------------------------------------------------
+
+
+def test_two_ratios_in_one_run_are_exact_to_the_pixel(use_random_weights, photo_dir, tmp_path):
+    out = tmp_path / "out"
+    result = run("crop", photo_dir, "--ratio", "16:9", "--ratio", "1:1", "-o", out,
+                 "--manifest", tmp_path / "m.jsonl")
+    assert result.exit_code == 0, result.output
+    names = sorted(p.relative_to(out).as_posix() for p in out.rglob("*.jpg"))
+    assert names == ["chelsea-cat.16x9.1.jpg", "chelsea-cat.1x1.1.jpg", "coffee.16x9.1.jpg",
+                     "coffee.1x1.1.jpg", "sub/rocket.16x9.1.jpg", "sub/rocket.1x1.1.jpg"]
+    for path in out.rglob("*.jpg"):
+        with Image.open(path) as im:
+            assert_exact_ratio(im.size, *RATIOS[path.name.split(".")[1]])
+
+
+def test_original_ratio_keeps_the_photo_shape(use_random_weights, photo_dir, tmp_path):
+    out = tmp_path / "out"
+    assert run("crop", photo_dir / "chelsea-cat.jpg", "--ratio", "original", "-o", out,
+               "-k", "2").exit_code == 0
+    for rank in (1, 2):
+        with Image.open(out / f"chelsea-cat.original.{rank}.jpg") as im:
+            assert_exact_ratio(im.size, 451, 300)
+
+
+def test_any_ratio_uses_the_free_grid(use_random_weights, photo_dir, tmp_path):
+    out, manifest = tmp_path / "out", tmp_path / "m.jsonl"
+    assert run("crop", photo_dir / "coffee.jpg", "-o", out, "--manifest", manifest).exit_code == 0
+    [crop] = read_jsonl(manifest)[0]["crops"]
+    assert crop["ratio"] == "any" and crop["path"] == str(out / "coffee.any.1.jpg")
+    x1, y1, x2, y2 = crop["box"]
+    assert 0.5 < (x2 - x1) / (y2 - y1) < 2 and (x2 - x1) * (y2 - y1) >= 0.5 * 600 * 400 * 0.9
+
+
+def test_top_k_ranks_order_and_names_json_on_stdout(use_random_weights, photo_dir, tmp_path):
+    out = tmp_path / "out"
+    result = run("crop", photo_dir / "coffee.jpg", "-r", "4:3", "--top-k", "3", "-o", out, "--json")
+    assert result.exit_code == 0, result.output
+    [record] = [json.loads(line) for line in result.stdout.splitlines()]  # nothing else on stdout
+    crops = record["crops"]
+    assert [c["rank"] for c in crops] == [1, 2, 3]
+    assert all(a["score"] >= b["score"] for a, b in zip(crops, crops[1:]))
+    assert [Path(c["path"]).name for c in crops] == [f"coffee.4x3.{k}.jpg" for k in (1, 2, 3)]
+    assert len({tuple(c["box"]) for c in crops}) == 3
+    assert "Crops written" in result.stderr  # the summary goes to stderr
+
+
+def test_manifest_records_every_input_with_upright_size(use_random_weights, photo_dir, tmp_path):
+    out, manifest = tmp_path / "out", tmp_path / "logs" / "m.jsonl"
+    assert run("crop", photo_dir, "-r", "4:3", "-k", "2", "-o", out,
+               "--manifest", manifest).exit_code == 0
+    records = read_jsonl(manifest)
+    expected = {str(photo_dir / "chelsea-cat.jpg"): (451, 300),
+                str(photo_dir / "coffee.jpg"): (600, 400),
+                str(photo_dir / "sub" / "rocket.jpg"): (640, 427)}
+    assert {r["source"]: (r["width"], r["height"]) for r in records} == expected
+    for record in records:
+        assert record["status"] == "ok" and record["error"] is None
+        assert [(c["ratio"], c["rank"]) for c in record["crops"]] == [("4:3", 1), ("4:3", 2)]
+        for c in record["crops"]:
+            x1, y1, x2, y2 = c["box"]
+            assert 0 <= x1 < x2 <= record["width"] and 0 <= y1 < y2 <= record["height"]
+            with Image.open(c["path"]) as im:
+                assert im.size == (x2 - x1, y2 - y1)
+    assert not list(manifest.parent.glob(".*.tmp"))
+
+
+def test_dry_run_writes_no_images_but_the_manifest(use_random_weights, photo_dir, tmp_path):
+    out, manifest = tmp_path / "out", tmp_path / "m.jsonl"
+    result = run("crop", photo_dir, "--dry-run", "-r", "1:1", "-o", out, "--manifest", manifest)
+    assert result.exit_code == 0, result.output
+    assert not out.exists()
+    records = read_jsonl(manifest)
+    assert len(records) == 3
+    assert all(c["path"] is None for r in records for c in r["crops"])
+    assert all(len(r["crops"]) == 1 for r in records)
+
+
+# -- never clobber -----------------------------------------------------------------------------
+
+
+def test_existing_crops_are_kept_unless_overwrite(use_random_weights, photo_dir, tmp_path):
+    out, manifest = tmp_path / "out", tmp_path / "m.jsonl"
+    originals = {p: sha256(p) for p in photo_dir.rglob("*.jpg")}
+    assert run("crop", photo_dir, "-r", "4:3", "-o", out).exit_code == 0
+    target = out / "coffee.4x3.1.jpg"
+    target.write_bytes(b"left by an earlier run")
+
+    again = run("crop", photo_dir, "-r", "4:3", "-o", out, "--manifest", manifest)
+    assert again.exit_code == 0, again.output
+    assert target.read_bytes() == b"left by an earlier run"
+    statuses = {Path(r["source"]).name: r["crops"][0]["status"] for r in read_jsonl(manifest)}
+    assert statuses == {"chelsea-cat.jpg": "exists", "coffee.jpg": "exists", "rocket.jpg": "exists"}
+    assert re.search(r"Already existing.*\b3\b", again.stderr)
+
+    forced = run("crop", photo_dir, "-r", "4:3", "-o", out, "--overwrite")
+    assert forced.exit_code == 0
+    with Image.open(target) as im:
+        assert im.format == "JPEG"
+    assert {p: sha256(p) for p in photo_dir.rglob("*.jpg")} == originals
+
+
+def test_same_output_name_from_two_sources_gets_a_suffix(use_random_weights, tmp_path):
+    src = tmp_path / "in"
+    writable_copy(EXAMPLES / "coffee.jpg", src / "a.jpg")
+    with Image.open(EXAMPLES / "rocket.jpg") as im:
+        im.save(src / "a.png")
+    out, manifest = tmp_path / "out", tmp_path / "m.jsonl"
+    assert run("crop", src, "-r", "4:3", "--format", "jpeg", "-o", out,
+               "--manifest", manifest).exit_code == 0
+    paths = {Path(r["source"]).name: r["crops"][0]["path"] for r in read_jsonl(manifest)}
+    assert paths == {"a.jpg": str(out / "a.4x3.1.jpg"), "a.png": str(out / "a-2.4x3.1.jpg")}
+    assert sorted(p.name for p in out.iterdir()) == ["a-2.4x3.1.jpg", "a.4x3.1.jpg"]
+
+
+def test_an_output_that_is_a_source_photo_is_refused(use_random_weights, tmp_path):
+    src = tmp_path / "in"
+    writable_copy(EXAMPLES / "coffee.jpg", src / "x.jpg")
+    victim = writable_copy(EXAMPLES / "rocket.jpg", src / "x.4x3.1.jpg")
+    before = sha256(victim)
+    result = run("crop", src / "x.jpg", victim, "-r", "4:3", "-o", src, "--overwrite")
+    assert result.exit_code == 1
+    assert "refusing to overwrite a source photo" in result.stderr
+    assert sha256(victim) == before
+    assert (src / "x.4x3.1.4x3.1.jpg").is_file()  # the other photo is still cropped
+
+
+# -- bad input ---------------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("bad", ["4:0", "abc", "-1:2"])
+def test_bad_ratio_is_a_usage_error(bad, photo_dir):
+    result = run("crop", photo_dir, "--ratio", bad)
+    assert result.exit_code == 2
+    assert bad in result.output and "ratio" in result.output
+
+
+@pytest.mark.parametrize("bad", ["0x100", "abc", "100x", "-5x5"])
+def test_bad_max_size_is_a_usage_error(bad, photo_dir):
+    result = run("crop", photo_dir, "--max-size", bad)
+    assert result.exit_code == 2
+    assert bad in result.output
+
+
+def test_a_broken_file_fails_alone(use_random_weights, photo_dir, tmp_path):
+    (photo_dir / "broken.jpg").write_text("not a photo")
+    (photo_dir / "notes.txt").write_text("shot list")
+    out, manifest = tmp_path / "out", tmp_path / "m.jsonl"
+    result = run("crop", photo_dir, tmp_path / "missing.jpg", "-r", "4:3", "-o", out,
+                 "--manifest", manifest)
+    assert result.exit_code == 1
+    assert len(list(out.rglob("*.jpg"))) == 3
+    records = {Path(r["source"]).name: r for r in read_jsonl(manifest)}
+    assert records["broken.jpg"]["status"] == "error"
+    assert "broken.jpg" in records["broken.jpg"]["error"]
+    assert records["missing.jpg"]["status"] == "error"
+    assert [r["status"] for n, r in records.items() if n.endswith(("cat.jpg", "coffee.jpg"))] \
+        == ["ok", "ok"]
+    assert f"error: {photo_dir / 'broken.jpg'}: cannot identify image file" in result.stderr
+    assert re.search(r"Skipped files.*\b1\b", result.stderr)
+    assert re.search(r"Errors.*\b2\b", result.stderr)
+
+
+def test_quiet_prints_only_errors(use_random_weights, photo_dir, tmp_path):
+    (photo_dir / "broken.jpg").write_text("not a photo")
+    result = run("crop", photo_dir, "-q", "-o", tmp_path / "out")
+    assert result.exit_code == 1
+    assert result.stderr.strip().splitlines() == [
+        f"error: {photo_dir / 'broken.jpg'}: cannot identify image file (not an image?)"]
+
+
+def test_warnings_are_shown_unless_quiet(use_random_weights, tmp_path):
+    src = tmp_path / "in" / "anim.png"
+    src.parent.mkdir()
+    with Image.open(EXAMPLES / "chelsea-cat.jpg") as im:
+        im.save(src, save_all=True, append_images=[im.rotate(180)])
+    result = run("crop", src, "-o", tmp_path / "out")
+    assert result.exit_code == 0
+    assert f"warning: {src}: animated image (2 frames): only the first frame is used" \
+        in result.stderr
+    quiet = run("crop", src, "-o", tmp_path / "out", "-q", "--overwrite")
+    assert quiet.exit_code == 0 and quiet.stderr == ""
+
+
+def test_no_recursive_skips_sub_folders(use_random_weights, photo_dir, tmp_path):
+    result = run("crop", photo_dir, "--no-recursive", "--dry-run", "--json")
+    assert result.exit_code == 0
+    sources = [json.loads(line)["source"] for line in result.stdout.splitlines()]
+    assert sources == [str(photo_dir / "chelsea-cat.jpg"), str(photo_dir / "coffee.jpg")]
+
+
+def test_no_trained_weights_exits_1_with_the_reason(photo_dir, tmp_path, monkeypatch):
+    from sacrop_cli import weights
+
+    monkeypatch.delenv("SACROP_WEIGHTS", raising=False)
+    monkeypatch.setattr(weights, "locate", lambda name: None)
+    result = run("crop", photo_dir, "-o", tmp_path / "out")
+    assert result.exit_code == 1
+    assert "no trained weights are installed" in result.stderr
+    assert not (tmp_path / "out").exists()
+
+
+# -- metadata and formats ------------------------------------------------------------------------
+
+
+def test_exif_round_trip_and_upright_crop(use_random_weights, tmp_path):
+    src = writable_copy(EXAMPLES / "coffee.jpg", tmp_path / "in" / "tagged.jpg")  # 600x400 stored
+    exif = {"0th": {piexif.ImageIFD.Make: b"Acme", piexif.ImageIFD.Model: b"Snap 1",
+                    piexif.ImageIFD.Orientation: 6},
+            "Exif": {piexif.ExifIFD.DateTimeOriginal: b"2024:05:06 07:08:09"}}
+    piexif.insert(piexif.dump(exif), str(src))
+    out, manifest = tmp_path / "out", tmp_path / "m.jsonl"
+    assert run("crop", src, "-r", "4:3", "-o", out, "--manifest", manifest).exit_code == 0
+    [record] = read_jsonl(manifest)
+    assert (record["width"], record["height"]) == (400, 600)  # portrait once upright
+    x1, y1, x2, y2 = record["crops"][0]["box"]
+    assert x2 <= 400 and y2 <= 600
+    with Image.open(out / "tagged.4x3.1.jpg") as im:
+        assert im.size == (x2 - x1, y2 - y1)
+        assert_exact_ratio(im.size, 4, 3)
+        tags = piexif.load(im.info["exif"])
+    assert tags["0th"][piexif.ImageIFD.Make] == b"Acme"
+    assert tags["0th"][piexif.ImageIFD.Model] == b"Snap 1"
+    assert tags["0th"][piexif.ImageIFD.Orientation] == 1
+    assert tags["Exif"][piexif.ExifIFD.DateTimeOriginal] == b"2024:05:06 07:08:09"
+
+
+def test_icc_profile_is_kept(use_random_weights, tmp_path):
+    icc = ImageCms.ImageCmsProfile(ImageCms.createProfile("sRGB")).tobytes()
+    src = tmp_path / "in" / "profiled.jpg"
+    src.parent.mkdir()
+    with Image.open(EXAMPLES / "chelsea-cat.jpg") as im:
+        im.save(src, quality=95, icc_profile=icc)
+    out = tmp_path / "out"
+    assert run("crop", src, "-r", "1:1", "-o", out).exit_code == 0
+    with Image.open(out / "profiled.1x1.1.jpg") as im:
+        assert im.info["icc_profile"] == icc
+
+
+def test_png_stays_png_webp_on_request_and_max_size(use_random_weights, tmp_path):
+    src = tmp_path / "in" / "pic.png"
+    src.parent.mkdir()
+    with Image.open(EXAMPLES / "rocket.jpg") as im:
+        im.save(src)
+    out = tmp_path / "out"
+    assert run("crop", src, "-r", "4:3", "-o", out).exit_code == 0
+    with Image.open(out / "pic.4x3.1.png") as im:
+        assert im.format == "PNG"
+    assert run("crop", src, "-r", "4:3", "-o", out, "--format", "webp",
+               "--max-size", "100x100").exit_code == 0
+    with Image.open(out / "pic.4x3.1.webp") as im:
+        assert im.format == "WEBP"
+        assert max(im.size) == 100 and im.size == (100, 75)
+
+
+# -- score -----------------------------------------------------------------------------------------
+
+
+def test_score_matches_the_crop_manifest(use_random_weights, photo_dir, tmp_path):
+    photo, manifest = photo_dir / "coffee.jpg", tmp_path / "m.jsonl"
+    assert run("crop", photo_dir, "-r", "4:3", "-r", "1:1", "-k", "2", "--dry-run",
+               "--manifest", manifest).exit_code == 0
+    crops = next(r for r in read_jsonl(manifest) if r["source"] == str(photo))["crops"]
+    boxes_file = tmp_path / "boxes.json"
+    boxes_file.write_text(json.dumps([c["box"] for c in crops[1:]]))
+    result = run("score", photo, "--box", ",".join(map(str, crops[0]["box"])),
+                 "--boxes", boxes_file)
+    assert result.exit_code == 0, result.output
+    scored = json.loads(result.stdout)
+    assert len(scored) == 4 and all(set(s) == {"box", "score"} for s in scored)
+    assert [s["box"] for s in scored] == [c["box"] for c in crops]
+    for s, c in zip(scored, crops):
+        assert s["score"] == pytest.approx(c["score"], abs=1.5e-4)
+
+
+@pytest.mark.parametrize("bad", ["1,2,3", "a,b,c,d", "1,2,3,nan"])
+def test_score_bad_box_is_a_usage_error(bad, photo_dir):
+    result = run("score", photo_dir / "coffee.jpg", "--box", bad)
+    assert result.exit_code == 2 and bad in result.output
+
+
+def test_score_box_outside_the_photo_exits_1(use_random_weights, photo_dir):
+    result = run("score", photo_dir / "coffee.jpg", "--box", "0,0,601,400")
+    assert result.exit_code == 1
+    assert "outside the 600x400 image" in result.stderr and result.stdout == ""
+
+
+def test_score_needs_a_box(photo_dir):
+    assert run("score", photo_dir / "coffee.jpg").exit_code == 2
+
+
+# -- the pipeline directly -------------------------------------------------------------------------
+
+
+def test_run_batch_counts(random_weights, photo_dir, tmp_path):
+    from sacrop_cli.api import Cropper
+    from sacrop_cli.imageio import scan_inputs
+    from sacrop_cli.pipeline import run_batch
+
+    (photo_dir / "broken.jpg").write_text("not a photo")
+    (photo_dir / "notes.txt").write_text("shot list")
+    seen = []
+    report = run_batch(Cropper(random_weights, device="cpu"), scan_inputs([photo_dir]),
+                       ["4:3", "1:1"], 2, tmp_path / "out", dry_run=False, overwrite=False,
+                       format=None, quality=90, max_size=None, max_pixels=None, batch_size=2,
+                       on_progress=lambda record, warnings: seen.append(record["source"]))
+    counts = {k: v for k, v in report.counts.items() if k != "seconds"}
+    assert counts == {"images": 4, "ok": 3, "errors": 1, "missing": 0, "crops": 12,
+                      "crops_written": 12, "crops_existing": 0, "skipped_files": 1}
+    assert seen == [r["source"] for r in report.records] == [
+        str(photo_dir / n) for n in ("broken.jpg", "chelsea-cat.jpg", "coffee.jpg", "sub/rocket.jpg")]
+    assert report.failed
+
+
+def test_earlier_crops_inside_the_input_folder_are_not_recropped(use_random_weights, photo_dir):
+    out = photo_dir / "crops"
+    assert run("crop", photo_dir, "-r", "1:1", "-o", out).exit_code == 0
+    again = run("crop", photo_dir, "-r", "1:1", "-o", out)
+    assert again.exit_code == 0
+    assert "skipped 3 photo(s) inside the output folder" in again.stderr
+    assert len(list(out.rglob("*.jpg"))) == 3
+
+
+# -- startup ---------------------------------------------------------------------------------------
+
+
+def test_version_via_python_m():
+    proc = subprocess.run([sys.executable, "-m", "sacrop_cli", "--version"], cwd=REPO,
+                          capture_output=True, text=True, check=True)
+    from sacrop_cli import __version__
+
+    assert __version__ in proc.stdout
+
+
+def test_help_does_not_import_torch():
+    code = ("import sys\n"
+            "from click.testing import CliRunner\n"
+            "from sacrop_cli.cli import main\n"
+            "for args in (['--help'], ['crop', '--help'], ['score', '--help']):\n"
+            "    r = CliRunner().invoke(main, args)\n"
+            "    assert r.exit_code == 0, r.output\n"
+            "assert 'torch' not in sys.modules, 'torch imported'\n")
+    subprocess.run([sys.executable, "-c", code], cwd=REPO, check=True)
+
+
+def test_max_pixels_default_shown_in_help_is_the_real_one():
+    from sacrop_cli.commands.crop import _MAX_PIXELS_SHOWN
+    from sacrop_cli.imageio import DEFAULT_MAX_PIXELS
+
+    assert _MAX_PIXELS_SHOWN == str(DEFAULT_MAX_PIXELS)

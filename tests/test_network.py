@@ -1,0 +1,105 @@
+import pytest
+import torch
+from torchvision.ops import roi_align
+
+from sacrop_cli.network import CropScorer, ScorerConfig, box_coverage, count_parameters, rod_align
+from sacrop_cli.preprocess import boxes_to_rois, input_size
+
+
+@pytest.fixture(scope="module")
+def model() -> CropScorer:
+    torch.manual_seed(0)
+    return CropScorer().eval()
+
+
+def test_parameter_counts_near_the_paper():
+    # the paper: 7.10M full, 5.91M basic
+    assert count_parameters(CropScorer()) == 7_191_449
+    assert count_parameters(CropScorer(ScorerConfig(spatial=False))) == 5_931_425
+
+
+@pytest.mark.parametrize("photo", [(1600, 1067), (1065, 1600), (512, 512), (2000, 500)])
+def test_scores_shape_for_sizes_and_ratios(model, photo):
+    w, h = input_size(*photo)
+    assert w % 32 == 0 and h % 32 == 0 and min(w, h) <= 256
+    images = torch.randn(2, 3, h, w)
+    rois = torch.cat([boxes_to_rois([[0, 0, photo[0], photo[1]], [10, 10, 400, 300]], photo, (w, h), 0),
+                      boxes_to_rois([[5, 5, 300, 200]], photo, (w, h), 1)])
+    with torch.inference_mode():
+        scores = model(images, rois)
+    assert scores.shape == (3,)
+    assert torch.isfinite(scores).all()
+
+
+def test_rod_matches_roi_align_of_the_masked_map():
+    torch.manual_seed(1)
+    feats = torch.randn(2, 4, 16, 24)
+    rois = torch.tensor([[0, 10.0, 20, 300, 200], [1, 33.3, 50.1, 200.7, 255.9]])
+    keep = 1 - box_coverage(rois[:, 1:] / 16, 16, 24)
+    whole = torch.cat([torch.arange(2.0)[:, None], torch.tensor([[0.0, 0, 24, 16]]).expand(2, 4)], 1)
+    expected = roi_align(feats[rois[:, 0].long()] * keep, whole, 9, 1.0, 2, True)
+    torch.testing.assert_close(rod_align(feats, rois, 9, 1 / 16), expected, atol=1e-5, rtol=0)
+
+
+def test_rod_ignores_the_inside_of_the_crop_and_roi_does_not():
+    torch.manual_seed(2)
+    feats = torch.randn(1, 4, 16, 16)
+    rois = torch.tensor([[0, 64.0, 64, 192, 192]])  # cells 4..11 at stride 16
+    changed = feats.clone()
+    changed[:, :, 4:12, 4:12] += 10  # only cells fully inside the crop
+    torch.testing.assert_close(rod_align(feats, rois, 9, 1 / 16), rod_align(changed, rois, 9, 1 / 16))
+    assert not torch.allclose(roi_align(feats, rois, 9, 1 / 16, 2, True), roi_align(changed, rois, 9, 1 / 16, 2, True))
+
+
+def test_spatial_mask_moves_with_the_box():
+    mask = box_coverage(torch.tensor([[2.0, 1.0, 5.0, 3.0]]), 8, 8)[0, 0]
+    expected = torch.zeros(8, 8)
+    expected[1:3, 2:5] = 1
+    assert torch.equal(mask, expected)
+    moved = box_coverage(torch.tensor([[3.0, 2.0, 6.0, 4.0]]), 8, 8)[0, 0]
+    assert torch.equal(moved, torch.roll(expected, shifts=(1, 1), dims=(0, 1)))
+    half = box_coverage(torch.tensor([[2.5, 1.0, 5.0, 3.0]]), 8, 8)[0, 0]
+    assert half[1, 2] == 0.5 and half[1, 3] == 1
+
+
+def test_spatial_feature_depends_on_box_position(model):
+    torch.manual_seed(3)
+    feats = model.features(torch.randn(1, 3, 256, 256))
+    rois = torch.tensor([[0, 0.0, 0, 160, 160], [0, 96, 96, 256, 256]])
+    with torch.inference_mode():
+        sp = model.spatial(feats.maps, rois, feats.input_size)
+    assert not torch.allclose(sp[0], sp[1])
+
+
+def test_gradients_reach_every_parameter():
+    torch.manual_seed(4)
+    model = CropScorer(ScorerConfig(dropout=0.0)).train()
+    images = torch.randn(1, 3, 256, 320)
+    rois = torch.tensor([[0, 0.0, 0, 256, 200], [0, 30, 20, 300, 250], [0, 10, 40, 200, 240]])
+    emb = model.embed_crops(model.features(images), rois)
+    torch.manual_seed(5)  # the classifier sees distinct embeddings, as after training
+    pairs = emb[:2] + torch.randn(2, emb.shape[1]), emb[1:] + torch.randn(2, emb.shape[1])
+    loss = model.score_embeddings(emb).sum() + model.compare(*pairs).sum()
+    loss.backward()
+    missing = [n for n, p in model.named_parameters() if p.requires_grad and (p.grad is None or not p.grad.abs().sum() > 0)]
+    assert missing == []
+
+
+def test_pair_classifier_is_antisymmetric(model):
+    emb = torch.randn(5, model.config.embed_dim)
+    with torch.inference_mode():
+        torch.testing.assert_close(model.compare(emb[:3], emb[2:]), -model.compare(emb[2:], emb[:3]))
+
+
+def test_eval_mode_is_deterministic(model):
+    images = torch.randn(1, 3, 256, 384)
+    rois = torch.tensor([[0, 0.0, 0, 384, 256], [0, 20, 10, 300, 250]])
+    with torch.inference_mode():
+        assert torch.equal(model(images, rois), model(images, rois))
+
+
+def test_backbone_batchnorm_stays_frozen_in_train_mode():
+    model = CropScorer().train()
+    bns = [m for m in model.backbone.modules() if isinstance(m, torch.nn.BatchNorm2d)]
+    assert bns and not any(m.training for m in bns)
+    assert model.regress.training

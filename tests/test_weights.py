@@ -1,0 +1,343 @@
+"""Weights lookup, resumable downloads (against a local HTTP server) and the `weights` CLI."""
+from __future__ import annotations
+
+import hashlib
+import http.server
+import json
+import sys
+import threading
+import types
+from pathlib import Path
+
+import click
+import pytest
+from click.testing import CliRunner
+
+from sacrop_cli import weights as w
+from sacrop_cli.commands.weights import weights as weights_group
+from sacrop_cli.errors import CheckpointError, DownloadError
+
+PAYLOAD = bytes((i * 7 + i // 256) % 256 for i in range(300_000))
+PAYLOAD_SHA = hashlib.sha256(PAYLOAD).hexdigest()
+REPO = Path(__file__).resolve().parent.parent
+
+
+class _Handler(http.server.BaseHTTPRequestHandler):
+    """/file.bin honours Range; /norange/file.bin ignores it; anything else is 404.
+
+    ``server.cut_after`` (bytes) makes the next responses stop early and drop the connection.
+    """
+
+    def log_message(self, *args) -> None:
+        pass
+
+    def do_GET(self) -> None:
+        server = self.server
+        server.requests.append((self.path, self.headers.get("Range")))
+        if self.path not in ("/file.bin", "/norange/file.bin"):
+            self.send_error(404, "Not Found")
+            return
+        start = 0
+        if self.headers.get("Range") and self.path == "/file.bin":
+            start = int(self.headers["Range"].removeprefix("bytes=").rstrip("-"))
+            if start >= len(PAYLOAD):
+                self.send_response(416)
+                self.send_header("Content-Range", f"bytes */{len(PAYLOAD)}")
+                self.send_header("Content-Length", "0")
+                self.end_headers()
+                return
+            self.send_response(206)
+            self.send_header("Content-Range", f"bytes {start}-{len(PAYLOAD) - 1}/{len(PAYLOAD)}")
+        else:
+            self.send_response(200)
+        body = PAYLOAD[start:]
+        self.send_header("Content-Length", str(len(body)))
+        self.end_headers()
+        if server.cut_after is not None:
+            body = body[: server.cut_after]
+            self.close_connection = True
+        self.wfile.write(body)
+
+
+@pytest.fixture
+def server():
+    httpd = http.server.ThreadingHTTPServer(("127.0.0.1", 0), _Handler)
+    httpd.requests = []
+    httpd.cut_after = None
+    httpd.url = f"http://127.0.0.1:{httpd.server_address[1]}"
+    thread = threading.Thread(target=httpd.serve_forever, args=(0.01,), daemon=True)
+    thread.start()
+    yield httpd
+    httpd.shutdown()
+    httpd.server_close()
+
+
+@pytest.fixture
+def cache(tmp_path, monkeypatch):
+    """An empty cache and no shipped weights, so tests don't depend on the checkout."""
+    monkeypatch.setenv("SACROP_CACHE_DIR", str(tmp_path / "cache"))
+    monkeypatch.delenv("SACROP_WEIGHTS", raising=False)
+    monkeypatch.setattr(w, "shipped_weights_dirs", lambda: [])
+    return tmp_path / "cache" / "weights"
+
+
+@pytest.fixture
+def fake_reader(monkeypatch):
+    """A stand-in sacrop_cli.checkpoint (the real one imports torch, which takes seconds):
+    files starting with b"bad" fail to load, others load with fixed meta."""
+    def read_checkpoint(path):
+        if Path(path).read_bytes().startswith(b"bad"):
+            raise CheckpointError(f"{path}: not a sacrop checkpoint")
+        return types.SimpleNamespace(state_dict={}, meta={"arch": "mobilenetv2"})
+
+    module = types.ModuleType("sacrop_cli.checkpoint")
+    module.read_checkpoint = read_checkpoint
+    monkeypatch.setitem(sys.modules, "sacrop_cli.checkpoint", module)
+
+
+def _cli() -> click.Group:
+    try:
+        from sacrop_cli.cli import main
+    except ImportError:
+        main = None
+    if not isinstance(main, click.Group) or "weights" not in main.commands:
+        main = click.Group("sacrop")
+        main.add_command(weights_group)
+    return main
+
+
+def test_registry_default_entry():
+    assert w.REGISTRY[w.DEFAULT_WEIGHTS] == w.WeightsEntry(
+        "sacrop-fcdb-v1", "sacrop-fcdb-v1.pt", None, None,
+        "MobileNetV2 + spatial-aware feature + rank consistency, trained on FCDB")
+
+
+def test_shipped_dirs_include_repo_weights_folder():
+    assert (REPO / "weights").resolve() in w.shipped_weights_dirs()
+
+
+def test_cache_dir_env(tmp_path, monkeypatch):
+    monkeypatch.setenv("SACROP_CACHE_DIR", str(tmp_path))
+    assert w.cache_dir() == tmp_path
+
+
+def test_download_plain_with_sha256(server, tmp_path):
+    path = w.download(f"{server.url}/file.bin", sha256=PAYLOAD_SHA.upper(), dest_dir=tmp_path,
+                      progress=False)
+    assert path == tmp_path / "file.bin"
+    assert path.read_bytes() == PAYLOAD
+    assert list(tmp_path.iterdir()) == [path]
+    assert server.requests == [("/file.bin", None)]
+
+
+def test_download_existing_file_is_not_fetched_again(server, tmp_path):
+    (tmp_path / "file.bin").write_bytes(PAYLOAD)
+    assert w.download(f"{server.url}/file.bin", sha256=PAYLOAD_SHA, dest_dir=tmp_path,
+                      progress=False) == tmp_path / "file.bin"
+    assert server.requests == []
+
+
+def test_interrupted_download_resumes(server, tmp_path):
+    url = f"{server.url}/file.bin"
+    server.cut_after = 120_000
+    with pytest.raises(DownloadError) as info:
+        w.download(url, sha256=PAYLOAD_SHA, dest_dir=tmp_path, progress=False)
+    assert str(info.value) == (f"{url}: connection closed after 120000 of 300000 bytes; "
+                               "rerun to resume")
+    part = tmp_path / "file.bin.part"
+    assert part.read_bytes() == PAYLOAD[:120_000]
+    assert not (tmp_path / "file.bin").exists()
+
+    server.cut_after = None
+    path = w.download(url, sha256=PAYLOAD_SHA, dest_dir=tmp_path, progress=False)
+    assert server.requests[-1] == ("/file.bin", "bytes=120000-")
+    assert path.read_bytes() == PAYLOAD
+    assert not part.exists()
+
+
+def test_server_ignoring_range_restarts(server, tmp_path):
+    (tmp_path / "file.bin.part").write_bytes(b"stale bytes")
+    path = w.download(f"{server.url}/norange/file.bin", sha256=PAYLOAD_SHA, dest_dir=tmp_path,
+                      progress=False)
+    assert server.requests == [("/norange/file.bin", "bytes=11-")]
+    assert path.read_bytes() == PAYLOAD
+
+
+def test_complete_part_answered_416_is_used(server, tmp_path):
+    (tmp_path / "file.bin.part").write_bytes(PAYLOAD)
+    path = w.download(f"{server.url}/file.bin", sha256=PAYLOAD_SHA, dest_dir=tmp_path,
+                      progress=False)
+    assert server.requests == [("/file.bin", "bytes=300000-")]
+    assert path.read_bytes() == PAYLOAD
+
+
+def test_oversized_part_answered_416_restarts(server, tmp_path):
+    (tmp_path / "file.bin.part").write_bytes(PAYLOAD + b"junk")
+    path = w.download(f"{server.url}/file.bin", dest_dir=tmp_path, progress=False)
+    assert server.requests == [("/file.bin", "bytes=300004-"), ("/file.bin", None)]
+    assert path.read_bytes() == PAYLOAD
+
+
+def test_404_raises_and_leaves_nothing(server, tmp_path):
+    url = f"{server.url}/missing.bin"
+    with pytest.raises(DownloadError) as info:
+        w.download(url, dest_dir=tmp_path, progress=False)
+    assert str(info.value) == f"{url}: HTTP 404 Not Found"
+    assert list(tmp_path.iterdir()) == []
+
+
+def test_wrong_checksum_removes_file(server, tmp_path):
+    url = f"{server.url}/file.bin"
+    with pytest.raises(DownloadError) as info:
+        w.download(url, sha256="0" * 64, dest_dir=tmp_path, progress=False)
+    assert str(info.value) == (f"{url}: SHA-256 mismatch: expected {'0' * 64}, got {PAYLOAD_SHA}; "
+                               "the file was removed")
+    assert list(tmp_path.iterdir()) == []
+
+
+def test_connection_refused_is_download_error(tmp_path):
+    httpd = http.server.ThreadingHTTPServer(("127.0.0.1", 0), _Handler)
+    url = f"http://127.0.0.1:{httpd.server_address[1]}/file.bin"
+    httpd.server_close()
+    with pytest.raises(DownloadError, match=r"^http://127\.0\.0\.1:\d+/file\.bin: .*refused"):
+        w.download(url, dest_dir=tmp_path, progress=False)
+
+
+def test_url_without_file_name_is_rejected(tmp_path):
+    with pytest.raises(DownloadError, match="does not end in a file name"):
+        w.download("http://127.0.0.1:1/", dest_dir=tmp_path, progress=False)
+
+
+def test_resolve_url_downloads_once_into_cache(server, cache):
+    url = f"{server.url}/file.bin"
+    assert w.resolve_weights(url, progress=False) == cache / "file.bin"
+    assert w.resolve_weights(url, progress=False) == cache / "file.bin"
+    assert len(server.requests) == 1
+    assert (cache / "file.bin").read_bytes() == PAYLOAD
+
+
+def test_resolve_path_env_and_unknown(cache, tmp_path, monkeypatch):
+    ckpt = tmp_path / "mine.pt"
+    ckpt.write_bytes(b"x")
+    assert w.resolve_weights(str(ckpt)) == ckpt
+    monkeypatch.setenv("SACROP_WEIGHTS", str(ckpt))
+    assert w.resolve_weights() == ckpt
+    with pytest.raises(CheckpointError) as info:
+        w.resolve_weights("nope")
+    assert str(info.value) == ("nope: no such weights file or registered name "
+                               "(see `sacrop weights list`)")
+
+
+def test_resolve_default_missing_and_found(cache, tmp_path, monkeypatch):
+    with pytest.raises(CheckpointError) as info:
+        w.resolve_weights()
+    assert str(info.value) == ("no trained weights are installed: sacrop-fcdb-v1 is missing from "
+                               f"{cache}; reinstall sacrop or pass --weights PATH")
+    shipped = tmp_path / "shipped"
+    shipped.mkdir()
+    (shipped / "sacrop-fcdb-v1.pt").write_bytes(b"x")
+    monkeypatch.setattr(w, "shipped_weights_dirs", lambda: [shipped])
+    assert w.locate("sacrop-fcdb-v1") == shipped / "sacrop-fcdb-v1.pt"
+    assert w.resolve_weights("sacrop-fcdb-v1") == shipped / "sacrop-fcdb-v1.pt"
+
+
+def test_locate_in_cache(cache):
+    cache.mkdir(parents=True)
+    (cache / "sacrop-fcdb-v1.pt").write_bytes(b"x")
+    assert w.locate("sacrop-fcdb-v1") == cache / "sacrop-fcdb-v1.pt"
+    assert w.locate("unknown") is None
+
+
+def test_verify(tmp_path, fake_reader):
+    good = tmp_path / "good.pt"
+    good.write_bytes(b"good")
+    sha = hashlib.sha256(b"good").hexdigest()
+    assert w.verify(good, sha) == {"path": str(good), "sha256": sha, "size": 4, "ok": True,
+                                   "error": None, "meta": {"arch": "mobilenetv2"}}
+    result = w.verify(good, "f" * 64)
+    assert (result["ok"], result["error"]) == (
+        False, f"{good}: SHA-256 mismatch: expected {'f' * 64}, got {sha}")
+    bad = tmp_path / "bad.pt"
+    bad.write_bytes(b"bad")
+    assert w.verify(bad, None)["error"] == f"{bad}: not a sacrop checkpoint"
+    assert w.verify(tmp_path / "none.pt", None)["error"] == f"{tmp_path / 'none.pt'}: no such file"
+
+
+def test_cli_list_json(cache):
+    cache.mkdir(parents=True)
+    (cache / "sacrop-fcdb-v1.pt").write_bytes(PAYLOAD)
+    result = CliRunner().invoke(_cli(), ["weights", "list", "--json"])
+    assert result.exit_code == 0, result.output
+    assert json.loads(result.stdout) == [{
+        "name": "sacrop-fcdb-v1", "default": True,
+        "description": w.REGISTRY["sacrop-fcdb-v1"].description,
+        "filename": "sacrop-fcdb-v1.pt", "path": str(cache / "sacrop-fcdb-v1.pt"), "url": None,
+        "present": True, "size": 300_000, "sha256": PAYLOAD_SHA, "expected_sha256": None}]
+
+
+def test_cli_list_table(cache):
+    result = CliRunner().invoke(_cli(), ["weights", "list"])
+    assert result.exit_code == 0
+    assert "sacrop-fcdb-v1" in result.output and "not present" in result.output
+
+
+def test_cli_download(server, cache):
+    result = CliRunner().invoke(
+        _cli(), ["weights", "download", f"{server.url}/file.bin", "--sha256", PAYLOAD_SHA])
+    assert result.exit_code == 0, result.output
+    assert result.stdout == f"{cache / 'file.bin'}\n"
+    assert (cache / "file.bin").read_bytes() == PAYLOAD
+
+
+def test_cli_download_404(server, cache):
+    result = CliRunner().invoke(_cli(), ["weights", "download", f"{server.url}/missing.bin"])
+    assert result.exit_code == 1
+    assert result.stderr == f"Error: {server.url}/missing.bin: HTTP 404 Not Found\n"
+
+
+def test_cli_bad_sha256_is_usage_error(cache):
+    result = CliRunner().invoke(_cli(), ["weights", "download", "http://127.0.0.1:1/x.pt",
+                                         "--sha256", "abc"])
+    assert result.exit_code == 2
+    assert "expected 64 hexadecimal characters" in result.stderr
+
+
+def test_cli_path(cache):
+    runner = CliRunner()
+    result = runner.invoke(_cli(), ["weights", "path", "sacrop-fcdb-v1"])
+    assert result.exit_code == 1
+    assert result.stderr.startswith("Error: no trained weights are installed")
+    cache.mkdir(parents=True)
+    (cache / "sacrop-fcdb-v1.pt").write_bytes(b"x")
+    result = runner.invoke(_cli(), ["weights", "path", "sacrop-fcdb-v1"])
+    assert (result.exit_code, result.stdout) == (0, f"{cache / 'sacrop-fcdb-v1.pt'}\n")
+
+
+def test_cli_verify(cache, tmp_path, fake_reader):
+    good = tmp_path / "good.pt"
+    good.write_bytes(b"good")
+    result = CliRunner().invoke(_cli(), ["weights", "verify", str(good)])
+    assert result.exit_code == 0
+    assert result.stdout == (f"OK {good}\n  size: 4 bytes\n"
+                             f"  sha256: {hashlib.sha256(b'good').hexdigest()}\n"
+                             "  arch: mobilenetv2\n")
+    result = CliRunner().invoke(_cli(), ["weights", "verify", str(good), "--sha256", "a" * 64])
+    assert result.exit_code == 1
+    assert "SHA-256 mismatch" in result.stderr
+
+
+def test_help_has_examples():
+    runner = CliRunner()
+    for args in ([], ["list"], ["download"], ["path"], ["verify"]):
+        result = runner.invoke(_cli(), ["weights", *args, "--help"])
+        assert result.exit_code == 0
+        assert "Example:" in result.output
+
+
+@pytest.mark.slow
+def test_verify_with_real_reader(tmp_path):
+    bad = tmp_path / "bad.pt"
+    bad.write_bytes(b"not a checkpoint")
+    result = w.verify(bad, None)
+    assert (result["ok"], result["size"], result["meta"]) == (False, 16, None)
+    assert result["error"].startswith(f"{bad}: ")
