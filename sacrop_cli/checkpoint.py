@@ -11,6 +11,7 @@ from __future__ import annotations
 import os
 import pickle
 import tempfile
+import warnings
 from dataclasses import dataclass, fields
 from pathlib import Path
 from typing import Any
@@ -87,14 +88,19 @@ def read_checkpoint(path: Path) -> Checkpoint:
     if not path.is_file():
         raise CheckpointError(f"{path}: weights file not found")
     try:
-        payload = torch.load(path, map_location="cpu", weights_only=True)
+        with warnings.catch_warnings():  # torch's multi-line hints about odd files: we say why
+            warnings.simplefilter("ignore", UserWarning)
+            payload = torch.load(path, map_location="cpu", weights_only=True)
     except pickle.UnpicklingError as exc:
         raise CheckpointError(
             f"{path}: refused: the file needs pickled code to load, which sacrop never runs "
             "(not a sacrop checkpoint, or tampered with)"
         ) from exc
-    except (RuntimeError, EOFError, OSError, ValueError) as exc:
-        reason = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
+    except Exception as exc:  # noqa: BLE001 - damaged data makes the unpickler raise anything
+        # (KeyError, IndexError...); torch's own messages run to several sentences: keep one.
+        worded = isinstance(exc, (RuntimeError, OSError, ValueError))  # KeyError says "101"
+        text = " ".join(str(exc).split()) if worded else ""
+        reason = text.split(". ")[0][:120] if text else type(exc).__name__
         raise CheckpointError(f"{path}: damaged or truncated weights file ({reason})") from exc
     if not isinstance(payload, dict) or payload.get("format") != FORMAT:
         raise CheckpointError(f"{path}: not a sacrop checkpoint (no '{FORMAT}' header)")

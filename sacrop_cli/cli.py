@@ -5,10 +5,13 @@ so ``sacrop --help`` and ``sacrop --version`` start fast.
 """
 from __future__ import annotations
 
+import warnings
+
 import click
 
 from sacrop_cli._version import __version__
 from sacrop_cli.commands.crop import crop, score
+from sacrop_cli.commands.explain import explain
 from sacrop_cli.commands.train import evaluate, train
 from sacrop_cli.commands.weights import weights
 
@@ -23,12 +26,17 @@ def main() -> None:
       sacrop crop photos/ --ratio 4:3 -o crops/      best 4:3 crop of every photo
       sacrop crop IMG_0001.jpg --ratio 1:1 --top-k 3 --dry-run --json
       sacrop score IMG_0001.jpg --box 0,0,800,600
+      sacrop explain IMG_0001.jpg --ratio 4:3 -o why.png
       sacrop weights list
     """
+    # Pillow warns on stderr, in its own words, about damaged files (e.g. "Corrupt EXIF data"):
+    # sacrop reports those itself, one line naming the file.
+    warnings.filterwarnings("ignore", category=UserWarning, module="PIL")
 
 
 main.add_command(crop)
 main.add_command(score)
+main.add_command(explain)
 main.add_command(train)
 main.add_command(evaluate)
 main.add_command(weights)

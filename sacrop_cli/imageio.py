@@ -12,6 +12,7 @@ import io
 import math
 import operator
 import os
+import re
 import struct
 import tempfile
 import threading
@@ -25,7 +26,9 @@ from PIL import Image, ImageCms, ImageOps, UnidentifiedImageError
 
 from sacrop_cli.errors import ImageError, OutputError
 
-SUPPORTED_EXTENSIONS = frozenset({".jpg", ".jpeg", ".png", ".webp", ".tif", ".tiff", ".bmp"})
+SUPPORTED_EXTENSIONS = frozenset(
+    {".jpg", ".jpeg", ".png", ".webp", ".tif", ".tiff", ".bmp", ".gif"})
+"""Extensions of the photos found in folders (GIF is read, never written: see pipeline)."""
 FORMAT_FOR_EXTENSION = {
     ".jpg": "JPEG",
     ".jpeg": "JPEG",
@@ -262,9 +265,12 @@ def _open_checked(path: Path, max_pixels: int | None) -> Iterator[Image.Image]:
                 )
             try:
                 yield im
-            except (OSError, SyntaxError, EOFError, ValueError, struct.error) as exc:
+            except ImageError:
+                raise
+            except Exception as exc:  # noqa: BLE001
                 # Pillow: "image file is truncated", "broken data stream", "Truncated File
-                # Read"... We refuse rather than crop a half-grey photo.
+                # Read"; damaged files make its plugins raise anything (IndexError counting the
+                # frames of a cut GIF...). We refuse rather than crop a half-grey photo.
                 raise ImageError(f"{path}: truncated or corrupt image data") from exc
 
 
@@ -517,6 +523,30 @@ def _fsync_dir(folder: Path) -> None:
         pass
     finally:
         os.close(fd)
+
+
+# Temporary files (save_crop, the CLI's manifest) are named ".<final name>.<8 random chars>.tmp"
+# by tempfile; a run killed while writing leaves one behind, which the next run removes.
+_TEMP_NAME = re.compile(r"\.(?P<name>.+)\.[a-z0-9_]{8}\.tmp")
+
+
+def stale_temp_files(folder: Path | str) -> dict[str, list[Path]]:
+    """Temporary files in ``folder`` by the final name they were for.
+
+    A finished or interrupted run leaves none, so these are from killed runs; callers delete
+    only those of names they are producing themselves, never a whole folder's.
+    """
+    folder = Path(folder)
+    try:
+        names = os.listdir(folder)
+    except OSError:
+        return {}
+    found: dict[str, list[Path]] = {}
+    for name in sorted(names):
+        match = _TEMP_NAME.fullmatch(name)
+        if match:
+            found.setdefault(match["name"], []).append(folder / name)
+    return found
 
 
 def _exists_error(out_path: Path) -> OutputError:

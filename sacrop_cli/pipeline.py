@@ -9,7 +9,12 @@ Output layout: ``out_dir / <folder relative to the input root> / <stem>.<ratio>.
 photos given directly (not found in a folder) go to the top of ``out_dir``, which defaults to
 ``./crops``.
 
-Manifest record, one per input (missing paths included)::
+A run stops early, leaving no photo half-done, when ``should_stop()`` turns true (Ctrl-C in the
+CLI) or a write fails in a way every later photo would too (full disk, read-only file system):
+the photos done so far are reported, the others counted as ``not_processed``; a rerun skips
+the crops already written and finishes the rest.
+
+Manifest record, one per processed input (missing paths included)::
 
     {"source": str, "width": W | None, "height": H | None,   # upright size
      "status": "ok" | "error", "error": None | one-line message,
@@ -18,6 +23,8 @@ Manifest record, one per input (missing paths included)::
 """
 from __future__ import annotations
 
+import errno
+import tempfile
 import time
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
@@ -34,6 +41,10 @@ if TYPE_CHECKING:
 DEFAULT_OUT_DIR = Path("crops")
 #: ``--format`` value -> file extension of the crops.
 FORMAT_EXTENSIONS = {"jpeg": ".jpg", "png": ".png", "webp": ".webp", "tiff": ".tif"}
+#: Photo formats read but not written: the crops of a GIF are PNGs (first frame, alpha kept).
+_READ_ONLY_EXTENSIONS = {".gif": ".png"}
+#: Write errors that every later photo would hit too: the run stops instead of failing them all.
+_FATAL_ERRNOS = frozenset({errno.ENOSPC, errno.EDQUOT, errno.EROFS})
 
 #: Called after each photo with its manifest record and its warnings.
 ProgressCallback = Callable[[dict[str, Any], list[str]], None]
@@ -46,8 +57,10 @@ class BatchReport:
     records: list[dict[str, Any]] = field(default_factory=list)
     counts: dict[str, float] = field(default_factory=lambda: {
         "images": 0, "ok": 0, "errors": 0, "missing": 0, "crops": 0, "crops_written": 0,
-        "crops_existing": 0, "skipped_files": 0, "seconds": 0.0})
+        "crops_existing": 0, "skipped_files": 0, "not_processed": 0, "seconds": 0.0})
     warnings: list[str] = field(default_factory=list)
+    stopped: str | None = None
+    """Why the run ended before its last photo ("interrupted", "No space left on device"...)."""
 
     @property
     def failed(self) -> bool:
@@ -75,6 +88,7 @@ class _Namer:
     def __init__(self, out_dir: Path, fmt: str | None, sources: Iterable[Path]) -> None:
         self.out_dir, self.fmt = out_dir, fmt
         self.claimed: set[Path] = set()
+        self.stale: dict[Path, dict[str, list[Path]]] = {}  # folder -> temps of killed runs
         self.source_paths: set[Path] = set()
         self.source_ids: set[tuple[int, int]] = set()
         for src in sources:
@@ -86,7 +100,10 @@ class _Namer:
                 pass
 
     def extension(self, src: Path) -> str:
-        return FORMAT_EXTENSIONS[self.fmt] if self.fmt else src.suffix.lower()
+        if self.fmt:
+            return FORMAT_EXTENSIONS[self.fmt]
+        ext = src.suffix.lower()
+        return _READ_ONLY_EXTENSIONS.get(ext, ext)
 
     def paths(self, src: Path, root: Path | None, crops: Sequence[Crop]) -> list[Path]:
         """One output path per crop, none of them already given to another photo."""
@@ -102,6 +119,17 @@ class _Namer:
                 self.claimed.update(paths)
                 return paths
             n += 1
+
+    def remove_stale_temps(self, outs: Iterable[Path]) -> None:
+        """Delete the temporary files a killed run left for these outputs (one listing per
+        folder), so that a rerun leaves exactly what an uninterrupted run would."""
+        from sacrop_cli.imageio import stale_temp_files
+
+        for out in outs:
+            if out.parent not in self.stale:
+                self.stale[out.parent] = stale_temp_files(out.parent)
+            for tmp in self.stale[out.parent].pop(out.name, ()):
+                tmp.unlink(missing_ok=True)
 
     def is_source(self, out: Path) -> bool:
         if out.resolve() in self.source_paths:
@@ -122,6 +150,32 @@ def _in_output_folder(path: Path, root: Path | None, out_dir: Path) -> bool:
     return out_dir != root and out_dir.is_relative_to(root) and path.resolve().is_relative_to(out_dir)
 
 
+def _fatal(err: BaseException) -> str | None:
+    """The reason ("No space left on device") when a failed write means that no later crop
+    can be written either; None for errors of one photo."""
+    cause = err if isinstance(err, OSError) else (err.__cause__ or err.__context__)
+    if isinstance(cause, OSError) and cause.errno in _FATAL_ERRNOS:
+        return cause.strerror or errno.errorcode.get(cause.errno, "write error")
+    return None
+
+
+def _check_out_dir(out_dir: Path) -> None:
+    """Fail once, before any work, when no crop can be written (not once per photo)."""
+    if out_dir.exists() and not out_dir.is_dir():
+        raise OutputError(f"{out_dir}: the output folder is a file")
+    try:
+        out_dir.mkdir(parents=True, exist_ok=True)
+    except OSError as err:
+        reason = err.strerror or err
+        raise OutputError(f"{out_dir}: cannot create the output folder: {reason}") from None
+    try:
+        with tempfile.TemporaryFile(dir=out_dir):
+            pass
+    except OSError as err:
+        reason = err.strerror or err
+        raise OutputError(f"{out_dir}: cannot write to the output folder: {reason}") from None
+
+
 def run_batch(
     cropper: Cropper,
     inputs: InputScan,
@@ -137,12 +191,15 @@ def run_batch(
     max_pixels: int | None = None,
     batch_size: int = 8,
     on_progress: ProgressCallback | None = None,
+    should_stop: Callable[[], bool] | None = None,
 ) -> BatchReport:
     """Crop every photo of ``inputs`` and save the crops under ``out_dir`` (default ``./crops``).
 
-    ``format`` is ``jpeg``/``png``/``webp``/``tiff`` or None to keep each photo's own format.
-    An existing crop file is left alone (counted as ``crops_existing``) unless ``overwrite``;
-    a source photo is never written to, even with ``overwrite``.
+    ``format`` is ``jpeg``/``png``/``webp``/``tiff`` or None to keep each photo's own format
+    (PNG for GIFs). An existing crop file is left alone (counted as ``crops_existing``) unless
+    ``overwrite``; a source photo is never written to, even with ``overwrite``.
+    ``should_stop`` is polled between photos: once true, the run ends after the current photo
+    (``report.stopped == "interrupted"``). Raises OutputError when ``out_dir`` is unusable.
     """
     from sacrop_cli.api import Analysis
     from sacrop_cli.imageio import DEFAULT_MAX_PIXELS, open_for_analysis
@@ -161,8 +218,15 @@ def run_batch(
         ignored = len(inputs.images) - len(images)
         report.counts["skipped_files"] += ignored
         report.warnings.append(f"skipped {ignored} photo(s) inside the output folder {out_dir}")
+    if images and not dry_run:
+        _check_out_dir(out_dir)
     namer = _Namer(out_dir, format, (p for p, _ in images))
     short_side = cropper.input_spec["short_side"]
+
+    def stop_now() -> bool:
+        if report.stopped is None and should_stop is not None and should_stop():
+            report.stopped = "interrupted"
+        return report.stopped is not None
 
     def emit(record: dict[str, Any], warnings: list[str]) -> None:
         report.records.append(record)
@@ -176,10 +240,14 @@ def run_batch(
               "error": f"{missing}: no such file or folder"}, [])
 
     for first in range(0, len(images), batch_size):
+        if stop_now():
+            break
         chunk = images[first:first + batch_size]
         records = [_record(path) for path, _ in chunk]
         analyses: dict[int, Analysis] = {}
         for i, (path, _) in enumerate(chunk):
+            if stop_now():
+                break  # nothing of this chunk is written yet: a rerun does all of it
             try:
                 image, full = open_for_analysis(path, short_side, max_pixels=max_pixels)
             except (SacropError, OSError) as err:
@@ -187,6 +255,8 @@ def run_batch(
                 continue
             analyses[i] = Analysis(image, full)
             records[i]["width"], records[i]["height"] = full
+        if report.stopped:
+            break
         order = list(analyses)
         try:
             found = cropper.best_crops([analyses[i] for i in order], ratios, top_k) if order else []
@@ -197,7 +267,11 @@ def run_batch(
         del analyses  # the reduced images are no longer needed
 
         notes: list[list[str]] = [[] for _ in chunk]
+        done = len(chunk)  # photos of the chunk to report: those before an early stop
         for i, crops in zip(order, found):
+            if stop_now():
+                done = i
+                break
             path, root = chunk[i]
             try:
                 _save_photo(records[i], notes[i], path, root, crops, namer, report,
@@ -208,11 +282,16 @@ def run_batch(
                 for entry in records[i]["crops"]:
                     if entry["status"] == "pending":
                         entry["status"] = "failed"
-        for record, warnings in zip(records, notes):  # in input order
+                report.stopped = _fatal(err)
+                if report.stopped:
+                    done = i + 1
+                    break
+        for record, warnings in zip(records[:done], notes[:done]):  # in input order
             report.counts["images"] += 1
             report.counts["ok" if record["status"] == "ok" else "errors"] += 1
             emit(record, warnings)
 
+    report.counts["not_processed"] = len(images) - report.counts["images"]
     report.counts["seconds"] = round(time.perf_counter() - start, 3)
     return report
 
@@ -233,6 +312,7 @@ def _save_photo(record: dict[str, Any], warnings: list[str], path: Path, root: P
     report.counts["crops"] += len(crops)
     if dry_run:
         return
+    namer.remove_stale_temps(outs)
     for entry, out in zip(record["crops"], outs):
         if namer.is_source(out):
             raise OutputError(f"{out}: refusing to overwrite a source photo; choose another --out")

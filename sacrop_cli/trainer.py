@@ -38,8 +38,8 @@ from sacrop_cli.preprocess import DEFAULT_INPUT, image_to_tensor, input_size
 class TrainConfig:
     """Every training choice; stored in the checkpoint's metadata."""
 
-    epochs: int = 4
-    lr: float = 1e-4
+    epochs: int = 5
+    lr: float = 2e-4
     weight_decay: float = 1e-4
     crops_per_image: int = 64
     images_per_step: int = 8
@@ -53,7 +53,7 @@ class TrainConfig:
     freeze_backbone: bool = True
     tune_top: bool = True
     spatial: bool = True
-    ema: float = 0.998  # exponential moving average of the weights (0: off)
+    ema: float = 0.99  # exponential moving average of the weights (0: off)
     val_split: float = 0.15
     split_seed: int = 0
     device: str = "cpu"

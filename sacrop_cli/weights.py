@@ -94,10 +94,11 @@ def locate(name: str) -> Path | None:
     entry = REGISTRY.get(name)
     if entry is None:
         return None
-    for folder in _search_dirs():
+    for folder in shipped_weights_dirs():
         if (folder / entry.filename).is_file():
             return folder / entry.filename
-    return None
+    cached = cache_dir() / "weights" / entry.filename  # only now: a lookup that needs platformdirs
+    return cached if cached.is_file() else None
 
 
 def _parse_content_range(value: str | None) -> tuple[int | None, int | None]:
@@ -235,6 +236,8 @@ def resolve_weights(spec: str | None = None, *, progress: bool = True,
     path = Path(spec).expanduser()
     if path.is_file():
         return path
+    if path.is_dir():
+        raise CheckpointError(f"{spec}: is a folder, not a weights file")
     raise CheckpointError(
         f"{spec}: no such weights file or registered name (see `sacrop weights list`)")
 

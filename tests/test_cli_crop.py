@@ -356,7 +356,8 @@ def test_run_batch_counts(random_weights, photo_dir, tmp_path):
                        on_progress=lambda record, warnings: seen.append(record["source"]))
     counts = {k: v for k, v in report.counts.items() if k != "seconds"}
     assert counts == {"images": 4, "ok": 3, "errors": 1, "missing": 0, "crops": 12,
-                      "crops_written": 12, "crops_existing": 0, "skipped_files": 1}
+                      "crops_written": 12, "crops_existing": 0, "skipped_files": 1,
+                      "not_processed": 0}
     assert seen == [r["source"] for r in report.records] == [
         str(photo_dir / n) for n in ("broken.jpg", "chelsea-cat.jpg", "coffee.jpg", "sub/rocket.jpg")]
     assert report.failed

@@ -6,11 +6,14 @@ must stay fast. Machine output (``--json``, ``score``) goes to stdout, everythin
 from __future__ import annotations
 
 import contextlib
+import functools
 import json
 import os
 import re
+import signal
 import tempfile
-from collections.abc import Iterator
+import threading
+from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import IO, Any
 
@@ -127,9 +130,15 @@ def _jsonl_sink(path: Path | None) -> Iterator[IO[str] | None]:
     if path is None:
         yield None
         return
+    from sacrop_cli.imageio import stale_temp_files
+
     folder = path.parent
+    if folder.exists() and not folder.is_dir():
+        raise SacropError(f"{path}: cannot write the manifest: {folder} is a file")
     try:
         folder.mkdir(parents=True, exist_ok=True)
+        for stale in stale_temp_files(folder).get(path.name, ()):  # left by a killed run
+            stale.unlink(missing_ok=True)
         fh = tempfile.NamedTemporaryFile(
             "w", encoding="utf-8", dir=folder, prefix=f".{path.name}.", suffix=".tmp", delete=False)
     except OSError as err:
@@ -141,6 +150,43 @@ def _jsonl_sink(path: Path | None) -> Iterator[IO[str] | None]:
         os.replace(tmp, path)
     finally:
         tmp.unlink(missing_ok=True)
+
+
+@contextlib.contextmanager
+def _interrupts(ui: UI) -> Iterator[Callable[[], bool]]:
+    """Yield ``stop_requested()``: the first Ctrl-C only sets it, so the run ends after the
+    current photo with a summary; a second one raises KeyboardInterrupt at once (writes are
+    atomic: no partial file either way). Signals can only be caught in the main thread."""
+    requested = False
+    if threading.current_thread() is not threading.main_thread():
+        yield lambda: requested
+        return
+
+    def handler(signum: int, frame: object) -> None:
+        nonlocal requested
+        if requested:
+            raise KeyboardInterrupt
+        requested = True
+        ui.warning("interrupted: finishing the current photo (Ctrl-C again to stop at once)")
+
+    previous = signal.signal(signal.SIGINT, handler)
+    try:
+        yield lambda: requested
+    finally:
+        signal.signal(signal.SIGINT, previous)
+
+
+def _abort_exits_130(command: Callable[..., None]) -> Callable[..., None]:
+    """A second Ctrl-C (see :func:`_interrupts`) ends the command with status 130, the shell's
+    code for SIGINT, rather than click's "Aborted!" and 1."""
+    @functools.wraps(command)
+    def wrapper(*args: Any, **kwargs: Any) -> None:
+        try:
+            command(*args, **kwargs)
+        except KeyboardInterrupt:
+            UI().error("aborted; the crops written so far are complete, rerun to finish")
+            raise click.exceptions.Exit(130) from None
+    return wrapper
 
 
 def _summary(report: Any, out_dir: Path, dry_run: bool) -> Any:
@@ -160,8 +206,35 @@ def _summary(report: Any, out_dir: Path, dry_run: bool) -> Any:
     table.add_row("Skipped files (not images)", str(c["skipped_files"]))
     table.add_row("Errors", str(c["errors"] + c["missing"]),
                   style="red" if report.failed else None)
+    if report.stopped:
+        table.add_row(f"Not processed ({report.stopped})", str(c["not_processed"]),
+                      style="yellow")
     table.add_row("Time", f"{c['seconds']:.1f} s")
     return table
+
+
+def _check_preview(ctx: click.Context, param: click.Parameter, value: Path | None) -> Path | None:
+    if value is not None and value.suffix.lower() not in (".html", ".htm", ".png"):
+        raise click.BadParameter(f"{value}: the sheet's name must end in .html or .png", ctx, param)
+    return value
+
+
+def _write_previews(ui: UI, records: list[dict[str, Any]], sheet: Path | None,
+                    folder: Path | None, max_pixels: int | None) -> None:
+    """The preview sheet and/or per-photo previews, after the run (exit 1 if unwritable)."""
+    from sacrop_cli.preview import thumbnail_loader, write_preview, write_preview_dir
+
+    thumbnail = thumbnail_loader(max_pixels=max_pixels)
+    try:
+        if sheet is not None:
+            for message in write_preview(records, sheet, thumbnail):
+                ui.warning(message)
+            ui.info(f"preview: {sheet}")
+        if folder is not None:
+            ui.info(f"previews: {len(write_preview_dir(records, folder, thumbnail))} in {folder}")
+    except SacropError as err:
+        ui.error(str(err))
+        raise click.exceptions.Exit(1) from None
 
 
 CROP_HELP = """Find the best crops of photos and save them as new files.
@@ -177,15 +250,18 @@ Examples:
   sacrop crop photos/ --ratio original --format webp --max-size 2048x2048
   sacrop crop photos/ --dry-run --json > boxes.jsonl    only the boxes, as JSON Lines
   sacrop crop photos/ --manifest crops/manifest.jsonl   a record per photo for scripts
+  sacrop crop photos/ -r 4:3 -k 3 --dry-run --preview sheet.html   look before writing
 
 \b
 Ratios: W:H (4:3, 16:9, 1:1, 2:3...), 'any' (free framing, the network's pick) or
 'original' (the photo's own ratio). Repeat --ratio for several in one pass.
 
 Existing crop files are kept unless --overwrite, so an interrupted run can be resumed
-by running the same command again. Exit status: 0 when every photo was cropped, 1 when
-some photo failed or a PATH does not exist (the others are still processed), 2 for
-invalid options.
+by running the same command again (--resume says so explicitly). Ctrl-C stops after
+the current photo and prints the summary; a second Ctrl-C stops at once. Crops are
+written to temporary files and renamed when complete: no half-written file is left.
+Exit status: 0 when every photo was cropped, 1 when some photo failed or a PATH does
+not exist (the others are still processed), 2 for invalid options, 130 when interrupted.
 """
 
 
@@ -199,6 +275,9 @@ invalid options.
               default=Path("crops"), help="Folder for the crop files.  [default: ./crops]")
 @click.option("--no-recursive", is_flag=True, help="Do not descend into sub-folders.")
 @click.option("--overwrite", is_flag=True, help="Replace crop files left by an earlier run.")
+@click.option("--resume", is_flag=True,
+              help="Keep the crops an earlier (interrupted) run wrote and make the missing "
+                   "ones; this is the default, the flag only says so.")
 @click.option("--format", "fmt", type=click.Choice(["jpeg", "png", "webp", "tiff"],
                                                     case_sensitive=False),
               help="Output format [default: the format of each photo].")
@@ -208,6 +287,12 @@ invalid options.
               help="Shrink crops to fit in WxH pixels (ratio kept, never enlarged).")
 @click.option("--manifest", type=click.Path(dir_okay=False, path_type=Path),
               help="Write a JSON Lines record per photo (boxes, scores, files) to this file.")
+@click.option("--preview", type=click.Path(dir_okay=False, path_type=Path), callback=_check_preview,
+              metavar="FILE.html|FILE.png",
+              help="Write a contact sheet of the photos with their crops drawn on them: a "
+                   "self-contained .html file (paged, for any number of photos) or a .png image.")
+@click.option("--preview-dir", type=click.Path(file_okay=False, path_type=Path), metavar="DIR",
+              help="Write one preview PNG per photo (<name>.preview.png) into DIR.")
 @click.option("-n", "--dry-run", is_flag=True,
               help="Find the crops but write no image files (the manifest is still written).")
 @click.option("--json", "as_json", is_flag=True,
@@ -220,19 +305,24 @@ invalid options.
                    f"[default: {_MAX_PIXELS_SHOWN}]")
 @click.option("-q", "--quiet", is_flag=True, help="Only print errors.")
 @click.option("-v", "--verbose", count=True, help="More detail: -v a line per photo, -vv per crop.")
+@_abort_exits_130
 def crop(paths: tuple[Path, ...], ratios: tuple[Ratio, ...], top_k: int, out_dir: Path,
-         no_recursive: bool, overwrite: bool, fmt: str | None, quality: int,
-         max_size: tuple[int, int] | None, manifest: Path | None, dry_run: bool, as_json: bool,
+         no_recursive: bool, overwrite: bool, resume: bool, fmt: str | None, quality: int,
+         max_size: tuple[int, int] | None, manifest: Path | None, preview: Path | None,
+         preview_dir: Path | None, dry_run: bool, as_json: bool,
          weights: str | None, device: str, batch_size: int, max_pixels: int | None,
          quiet: bool, verbose: int) -> None:
     from sacrop_cli.imageio import scan_inputs
     from sacrop_cli.pipeline import run_batch
 
+    if resume and overwrite:
+        raise click.UsageError("--resume keeps existing crops and --overwrite replaces them: "
+                               "choose one")
     ui = UI(level_from_flags(quiet, verbose))
     scan = scan_inputs(paths, recursive=not no_recursive)
     if not scan.images:
         ui.warning("no photos found in " + ", ".join(map(str, paths)))
-    cropper = _load_cropper(ui, weights, device)
+    stop_requested = click.get_current_context().with_resource(_interrupts(ui))
     shown: set[str] = set()
 
     def show(record: dict[str, Any], warnings: list[str]) -> None:
@@ -254,12 +344,14 @@ def crop(paths: tuple[Path, ...], ratios: tuple[Ratio, ...], top_k: int, out_dir
         advance(1)
 
     try:
+        cropper = _load_cropper(ui, weights, device)
         with _jsonl_sink(manifest) as sink, \
                 ui.progress(len(scan.images) + len(scan.missing), "Cropping") as advance:
             report = run_batch(
                 cropper, scan, ratios, top_k, out_dir, dry_run=dry_run, overwrite=overwrite,
                 format=fmt.lower() if fmt else None, quality=quality, max_size=max_size,
-                max_pixels=max_pixels, batch_size=batch_size, on_progress=show)
+                max_pixels=max_pixels, batch_size=batch_size, on_progress=show,
+                should_stop=stop_requested)
     except SacropError as err:
         ui.error(str(err))
         raise click.exceptions.Exit(1) from None
@@ -269,7 +361,16 @@ def crop(paths: tuple[Path, ...], ratios: tuple[Ratio, ...], top_k: int, out_dir
     for message in report.warnings:
         if message not in shown:  # warnings about the run as a whole
             ui.warning(message)
+    if preview is not None or preview_dir is not None:
+        _write_previews(ui, report.records, preview, preview_dir, max_pixels)
     ui.print(_summary(report, out_dir, dry_run))
+    if report.stopped:
+        message = (f"{report.stopped}: {report.counts['not_processed']} photo(s) not processed;"
+                   " run the same command again to finish")
+        if report.stopped == "interrupted":
+            ui.warning(message)
+            raise click.exceptions.Exit(130)
+        ui.error(message)
     if report.failed:
         raise click.exceptions.Exit(1)
 

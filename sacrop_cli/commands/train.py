@@ -40,8 +40,8 @@ def _val_split(value: str) -> str:
               help="Evaluation photos used WITHOUT labels as unlabelled data (the paper's transductive setting).")
 @click.option("-o", "--out", type=click.Path(dir_okay=False, path_type=Path), required=True,
               help="Checkpoint to write (best validation epoch, float16).")
-@click.option("--epochs", type=click.IntRange(1), default=4, show_default=True)
-@click.option("--lr", type=click.FloatRange(0, min_open=True), default=1e-4, show_default=True)
+@click.option("--epochs", type=click.IntRange(1), default=5, show_default=True)
+@click.option("--lr", type=click.FloatRange(0, min_open=True), default=2e-4, show_default=True)
 @click.option("--crops-per-image", type=click.IntRange(2), default=64, show_default=True,
               help="Candidate crops sampled per labelled photo per step.")
 @click.option("--images-per-step", type=click.IntRange(1), default=8, show_default=True)
@@ -54,7 +54,7 @@ def _val_split(value: str) -> str:
 @click.option("--basic", is_flag=True, help="No spatial-aware feature (the paper's basic model).")
 @click.option("--rank-weight", type=click.FloatRange(0), default=1.0, show_default=True,
               help="Weight of the hinge on decisive human-voted pairs (FCDB).")
-@click.option("--ema", type=click.FloatRange(0, 1, max_open=True), default=0.998, show_default=True,
+@click.option("--ema", type=click.FloatRange(0, 1, max_open=True), default=0.99, show_default=True,
               help="Decay of the weight average that is validated and saved (0: off).")
 @click.option("--freeze-backbone/--no-freeze-backbone", default=True, show_default=True,
               help="Cache the frozen backbone stem's features once per photo (fast on CPU).")

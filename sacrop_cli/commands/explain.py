@@ -1,0 +1,74 @@
+"""``sacrop explain``: one photo's activation maps, best crops and top scores as a picture.
+
+Torch and Pillow are imported inside the command only (``sacrop --help`` stays fast).
+"""
+from __future__ import annotations
+
+from pathlib import Path
+
+import click
+
+from sacrop_cli.candidates import Ratio
+from sacrop_cli.commands.crop import RatioType, _load_cropper, _model_options
+from sacrop_cli.console import UI, level_from_flags
+from sacrop_cli.errors import SacropError
+
+_PICTURE_FORMATS = {".png": "PNG", ".jpg": "JPEG", ".jpeg": "JPEG", ".webp": "WEBP"}
+
+EXPLAIN_HELP = """Show why a crop won: the network's view of one photo, as a picture.
+
+The picture has the photo with the top candidates of each ratio drawn on it, the two
+activation maps of the spatial-aware feature as heat maps (low-level: edges and texture;
+high-level: salient objects) with the best crops on them, and the boxes and scores of the
+top candidates. Weights of the basic model have no activation maps: only the crops are
+shown, with a note.
+
+\b
+Examples:
+  sacrop explain IMG_0001.jpg -o why.png
+  sacrop explain IMG_0001.jpg --ratio 4:3 --ratio 1:1 --top 3 -o why.png
+"""
+
+
+def _check_out(ctx: click.Context, param: click.Parameter, value: Path | None) -> Path | None:
+    if value is not None and value.suffix.lower() not in _PICTURE_FORMATS:
+        raise click.BadParameter(f"{value}: the picture's name must end in .png, .jpg or .webp",
+                                 ctx, param)
+    return value
+
+
+@click.command("explain", help=EXPLAIN_HELP)
+@click.argument("image", type=click.Path(exists=True, dir_okay=False, path_type=Path))
+@click.option("-r", "--ratio", "ratios", type=RatioType(), multiple=True, default=("any",),
+              show_default=True, help="Aspect ratio of the crops; repeat for several.")
+@click.option("-n", "--top", type=click.IntRange(1, 20), default=5, show_default=True,
+              help="Candidates drawn and listed per ratio, best first.")
+@click.option("-o", "--out", type=click.Path(dir_okay=False, path_type=Path), callback=_check_out,
+              metavar="OUT.png", help="The picture to write.  [default: ./<name>.explain.png]")
+@_model_options
+@click.option("-q", "--quiet", is_flag=True, help="Only print errors.")
+def explain(image: Path, ratios: tuple[Ratio, ...], top: int, out: Path | None,
+            weights: str | None, device: str, quiet: bool) -> None:
+    ui = UI(level_from_flags(quiet, 0))
+    out = out if out is not None else Path(f"{image.stem}.explain.png")
+    if out.resolve() == image.resolve():
+        raise click.UsageError(f"{out}: the picture would replace the photo; choose another -o")
+    cropper = _load_cropper(ui, weights, device)
+    from sacrop_cli.explain import explain as explain_photo
+    from sacrop_cli.explain import render, summary
+    from sacrop_cli.preview import atomic_write
+
+    try:
+        result = explain_photo(cropper, image, ratios, top)
+        picture = render(result, top)
+        atomic_write(out, lambda fh: picture.save(fh, _PICTURE_FORMATS[out.suffix.lower()]))
+    except SacropError as err:
+        ui.error(str(err))
+        raise click.exceptions.Exit(1) from None
+    if result.maps is None:
+        ui.warning(f"{cropper.weights_path}: basic model (no spatial-aware feature): "
+                   "no activation maps to show, only the crops")
+    from rich.text import Text  # plain text: boxes and file names are not markup
+
+    for line in [*summary(result), f"wrote {out}"]:
+        ui.print(Text(line))

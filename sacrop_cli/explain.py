@@ -1,0 +1,171 @@
+"""Why a crop won: the spatial-aware feature's activation maps and the top candidates' scores.
+
+The full model summarises each photo as two activation maps (``ImageFeatures.maps``): a
+low-level one from the stride-8 features, which follows edges and texture, and a high-level one
+from the stride-32 features, which follows salient objects. The spatial-aware feature encodes
+where a crop lies relative to both. :func:`render` shows them as heat maps over the photo with
+the best crop of each ratio drawn on top, and lists the scores of the top candidates; the basic
+model (``--basic`` checkpoints) has no such maps, so only the crops are shown, with a note.
+"""
+from __future__ import annotations
+
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+import torch
+from PIL import Image, ImageDraw
+
+from sacrop_cli.api import Crop, Cropper
+from sacrop_cli.candidates import Ratio
+from sacrop_cli.preprocess import image_to_tensor, input_size
+from sacrop_cli.preview import draw_labelled_boxes, fit_text, load_font, text_size, thumb_size
+
+PANEL_SIDE = 360  # long side of each panel
+MARGIN, GAP = 16, 14
+TITLE_H, PANEL_TITLE_H, LINE_H = 28, 22, 18
+COLUMN_W = 300  # width of one ratio's list of candidates
+MIN_WIDTH = 2 * COLUMN_W + 2 * MARGIN
+MAP_TITLES = ("Low-level map (edges)", "High-level map (salient objects)")
+BASIC_NOTE = ("basic model (no spatial-aware feature): these weights have no activation maps, "
+              "only the crops are shown")
+#: Colours of the ratios, in the order asked for (as in the preview sheets).
+RATIO_COLOURS = ("#e6194b", "#4363d8", "#3cb44b", "#f58231", "#911eb4", "#f032e6", "#008080", "#9a6324")
+# "inferno"-like colormap: dark purple for no activation through red and orange to pale yellow
+_STOPS = np.array([0.0, 0.25, 0.5, 0.75, 1.0])
+_COLOURS = np.array([[0, 0, 4], [87, 16, 110], [188, 55, 84], [249, 142, 9], [252, 255, 164]], dtype=np.float64)
+
+
+@dataclass
+class Explanation:
+    """What the network saw of one photo and what it preferred."""
+
+    source: str
+    image: Image.Image  # the upright photo, reduced
+    full_size: tuple[int, int]  # upright full-resolution (width, height): the boxes' pixels
+    maps: np.ndarray | None  # [2, grid, grid] in [0, 1] (low-level, high-level); None if basic
+    crops: list[Crop]  # the top candidates of each ratio, best first within a ratio
+    ratios: list[str]  # the ratio labels, in the order asked for
+    weights: str
+
+
+def explain(cropper: Cropper, path: str | Path, ratios: Iterable[str | Ratio] = ("any",),
+            top: int = 5) -> Explanation:
+    """Score ``path``'s candidates (``top`` best per ratio, as ``sacrop crop -k`` would pick
+    them) and compute its activation maps."""
+    from sacrop_cli.api import as_ratios
+
+    wanted = as_ratios(ratios)
+    photo = cropper.load(path)
+    crops = cropper.best_crops([photo], wanted, top)[0]
+    maps = None
+    if cropper.model.spatial is not None:
+        size = input_size(*photo.full_size, cropper.input_spec)
+        batch = image_to_tensor(photo.image, size, cropper.input_spec)[None].to(cropper.device)
+        with torch.inference_mode():
+            maps = cropper.model.features(batch).maps[0].float().cpu().numpy()
+    weights = cropper.weights_path.name if cropper.weights_path is not None else "in-memory model"
+    return Explanation(str(path), photo.image, photo.full_size, maps, crops,
+                       [r.label for r in wanted], weights)
+
+
+def heat_colours(values: np.ndarray) -> np.ndarray:
+    """``uint8 [..., 3]`` colours of ``values`` in [0, 1] (clipped)."""
+    v = np.clip(np.asarray(values, dtype=np.float64), 0.0, 1.0)
+    channels = [np.interp(v, _STOPS, _COLOURS[:, c]) for c in range(3)]
+    return np.rint(np.stack(channels, axis=-1)).astype(np.uint8)
+
+
+def overlay(photo: Image.Image, amap: np.ndarray) -> Image.Image:
+    """``amap`` (``[g, g]`` in [0, 1], covering the whole photo) as a heat map over ``photo``:
+    opaque where the activation is high, the photo showing through where it is low."""
+    values = np.asarray(Image.fromarray(np.asarray(amap, dtype=np.float32), "F")
+                        .resize(photo.size, Image.BILINEAR), dtype=np.float64).clip(0, 1)
+    alpha = (0.3 + 0.6 * values)[..., None]
+    base = np.asarray(photo.convert("RGB"), dtype=np.float64)
+    mixed = base * (1 - alpha) + heat_colours(values).astype(np.float64) * alpha
+    return Image.fromarray(np.rint(mixed).astype(np.uint8), "RGB")
+
+
+def layout(full_size: tuple[int, int], n_ratios: int, top: int, spatial: bool) -> dict[str, int]:
+    """Sizes of the parts of the picture (all in pixels): panels, text block, total."""
+    pw, ph = thumb_size(*full_size, PANEL_SIDE)
+    panels = 3 if spatial else 1
+    width = max(MIN_WIDTH, 2 * MARGIN + panels * pw + (panels - 1) * GAP)
+    per_row = max(1, (width - 2 * MARGIN) // COLUMN_W)
+    blocks = -(-n_ratios // per_row)  # rows of ratio columns
+    text = blocks * (1 + top) * LINE_H
+    # one line under the panels: the heat maps' colour scale, or the basic model's note
+    height = MARGIN + TITLE_H + PANEL_TITLE_H + ph + 4 + LINE_H + GAP + text + MARGIN
+    return {"panel_w": pw, "panel_h": ph, "panels": panels, "per_row": per_row,
+            "width": width, "height": height}
+
+
+def render(expl: Explanation, top: int = 5) -> Image.Image:
+    """The picture: photo with the top crops, the two heat maps with the best crops, and the
+    top ``top`` candidates' boxes and scores per ratio."""
+    spatial = expl.maps is not None
+    geo = layout(expl.full_size, len(expl.ratios), top, spatial)
+    pw, ph = geo["panel_w"], geo["panel_h"]
+    out = Image.new("RGB", (geo["width"], geo["height"]), "white")
+    draw = ImageDraw.Draw(out)
+    fonts = {"title": load_font(17), "head": load_font(13), "text": load_font(12), "label": load_font(11)}
+    colours = {r: RATIO_COLOURS[i % len(RATIO_COLOURS)] for i, r in enumerate(expl.ratios)}
+    w, h = expl.full_size
+
+    y = MARGIN
+    draw.text((MARGIN, y), fit_text(draw, f"sacrop explain: {expl.source}  ({w} x {h}, weights "
+                                          f"{expl.weights})", fonts["title"], out.width - 2 * MARGIN),
+              fill="#222", font=fonts["title"])
+    y += TITLE_H
+
+    photo = expl.image.convert("RGB").resize((pw, ph), Image.LANCZOS, reducing_gap=2.0)
+    sx, sy = pw / w, ph / h
+
+    def scaled(crop: Crop) -> tuple[float, float, float, float]:
+        x1, y1, x2, y2 = crop.box
+        return x1 * sx, y1 * sy, x2 * sx, y2 * sy
+
+    ordered = sorted(expl.crops, key=lambda c: c.rank)  # rank 1 of every ratio first
+    best = [c for c in ordered if c.rank == 1]
+    panels = [("Top crops", photo, ordered)]
+    if spatial:
+        panels += [(title, overlay(photo, expl.maps[i]), best) for i, title in enumerate(MAP_TITLES)]
+    for n, (title, image, crops) in enumerate(panels):
+        x = MARGIN + n * (pw + GAP)
+        draw.text((x, y + 2), fit_text(draw, title, fonts["head"], pw), fill="#222", font=fonts["head"])
+        image = image.copy()
+        draw_labelled_boxes(image, [scaled(c) for c in crops], [colours[c.ratio] for c in crops],
+                            [f"{c.ratio} #{c.rank}" for c in crops],
+                            [3 if c.rank == 1 else 1 for c in crops], fonts["label"])
+        out.paste(image, (x, y + PANEL_TITLE_H))
+    y += PANEL_TITLE_H + ph + 4
+    if spatial:  # the colour scale, under the maps
+        text = "activation (each map scaled to a peak of 1):  low"
+        x = MARGIN + pw + GAP
+        draw.text((x, y + 2), text, fill="#555", font=fonts["text"])
+        x += text_size(text, fonts["text"])[0] + 6
+        bar = Image.fromarray(np.repeat(heat_colours(np.linspace(0, 1, 80))[None], 10, axis=0), "RGB")
+        out.paste(bar, (x, y + 4))
+        draw.text((x + bar.width + 6, y + 2), "high", fill="#555", font=fonts["text"])
+    else:
+        draw.text((MARGIN, y + 2), fit_text(draw, BASIC_NOTE, fonts["text"], out.width - 2 * MARGIN),
+                  fill="#c62828", font=fonts["text"])
+    y += LINE_H + GAP
+
+    for i, ratio in enumerate(expl.ratios):
+        x = MARGIN + (i % geo["per_row"]) * COLUMN_W
+        ty = y + (i // geo["per_row"]) * (1 + top) * LINE_H
+        cands = [c for c in expl.crops if c.ratio == ratio]
+        draw.text((x, ty), f"{ratio}: top {len(cands)} candidate(s)", fill=colours[ratio], font=fonts["head"])
+        for c in cands:
+            ty += LINE_H
+            draw.text((x, ty), f"#{c.rank}  score {c.score:+.4f}  {list(c.box)}", fill="#222",
+                      font=fonts["text"])
+    return out
+
+
+def summary(expl: Explanation) -> Sequence[str]:
+    """One line per ratio: its best crop and score (for the terminal)."""
+    return [f"{c.ratio}: best {list(c.box)} score {c.score:.4f}" for c in expl.crops if c.rank == 1]
