@@ -3,7 +3,9 @@
     python benchmarks/model.py [--threads 2] [--repeats 30]
 
 Latency is one backbone pass plus the heads over every free-ratio (GAIC grid) candidate of a
-3:2 photo at the network's input size (256 x 384), batch of one, ``torch.inference_mode()``.
+3:2 photo at the network's input size (256 x 384), batch of one, ``torch.inference_mode()``, of
+the network as ``sacrop`` runs it (``optimize_for_inference``). ``benchmarks/pipeline.py``
+measures whole runs over folders of photos.
 """
 from __future__ import annotations
 
@@ -33,6 +35,8 @@ def main() -> None:
     print(f"{'model':<8} {'parameters':>12} {'median ms':>10} {'p90 ms':>8}")
     for name, spatial in (("full", True), ("basic", False)):
         model = CropScorer(ScorerConfig(spatial=spatial)).eval()
+        parameters = count_parameters(model)  # before BatchNorm is folded away
+        model.optimize_for_inference()
         times = []
         with torch.inference_mode():
             for i in range(args.repeats + 3):
@@ -42,7 +46,7 @@ def main() -> None:
                     times.append((time.perf_counter() - start) * 1000)
         times.sort()
         p90 = times[int(0.9 * (len(times) - 1))]
-        print(f"{name:<8} {count_parameters(model):>12,} {statistics.median(times):>10.1f} {p90:>8.1f}")
+        print(f"{name:<8} {parameters:>12,} {statistics.median(times):>10.1f} {p90:>8.1f}")
 
 
 if __name__ == "__main__":

@@ -86,11 +86,11 @@ def rod_align(features: Tensor, rois: Tensor, output_size: int, spatial_scale: f
     whole = torch.einsum("ih,bchw,jw->bcij", a_h, features, a_w)
     wy, wx = a_h * cov_y[:, None, :], a_w * cov_x[:, None, :]  # [K, s, H], [K, s, W]
     idx = rois[:, 0].long()
-    out = whole[idx]
+    out = whole[idx]  # a new tensor: subtracting in place is safe, also for autograd
     for b in idx.unique().tolist():  # per image: no [K, C, H, W] gather
         sel = (idx == b).nonzero().squeeze(1)
         inside = torch.einsum("kih,chw,kjw->kcij", wy[sel], features[b], wx[sel])
-        out = out.index_add(0, sel, -inside)
+        out.index_add_(0, sel, inside, alpha=-1)
     return out
 
 
@@ -166,10 +166,9 @@ class CropScorer(nn.Module):
         self.backbone = build_backbone(cfg.backbone)
         c_low, c_mid, c_high = self.backbone.channels
         self.reduce = nn.Conv2d(c_low + c_mid + c_high, cfg.reduced_dim, kernel_size=1)
+        # a Sequential only so that checkpoints keep the key "content.0.weight"
         self.content = nn.Sequential(
-            nn.Conv2d(2 * cfg.reduced_dim, cfg.content_dim, kernel_size=cfg.align_size),
-            nn.ReLU(inplace=True), nn.Flatten(),
-        )
+            nn.Conv2d(2 * cfg.reduced_dim, cfg.content_dim, kernel_size=cfg.align_size))
         self.spatial = (SpatialAwareFeature(c_low, c_high, cfg.grid, cfg.spatial_dim)
                         if cfg.spatial else None)
         fused_dim = cfg.content_dim + (cfg.spatial_dim if cfg.spatial else 0)
@@ -193,7 +192,9 @@ class CropScorer(nn.Module):
         fused = torch.cat([F.adaptive_avg_pool2d(low, size), mid,
                            F.interpolate(high, size=size, mode="bilinear", align_corners=False)], dim=1)
         maps = self.spatial.maps(low, high) if self.spatial is not None else None
-        return ImageFeatures(self.reduce(fused), maps, input_size)
+        # contiguous: a channels-last backbone (optimize_for_inference) makes the fused map
+        # channels-last, and roi_align and rod_align read it in the standard layout
+        return ImageFeatures(self.reduce(fused).contiguous(), maps, input_size)
 
     def features(self, images: Tensor) -> ImageFeatures:
         """Backbone once per image: ``images`` is ``[B, 3, H, W]``, H and W multiples of 32."""
@@ -205,7 +206,11 @@ class CropScorer(nn.Module):
         s, scale = self.config.align_size, 1.0 / STRIDE
         roi = roi_align(feats.fused, rois, s, spatial_scale=scale, sampling_ratio=2, aligned=True)
         rod = rod_align(feats.fused, rois, s, spatial_scale=scale)
-        parts = [self.content(torch.cat([roi, rod], dim=1))]
+        # The content conv's kernel covers its whole s x s input: it is one matrix product, which
+        # F.linear computes about 3x faster on CPU than the convolution does (same function).
+        conv = self.content[0]
+        content = F.linear(torch.cat([roi, rod], dim=1).flatten(1), conv.weight.flatten(1), conv.bias)
+        parts = [F.relu(content)]
         if self.spatial is not None:
             parts.append(self.spatial(feats.maps, rois, feats.input_size))
         return self.embed(torch.cat(parts, dim=1))
@@ -224,6 +229,33 @@ class CropScorer(nn.Module):
     def forward(self, images: Tensor, rois: Tensor) -> Tensor:
         """Scores ``[K]`` of the crops ``rois`` (see module docstring) of ``images``."""
         return self.score_embeddings(self.embed_crops(self.features(images), rois))
+
+    def optimize_for_inference(self) -> CropScorer:
+        """Make this network faster for inference, in place; it must not be trained afterwards.
+
+        BatchNorm layers (frozen statistics) are folded into the convolutions before them, and
+        the backbone and the spatial-aware feature's encoder run channels-last, which oneDNN
+        computes about twice as fast on CPU. Scores change only by float rounding.
+        """
+        self.eval()
+        fold_batch_norms(self.backbone)
+        self.backbone.to(memory_format=torch.channels_last)
+        if self.spatial is not None:
+            self.spatial.encoder.to(memory_format=torch.channels_last)
+        return self
+
+
+def fold_batch_norms(module: nn.Module) -> nn.Module:
+    """Fold every BatchNorm2d that follows a Conv2d in a Sequential into that conv (the
+    BatchNorm becomes an Identity): the same function in eval mode, one layer less to run."""
+    from torch.nn.utils.fusion import fuse_conv_bn_eval
+
+    for seq in module.modules():
+        if isinstance(seq, nn.Sequential):
+            for i in range(len(seq) - 1):
+                if isinstance(seq[i], nn.Conv2d) and isinstance(seq[i + 1], nn.BatchNorm2d):
+                    seq[i], seq[i + 1] = fuse_conv_bn_eval(seq[i].eval(), seq[i + 1].eval()), nn.Identity()
+    return module
 
 
 def count_parameters(model: nn.Module) -> int:

@@ -1,9 +1,12 @@
 """The batch pipeline behind ``sacrop crop``: many photos in, crop files and a manifest out.
 
 Per photo: a reduced decode for the network, scoring in batches of ``batch_size`` photos, then
-(unless ``dry_run``) one full decode from which every chosen crop is saved. A photo that fails
-becomes an ``"error"`` record and the batch goes on; memory stays flat because images are
-dropped as soon as their batch is done.
+(unless ``dry_run``) one full decode from which every chosen crop is saved. The three overlap:
+while the calling thread decodes and writes the photos of one batch, a network thread scores the
+next and a small thread pool decodes the reduced images of the one after (see
+:func:`_scored_ahead`); records and progress still come in input order, photo by photo. A photo
+that fails becomes an ``"error"`` record and the batch goes on; memory stays flat because at most
+three batches are in flight and images are dropped as soon as their batch is done.
 
 Output layout: ``out_dir / <folder relative to the input root> / <stem>.<ratio>.<rank>.<ext>``;
 photos given directly (not found in a folder) go to the top of ``out_dir``, which defaults to
@@ -23,16 +26,19 @@ Manifest record, one per processed input (missing paths included)::
 """
 from __future__ import annotations
 
+import contextlib
 import errno
 import tempfile
 import time
-from collections.abc import Callable, Iterable, Sequence
+from collections import deque
+from collections.abc import Callable, Iterable, Iterator, Sequence
+from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from sacrop_cli.candidates import Ratio
 from sacrop_cli.errors import OutputError, SacropError
+from sacrop_cli.ratios import Ratio
 
 if TYPE_CHECKING:
     from sacrop_cli.api import Crop, Cropper
@@ -61,6 +67,9 @@ class BatchReport:
     warnings: list[str] = field(default_factory=list)
     stopped: str | None = None
     """Why the run ended before its last photo ("interrupted", "No space left on device"...)."""
+    batch_seconds: list[tuple[int, float]] = field(default_factory=list)
+    """``(photos, seconds)`` per scored batch: the reduced decodes the network waited for plus
+    its pass, so ``seconds / photos`` is the analysis time per photo (benchmarks read it)."""
 
     @property
     def failed(self) -> bool:
@@ -176,6 +185,89 @@ def _check_out_dir(out_dir: Path) -> None:
         raise OutputError(f"{out_dir}: cannot write to the output folder: {reason}") from None
 
 
+#: Threads decoding the reduced images of the next batch while the network scores this one.
+_DECODE_THREADS = 2
+
+
+@dataclass
+class _Scored:
+    """A batch after the network: per photo its record (upright size, or why it could not be
+    analysed) and its crops (None when it could not be analysed)."""
+
+    photos: list[tuple[Path, Path | None]]
+    records: list[dict[str, Any]]
+    crops: list[list[Crop] | None]
+    seconds: float  # the reduced decodes the network waited for, plus its pass
+
+
+def _scored_ahead(cropper: Cropper, batches: list[list[tuple[Path, Path | None]]],
+                  ratios: Sequence[str | Ratio], top_k: int, max_pixels: int) -> Iterator[_Scored]:
+    """The batches, scored, in order, computed ahead of the caller in worker threads.
+
+    While the caller writes the crops of batch n, a network thread scores batch n + 1 and a
+    small pool decodes the reduced images of batch n + 2 (Pillow and torch release the GIL), so
+    neither the network nor the writes wait for the other; no more is kept in memory. Closing
+    the generator (a stop, an error, Ctrl-C) cancels what has not started and waits for the
+    network's current batch.
+    """
+    from sacrop_cli.api import Analysis
+    from sacrop_cli.imageio import open_for_analysis
+    from sacrop_cli.preprocess import input_size, resize_to
+
+    spec = cropper.input_spec
+
+    def analyse(path: Path) -> Analysis | SacropError | OSError:
+        """The reduced image, already at the network's input size: resized here, in the pool,
+        rather than by the network thread."""
+        try:
+            image, full = open_for_analysis(path, spec["short_side"], max_pixels=max_pixels)
+        except (SacropError, OSError) as err:
+            return err
+        return Analysis(resize_to(image, input_size(*full, spec)), full)
+
+    def score(batch: list[tuple[Path, Path | None]],
+              loading: list[Future[Analysis | SacropError | OSError]]) -> _Scored:
+        start = time.perf_counter()
+        records = [_record(path) for path, _ in batch]
+        analyses: dict[int, Analysis] = {}
+        for i, ((path, _), future) in enumerate(zip(batch, loading)):
+            loaded = future.result()
+            if isinstance(loaded, Analysis):
+                analyses[i] = loaded
+                records[i]["width"], records[i]["height"] = loaded.full_size
+            else:
+                _fail(records[i], path, loaded)
+        crops: list[list[Crop] | None] = [None] * len(batch)
+        try:
+            found = cropper.best_crops(list(analyses.values()), ratios, top_k) if analyses else []
+        except (SacropError, OSError) as err:
+            for i in analyses:
+                _fail(records[i], batch[i][0], err)
+            found = []
+        for i, photo_crops in zip(analyses, found):
+            crops[i] = photo_crops
+        return _Scored(batch, records, crops, time.perf_counter() - start)
+
+    decoder = ThreadPoolExecutor(_DECODE_THREADS, thread_name_prefix="sacrop-decode")
+    network = ThreadPoolExecutor(1, thread_name_prefix="sacrop-network")
+
+    def schedule(n: int) -> Future[_Scored]:
+        """Batch n's reduced decodes start now, its scoring once the network is free."""
+        loading = [decoder.submit(analyse, path) for path, _ in batches[n]]
+        return network.submit(score, batches[n], loading)
+
+    pending = deque(schedule(n) for n in range(min(2, len(batches))))
+    try:
+        for n in range(len(batches)):
+            scored = pending.popleft().result()
+            if n + 2 < len(batches):
+                pending.append(schedule(n + 2))
+            yield scored
+    finally:
+        decoder.shutdown(cancel_futures=True)
+        network.shutdown(cancel_futures=True)
+
+
 def run_batch(
     cropper: Cropper,
     inputs: InputScan,
@@ -201,8 +293,7 @@ def run_batch(
     ``should_stop`` is polled between photos: once true, the run ends after the current photo
     (``report.stopped == "interrupted"``). Raises OutputError when ``out_dir`` is unusable.
     """
-    from sacrop_cli.api import Analysis
-    from sacrop_cli.imageio import DEFAULT_MAX_PIXELS, open_for_analysis
+    from sacrop_cli.imageio import DEFAULT_MAX_PIXELS
 
     start = time.perf_counter()
     max_pixels = DEFAULT_MAX_PIXELS if max_pixels is None else max_pixels
@@ -221,7 +312,6 @@ def run_batch(
     if images and not dry_run:
         _check_out_dir(out_dir)
     namer = _Namer(out_dir, format, (p for p, _ in images))
-    short_side = cropper.input_spec["short_side"]
 
     def stop_now() -> bool:
         if report.stopped is None and should_stop is not None and should_stop():
@@ -239,57 +329,30 @@ def run_batch(
         emit({**_record(Path(missing)), "status": "error",
               "error": f"{missing}: no such file or folder"}, [])
 
-    for first in range(0, len(images), batch_size):
-        if stop_now():
-            break
-        chunk = images[first:first + batch_size]
-        records = [_record(path) for path, _ in chunk]
-        analyses: dict[int, Analysis] = {}
-        for i, (path, _) in enumerate(chunk):
-            if stop_now():
-                break  # nothing of this chunk is written yet: a rerun does all of it
-            try:
-                image, full = open_for_analysis(path, short_side, max_pixels=max_pixels)
-            except (SacropError, OSError) as err:
-                _fail(records[i], path, err)
-                continue
-            analyses[i] = Analysis(image, full)
-            records[i]["width"], records[i]["height"] = full
-        if report.stopped:
-            break
-        order = list(analyses)
-        try:
-            found = cropper.best_crops([analyses[i] for i in order], ratios, top_k) if order else []
-        except (SacropError, OSError) as err:
-            for i in order:
-                _fail(records[i], chunk[i][0], err)
-            found = []
-        del analyses  # the reduced images are no longer needed
-
-        notes: list[list[str]] = [[] for _ in chunk]
-        done = len(chunk)  # photos of the chunk to report: those before an early stop
-        for i, crops in zip(order, found):
-            if stop_now():
-                done = i
+    batches = [images[i:i + batch_size] for i in range(0, len(images), batch_size)]
+    with contextlib.closing(_scored_ahead(cropper, batches, ratios, top_k, max_pixels)) as ahead:
+        for scored in ahead:
+            report.batch_seconds.append((len(scored.photos), scored.seconds))
+            for (path, root), record, crops in zip(scored.photos, scored.records, scored.crops):
+                if stop_now():
+                    break  # nothing of this photo is written yet: a rerun does it
+                warnings: list[str] = []
+                if crops is not None:
+                    try:
+                        _save_photo(record, warnings, path, root, crops, namer, report,
+                                    dry_run=dry_run, overwrite=overwrite, fmt=format,
+                                    quality=quality, max_size=max_size, max_pixels=max_pixels)
+                    except (SacropError, OSError) as err:
+                        _fail(record, path, err)
+                        for entry in record["crops"]:
+                            if entry["status"] == "pending":
+                                entry["status"] = "failed"
+                        report.stopped = _fatal(err)  # then stop_now() ends the run
+                report.counts["images"] += 1
+                report.counts["ok" if record["status"] == "ok" else "errors"] += 1
+                emit(record, warnings)
+            if report.stopped:
                 break
-            path, root = chunk[i]
-            try:
-                _save_photo(records[i], notes[i], path, root, crops, namer, report,
-                            dry_run=dry_run, overwrite=overwrite, fmt=format, quality=quality,
-                            max_size=max_size, max_pixels=max_pixels)
-            except (SacropError, OSError) as err:
-                _fail(records[i], path, err)
-                for entry in records[i]["crops"]:
-                    if entry["status"] == "pending":
-                        entry["status"] = "failed"
-                report.stopped = _fatal(err)
-                if report.stopped:
-                    done = i + 1
-                    break
-        for record, warnings in zip(records[:done], notes[:done]):  # in input order
-            report.counts["images"] += 1
-            report.counts["ok" if record["status"] == "ok" else "errors"] += 1
-            emit(record, warnings)
 
     report.counts["not_processed"] = len(images) - report.counts["images"]
     report.counts["seconds"] = round(time.perf_counter() - start, 3)

@@ -22,12 +22,19 @@ def input_size(width: int, height: int, spec: dict = DEFAULT_INPUT) -> tuple[int
     return snap(width), snap(height)
 
 
-def image_to_tensor(image: Image.Image, size: tuple[int, int], spec: dict = DEFAULT_INPUT) -> Tensor:
-    """An RGB PIL image resized to ``size`` ``(w, h)`` and normalised: ``Tensor[3, h, w]``."""
+def resize_to(image: Image.Image, size: tuple[int, int]) -> Image.Image:
+    """``image`` as RGB at the network input ``size`` ``(w, h)``; :func:`image_to_tensor` does
+    it too, so callers may do it ahead, e.g. in a worker thread."""
     if image.mode != "RGB":
         image = image.convert("RGB")
     if image.size != tuple(size):
         image = image.resize(size, Image.BILINEAR, reducing_gap=2.0)
+    return image
+
+
+def image_to_tensor(image: Image.Image, size: tuple[int, int], spec: dict = DEFAULT_INPUT) -> Tensor:
+    """An RGB PIL image resized to ``size`` ``(w, h)`` and normalised: ``Tensor[3, h, w]``."""
+    image = resize_to(image, size)
     arr = torch.from_numpy(np.asarray(image, dtype=np.uint8).copy()).permute(2, 0, 1).float().div_(255)
     mean = torch.tensor(spec["mean"]).view(3, 1, 1)
     std = torch.tensor(spec["std"]).view(3, 1, 1)

@@ -70,6 +70,7 @@ class Item:
     targets: Tensor | None  # [N] regression targets (None: unlabelled)
     pair_boxes: Tensor  # [P, 2, 4] voted pairs
     pair_q: Tensor  # [P] P(first is better) from votes
+    pair_votes: np.ndarray  # [P, 2] the votes themselves (for validation)
     best: np.ndarray | None = None  # FCDB human crop, photo pixels
     mos: np.ndarray | None = None
     stem: list[tuple[Tensor, ...]] = field(default_factory=list)  # cached [orig, flipped]
@@ -97,7 +98,7 @@ def make_item(sample: LabelledImage, spec: dict = DEFAULT_INPUT) -> Item:
     votes = np.asarray(sample.pair_votes, np.float32).reshape(-1, 2)
     q = votes[:, 0] / np.maximum(votes.sum(1), 1)
     return Item(sample.name, net, (w, h), _to_net(boxes, (w, h), net), targets,
-                _to_net(sample.pair_boxes, (w, h), net).reshape(-1, 2, 4), torch.as_tensor(q),
+                _to_net(sample.pair_boxes, (w, h), net).reshape(-1, 2, 4), torch.as_tensor(q), votes,
                 None if sample.best is None else np.asarray(sample.best, np.float64),
                 None if sample.mos is None else np.asarray(sample.mos, np.float64))
 
@@ -112,8 +113,8 @@ def flip_boxes(boxes: Tensor, width: int) -> Tensor:
 class Trainer:
     """Trains a :class:`CropScorer`; see :func:`train` for the usual entry point."""
 
-    def __init__(self, model: CropScorer, cfg: TrainConfig, *, log: Callable[[str], None] = print) -> None:
-        self.model, self.cfg, self.log = model, cfg, log
+    def __init__(self, model: CropScorer, cfg: TrainConfig) -> None:
+        self.model, self.cfg = model, cfg
         self.device = torch.device(cfg.device)
         self.model.to(self.device)
         self.rng = np.random.default_rng(cfg.seed)
@@ -252,7 +253,7 @@ class Trainer:
         cfg = self.cfg
         self.model.train()
         order = self.rng.permutation(len(labelled))
-        use_cons = cfg.consistency and unlabelled and self.epoch >= cfg.consistency_warmup
+        use_cons = cfg.consistency and bool(unlabelled) and self.epoch >= cfg.consistency_warmup
         totals: dict[str, float] = {}
         steps = self.steps_per_epoch(labelled)
         for step in range(steps):
@@ -262,8 +263,8 @@ class Trainer:
                 for key, value in self._labelled_loss(labelled[idx]).items():
                     parts[key] = parts.get(key, 0) + value / len(batch)
             if use_cons:
-                extra = self.rng.choice(len(unlabelled), size=max(1, len(batch) // 2), replace=False
-                                        if len(unlabelled) >= len(batch) // 2 else True)
+                n_extra = max(1, len(batch) // 2)
+                extra = self.rng.choice(len(unlabelled), size=n_extra, replace=len(unlabelled) < n_extra)
                 parts["cons"] = sum(self._unlabelled_loss(unlabelled[u]) for u in extra) / len(extra)
             loss = sum(parts.values())
             self.optimizer.zero_grad(set_to_none=True)
@@ -305,9 +306,8 @@ class Trainer:
                     ps = self._score(model, feats, item.pair_boxes.reshape(-1, 4)).reshape(-1, 2)
                     s0.extend(ps[:, 0])
                     s1.extend(ps[:, 1])
-                    q = item.pair_q.numpy()
-                    v0.extend(np.rint(q * 5))
-                    v1.extend(5 - np.rint(q * 5))
+                    v0.extend(item.pair_votes[:, 0])
+                    v1.extend(item.pair_votes[:, 1])
             elif item.mos is not None:
                 gaicd.append(gaicd_image_metrics(self._score(model, feats, item.boxes), item.mos))
         out: dict[str, float] = {}
@@ -417,7 +417,7 @@ def run_training(data: TrainData, cfg: TrainConfig, out: Path, *, command: str,
     rep = reporter or Reporter()
     torch.manual_seed(cfg.seed)
     model = build_model(cfg, backbone_weights)
-    trainer = Trainer(model, cfg, log=rep.message)
+    trainer = Trainer(model, cfg)
     resume_path = out.with_name(out.name + ".resume.pt")
     if resume is not None:
         state, _, train_state = load_resumable(resume)

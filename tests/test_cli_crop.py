@@ -363,6 +363,20 @@ def test_run_batch_counts(random_weights, photo_dir, tmp_path):
     assert report.failed
 
 
+def test_run_batch_times_each_batch_and_leaves_no_threads(random_weights, photo_dir):
+    import threading
+
+    from sacrop_cli.api import Cropper
+    from sacrop_cli.imageio import scan_inputs
+    from sacrop_cli.pipeline import run_batch
+
+    report = run_batch(Cropper(random_weights, device="cpu"), scan_inputs([photo_dir]), ["any"],
+                       1, None, dry_run=True, batch_size=2)
+    assert [n for n, _ in report.batch_seconds] == [2, 1]
+    assert all(seconds > 0 for _, seconds in report.batch_seconds)
+    assert not [t.name for t in threading.enumerate() if t.name.startswith("sacrop-")]
+
+
 def test_earlier_crops_inside_the_input_folder_are_not_recropped(use_random_weights, photo_dir):
     out = photo_dir / "crops"
     assert run("crop", photo_dir, "-r", "1:1", "-o", out).exit_code == 0
@@ -383,14 +397,16 @@ def test_version_via_python_m():
     assert __version__ in proc.stdout
 
 
-def test_help_does_not_import_torch():
+def test_help_and_version_do_not_import_torch_numpy_or_pillow():
     code = ("import sys\n"
             "from click.testing import CliRunner\n"
             "from sacrop_cli.cli import main\n"
-            "for args in (['--help'], ['crop', '--help'], ['score', '--help']):\n"
+            "for args in (['--help'], ['--version'], ['crop', '--help'], ['score', '--help'],\n"
+            "             ['explain', '--help'], ['train', '--help'], ['weights', '--help']):\n"
             "    r = CliRunner().invoke(main, args)\n"
             "    assert r.exit_code == 0, r.output\n"
-            "assert 'torch' not in sys.modules, 'torch imported'\n")
+            "heavy = sorted({'torch', 'torchvision', 'numpy', 'PIL'} & set(sys.modules))\n"
+            "assert not heavy, f'imported: {heavy}'\n")
     subprocess.run([sys.executable, "-c", code], cwd=REPO, check=True)
 
 

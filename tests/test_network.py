@@ -103,3 +103,44 @@ def test_backbone_batchnorm_stays_frozen_in_train_mode():
     bns = [m for m in model.backbone.modules() if isinstance(m, torch.nn.BatchNorm2d)]
     assert bns and not any(m.training for m in bns)
     assert model.regress.training
+
+
+def _straightforward_scores(model: CropScorer, images: torch.Tensor, rois: torch.Tensor) -> torch.Tensor:
+    """Scores computed the plain way: BatchNorm layers on their own and the content head as the
+    convolution it is declared as (``embed_crops`` uses a matrix product instead)."""
+    feats = model.features(images)
+    s = model.config.align_size
+    roi = roi_align(feats.fused, rois, s, 1 / 16, 2, True)
+    rod = rod_align(feats.fused, rois, s, 1 / 16)
+    content = torch.relu(model.content(torch.cat([roi, rod], 1))).flatten(1)
+    spatial = model.spatial(feats.maps, rois, feats.input_size)
+    return model.regress(model.embed(torch.cat([content, spatial], 1))).squeeze(1)
+
+
+def test_optimized_for_inference_gives_the_same_scores():
+    import copy
+
+    from sacrop_cli.candidates import gaic_grid
+
+    torch.manual_seed(6)
+    plain = CropScorer().eval()
+    for m in plain.modules():  # BatchNorm statistics like a trained network's, not the identity
+        if isinstance(m, torch.nn.BatchNorm2d):
+            m.running_mean.uniform_(-0.5, 0.5)
+            m.running_var.uniform_(0.5, 2.0)
+            m.weight.data.uniform_(0.5, 1.5)
+            m.bias.data.uniform_(-0.2, 0.2)
+    with torch.no_grad():
+        plain.regress.weight.mul_(50)  # scores spread over about one unit, as trained ones do
+    fast = copy.deepcopy(plain).optimize_for_inference()
+    assert not any(isinstance(m, torch.nn.BatchNorm2d) for m in fast.modules())
+    photo = (1024, 683)
+    size = input_size(*photo)
+    boxes = gaic_grid(*photo)
+    rois = torch.cat([boxes_to_rois(boxes, photo, size, b) for b in range(2)])
+    images = torch.randn(2, 3, size[1], size[0])
+    with torch.inference_mode():
+        expected = _straightforward_scores(plain, images, rois)
+        got = fast(images, rois)
+    assert expected.std() > 0.3
+    torch.testing.assert_close(got, expected, atol=1e-4, rtol=0)

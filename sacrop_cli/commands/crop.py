@@ -19,9 +19,9 @@ from typing import IO, Any
 
 import click
 
-from sacrop_cli.candidates import Ratio, parse_ratio
 from sacrop_cli.console import NORMAL, UI, level_from_flags
 from sacrop_cli.errors import SacropError
+from sacrop_cli.ratios import Ratio, parse_ratio
 
 # Must equal imageio.DEFAULT_MAX_PIXELS (tests check it); imageio loads Pillow, so not imported.
 _MAX_PIXELS_SHOWN = "200000000"

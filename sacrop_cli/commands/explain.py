@@ -8,10 +8,10 @@ from pathlib import Path
 
 import click
 
-from sacrop_cli.candidates import Ratio
 from sacrop_cli.commands.crop import RatioType, _load_cropper, _model_options
 from sacrop_cli.console import UI, level_from_flags
 from sacrop_cli.errors import SacropError
+from sacrop_cli.ratios import Ratio
 
 _PICTURE_FORMATS = {".png": "PNG", ".jpg": "JPEG", ".jpeg": "JPEG", ".webp": "WEBP"}
 
