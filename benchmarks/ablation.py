@@ -50,7 +50,8 @@ def main() -> None:
     ap.add_argument("--data", type=Path, default=Path("../shared/data"))
     ap.add_argument("--runs", type=Path, default=Path("runs"))
     ap.add_argument("--variants", default="basic,spatial,full")
-    ap.add_argument("--train-args", default="", help="extra arguments for every `sacrop train`")
+    ap.add_argument("--train-args", default="--epochs 5 --rank-weight 1",
+                    help="extra arguments for every `sacrop train` (default: the recipe of the README's ablation)")
     args = ap.parse_args()
     args.runs.mkdir(parents=True, exist_ok=True)
     fcdb = args.data / "fcdb-train"

@@ -75,6 +75,9 @@ def save_checkpoint(path: Path, model: CropScorer, meta: dict[str, Any], *, half
             torch.save(payload, fh)
             fh.flush()
             os.fsync(fh.fileno())
+        umask = os.umask(0)
+        os.umask(umask)
+        os.chmod(tmp, 0o666 & ~umask)  # mkstemp's 0600 would hide shipped weights from other users
         os.replace(tmp, path)
     except BaseException:
         Path(tmp).unlink(missing_ok=True)

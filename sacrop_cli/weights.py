@@ -41,7 +41,7 @@ REGISTRY: dict[str, WeightsEntry] = {
         name=DEFAULT_WEIGHTS,
         filename="sacrop-fcdb-v1.pt",
         url=None,
-        sha256=None,
+        sha256="2f35288a81e0a7b1be22bd12592fc51e2869ab58ae41be4d496cc0cf016a9c6e",
         description="MobileNetV2 + spatial-aware feature + rank consistency, trained on FCDB",
     ),
 }

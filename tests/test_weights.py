@@ -106,9 +106,12 @@ def _cli() -> click.Group:
     return main
 
 
+SHIPPED_SHA = "2f35288a81e0a7b1be22bd12592fc51e2869ab58ae41be4d496cc0cf016a9c6e"
+
+
 def test_registry_default_entry():
     assert w.REGISTRY[w.DEFAULT_WEIGHTS] == w.WeightsEntry(
-        "sacrop-fcdb-v1", "sacrop-fcdb-v1.pt", None, None,
+        "sacrop-fcdb-v1", "sacrop-fcdb-v1.pt", None, SHIPPED_SHA,
         "MobileNetV2 + spatial-aware feature + rank consistency, trained on FCDB")
 
 
@@ -272,7 +275,7 @@ def test_cli_list_json(cache):
         "name": "sacrop-fcdb-v1", "default": True,
         "description": w.REGISTRY["sacrop-fcdb-v1"].description,
         "filename": "sacrop-fcdb-v1.pt", "path": str(cache / "sacrop-fcdb-v1.pt"), "url": None,
-        "present": True, "size": 300_000, "sha256": PAYLOAD_SHA, "expected_sha256": None}]
+        "present": True, "size": 300_000, "sha256": PAYLOAD_SHA, "expected_sha256": SHIPPED_SHA}]
 
 
 def test_cli_list_table(cache):
@@ -341,3 +344,20 @@ def test_verify_with_real_reader(tmp_path):
     result = w.verify(bad, None)
     assert (result["ok"], result["size"], result["meta"]) == (False, 16, None)
     assert result["error"].startswith(f"{bad}: ")
+
+
+def test_shipped_weights_match_their_checksum_and_load():
+    """The committed default checkpoint: registered SHA-256, float16, metadata of its training."""
+    import torch
+
+    from sacrop_cli.checkpoint import read_checkpoint
+
+    path = REPO / "weights" / "sacrop-fcdb-v1.pt"
+    assert w.sha256_file(path) == SHIPPED_SHA
+    ckpt = read_checkpoint(path)
+    assert ckpt.state_dict["regress.weight"].dtype == torch.float16
+    meta = ckpt.meta
+    assert meta["config"]["spatial"] is True and meta["training"]["config"]["consistency"] is True
+    assert meta["training"]["data"]["split_seed"] == 0 and meta["training"]["data"]["n_val"] == 200
+    assert meta["training"]["command"].startswith("sacrop train --fcdb")
+    assert {"lambda_cls", "delta"} <= set(meta) and meta["metrics"]["validation"]["iou"] > 0.69

@@ -40,7 +40,7 @@ def _val_split(value: str) -> str:
               help="Evaluation photos used WITHOUT labels as unlabelled data (the paper's transductive setting).")
 @click.option("-o", "--out", type=click.Path(dir_okay=False, path_type=Path), required=True,
               help="Checkpoint to write (best validation epoch, float16).")
-@click.option("--epochs", type=click.IntRange(1), default=5, show_default=True)
+@click.option("--epochs", type=click.IntRange(1), default=3, show_default=True)
 @click.option("--lr", type=click.FloatRange(0, min_open=True), default=2e-4, show_default=True)
 @click.option("--crops-per-image", type=click.IntRange(2), default=64, show_default=True,
               help="Candidate crops sampled per labelled photo per step.")
@@ -52,7 +52,7 @@ def _val_split(value: str) -> str:
               help="Margin of the consistency and ranking hinges.")
 @click.option("--no-consistency", is_flag=True, help="Drop L_cons (the paper's 'w/o' ablation).")
 @click.option("--basic", is_flag=True, help="No spatial-aware feature (the paper's basic model).")
-@click.option("--rank-weight", type=click.FloatRange(0), default=1.0, show_default=True,
+@click.option("--rank-weight", type=click.FloatRange(0), default=3.0, show_default=True,
               help="Weight of the hinge on decisive human-voted pairs (FCDB).")
 @click.option("--ema", type=click.FloatRange(0, 1, max_open=True), default=0.99, show_default=True,
               help="Decay of the weight average that is validated and saved (0: off).")
