@@ -23,6 +23,11 @@ from sacrop_cli.network import CropScorer
 from sacrop_cli.preprocess import boxes_to_rois, image_to_tensor, input_size
 
 
+#: Crops per forward pass are padded to a multiple of this: with few distinct tensor shapes,
+#: oneDNN's kernel cache and the allocator stop growing over a folder of thousands of photos.
+ROI_BUCKET = 64
+
+
 @dataclass(frozen=True)
 class Crop:
     ratio: str
@@ -95,19 +100,26 @@ class Cropper:
     def score_many(self, photos: Sequence[Analysis], boxes: Sequence[np.ndarray]) -> list[np.ndarray]:
         """Scores of ``boxes[i]`` (``[N_i, 4]`` full-resolution pixels) on ``photos[i]``.
 
-        Photos with the same network input size share one backbone pass.
+        On CUDA, photos with the same network input size share one backbone pass. On the CPU
+        each photo has its own: batching gains nothing there, and varying batch shapes make
+        oneDNN's kernel cache grow over thousands of photos (measured: peak RSS 1.29 GB after
+        400 photos batched, 1.04 GB one by one, at the same speed).
         """
         out: list[np.ndarray | None] = [None] * len(photos)
-        groups: dict[tuple[int, int], list[int]] = {}
+        groups: dict[tuple[int, int] | int, list[int]] = {}
         for i, photo in enumerate(photos):
-            groups.setdefault(input_size(*photo.full_size, self.input_spec), []).append(i)
+            key = input_size(*photo.full_size, self.input_spec) if self.device.type == "cuda" else i
+            groups.setdefault(key, []).append(i)
         autocast = torch.autocast("cuda", dtype=torch.float16, enabled=self.device.type == "cuda")
-        for size, members in groups.items():
+        for members in groups.values():
+            size = input_size(*photos[members[0]].full_size, self.input_spec)
             batch = torch.stack([image_to_tensor(photos[i].image, size, self.input_spec) for i in members])
             rois = torch.cat([boxes_to_rois(boxes[i], photos[i].full_size, size, b)
                               for b, i in enumerate(members)])
+            n_rois = len(rois)
+            rois = torch.cat([rois, rois[-1:].expand(-n_rois % ROI_BUCKET, 5)])
             with autocast:
-                scores = self.model(batch.to(self.device), rois.to(self.device)).float().cpu().numpy()
+                scores = self.model(batch.to(self.device), rois.to(self.device)).float().cpu().numpy()[:n_rois]
             start = 0
             for i in members:
                 n = len(boxes[i])
