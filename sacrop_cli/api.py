@@ -70,16 +70,6 @@ class Cropper:
         self._setup(read_checkpoint(path), resolve_device(device))
         self.weights_path: Path | None = Path(path)
 
-    @classmethod
-    def from_model(cls, model: CropScorer, meta: dict, device: str | torch.device = "cpu") -> Cropper:
-        """Wrap an in-memory model (training, evaluation) without a file."""
-        self = cls.__new__(cls)
-        self.model, self.meta = model.eval(), meta
-        self.device = torch.device(device)
-        self.input_spec = meta["input"]
-        self.weights_path = None
-        return self
-
     def _setup(self, ckpt: Checkpoint, device: torch.device) -> None:
         self.device, self.meta = device, ckpt.meta
         self.model = ckpt.build(device).optimize_for_inference()  # ours alone: never trained

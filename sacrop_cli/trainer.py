@@ -21,6 +21,7 @@ from pathlib import Path
 
 import numpy as np
 import torch
+from PIL import Image
 from torch import Tensor
 
 from sacrop_cli.candidates import candidates_for, gaic_grid, parse_ratio
@@ -74,7 +75,7 @@ class Item:
     best: np.ndarray | None = None  # FCDB human crop, photo pixels
     mos: np.ndarray | None = None
     stem: list[tuple[Tensor, ...]] = field(default_factory=list)  # cached [orig, flipped]
-    image: Tensor | None = None  # [3, h, w] uint8, when the backbone is trained
+    image: Image.Image | None = None  # resized RGB photo, when the backbone is trained
 
 
 def _to_net(boxes: np.ndarray, photo: tuple[int, int], net: tuple[int, int]) -> Tensor:
@@ -163,7 +164,7 @@ class Trainer:
                         maps.append(self.model.backbone.top(mid).half())
                 item.stem = [tuple(m[k].cpu() for m in maps) for k in range(2)]
             else:
-                item.image = image.resize(item.net_size)  # type: ignore[assignment]
+                item.image = image.resize(item.net_size)
             items.append(item)
             if on_item:
                 on_item()

@@ -123,3 +123,24 @@ def test_cli_train_then_eval_gives_the_boxes_of_crop(tmp_path, monkeypatch):
     cropped = {Path(json.loads(line)["source"]).name: json.loads(line)["crops"][0]["box"]
                for line in res.stdout.splitlines() if line.strip()}
     assert {r["name"]: list(r["box"]) for r in evaluated["per_image"]} == cropped
+
+
+def test_resume_continues_exactly_where_it_stopped(fcdb, tmp_path):
+    from sacrop_cli.checkpoint import make_meta
+    from sacrop_cli.trainer import load_resumable, save_resumable
+
+    straight = _trainer(seed=4)
+    items, _ = straight.prepare(fcdb[:2])
+    for _ in range(2):
+        straight.train_epoch(items, items)
+
+    first = _trainer(seed=4)
+    first.train_epoch(items, items)
+    path = save_resumable(first, tmp_path / "r.pt", make_meta(first.model))
+    state, _, train_state = load_resumable(path)
+    resumed = _trainer(seed=99)  # a different seed: everything must come from the file
+    resumed.model.load_state_dict(state)
+    resumed.load_train_state(train_state)
+    assert resumed.epoch == 1
+    resumed.train_epoch(items, items)
+    assert torch.equal(resumed.model.regress.weight, straight.model.regress.weight)
