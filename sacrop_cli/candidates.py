@@ -10,6 +10,8 @@ import math
 
 import numpy as np
 
+from sacrop_cli.metrics import box_iou_matrix as iou_matrix
+
 from sacrop_cli.ratios import Ratio, parse_ratio  # noqa: F401 - also imported from here
 
 GRID_BINS = 12
@@ -97,18 +99,6 @@ def candidates_for(ratio: Ratio, width: int, height: int) -> np.ndarray:
         g = math.gcd(width, height)
         return ratio_windows(width, height, width // g, height // g)
     return ratio_windows(width, height, ratio.w, ratio.h)
-
-
-def iou_matrix(a: np.ndarray, b: np.ndarray) -> np.ndarray:
-    """IoU of every box of ``a [N, 4]`` with every box of ``b [M, 4]`` (exclusive ends)."""
-    a = np.asarray(a, dtype=np.float64)[:, None, :]
-    b = np.asarray(b, dtype=np.float64)[None, :, :]
-    iw = np.clip(np.minimum(a[..., 2], b[..., 2]) - np.maximum(a[..., 0], b[..., 0]), 0, None)
-    ih = np.clip(np.minimum(a[..., 3], b[..., 3]) - np.maximum(a[..., 1], b[..., 1]), 0, None)
-    inter = iw * ih
-    area_a = (a[..., 2] - a[..., 0]) * (a[..., 3] - a[..., 1])
-    area_b = (b[..., 2] - b[..., 0]) * (b[..., 3] - b[..., 1])
-    return inter / np.maximum(area_a + area_b - inter, 1e-9)
 
 
 def top_k(boxes: np.ndarray, scores: np.ndarray, k: int, *, dedup_iou: float = DEDUP_IOU) -> list[int]:

@@ -30,9 +30,11 @@ from sacrop_cli.datasets import LabelledImage
 from sacrop_cli.errors import SacropError
 from sacrop_cli.losses import (MOS_MEAN, MOS_STD, classification_loss, consistency_loss,
                                margin_ranking, regression_loss, upper_pairs)
-from sacrop_cli.metrics import box_iou_matrix, displacement, gaicd_image_metrics, pair_agreement, summarise_gaicd
+from sacrop_cli.evaluate import ratio_of
+from sacrop_cli.metrics import (box_iou, box_iou_matrix, displacement, gaicd_image_metrics, pair_agreement,
+                                summarise_gaicd)
 from sacrop_cli.network import CropScorer, ScorerConfig
-from sacrop_cli.preprocess import DEFAULT_INPUT, image_to_tensor, input_size
+from sacrop_cli.preprocess import DEFAULT_INPUT, boxes_to_rois, image_to_tensor, input_size
 
 
 @dataclass
@@ -79,8 +81,13 @@ class Item:
 
 
 def _to_net(boxes: np.ndarray, photo: tuple[int, int], net: tuple[int, int]) -> Tensor:
-    sx, sy = net[0] / photo[0], net[1] / photo[1]
-    return torch.as_tensor(np.asarray(boxes, np.float32).reshape(-1, 4) * np.float32([sx, sy, sx, sy]))
+    """Photo-pixel boxes ``[N, 4]`` -> network-input pixels ``[N, 4]``."""
+    return boxes_to_rois(boxes, photo, net)[:, 1:]
+
+
+def _rois(boxes: Tensor, device: torch.device) -> Tensor:
+    """Boxes ``[N, 4]`` of the single image of a step -> rois ``[N, 5]`` on ``device``."""
+    return torch.cat([torch.zeros(len(boxes), 1), boxes], 1).to(device)
 
 
 def make_item(sample: LabelledImage, spec: dict = DEFAULT_INPUT) -> Item:
@@ -202,7 +209,7 @@ class Trainer:
         if flip:
             boxes, pair_boxes = flip_boxes(boxes, w), flip_boxes(pair_boxes, w)
         all_boxes = torch.cat([boxes, pair_boxes.reshape(-1, 4)])
-        rois = torch.cat([torch.zeros(len(all_boxes), 1), all_boxes], 1).to(self.device)
+        rois = _rois(all_boxes, self.device)
         emb = self.model.embed_crops(feats, rois)
         scores = self.model.score_embeddings(emb)
         k = len(boxes)
@@ -241,7 +248,7 @@ class Trainer:
         boxes = item.boxes[pick]
         if flip:
             boxes = flip_boxes(boxes, item.net_size[0])
-        rois = torch.cat([torch.zeros(len(boxes), 1), boxes], 1).to(self.device)
+        rois = _rois(boxes, self.device)
         emb = self.model.embed_crops(feats, rois)
         scores = self.model.score_embeddings(emb)
         i, j = upper_pairs(len(boxes), self.device)
@@ -298,15 +305,14 @@ class Trainer:
             w, h = item.photo_size
             if item.best is not None:
                 grid = gaic_grid(w, h)
-                bw, bh = item.best[2] - item.best[0], item.best[3] - item.best[1]
-                told = candidates_for(parse_ratio(f"{max(1, round(bw))}:{max(1, round(bh))}"), w, h)
+                told = candidates_for(parse_ratio(ratio_of(item.best)), w, h)
                 boxes = np.concatenate([grid, told]).astype(np.float32)
                 scores = self._score(model, feats, _to_net(boxes, (w, h), item.net_size))
                 top = boxes[int(np.argmax(scores[:len(grid)]))]
-                ious.append(box_iou_matrix(top[None], item.best[None])[0, 0])
+                ious.append(box_iou(top, item.best))
                 disps.append(displacement(top, item.best, w, h))
                 top_told = boxes[len(grid) + int(np.argmax(scores[len(grid):]))]
-                ratio_ious.append(box_iou_matrix(top_told[None], item.best[None])[0, 0])
+                ratio_ious.append(box_iou(top_told, item.best))
                 if len(item.pair_boxes):
                     ps = self._score(model, feats, item.pair_boxes.reshape(-1, 4)).reshape(-1, 2)
                     s0.extend(ps[:, 0])
@@ -335,7 +341,7 @@ class Trainer:
         return model.image_features(*model.backbone(x), item.net_size)
 
     def _score(self, model: CropScorer, feats, boxes: Tensor) -> np.ndarray:
-        rois = torch.cat([torch.zeros(len(boxes), 1), boxes], 1).to(self.device)
+        rois = _rois(boxes, self.device)
         return model.score_embeddings(model.embed_crops(feats, rois)).float().cpu().numpy()
 
     # -- checkpoints ------------------------------------------------------------------------
