@@ -1,4 +1,5 @@
-"""Parameter count and CPU latency per image of the scoring network (full and basic).
+"""Parameter count and CPU latency per image of the scoring network: full and basic, with
+sacrop's slim heads (the default) and with the paper's (32 fused channels, 32x32 grid).
 
     python benchmarks/model.py [--threads 2] [--repeats 30]
 
@@ -32,9 +33,11 @@ def main() -> None:
     rois = boxes_to_rois(boxes, photo, size)
     images = torch.randn(1, 3, size[1], size[0])
     print(f"torch {torch.__version__}, {args.threads} thread(s), input {size[0]}x{size[1]}, {len(boxes)} candidates")
-    print(f"{'model':<8} {'parameters':>12} {'median ms':>10} {'p90 ms':>8}")
-    for name, spatial in (("full", True), ("basic", False)):
-        model = CropScorer(ScorerConfig(spatial=spatial)).eval()
+    print(f"{'model':<20} {'parameters':>12} {'median ms':>10} {'p90 ms':>8}")
+    paper = {"reduced_dim": 32, "grid": 32}
+    for name, config in (("full", {}), ("basic", {"spatial": False}),
+                         ("full, paper heads", paper), ("basic, paper heads", {**paper, "spatial": False})):
+        model = CropScorer(ScorerConfig(**config)).eval()
         parameters = count_parameters(model)  # before BatchNorm is folded away
         model.optimize_for_inference()
         times = []
@@ -46,7 +49,7 @@ def main() -> None:
                     times.append((time.perf_counter() - start) * 1000)
         times.sort()
         p90 = times[int(0.9 * (len(times) - 1))]
-        print(f"{name:<8} {parameters:>12,} {statistics.median(times):>10.1f} {p90:>8.1f}")
+        print(f"{name:<20} {parameters:>12,} {statistics.median(times):>10.1f} {p90:>8.1f}")
 
 
 if __name__ == "__main__":

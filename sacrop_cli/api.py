@@ -25,7 +25,7 @@ from sacrop_cli.preprocess import boxes_to_rois, image_to_tensor, input_size
 
 #: Crops per forward pass are padded to a multiple of this: with few distinct tensor shapes,
 #: oneDNN's kernel cache and the allocator stop growing over a folder of thousands of photos.
-ROI_BUCKET = 64
+ROI_BUCKET = 16
 
 
 @dataclass(frozen=True)

@@ -7,6 +7,7 @@ output once per photo and still fine-tunes ``top``.
 from __future__ import annotations
 
 import os
+from collections import OrderedDict
 from pathlib import Path
 
 import torch
@@ -17,20 +18,62 @@ from sacrop_cli.errors import CheckpointError
 MOBILENET_V2_FILE = "mobilenet_v2-b0353104.pth"
 
 
+def _conv_bn(inp: int, out: int, kernel: int = 3, stride: int = 1, groups: int = 1) -> nn.Sequential:
+    """Conv, BatchNorm and ReLU6: torchvision's ``Conv2dNormActivation`` (same state-dict keys)."""
+    return nn.Sequential(nn.Conv2d(inp, out, kernel, stride, (kernel - 1) // 2, groups=groups, bias=False),
+                         nn.BatchNorm2d(out), nn.ReLU6(inplace=True))
+
+
+class InvertedResidual(nn.Module):
+    """MobileNetV2's block: 1x1 expansion, 3x3 depthwise, linear 1x1 projection, skip when shapes allow."""
+
+    def __init__(self, inp: int, out: int, stride: int, expand: int) -> None:
+        super().__init__()
+        hidden = inp * expand
+        layers = [_conv_bn(inp, hidden, 1)] if expand != 1 else []
+        layers += [_conv_bn(hidden, hidden, 3, stride, groups=hidden),
+                   nn.Conv2d(hidden, out, 1, bias=False), nn.BatchNorm2d(out)]
+        self.conv = nn.Sequential(*layers)
+        self.residual = stride == 1 and inp == out
+
+    def forward(self, x: Tensor) -> Tensor:
+        return x + self.conv(x) if self.residual else self.conv(x)
+
+
+def mobilenet_v2_features() -> list[nn.Module]:
+    """The 18 feature layers of MobileNetV2 (width 1.0) without the final 1x1 conv to 1280
+    channels, built here rather than imported: importing torchvision costs ``sacrop crop`` a
+    second at start-up. Layer ``i`` has the state-dict keys of torchvision's ``features.i``."""
+    layers: list[nn.Module] = [_conv_bn(3, 32, stride=2)]
+    inp = 32
+    for expand, out, repeats, stride in ((1, 16, 1, 1), (6, 24, 2, 2), (6, 32, 3, 2), (6, 64, 4, 2),
+                                         (6, 96, 3, 1), (6, 160, 3, 2), (6, 320, 1, 1)):
+        for i in range(repeats):
+            layers.append(InvertedResidual(inp, out, stride if i == 0 else 1, expand))
+            inp = out
+    for m in (m for layer in layers for m in layer.modules()):  # torchvision's initialisation
+        if isinstance(m, nn.Conv2d):
+            nn.init.kaiming_normal_(m.weight, mode="fan_out")
+    return layers
+
+
+def _indexed(layers: list[nn.Module], start: int) -> nn.Sequential:
+    """A Sequential whose keys keep the layers' indices in the whole network, as slicing does."""
+    return nn.Sequential(OrderedDict((str(start + i), m) for i, m in enumerate(layers)))
+
+
 class MobileNetV2Backbone(nn.Module):
-    """torchvision's MobileNetV2 features: stride 8 (32 ch), 16 (96 ch) and 32 (320 ch)."""
+    """MobileNetV2 features: stride 8 (32 ch), 16 (96 ch) and 32 (320 ch)."""
 
     name = "mobilenet_v2"
     channels = (32, 96, 320)
 
     def __init__(self) -> None:
         super().__init__()
-        from torchvision.models import mobilenet_v2
-
-        features = mobilenet_v2(weights=None).features
-        self.low = features[:7]  # stride 8
-        self.mid = features[7:14]  # stride 16
-        self.top = features[14:18]  # stride 32 (the final 1x1 conv to 1280 is not used)
+        features = mobilenet_v2_features()
+        self.low = _indexed(features[:7], 0)  # stride 8
+        self.mid = _indexed(features[7:14], 7)  # stride 16
+        self.top = _indexed(features[14:18], 14)  # stride 32
 
     def stem(self, x: Tensor) -> tuple[Tensor, Tensor]:
         low = self.low(x)

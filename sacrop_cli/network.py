@@ -6,13 +6,11 @@ coordinates with exclusive ends. Conversion from photo pixels happens in :mod:`s
 """
 from __future__ import annotations
 
-import functools
 from dataclasses import asdict, dataclass
 
 import torch
 import torch.nn.functional as F
 from torch import Tensor, nn
-from torchvision.ops import roi_align
 
 from sacrop_cli.backbones import build_backbone
 
@@ -26,10 +24,10 @@ class ScorerConfig:
 
     backbone: str = "mobilenet_v2"
     spatial: bool = True  # False gives the paper's basic model (GAIC-style content only)
-    reduced_dim: int = 32  # channels of the fused map fed to RoI/RoD
+    reduced_dim: int = 8  # channels of the fused map fed to RoI/RoD (GAIC's choice)
     align_size: int = 9  # RoIAlign / RoDAlign output size
     content_dim: int = 768
-    grid: int = 32  # side of the activation maps and crop mask of the spatial-aware feature
+    grid: int = 16  # side of the activation maps and crop mask of the spatial-aware feature
     spatial_dim: int = 512
     embed_dim: int = 128
     dropout: float = 0.5
@@ -55,43 +53,70 @@ def box_coverage(boxes: Tensor, height: int, width: int) -> Tensor:
     return (cy[:, :, None] * cx[:, None, :]).unsqueeze(1)
 
 
-@functools.lru_cache(maxsize=64)
-def _axis_weights(n: int, size: int) -> Tensor:
-    """``[size, n]``: roi_align's sampling weights along one axis of ``n`` cells, for a box
-    spanning the whole axis. Bilinear sampling is separable, so two of these describe
-    roi_align over the whole map exactly; they are measured with roi_align itself."""
-    with torch.inference_mode(False), torch.no_grad():  # cached: must be usable by autograd later
-        basis = torch.eye(n).reshape(1, n, n, 1)  # channel c is one-hot at row c
-        box = torch.tensor([[0.0, 0.0, 0.0, 1.0, float(n)]])
-        return roi_align(basis, box, (size, 1), spatial_scale=1.0, sampling_ratio=2, aligned=True)[0, :, :, 0].T
+def _align_weights(lo: Tensor, hi: Tensor, n: int, size: int) -> Tensor:
+    """``[K, size, n]``: RoIAlign's weights along one axis of ``n`` cells for the intervals
+    [lo, hi) in cells (torchvision's ``roi_align`` with ``aligned=True, sampling_ratio=2``).
+
+    Bilinear sampling is separable, so the weights of both axes give RoIAlign as two matrix
+    products: the same numbers as torchvision's kernel, without importing torchvision (a second
+    of start-up) and with the crop-zeroing of :func:`rod_align` expressible on the same weights.
+    Each of ``size`` bins averages 2 samples; a sample more than one cell outside the map adds
+    nothing, one nearer is clamped to the border cell, as torchvision does.
+    """
+    bin_size = (hi - lo) / size
+    steps = (torch.arange(2 * size, device=lo.device, dtype=lo.dtype) + 0.5) / 2  # [2s] in bins
+    y = (lo - 0.5)[:, None] + steps * bin_size[:, None]  # [K, 2s] sample positions, pixel centres
+    valid = (y >= -1) & (y <= n)
+    y = y.clamp(min=0)
+    y_low = y.floor().clamp(max=n - 1)
+    frac = torch.where(y_low >= n - 1, torch.zeros_like(y), y - y_low)
+    cells = torch.arange(n, device=lo.device, dtype=lo.dtype)
+    w = ((cells == y_low[..., None]) * (1 - frac)[..., None]
+         + (cells == (y_low + 1)[..., None]) * frac[..., None]) * valid[..., None]  # [K, 2s, n]
+    return w.reshape(len(lo), size, 2, n).mean(dim=2)
+
+
+def _per_image(weights_y: Tensor, features: Tensor, weights_x: Tensor, index: Tensor) -> Tensor:
+    """``[K, C, s, s]``: ``weights_y[k] @ features[index[k]] @ weights_x[k].T`` for every crop k,
+    image by image (no ``[K, C, H, W]`` gather)."""
+    out = features.new_empty(len(index), features.shape[1], weights_y.shape[1], weights_x.shape[1])
+    for b in index.unique().tolist():
+        sel = (index == b).nonzero().squeeze(1)
+        out[sel] = torch.einsum("kih,chw,kjw->kcij", weights_y[sel], features[b], weights_x[sel])
+    return out
+
+
+def roi_align(features: Tensor, rois: Tensor, output_size: int, spatial_scale: float) -> Tensor:
+    """RoIAlign of ``rois`` on ``features`` ``[B, C, H, W]`` (at ``spatial_scale`` of the input):
+    ``[K, C, s, s]``, equal to torchvision's ``roi_align(..., sampling_ratio=2, aligned=True)``."""
+    _, _, h, w = features.shape
+    boxes = rois[:, 1:] * spatial_scale
+    return _per_image(_align_weights(boxes[:, 1], boxes[:, 3], h, output_size), features,
+                      _align_weights(boxes[:, 0], boxes[:, 2], w, output_size), rois[:, 0].long())
 
 
 def rod_align(features: Tensor, rois: Tensor, output_size: int, spatial_scale: float) -> Tensor:
-    """RoDAlign: roi_align over the whole map with the crop region zeroed (what the crop
+    """RoDAlign: RoIAlign over the whole map with the crop region zeroed (what the crop
     throws away). ``features`` is ``[B, C, H, W]`` at ``spatial_scale`` of the input; returns
     ``[K, C, s, s]``.
 
     Cells fully inside the crop contribute nothing; border cells are scaled by the share
     outside the crop. Computed without materialising K masked maps: with the separable mask
-    ``1 - cov_y x cov_x`` and roi_align's separable weights ``A_h``, ``A_w``, the result is
+    ``1 - cov_y x cov_x`` and the whole map's separable weights ``A_h``, ``A_w``, the result is
     ``A_h F A_w^T - (A_h * cov_y) F (A_w * cov_x)^T``.
     """
     _, _, h, w = features.shape
     s = output_size
-    a_h = _axis_weights(h, s).to(features)
-    a_w = _axis_weights(w, s).to(features)
+    zero = features.new_zeros(1)
+    a_h = _align_weights(zero, zero + h, h, s)[0]  # [s, H]: the whole map
+    a_w = _align_weights(zero, zero + w, w, s)[0]
     boxes = rois[:, 1:] * spatial_scale
-    cov_y = _cover(boxes[:, 1], boxes[:, 3], h).to(features)  # [K, H]
-    cov_x = _cover(boxes[:, 0], boxes[:, 2], w).to(features)  # [K, W]
+    cov_y = _cover(boxes[:, 1], boxes[:, 3], h)  # [K, H]
+    cov_x = _cover(boxes[:, 0], boxes[:, 2], w)  # [K, W]
     whole = torch.einsum("ih,bchw,jw->bcij", a_h, features, a_w)
-    wy, wx = a_h * cov_y[:, None, :], a_w * cov_x[:, None, :]  # [K, s, H], [K, s, W]
     idx = rois[:, 0].long()
-    out = whole[idx]  # a new tensor: subtracting in place is safe, also for autograd
-    for b in idx.unique().tolist():  # per image: no [K, C, H, W] gather
-        sel = (idx == b).nonzero().squeeze(1)
-        inside = torch.einsum("kih,chw,kjw->kcij", wy[sel], features[b], wx[sel])
-        out.index_add_(0, sel, inside, alpha=-1)
-    return out
+    inside = _per_image(a_h * cov_y[:, None, :], features, a_w * cov_x[:, None, :], idx)
+    return whole[idx] - inside
 
 
 class ChannelAttention(nn.Module):
@@ -204,7 +229,7 @@ class CropScorer(nn.Module):
     def embed_crops(self, feats: ImageFeatures, rois: Tensor) -> Tensor:
         """Per-crop embeddings ``[K, embed_dim]`` shared by the regression head and the classifier."""
         s, scale = self.config.align_size, 1.0 / STRIDE
-        roi = roi_align(feats.fused, rois, s, spatial_scale=scale, sampling_ratio=2, aligned=True)
+        roi = roi_align(feats.fused, rois, s, spatial_scale=scale)
         rod = rod_align(feats.fused, rois, s, spatial_scale=scale)
         # The content conv's kernel covers its whole s x s input: it is one matrix product, which
         # F.linear computes about 3x faster on CPU than the convolution does (same function).

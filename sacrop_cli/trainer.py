@@ -55,6 +55,7 @@ class TrainConfig:
     rank_weight: float = 3.0  # margin hinge on decisive human-voted pairs (FCDB)
     freeze_backbone: bool = True
     tune_top: bool = True
+    tune_mid: bool = False  # also fine-tune the stride-16 stage (only the stride-8 maps are cached)
     spatial: bool = True
     ema: float = 0.99  # exponential moving average of the weights (0: off)
     val_split: float = 0.15
@@ -132,7 +133,8 @@ class Trainer:
         self.rng = np.random.default_rng(cfg.seed)
         if cfg.freeze_backbone:
             for name, p in self.model.backbone.named_parameters():
-                p.requires_grad = cfg.tune_top and name.startswith("top.")
+                p.requires_grad = ((cfg.tune_top or cfg.tune_mid) and name.startswith("top.")
+                                   or cfg.tune_mid and name.startswith("mid."))
         params = [p for p in self.model.parameters() if p.requires_grad]
         self.optimizer = torch.optim.AdamW(params, lr=cfg.lr, weight_decay=cfg.weight_decay)
         self.ema = None
@@ -166,8 +168,8 @@ class Trainer:
                 with torch.inference_mode():
                     both = torch.stack([x, x.flip(-1)]).to(self.device)
                     low, mid = self.model.backbone.stem(both)
-                    maps = [low.half(), mid.half()]
-                    if not self.cfg.tune_top:
+                    maps = [low.half()] if self.cfg.tune_mid else [low.half(), mid.half()]
+                    if not (self.cfg.tune_top or self.cfg.tune_mid):
                         maps.append(self.model.backbone.top(mid).half())
                 item.stem = [tuple(m[k].cpu() for m in maps) for k in range(2)]
             else:
@@ -177,30 +179,32 @@ class Trainer:
                 on_item()
         return items, problems
 
-    def _features(self, item: Item, flip: bool, train: bool):
+    def features(self, model: CropScorer, item: Item, flip: bool = False, train: bool = False):
+        """The heads' input for one photo: from the cached maps (the stages after them run here,
+        with gradients when they are trained), or from the image through the whole backbone."""
+        backbone = model.backbone
         if self.cfg.freeze_backbone:
-            cached = [t.to(self.device).float()[None] for t in item.stem[int(flip)]]
-            if len(cached) == 3:
-                low, mid, high = cached
-            else:
-                low, mid = cached
-                with torch.set_grad_enabled(train and self.cfg.tune_top):
-                    high = self.model.backbone.top(mid)
-        else:
-            image = item.image
-            if train:
-                from torchvision.transforms import ColorJitter
+            maps = [t.to(self.device).float()[None] for t in item.stem[int(flip)]]
+            with torch.set_grad_enabled(train and self.cfg.tune_mid):
+                if len(maps) == 1:
+                    maps.append(backbone.mid(maps[0]))
+            with torch.set_grad_enabled(train and (self.cfg.tune_top or self.cfg.tune_mid)):
+                if len(maps) == 2:
+                    maps.append(backbone.top(maps[1]))
+            return model.image_features(*maps, item.net_size)
+        image = item.image
+        if train:
+            from torchvision.transforms import ColorJitter
 
-                image = ColorJitter(0.2, 0.2, 0.2, 0.02)(image)
-            x = image_to_tensor(image, item.net_size)
-            x = (x.flip(-1) if flip else x)[None].to(self.device)
-            low, mid, high = self.model.backbone(x)
-        return self.model.image_features(low, mid, high, item.net_size)
+            image = ColorJitter(0.2, 0.2, 0.2, 0.02)(image)
+        x = image_to_tensor(image, item.net_size)
+        x = (x.flip(-1) if flip else x)[None].to(self.device)
+        return model.image_features(*backbone(x), item.net_size)
 
     # -- losses ----------------------------------------------------------------------------
     def _labelled_loss(self, item: Item) -> dict[str, Tensor]:
         flip = bool(self.rng.random() < 0.5)
-        feats = self._features(item, flip, train=True)
+        feats = self.features(self.model, item, flip, train=True)
         w = item.net_size[0]
         n = len(item.boxes)
         pick = torch.as_tensor(self.rng.choice(n, size=min(n, self.cfg.crops_per_image), replace=False))
@@ -242,7 +246,7 @@ class Trainer:
 
     def _unlabelled_loss(self, item: Item) -> Tensor:
         flip = bool(self.rng.random() < 0.5)
-        feats = self._features(item, flip, train=True)
+        feats = self.features(self.model, item, flip, train=True)
         n = len(item.boxes)
         pick = torch.as_tensor(self.rng.choice(n, size=min(n, self.cfg.unlabelled_crops), replace=False))
         boxes = item.boxes[pick]
@@ -301,7 +305,7 @@ class Trainer:
         model = self.eval_model().eval()
         ious, disps, ratio_ious, s0, s1, v0, v1, gaicd = [], [], [], [], [], [], [], []
         for item in items:
-            feats = self.model_features(model, item)
+            feats = self.features(model, item)
             w, h = item.photo_size
             if item.best is not None:
                 grid = gaic_grid(w, h)
@@ -331,14 +335,6 @@ class Trainer:
             summary = summarise_gaicd(gaicd)
             out.update(acc5=summary["acc5"], acc10=summary["acc10"], srcc=summary["srcc"], pcc=summary["pcc"])
         return out
-
-    def model_features(self, model: CropScorer, item: Item):
-        if self.cfg.freeze_backbone:
-            cached = [t.to(self.device).float()[None] for t in item.stem[0]]
-            high = cached[2] if len(cached) == 3 else model.backbone.top(cached[1])
-            return model.image_features(cached[0], cached[1], high, item.net_size)
-        x = image_to_tensor(item.image, item.net_size)[None].to(self.device)
-        return model.image_features(*model.backbone(x), item.net_size)
 
     def _score(self, model: CropScorer, feats, boxes: Tensor) -> np.ndarray:
         rois = _rois(boxes, self.device)

@@ -23,7 +23,7 @@ from pathlib import Path, PurePosixPath
 
 from sacrop_cli.errors import CheckpointError, DownloadError
 
-DEFAULT_WEIGHTS = "sacrop-fcdb-v1"
+DEFAULT_WEIGHTS = "sacrop-fcdb-v2"
 _CHUNK = 1 << 20
 
 
@@ -39,9 +39,9 @@ class WeightsEntry:
 REGISTRY: dict[str, WeightsEntry] = {
     DEFAULT_WEIGHTS: WeightsEntry(
         name=DEFAULT_WEIGHTS,
-        filename="sacrop-fcdb-v1.pt",
+        filename="sacrop-fcdb-v2.pt",
         url=None,
-        sha256="2f35288a81e0a7b1be22bd12592fc51e2869ab58ae41be4d496cc0cf016a9c6e",
+        sha256="e79041a4d81ced3ba72f5f7bb8d07588d47c62c07b4c587c6e9ff2574c02e8b6",
         description="MobileNetV2 + spatial-aware feature + rank consistency, trained on FCDB",
     ),
 }

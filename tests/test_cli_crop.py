@@ -377,6 +377,40 @@ def test_run_batch_times_each_batch_and_leaves_no_threads(random_weights, photo_
     assert not [t.name for t in threading.enumerate() if t.name.startswith("sacrop-")]
 
 
+def test_run_batch_scores_two_batches_side_by_side_on_the_cpu(random_weights, photo_dir, monkeypatch):
+    import threading
+
+    import torch
+
+    from sacrop_cli.api import Cropper
+    from sacrop_cli.imageio import scan_inputs
+    from sacrop_cli.pipeline import run_batch
+
+    cropper = Cropper(random_weights, device="cpu")
+    expected = {str(p): cropper.crop(p, ["any"], 1) for p, _ in scan_inputs([photo_dir]).images}
+    seen = []
+    best_crops = cropper.best_crops
+
+    def spy(*args, **kwargs):
+        seen.append((threading.current_thread().name, torch.get_num_threads()))
+        return best_crops(*args, **kwargs)
+
+    monkeypatch.setattr(cropper, "best_crops", spy)
+    threads = torch.get_num_threads()
+    torch.set_num_threads(2)
+    try:
+        report = run_batch(cropper, scan_inputs([photo_dir]), ["any"], 1, None, dry_run=True, batch_size=1)
+        assert torch.get_num_threads() == 2  # restored
+    finally:
+        torch.set_num_threads(threads)
+    assert len({name for name, _ in seen}) == 2 and {n for _, n in seen} == {1}
+    # the same crops, in input order, as one photo at a time
+    assert [r["source"] for r in report.records] == list(expected)
+    for record in report.records:
+        want = expected[record["source"]][0]
+        assert (record["crops"][0]["box"], record["crops"][0]["score"]) == (list(want.box), round(want.score, 4))
+
+
 def test_earlier_crops_inside_the_input_folder_are_not_recropped(use_random_weights, photo_dir):
     out = photo_dir / "crops"
     assert run("crop", photo_dir, "-r", "1:1", "-o", out).exit_code == 0
@@ -408,6 +442,20 @@ def test_help_and_version_do_not_import_torch_numpy_or_pillow():
             "heavy = sorted({'torch', 'torchvision', 'numpy', 'PIL'} & set(sys.modules))\n"
             "assert not heavy, f'imported: {heavy}'\n")
     subprocess.run([sys.executable, "-c", code], cwd=REPO, check=True)
+
+
+def test_cropping_does_not_import_torchvision(random_weights, photo_dir, tmp_path):
+    # importing torchvision (and torch._dynamo with it) took a second of every `sacrop crop`
+    code = ("import sys\n"
+            "from click.testing import CliRunner\n"
+            "from sacrop_cli.cli import main\n"
+            f"r = CliRunner().invoke(main, ['crop', {str(photo_dir)!r}, '-r', '4:3', '-o', {str(tmp_path / 'out')!r},\n"
+            f"                              '--weights', {str(random_weights)!r}])\n"
+            "assert r.exit_code == 0, r.output\n"
+            "heavy = sorted(m for m in sys.modules if m.startswith(('torchvision', 'torch._dynamo')))\n"
+            "assert not heavy, f'imported: {heavy[:5]}'\n")
+    subprocess.run([sys.executable, "-c", code], cwd=REPO, check=True)
+    assert len(list((tmp_path / "out").rglob("*.jpg"))) == 3
 
 
 def test_max_pixels_default_shown_in_help_is_the_real_one():

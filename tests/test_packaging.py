@@ -17,7 +17,7 @@ def test_wheel_in_a_fresh_venv_finds_the_shipped_weights(tmp_path):
         if (REPO / name).is_file():
             (src / name).parent.mkdir(parents=True, exist_ok=True)
             (src / name).write_bytes((REPO / name).read_bytes())
-    shipped = src / "weights" / "sacrop-fcdb-v1.pt"
+    shipped = src / "weights" / "sacrop-fcdb-v2.pt"
     if not shipped.exists():  # before trained weights are committed, a stand-in file
         shipped.parent.mkdir(exist_ok=True)
         shipped.write_bytes(b"stand-in")

@@ -315,7 +315,7 @@ def test_explain_maps_come_from_the_spatial_feature(random_weights):
 
     cropper = Cropper(random_weights, device="cpu")
     result = explain(cropper, EXAMPLES / "coffee.jpg", ["4:3"], top=3)
-    assert result.maps.shape == (2, 32, 32) and result.maps.max() == pytest.approx(1.0)
+    assert result.maps.shape == (2, 16, 16) and result.maps.max() == pytest.approx(1.0)
     size = input_size(600, 400, cropper.input_spec)
     with torch.inference_mode():
         feats = cropper.model.features(image_to_tensor(result.image, size, cropper.input_spec)[None])

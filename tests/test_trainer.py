@@ -47,7 +47,7 @@ def _eval_loss(trainer: Trainer, items) -> float:
     total = 0.0
     with torch.no_grad():
         for item in items:
-            feats = trainer.model_features(model, item)
+            feats = trainer.features(model, item)
             rois = torch.cat([torch.zeros(len(item.boxes), 1), item.boxes], 1)
             total += regression_loss(model.score_embeddings(model.embed_crops(feats, rois)), item.targets).item()
     return total / len(items)
@@ -55,8 +55,8 @@ def _eval_loss(trainer: Trainer, items) -> float:
 
 def _trainer(seed: int = 0, **kw) -> Trainer:
     torch.manual_seed(seed)
-    cfg = TrainConfig(seed=seed, images_per_step=1, crops_per_image=16, unlabelled_crops=8, ema=0,
-                      lr=1e-3, tune_top=False, **kw)
+    cfg = TrainConfig(**{"seed": seed, "images_per_step": 1, "crops_per_image": 16, "unlabelled_crops": 8,
+                         "ema": 0, "lr": 1e-3, "tune_top": False, **kw})
     return Trainer(CropScorer(ScorerConfig(dropout=0.0)), cfg)
 
 
@@ -144,3 +144,18 @@ def test_resume_continues_exactly_where_it_stopped(fcdb, tmp_path):
     assert resumed.epoch == 1
     resumed.train_epoch(items, items)
     assert torch.equal(resumed.model.regress.weight, straight.model.regress.weight)
+
+
+@pytest.mark.parametrize(("tune", "trained"), [({"tune_top": True}, {"top"}),
+                                                ({"tune_top": False, "tune_mid": True}, {"mid", "top"}),
+                                                ({"tune_top": False}, set())])
+def test_only_the_chosen_backbone_stages_are_trained(fcdb, tune, trained):
+    trainer = _trainer(**tune)
+    items, _ = trainer.prepare(fcdb[:1])
+    # what is cached per photo: the maps of the frozen stages
+    assert len(items[0].stem[0]) == (1 if "mid" in trained else 2 if "top" in trained else 3)
+    before = {k: v.clone() for k, v in trainer.model.backbone.state_dict().items()}
+    trainer.train_epoch(items, [])
+    after = trainer.model.backbone.state_dict()
+    changed = {k.split(".")[0] for k in before if not torch.equal(before[k], after[k])}
+    assert changed == trained

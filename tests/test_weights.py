@@ -106,12 +106,12 @@ def _cli() -> click.Group:
     return main
 
 
-SHIPPED_SHA = "2f35288a81e0a7b1be22bd12592fc51e2869ab58ae41be4d496cc0cf016a9c6e"
+SHIPPED_SHA = "e79041a4d81ced3ba72f5f7bb8d07588d47c62c07b4c587c6e9ff2574c02e8b6"
 
 
 def test_registry_default_entry():
     assert w.REGISTRY[w.DEFAULT_WEIGHTS] == w.WeightsEntry(
-        "sacrop-fcdb-v1", "sacrop-fcdb-v1.pt", None, SHIPPED_SHA,
+        "sacrop-fcdb-v2", "sacrop-fcdb-v2.pt", None, SHIPPED_SHA,
         "MobileNetV2 + spatial-aware feature + rank consistency, trained on FCDB")
 
 
@@ -234,20 +234,20 @@ def test_resolve_path_env_and_unknown(cache, tmp_path, monkeypatch):
 def test_resolve_default_missing_and_found(cache, tmp_path, monkeypatch):
     with pytest.raises(CheckpointError) as info:
         w.resolve_weights()
-    assert str(info.value) == ("no trained weights are installed: sacrop-fcdb-v1 is missing from "
+    assert str(info.value) == ("no trained weights are installed: sacrop-fcdb-v2 is missing from "
                                f"{cache}; reinstall sacrop or pass --weights PATH")
     shipped = tmp_path / "shipped"
     shipped.mkdir()
-    (shipped / "sacrop-fcdb-v1.pt").write_bytes(b"x")
+    (shipped / "sacrop-fcdb-v2.pt").write_bytes(b"x")
     monkeypatch.setattr(w, "shipped_weights_dirs", lambda: [shipped])
-    assert w.locate("sacrop-fcdb-v1") == shipped / "sacrop-fcdb-v1.pt"
-    assert w.resolve_weights("sacrop-fcdb-v1") == shipped / "sacrop-fcdb-v1.pt"
+    assert w.locate("sacrop-fcdb-v2") == shipped / "sacrop-fcdb-v2.pt"
+    assert w.resolve_weights("sacrop-fcdb-v2") == shipped / "sacrop-fcdb-v2.pt"
 
 
 def test_locate_in_cache(cache):
     cache.mkdir(parents=True)
-    (cache / "sacrop-fcdb-v1.pt").write_bytes(b"x")
-    assert w.locate("sacrop-fcdb-v1") == cache / "sacrop-fcdb-v1.pt"
+    (cache / "sacrop-fcdb-v2.pt").write_bytes(b"x")
+    assert w.locate("sacrop-fcdb-v2") == cache / "sacrop-fcdb-v2.pt"
     assert w.locate("unknown") is None
 
 
@@ -268,20 +268,20 @@ def test_verify(tmp_path, fake_reader):
 
 def test_cli_list_json(cache):
     cache.mkdir(parents=True)
-    (cache / "sacrop-fcdb-v1.pt").write_bytes(PAYLOAD)
+    (cache / "sacrop-fcdb-v2.pt").write_bytes(PAYLOAD)
     result = CliRunner().invoke(_cli(), ["weights", "list", "--json"])
     assert result.exit_code == 0, result.output
     assert json.loads(result.stdout) == [{
-        "name": "sacrop-fcdb-v1", "default": True,
-        "description": w.REGISTRY["sacrop-fcdb-v1"].description,
-        "filename": "sacrop-fcdb-v1.pt", "path": str(cache / "sacrop-fcdb-v1.pt"), "url": None,
+        "name": "sacrop-fcdb-v2", "default": True,
+        "description": w.REGISTRY["sacrop-fcdb-v2"].description,
+        "filename": "sacrop-fcdb-v2.pt", "path": str(cache / "sacrop-fcdb-v2.pt"), "url": None,
         "present": True, "size": 300_000, "sha256": PAYLOAD_SHA, "expected_sha256": SHIPPED_SHA}]
 
 
 def test_cli_list_table(cache):
     result = CliRunner().invoke(_cli(), ["weights", "list"])
     assert result.exit_code == 0
-    assert "sacrop-fcdb-v1" in result.output and "not present" in result.output
+    assert "sacrop-fcdb-v2" in result.output and "not present" in result.output
 
 
 def test_cli_download(server, cache):
@@ -307,13 +307,13 @@ def test_cli_bad_sha256_is_usage_error(cache):
 
 def test_cli_path(cache):
     runner = CliRunner()
-    result = runner.invoke(_cli(), ["weights", "path", "sacrop-fcdb-v1"])
+    result = runner.invoke(_cli(), ["weights", "path", "sacrop-fcdb-v2"])
     assert result.exit_code == 1
     assert result.stderr.startswith("Error: no trained weights are installed")
     cache.mkdir(parents=True)
-    (cache / "sacrop-fcdb-v1.pt").write_bytes(b"x")
-    result = runner.invoke(_cli(), ["weights", "path", "sacrop-fcdb-v1"])
-    assert (result.exit_code, result.stdout) == (0, f"{cache / 'sacrop-fcdb-v1.pt'}\n")
+    (cache / "sacrop-fcdb-v2.pt").write_bytes(b"x")
+    result = runner.invoke(_cli(), ["weights", "path", "sacrop-fcdb-v2"])
+    assert (result.exit_code, result.stdout) == (0, f"{cache / 'sacrop-fcdb-v2.pt'}\n")
 
 
 def test_cli_verify(cache, tmp_path, fake_reader):
@@ -352,7 +352,7 @@ def test_shipped_weights_match_their_checksum_and_load():
 
     from sacrop_cli.checkpoint import read_checkpoint
 
-    path = REPO / "weights" / "sacrop-fcdb-v1.pt"
+    path = REPO / "weights" / "sacrop-fcdb-v2.pt"
     assert w.sha256_file(path) == SHIPPED_SHA
     ckpt = read_checkpoint(path)
     assert ckpt.state_dict["regress.weight"].dtype == torch.float16

@@ -60,6 +60,9 @@ def _val_split(value: str) -> str:
               help="Cache the frozen backbone stem's features once per photo (fast on CPU).")
 @click.option("--tune-top/--no-tune-top", default=True, show_default=True,
               help="With a frozen stem, still fine-tune the backbone's stride-32 stage.")
+@click.option("--tune-mid", is_flag=True,
+              help="Fine-tune the stride-16 stage too (only the stride-8 maps are cached; slower, "
+                   "no better on FCDB).")
 @click.option("--val-split", default="0.15", show_default=True, callback=lambda c, p, v: _val_split(v),
               help="Held-out fraction of the training photos, or 'test' (GAICD's own split).")
 @click.option("--split-seed", type=int, default=0, show_default=True, help="Seed of the held-out split.")
@@ -72,7 +75,7 @@ def _val_split(value: str) -> str:
 @click.option("-v", "--verbose", count=True)
 def train(gaicd, fcdb, unlabelled, transductive, out, epochs, lr, crops_per_image, images_per_step,
           seed, lambda_cls, delta, no_consistency, basic, rank_weight, ema, freeze_backbone, tune_top,
-          val_split, split_seed, backbone_weights, resume, device, quiet, verbose) -> None:
+          tune_mid, val_split, split_seed, backbone_weights, resume, device, quiet, verbose) -> None:
     """Train a crop scorer with the semi-supervised rank-consistency method.
 
     Labelled photos come from --gaicd or --fcdb; --unlabeled folders feed the consistency
@@ -117,7 +120,8 @@ def train(gaicd, fcdb, unlabelled, transductive, out, epochs, lr, crops_per_imag
         cfg = TrainConfig(epochs=epochs, lr=lr, crops_per_image=crops_per_image,
                           images_per_step=images_per_step, seed=seed, lambda_cls=lambda_cls, delta=delta,
                           consistency=not no_consistency, rank_weight=rank_weight,
-                          freeze_backbone=freeze_backbone, tune_top=tune_top, spatial=not basic, ema=ema,
+                          freeze_backbone=freeze_backbone, tune_top=tune_top, tune_mid=tune_mid,
+                          spatial=not basic, ema=ema,
                           val_split=float(val_split) if val_split != "test" else 0.0,
                           split_seed=split_seed, device=str(resolve_device(device)))
         description = {

@@ -85,7 +85,7 @@ def download_cmd(spec: str, sha256: str | None) -> None:
 
     \b
     Example:
-      sacrop weights download https://example.org/sacrop-fcdb-v1.pt --sha256 HEX
+      sacrop weights download https://example.org/sacrop-fcdb-v2.pt --sha256 HEX
     """
     entry = w.REGISTRY.get(spec)
     try:
@@ -115,7 +115,7 @@ def path_cmd(spec: str | None) -> None:
 
     \b
     Example:
-      sacrop weights path sacrop-fcdb-v1
+      sacrop weights path sacrop-fcdb-v2
     """
     try:
         click.echo(str(w.resolve_weights(spec, allow_download=False)))
