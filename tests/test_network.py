@@ -65,20 +65,16 @@ def test_roi_align_equals_torchvisions():
     torch.testing.assert_close(ours.grad, theirs.grad, atol=1e-5, rtol=1e-5)
 
 
-def test_backbone_equals_torchvisions_mobilenet_v2():
+def test_backbone_equals_torchvisions_mobilenet_v2(tmp_path):
     from torchvision.models import mobilenet_v2
 
     from sacrop_cli.backbones import MobileNetV2Backbone
 
     torch.manual_seed(7)
     reference = mobilenet_v2().eval()
+    torch.save(reference.state_dict(), tmp_path / "mobilenet_v2.pth")
     ours = MobileNetV2Backbone().eval()
-    def own_key(key: str) -> str:  # features.i.rest -> low|mid|top.i.rest
-        i = int(key.split(".")[1])
-        return ("low" if i < 7 else "mid" if i < 14 else "top") + key[len("features"):]
-
-    ours.load_state_dict({own_key(k): v for k, v in reference.state_dict().items()
-                          if k.startswith("features.") and int(k.split(".")[1]) < 18})
+    ours.load_imagenet(tmp_path / "mobilenet_v2.pth")  # the same key mapping as ImageNet weights get
     x = torch.randn(1, 3, 96, 128)
     with torch.no_grad():
         low, mid, high = ours(x)
