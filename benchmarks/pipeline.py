@@ -8,7 +8,8 @@ Prints a Markdown table:
   photos: ms per photo = the run's wall time / photos (photos are scored two at a time on the
   CPU, so this is what a folder costs), photos/s, and the latency of one photo (a scored batch's
   time, the reduced decodes it waited for included, / its photos: median and p90). In process,
-  after a warm-up batch, so without start-up and model load; then a whole
+  after a warm-up batch, so without start-up and model load; the same with ``--no-refine``
+  (the cost of the local search around the top crop); then a whole
   ``sacrop crop --dry-run`` process over the same photos, start-up included;
 - end to end (``--ratio 4:3 --ratio 1:1 --top-k 1``, JPEGs written) over the same photos,
   against the I/O floor measured in the same run: Pillow alone decoding each photo and encoding
@@ -179,6 +180,12 @@ def main() -> None:
             ("Analysis, latency per photo (a batch's time / its photos), median / p90",
              f"{statistics.median(latency):.1f} / {percentile(latency, 0.9):.1f} ms", ""),
         ]
+        cropper.refine = False  # what the local search around the top crop costs
+        plain = run_batch(cropper, scan_inputs([timed]), ["any"], 1, tmp / "dry", dry_run=True,
+                          batch_size=args.batch_size)
+        cropper.refine = True
+        rows.append(("Analysis with `--no-refine`, per photo",
+                     f"{plain.counts['seconds'] / plain.counts['images'] * 1000:.1f} ms", ""))
 
         # End to end, then the I/O floor of the very same crops.
         e2e = run_batch(cropper, scan_inputs([timed]), ["4:3", "1:1"], 1, tmp / "e2e",

@@ -17,15 +17,17 @@ import numpy as np
 import torch
 from PIL import Image
 
-from sacrop_cli.candidates import Ratio, candidates_for, parse_ratio, top_k
+from sacrop_cli.candidates import Ratio, candidates_for, neighbours, parse_ratio, top_k
 from sacrop_cli.checkpoint import Checkpoint, read_checkpoint
-from sacrop_cli.network import CropScorer
+from sacrop_cli.network import CropScorer, ImageFeatures
 from sacrop_cli.preprocess import boxes_to_rois, image_to_tensor, input_size
 
 
 #: Crops per forward pass are padded to a multiple of this: with few distinct tensor shapes,
 #: oneDNN's kernel cache and the allocator stop growing over a folder of thousands of photos.
 ROI_BUCKET = 16
+#: At most this many refinement steps per top crop (see :meth:`Encoded.best_crops`).
+REFINE_ROUNDS = 3
 
 
 @dataclass(frozen=True)
@@ -61,11 +63,16 @@ def as_ratios(ratios: Iterable[str | Ratio]) -> list[Ratio]:
 
 
 class Cropper:
-    """Scores candidate crops of photos with a trained :class:`CropScorer`."""
+    """Scores candidate crops of photos with a trained :class:`CropScorer`.
 
-    def __init__(self, weights: str | Path | None = None, device: str | torch.device = "auto") -> None:
+    ``refine=False`` returns the best candidates as they are (grid anchors, ratio windows),
+    without the local search of :meth:`Encoded.best_crops`."""
+
+    def __init__(self, weights: str | Path | None = None, device: str | torch.device = "auto", *,
+                 refine: bool = True) -> None:
         from sacrop_cli.weights import resolve_weights
 
+        self.refine = refine
         path = weights if isinstance(weights, Path) else resolve_weights(weights)
         self._setup(read_checkpoint(path), resolve_device(device))
         self.weights_path: Path | None = Path(path)
@@ -87,54 +94,40 @@ class Cropper:
 
     # -- scoring ---------------------------------------------------------------------------
     @torch.inference_mode()
-    def score_many(self, photos: Sequence[Analysis], boxes: Sequence[np.ndarray]) -> list[np.ndarray]:
-        """Scores of ``boxes[i]`` (``[N_i, 4]`` full-resolution pixels) on ``photos[i]``.
+    def encode(self, photos: Sequence[Analysis]) -> Encoded:
+        """Run the backbone on ``photos``; the result scores any number of crops of them.
 
-        On CUDA, photos with the same network input size share one backbone pass. On the CPU
-        each photo has its own: batching gains nothing there, and varying batch shapes make
-        oneDNN's kernel cache grow over thousands of photos (measured: peak RSS 1.29 GB after
-        400 photos batched, 1.04 GB one by one, at the same speed).
+        Photos with the same network input size form one group, whose crops the heads score in
+        one pass. On CUDA a group also shares one backbone pass. On the CPU each photo has its
+        own: batching gains nothing there, and varying batch shapes make oneDNN's kernel cache
+        grow over thousands of photos (measured: peak RSS 1.29 GB after 400 photos batched,
+        1.04 GB one by one, at the same speed).
         """
-        out: list[np.ndarray | None] = [None] * len(photos)
-        groups: dict[tuple[int, int] | int, list[int]] = {}
+        groups: dict[tuple[int, int], list[int]] = {}
         for i, photo in enumerate(photos):
-            key = input_size(*photo.full_size, self.input_spec) if self.device.type == "cuda" else i
-            groups.setdefault(key, []).append(i)
-        autocast = torch.autocast("cuda", dtype=torch.float16, enabled=self.device.type == "cuda")
-        for members in groups.values():
-            size = input_size(*photos[members[0]].full_size, self.input_spec)
+            groups.setdefault(input_size(*photo.full_size, self.input_spec), []).append(i)
+        encoded = []
+        for size, members in groups.items():
             batch = torch.stack([image_to_tensor(photos[i].image, size, self.input_spec) for i in members])
-            rois = torch.cat([boxes_to_rois(boxes[i], photos[i].full_size, size, b)
-                              for b, i in enumerate(members)])
-            n_rois = len(rois)
-            rois = torch.cat([rois, rois[-1:].expand(-n_rois % ROI_BUCKET, 5)])
-            with autocast:
-                scores = self.model(batch.to(self.device), rois.to(self.device)).float().cpu().numpy()[:n_rois]
-            start = 0
-            for i in members:
-                n = len(boxes[i])
-                out[i] = scores[start:start + n]
-                start += n
-        return out  # type: ignore[return-value]
+            with self._autocast():
+                if self.device.type == "cuda":
+                    feats = self.model.features(batch.to(self.device))
+                else:
+                    feats = ImageFeatures.cat([self.model.features(x[None]) for x in batch])
+            encoded.append((members, feats))
+        return Encoded(self, list(photos), encoded)
+
+    def _autocast(self) -> torch.autocast:
+        return torch.autocast("cuda", dtype=torch.float16, enabled=self.device.type == "cuda")
+
+    def score_many(self, photos: Sequence[Analysis], boxes: Sequence[np.ndarray]) -> list[np.ndarray]:
+        """Scores of ``boxes[i]`` (``[N_i, 4]`` full-resolution pixels) on ``photos[i]``."""
+        return self.encode(photos).scores(boxes)
 
     def best_crops(self, photos: Sequence[Analysis], ratios: Iterable[str | Ratio], k: int = 1) -> list[list[Crop]]:
         """Top-``k`` de-duplicated crops per ratio for each photo, all ratios in one pass."""
         wanted = as_ratios(ratios)
-        per_photo: list[list[tuple[Ratio, np.ndarray]]] = [
-            [(r, candidates_for(r, *p.full_size)) for r in wanted] for p in photos
-        ]
-        all_boxes = [np.concatenate([b for _, b in cands]) for cands in per_photo]
-        all_scores = self.score_many(photos, all_boxes)
-        results: list[list[Crop]] = []
-        for cands, scores in zip(per_photo, all_scores):
-            crops, start = [], 0
-            for ratio, boxes in cands:
-                s = scores[start:start + len(boxes)]
-                start += len(boxes)
-                for rank, i in enumerate(top_k(boxes, s, k), start=1):
-                    crops.append(Crop(ratio.label, rank, tuple(int(v) for v in boxes[i]), float(s[i])))
-            results.append(crops)
-        return results
+        return self.encode(photos).best_crops([wanted] * len(photos), k)
 
     def crop(self, image_or_path: str | Path | Image.Image, ratios: Iterable[str | Ratio] = ("any",),
              top_k: int = 1) -> list[Crop]:
@@ -151,3 +144,84 @@ class Cropper:
         if bad.any():
             raise ValueError(f"box {arr[bad][0].astype(int).tolist()} is empty or outside the {w}x{h} image")
         return [float(s) for s in self.score_many([photo], [arr])[0]]
+
+
+class Encoded:
+    """Backbone features of some photos (see :meth:`Cropper.encode`): scoring a crop then costs
+    only the heads, which is what makes the local search of :meth:`best_crops` cheap."""
+
+    def __init__(self, cropper: Cropper, photos: list[Analysis],
+                 groups: list[tuple[list[int], ImageFeatures]]) -> None:
+        self.cropper, self.photos, self.groups = cropper, photos, groups
+
+    @torch.inference_mode()
+    def scores(self, boxes: Sequence[np.ndarray]) -> list[np.ndarray]:
+        """Scores of ``boxes[i]`` (``[N_i, 4]`` full-resolution pixels) on photo ``i``;
+        one pass of the heads per group of photos."""
+        model, device = self.cropper.model, self.cropper.device
+        out: list[np.ndarray] = [np.zeros(0, np.float32)] * len(self.photos)
+        for members, feats in self.groups:
+            rois = torch.cat([boxes_to_rois(boxes[i], self.photos[i].full_size, feats.input_size, b)
+                              for b, i in enumerate(members)])
+            n_rois = len(rois)
+            if not n_rois:
+                continue
+            rois = torch.cat([rois, rois[-1:].expand(-n_rois % ROI_BUCKET, 5)])
+            with self.cropper._autocast():
+                scores = model.score_embeddings(model.embed_crops(feats, rois.to(device)))
+            scores = scores.float().cpu().numpy()[:n_rois]
+            start = 0
+            for i in members:
+                out[i] = scores[start:start + len(boxes[i])]
+                start += len(boxes[i])
+        return out
+
+    def best_crops(self, ratios: Sequence[Sequence[Ratio]], k: int = 1) -> list[list[Crop]]:
+        """Top-``k`` de-duplicated crops of photo ``i`` for each of ``ratios[i]``.
+
+        Unless the cropper's ``refine`` is off, each top crop then climbs to the best-scoring
+        of its :func:`~sacrop_cli.candidates.neighbours` while one scores higher, for at most
+        :data:`REFINE_ROUNDS` steps, and the top ``k`` are chosen again among the climbed boxes
+        and the candidates: the grid is coarse (a twelfth of the photo), and the network, trained
+        on the human crops as well as the grid, ranks boxes between its points. Measured on the
+        FCDB validation part with the shipped weights: free-ratio IoU 0.7033 -> 0.7166.
+        """
+        cands = [[candidates_for(r, *p.full_size) for r in rs] for p, rs in zip(self.photos, ratios)]
+        flat = self.scores([np.concatenate(c) if c else np.zeros((0, 4)) for c in cands])
+        # per photo, per ratio: (boxes, scores)
+        pools = [list(zip(c, np.split(s, np.cumsum([len(b) for b in c])[:-1]))) for c, s in zip(cands, flat)]
+        if self.cropper.refine:
+            self._refine(ratios, pools, k)
+        return [[Crop(r.label, rank, tuple(int(v) for v in boxes[i]), float(s[i]))
+                 for r, (boxes, s) in zip(rs, pool) for rank, i in enumerate(top_k(boxes, s, k), start=1)]
+                for rs, pool in zip(ratios, pools)]
+
+    def _refine(self, ratios: Sequence[Sequence[Ratio]], pools: list[list[tuple[np.ndarray, np.ndarray]]],
+                k: int) -> None:
+        """Hill-climb the top ``k`` of each pool; the climbed boxes join the pool, in place."""
+        # climbers: (photo, ratio, rank) -> current box and score; dropped once no step helps
+        current = {(p, r, j): (boxes[i], float(s[i]))
+                   for p, pool in enumerate(pools) for r, (boxes, s) in enumerate(pool)
+                   for j, i in enumerate(top_k(boxes, s, k))}
+        active = sorted(current)
+        for _ in range(REFINE_ROUNDS):
+            if not active:
+                break
+            steps = {key: neighbours(current[key][0], ratios[key[0]][key[1]], *self.photos[key[0]].full_size)
+                     for key in active}
+            scores = self.scores([np.concatenate([steps[key] for key in active if key[0] == p] or [np.zeros((0, 4))])
+                                  for p in range(len(self.photos))])
+            offsets = [0] * len(self.photos)
+            moved = []
+            for key in active:
+                p, boxes = key[0], steps[key]
+                s = scores[p][offsets[p]:offsets[p] + len(boxes)]
+                offsets[p] += len(boxes)
+                if len(s) and s.max() > current[key][1]:
+                    current[key] = (boxes[int(np.argmax(s))], float(s.max()))
+                    moved.append(key)
+            active = moved
+        for (p, r, _), (box, score) in current.items():
+            boxes, s = pools[p][r]
+            pools[p][r] = (np.concatenate([box[None].astype(boxes.dtype), boxes]),
+                           np.concatenate([np.float32([score]), s]))

@@ -1,8 +1,9 @@
-"""Candidate crops: the GAIC grid anchors and fixed-ratio windows.
+"""Candidate crops: the GAIC grid anchors, fixed-ratio windows and their neighbours.
 
 The network only ranks; it never regresses coordinates, so every box sacrop can return comes
-from here. All boxes are ``(x1, y1, x2, y2)`` integer pixels of the upright image with
-exclusive ends (width = x2 - x1), as ``int64`` arrays of shape ``[N, 4]``.
+from here: a grid or window box, or one reached from it by :func:`neighbours` steps. All boxes
+are ``(x1, y1, x2, y2)`` integer pixels of the upright image with exclusive ends
+(width = x2 - x1), as ``int64`` arrays of shape ``[N, 4]``.
 """
 from __future__ import annotations
 
@@ -17,6 +18,10 @@ from sacrop_cli.ratios import Ratio, parse_ratio  # noqa: F401 - also imported f
 GRID_BINS = 12
 #: Top-k results closer than this IoU to a better one are treated as the same crop.
 DEDUP_IOU = 0.85
+#: One refinement step moves an edge by this fraction of the photo's side: a third of a grid bin.
+REFINE_STEP = 1 / 36
+#: Free-ratio boxes keep GAIC's aspect bounds (width / height), as the grid does.
+ASPECT_BOUNDS = (0.5, 2.0)
 
 
 def gaic_grid(width: int, height: int, *, bins: int = GRID_BINS, free_ratio: bool = True) -> np.ndarray:
@@ -36,7 +41,7 @@ def gaic_grid(width: int, height: int, *, bins: int = GRID_BINS, free_ratio: boo
                     if (x2 - x1) * (y2 - y1) < 0.5 * bins * bins:
                         continue
                     aspect = (x2 - x1) * sw / ((y2 - y1) * sh)
-                    if free_ratio and not 0.5 < aspect < 2.0:
+                    if free_ratio and not ASPECT_BOUNDS[0] < aspect < ASPECT_BOUNDS[1]:
                         continue
                     boxes.append([sw * (x1 + 0.5), sh * (y1 + 0.5), sw * (x2 + 0.5), sh * (y2 + 0.5)])
     if not boxes:  # extreme panoramas: the ratio bounds exclude every anchor
@@ -77,11 +82,7 @@ def ratio_windows(
     boxes: list[np.ndarray] = []
     for step in range(0, 11):
         s = 1.0 - 0.05 * step
-        cw = max(1, min(width, math.floor(max_w * s + 1e-6)))
-        ch = max(1, round(cw * rh / rw))
-        if ch > height:
-            ch = height
-            cw = max(1, min(width, round(ch * rw / rh)))
+        cw, ch = _window_size(math.floor(max_w * s + 1e-6), rw, rh, width, height)
         if step and cw * ch <= min_area * width * height and s < min_scale - 1e-9:
             break
         xs, ys = _positions(width - cw, width, bins), _positions(height - ch, height, bins)
@@ -91,14 +92,67 @@ def ratio_windows(
     return np.unique(np.concatenate(boxes), axis=0)
 
 
+def _window_size(cw: int, rw: int, rh: int, width: int, height: int) -> tuple[int, int]:
+    """Width and height of an ``rw:rh`` window about ``cw`` wide, to the nearest pixel, that fits."""
+    cw = max(1, min(width, cw))
+    ch = max(1, round(cw * rh / rw))
+    if ch > height:
+        ch = height
+        cw = max(1, min(width, round(ch * rw / rh)))
+    return cw, ch
+
+
+def _ratio_terms(ratio: Ratio, width: int, height: int) -> tuple[int, int]:
+    if ratio.kind == "original":
+        g = math.gcd(width, height)
+        return width // g, height // g
+    return ratio.w, ratio.h
+
+
 def candidates_for(ratio: Ratio, width: int, height: int) -> np.ndarray:
     """All candidate boxes of one requested ratio for a ``width x height`` upright image."""
     if ratio.kind == "any":
         return gaic_grid(width, height)
-    if ratio.kind == "original":
-        g = math.gcd(width, height)
-        return ratio_windows(width, height, width // g, height // g)
-    return ratio_windows(width, height, ratio.w, ratio.h)
+    return ratio_windows(width, height, *_ratio_terms(ratio, width, height))
+
+
+def neighbours(box: np.ndarray, ratio: Ratio, width: int, height: int, *, step: float = REFINE_STEP) -> np.ndarray:
+    """The boxes one refinement step from ``box``, for a local search around a top candidate.
+
+    Free ratio: each edge moved out or in by ``step`` of the photo's side (8 boxes), GAIC's aspect
+    bounds kept unless ``box`` is already outside them (extreme panoramas). Fixed ratio: the window
+    shifted by a step along each axis, or grown or shrunk by a step on each side about its centre,
+    its ratio kept to the nearest pixel (6 boxes). A move that would leave the photo stops at its
+    edge; boxes that do not move are dropped. Same conventions as the candidates: ``int64``
+    ``[N, 4]``.
+    """
+    box = np.asarray(box, dtype=np.int64)
+    dx, dy = max(1, round(width * step)), max(1, round(height * step))
+    x1, y1, x2, y2 = (int(v) for v in box)
+    if ratio.kind == "any":
+        moves = np.array([[-dx, 0, 0, 0], [dx, 0, 0, 0], [0, -dy, 0, 0], [0, dy, 0, 0],
+                          [0, 0, -dx, 0], [0, 0, dx, 0], [0, 0, 0, -dy], [0, 0, 0, dy]], dtype=np.int64)
+        out = np.clip(box[None] + moves, 0, [width, height, width, height])
+        w, h = out[:, 2] - out[:, 0], out[:, 3] - out[:, 1]
+        keep = (out != box).any(1) & (w > 0) & (h > 0)
+        lo, hi = ASPECT_BOUNDS
+        if lo < (x2 - x1) / (y2 - y1) < hi:
+            aspect = w / np.maximum(h, 1)
+            keep &= (aspect > lo) & (aspect < hi)
+        return out[keep]
+    rw, rh = _ratio_terms(ratio, width, height)
+    cw, ch = x2 - x1, y2 - y1
+    cx, cy = (x1 + x2) / 2, (y1 + y2) / 2
+    boxes = [[x1 - dx, y1, cw, ch], [x1 + dx, y1, cw, ch], [x1, y1 - dy, cw, ch], [x1, y1 + dy, cw, ch]]
+    for grow in (2 * dx, -2 * dx):
+        nw, nh = _window_size(cw + grow, rw, rh, width, height)
+        boxes.append([round(cx - nw / 2), round(cy - nh / 2), nw, nh])
+    out = []
+    for bx, by, bw, bh in boxes:
+        bx, by = min(max(bx, 0), width - bw), min(max(by, 0), height - bh)
+        if [bx, by, bx + bw, by + bh] != [x1, y1, x2, y2]:
+            out.append([bx, by, bx + bw, by + bh])
+    return np.unique(np.asarray(out, dtype=np.int64).reshape(-1, 4), axis=0)
 
 
 def top_k(boxes: np.ndarray, scores: np.ndarray, k: int, *, dedup_iou: float = DEDUP_IOU) -> list[int]:

@@ -1,8 +1,10 @@
 """The benchmarks of METHOD.md, run through the same :class:`Cropper` as ``sacrop crop``.
 
-FCDB: the free-ratio top-1 comes from :meth:`Cropper.best_crops` with the same image batches
-as ``sacrop crop --ratio any --top-k 1`` (sorted paths, ``batch_size`` per batch), so both
-give the same boxes. GAICD: every annotated crop is scored and compared with its MOS.
+FCDB: the free-ratio top-1 and the top-1 told the human crop's ratio come from
+:meth:`Encoded.best_crops`, as ``sacrop crop --ratio any --top-k 1`` (or ``--ratio W:H``) finds
+them (refined unless the cropper's ``refine`` is off), with the same image batches (sorted
+paths, ``batch_size`` per batch), so both give the same boxes. GAICD: every annotated crop is
+scored and compared with its MOS.
 """
 from __future__ import annotations
 
@@ -12,7 +14,7 @@ from dataclasses import dataclass, field
 import numpy as np
 
 from sacrop_cli.api import Analysis, Cropper
-from sacrop_cli.candidates import candidates_for, parse_ratio
+from sacrop_cli.candidates import parse_ratio
 from sacrop_cli.datasets import LabelledImage
 from sacrop_cli.errors import SacropError
 from sacrop_cli.metrics import (box_iou, displacement, gaicd_image_metrics, pair_agreement,
@@ -53,25 +55,19 @@ def evaluate_fcdb(cropper: Cropper, samples: list[LabelledImage], *, batch_size:
     per_image, problems = [], []
     s0, s1, v0, v1 = [], [], [], []
     for batch in _load_batches(cropper, samples, batch_size, problems):
-        tops = cropper.best_crops([a for _, a in batch], ["any"], 1)
-        extra_boxes = []
-        for sample, analysis in batch:
-            told = candidates_for(parse_ratio(ratio_of(sample.best)), *analysis.full_size)
-            extra_boxes.append(np.concatenate([told, sample.pair_boxes.reshape(-1, 4)]).astype(np.float64))
-        extra_scores = cropper.score_many([a for _, a in batch], extra_boxes)
-        for (sample, analysis), top, boxes, scores in zip(batch, tops, extra_boxes, extra_scores):
+        encoded = cropper.encode([a for _, a in batch])
+        tops = encoded.best_crops([[parse_ratio("any"), parse_ratio(ratio_of(s.best))] for s, _ in batch], 1)
+        pair_scores_all = encoded.scores([s.pair_boxes.reshape(-1, 4).astype(np.float64) for s, _ in batch])
+        for (sample, analysis), (top, told), scores in zip(batch, tops, pair_scores_all):
             w, h = analysis.full_size
-            n_pairs = len(sample.pair_boxes)
-            n_told = len(boxes) - 2 * n_pairs
-            told_box = boxes[int(np.argmax(scores[:n_told]))]
-            box = np.asarray(top[0].box, dtype=np.float64)
+            box, told_box = np.asarray(top.box, np.float64), np.asarray(told.box, np.float64)
             record = {"name": sample.name, "width": w, "height": h, "human": sample.best.tolist(),
-                      "box": top[0].box, "score": top[0].score,
+                      "box": top.box, "score": top.score,
                       "iou": box_iou(box, sample.best), "disp": displacement(box, sample.best, w, h),
-                      "told_ratio": ratio_of(sample.best), "told_box": told_box.astype(int).tolist(),
+                      "told_ratio": ratio_of(sample.best), "told_box": told.box,
                       "iou_told_ratio": box_iou(told_box, sample.best)}
-            if n_pairs:
-                pair_scores = scores[n_told:].reshape(-1, 2)
+            if len(sample.pair_boxes):
+                pair_scores = scores.reshape(-1, 2)
                 record["pair_scores"] = pair_scores.tolist()
                 s0.extend(pair_scores[:, 0])
                 s1.extend(pair_scores[:, 1])

@@ -181,6 +181,14 @@ class ImageFeatures:
     maps: Tensor | None  # [B, 2, grid, grid] activation maps (spatial model only)
     input_size: tuple[int, int]  # (width, height) of the network input
 
+    @staticmethod
+    def cat(parts: list[ImageFeatures]) -> ImageFeatures:
+        """One batch from the features of images of the same input size."""
+        if len(parts) == 1:
+            return parts[0]
+        maps = None if parts[0].maps is None else torch.cat([p.maps for p in parts])
+        return ImageFeatures(torch.cat([p.fused for p in parts]), maps, parts[0].input_size)
+
 
 class CropScorer(nn.Module):
     """Scores candidate crops; also compares two crops of one image (the ranking classifier)."""

@@ -3,6 +3,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
+import numpy as np
 import pytest
 from PIL import Image
 
@@ -53,3 +54,70 @@ def test_a_pil_image_gives_the_same_crops_as_its_png_file(cropper, tmp_path):
 def test_a_box_outside_or_empty_raises_value_error(cropper, box):
     with pytest.raises(ValueError, match="outside the 600x400 image"):
         cropper.score(EXAMPLES / "coffee.jpg", [box])
+
+
+class _DistanceModel:
+    """Scores a crop by minus its L1 distance (photo pixels) to ``target``: a known landscape."""
+
+    def __init__(self, target: tuple[int, int, int, int], scale: float) -> None:
+        import torch
+
+        self.target, self.scale = torch.tensor(target, dtype=torch.float32), scale
+
+    def features(self, images):
+        import torch
+
+        from sacrop_cli.network import ImageFeatures
+
+        n, _, h, w = images.shape
+        return ImageFeatures(torch.zeros(n, 1, h // 16, w // 16), None, (w, h))
+
+    def embed_crops(self, feats, rois):
+        return rois[:, 1:]
+
+    def score_embeddings(self, emb):
+        return -(emb / self.scale - self.target).abs().sum(1)
+
+
+@pytest.mark.parametrize("refine, expected", [(False, (75, 50, 525, 350)), (True, (58, 50, 525, 361))])
+def test_refinement_climbs_from_the_best_grid_box(random_weights, refine, expected):
+    from sacrop_cli.api import Cropper
+
+    # coffee.jpg is 600 x 400, analysed at 384 x 256 (scale 0.64). The nearest grid box to the
+    # target is (75, 50, 525, 350), 17 + 11 pixels away; a step is 17 x 11 pixels (1/36), so the
+    # climb moves x1 out, then y2 down, then no step helps.
+    cropper = Cropper(weights=random_weights, device="cpu", refine=refine)
+    cropper.model = _DistanceModel((58, 50, 525, 361), 0.64)
+    [crop] = cropper.crop(EXAMPLES / "coffee.jpg", ratios=["any"])
+    assert crop.box == expected
+    assert crop.score == pytest.approx(-28.0 if not refine else 0.0, abs=1e-3)
+
+
+def test_refined_top_k_stay_distinct(random_weights):
+    from sacrop_cli.api import Cropper
+    from sacrop_cli.candidates import DEDUP_IOU, iou_matrix
+
+    # every climber heads for the same target: the second result must still be another crop
+    cropper = Cropper(weights=random_weights, device="cpu")
+    cropper.model = _DistanceModel((58, 50, 525, 361), 0.64)
+    crops = cropper.crop(EXAMPLES / "coffee.jpg", ratios=["any", "3:2"], top_k=3)
+    for ratio in ("any", "3:2"):
+        boxes = np.array([c.box for c in crops if c.ratio == ratio])
+        assert len(boxes) == 3
+        ious = iou_matrix(boxes, boxes)
+        assert (ious[np.triu_indices(3, 1)] <= DEDUP_IOU).all()
+    assert crops[0].box == (58, 50, 525, 361)
+
+
+def test_photos_of_one_size_share_a_pass_of_the_heads_with_the_same_scores(cropper):
+    from sacrop_cli.api import Analysis
+
+    with Image.open(EXAMPLES / "coffee.jpg") as im:
+        a = Analysis(im.convert("RGB"), im.size)
+        b = Analysis(im.transpose(Image.Transpose.FLIP_LEFT_RIGHT).convert("RGB"), im.size)
+    boxes = [np.array([[0, 0, 300, 200], [100, 50, 500, 350]]), np.array([[10, 10, 600, 400]])]
+    together = cropper.encode([a, b])
+    assert len(together.groups) == 1  # one heads pass for both
+    apart = [cropper.encode([p]).scores([bx])[0] for p, bx in zip((a, b), boxes)]
+    for got, want in zip(together.scores(boxes), apart):
+        assert got == pytest.approx(want, abs=1e-5)

@@ -1,7 +1,7 @@
 import numpy as np
 import pytest
 
-from sacrop_cli.candidates import (Ratio, candidates_for, gaic_grid, iou_matrix, parse_ratio,
+from sacrop_cli.candidates import (Ratio, candidates_for, gaic_grid, iou_matrix, neighbours, parse_ratio,
                                    ratio_windows, top_k)
 
 
@@ -83,3 +83,37 @@ def test_iou_matrix_by_hand():
     a = np.array([[0, 0, 10, 10]])
     b = np.array([[5, 5, 15, 15], [10, 10, 20, 20]])
     np.testing.assert_allclose(iou_matrix(a, b), [[25 / 175, 0.0]])
+
+
+def test_neighbours_of_a_free_box_move_each_edge_by_a_third_of_a_bin():
+    # 360 x 240: a step is 10 x 7 pixels (1/36 of each side)
+    got = neighbours(np.array([36, 20, 300, 200]), parse_ratio("any"), 360, 240)
+    assert sorted(got.tolist()) == sorted([
+        [26, 20, 300, 200], [46, 20, 300, 200], [36, 13, 300, 200], [36, 27, 300, 200],
+        [36, 20, 290, 200], [36, 20, 310, 200], [36, 20, 300, 193], [36, 20, 300, 207]])
+
+
+def test_free_neighbours_stop_at_the_edge_and_keep_the_aspect_bounds():
+    got = neighbours(np.array([5, 0, 300, 200]), parse_ratio("any"), 360, 240).tolist()
+    assert [0, 0, 300, 200] in got  # x1 - 10 stops at the edge
+    assert not any(b[1] < 0 for b in got) and [5, 0, 300, 200] not in got  # y1 cannot move out: dropped
+    # 290 x 146 is just under 2:1; widening it or making it lower would cross 2:1
+    got = neighbours(np.array([0, 60, 290, 206]), parse_ratio("any"), 360, 240).tolist()
+    assert [0, 60, 300, 206] not in got and [0, 67, 290, 206] not in got and [0, 60, 290, 199] not in got
+    assert [0, 53, 290, 206] in got and [0, 60, 280, 206] in got
+
+
+def test_fixed_ratio_neighbours_shift_and_scale_keeping_the_ratio():
+    got = neighbours(np.array([20, 20, 180, 140]), parse_ratio("4:3"), 360, 240).tolist()
+    assert sorted(got) == [[10, 12, 190, 147], [10, 20, 170, 140], [20, 13, 180, 133],
+                           [20, 27, 180, 147], [30, 20, 190, 140], [30, 28, 170, 133]]
+    # the largest 4:3 window: only a shift right and a shrink fit in the photo
+    got = neighbours(np.array([0, 0, 320, 240]), parse_ratio("4:3"), 360, 240).tolist()
+    assert got == [[10, 0, 330, 240], [10, 8, 310, 233]]
+    for x1, y1, x2, y2 in got:
+        assert abs((y2 - y1) - (x2 - x1) * 3 / 4) <= 0.5
+
+
+def test_original_ratio_neighbours_keep_the_photo_shape():
+    for x1, y1, x2, y2 in neighbours(np.array([30, 20, 330, 220]), parse_ratio("original"), 360, 240):
+        assert abs((y2 - y1) - (x2 - x1) * 2 / 3) <= 0.5 and 0 <= x1 < x2 <= 360 and 0 <= y1 < y2 <= 240

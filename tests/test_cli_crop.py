@@ -82,6 +82,19 @@ def test_any_ratio_uses_the_free_grid(use_random_weights, photo_dir, tmp_path):
     assert 0.5 < (x2 - x1) / (y2 - y1) < 2 and (x2 - x1) * (y2 - y1) >= 0.5 * 600 * 400 * 0.9
 
 
+def test_no_refine_returns_the_candidates_own_boxes(use_random_weights, photo_dir):
+    from sacrop_cli.candidates import candidates_for, gaic_grid, parse_ratio
+
+    result = run("crop", photo_dir / "coffee.jpg", "-r", "any", "-r", "16:9", "-k", "2", "--dry-run", "--json",
+                 "--no-refine")
+    assert result.exit_code == 0
+    crops = json.loads(result.stdout)["crops"]
+    sets = {"any": gaic_grid(600, 400), "16:9": candidates_for(parse_ratio("16:9"), 600, 400)}
+    assert len(crops) == 4
+    for c in crops:
+        assert c["box"] in sets[c["ratio"]].tolist()
+
+
 def test_top_k_ranks_order_and_names_json_on_stdout(use_random_weights, photo_dir, tmp_path):
     out = tmp_path / "out"
     result = run("crop", photo_dir / "coffee.jpg", "-r", "4:3", "--top-k", "3", "-o", out, "--json")

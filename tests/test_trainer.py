@@ -92,7 +92,8 @@ def test_validation_figures_are_in_range(fcdb):
 
 def test_cli_train_then_eval_gives_the_boxes_of_crop(tmp_path, monkeypatch):
     """`sacrop train` writes a checkpoint `sacrop eval` and `sacrop crop` load; eval's free-ratio
-    top-1 boxes are exactly those of `sacrop crop --ratio any --top-k 1`."""
+    top-1 boxes are exactly those of `sacrop crop --ratio any --top-k 1`, and its boxes told the
+    human crop's ratio those of `sacrop crop --ratio W:H`."""
     from click.testing import CliRunner
 
     from sacrop_cli.backbones import find_imagenet_weights
@@ -123,6 +124,10 @@ def test_cli_train_then_eval_gives_the_boxes_of_crop(tmp_path, monkeypatch):
     cropped = {Path(json.loads(line)["source"]).name: json.loads(line)["crops"][0]["box"]
                for line in res.stdout.splitlines() if line.strip()}
     assert {r["name"]: list(r["box"]) for r in evaluated["per_image"]} == cropped
+    for record in evaluated["per_image"]:
+        res = runner.invoke(main, ["crop", str(FIXTURES / "fcdb" / "images" / record["name"]), "--ratio",
+                                   record["told_ratio"], "--dry-run", "--json", "--weights", str(out), "-q"])
+        assert json.loads(res.stdout)["crops"][0]["box"] == list(record["told_box"])
 
 
 def test_resume_continues_exactly_where_it_stopped(fcdb, tmp_path):

@@ -109,14 +109,14 @@ def _model_options(func: Any) -> Any:
              "URL (downloaded once into the cache). Default: the shipped weights.")(func)
 
 
-def _load_cropper(ui: UI, weights: str | None, device: str) -> Any:
+def _load_cropper(ui: UI, weights: str | None, device: str, *, refine: bool = True) -> Any:
     """The Cropper, or exit 1 with the one-line reason (e.g. no trained weights installed)."""
     from sacrop_cli.api import Cropper
     from sacrop_cli.weights import resolve_weights
 
     try:
         path = resolve_weights(weights, progress=ui.level >= NORMAL)
-        cropper = Cropper(weights=path, device=device)
+        cropper = Cropper(weights=path, device=device, refine=refine)
     except SacropError as err:
         ui.error(str(err))
         raise click.exceptions.Exit(1) from None
@@ -298,6 +298,9 @@ not exist (the others are still processed), 2 for invalid options, 130 when inte
 @click.option("--json", "as_json", is_flag=True,
               help="Print the records as JSON Lines on stdout (messages stay on stderr).")
 @_model_options
+@click.option("--no-refine", is_flag=True,
+              help="Keep the best candidate boxes as they are: no local search around them "
+                   "(a little faster, a little worse: see the README).")
 @click.option("--batch-size", type=click.IntRange(min=1), default=8, show_default=True,
               help="Photos scored together; lower it if memory is short.")
 @click.option("--max-pixels", type=click.IntRange(min=1), default=None,
@@ -310,7 +313,7 @@ def crop(paths: tuple[Path, ...], ratios: tuple[Ratio, ...], top_k: int, out_dir
          no_recursive: bool, overwrite: bool, resume: bool, fmt: str | None, quality: int,
          max_size: tuple[int, int] | None, manifest: Path | None, preview: Path | None,
          preview_dir: Path | None, dry_run: bool, as_json: bool,
-         weights: str | None, device: str, batch_size: int, max_pixels: int | None,
+         weights: str | None, device: str, no_refine: bool, batch_size: int, max_pixels: int | None,
          quiet: bool, verbose: int) -> None:
     from sacrop_cli.imageio import scan_inputs
     from sacrop_cli.pipeline import run_batch
@@ -344,7 +347,7 @@ def crop(paths: tuple[Path, ...], ratios: tuple[Ratio, ...], top_k: int, out_dir
         advance(1)
 
     try:
-        cropper = _load_cropper(ui, weights, device)
+        cropper = _load_cropper(ui, weights, device, refine=not no_refine)
         with _jsonl_sink(manifest) as sink, \
                 ui.progress(len(scan.images) + len(scan.missing), "Cropping") as advance:
             report = run_batch(

@@ -203,11 +203,12 @@ class _TrainReporter:
 @click.option("--weights", envvar="SACROP_WEIGHTS", help="Registered name, path or URL of the weights.")
 @click.option("--device", type=click.Choice(["auto", "cpu", "cuda"]), default="auto", show_default=True)
 @click.option("--batch-size", type=click.IntRange(1), default=8, show_default=True)
+@click.option("--no-refine", is_flag=True, help="Score the candidates' own boxes, as `sacrop crop --no-refine`.")
 @click.option("--json", "json_out", type=click.Path(dir_okay=False, path_type=Path),
               help="Write every figure and the per-image values (boxes, scores) as JSON.")
 @click.option("-q", "--quiet", is_flag=True)
 @click.option("-v", "--verbose", count=True)
-def evaluate(fcdb, gaicd, split, weights, device, batch_size, json_out, quiet, verbose) -> None:
+def evaluate(fcdb, gaicd, split, weights, device, batch_size, no_refine, json_out, quiet, verbose) -> None:
     """Measure crops against human labels (the papers' protocols).
 
     \b
@@ -230,7 +231,7 @@ def evaluate(fcdb, gaicd, split, weights, device, batch_size, json_out, quiet, v
     from sacrop_cli.evaluate import evaluate_fcdb, evaluate_gaicd
 
     try:
-        cropper = Cropper(weights, device)
+        cropper = Cropper(weights, device, refine=not no_refine)
         read = read_fcdb(fcdb) if fcdb else read_gaicd(gaicd, None if split == "all" else split)
         for line in read.problems:
             ui.warning(line)
