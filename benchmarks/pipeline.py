@@ -149,7 +149,7 @@ def main() -> None:
 
     from sacrop_cli.api import Cropper
     from sacrop_cli.imageio import scan_inputs
-    from sacrop_cli.pipeline import run_batch
+    from sacrop_cli.pipeline import BatchReport, run_batch
 
     if args.threads:
         torch.set_num_threads(args.threads)
@@ -165,13 +165,15 @@ def main() -> None:
         cropper = Cropper(weights, device="cpu")
         timed = linked(photos, args.n, tmp / "timed")
 
+        def analyse(folder: Path) -> tuple[BatchReport, float]:
+            """A `--dry-run --ratio any` run in process: its report and ms per photo."""
+            report = run_batch(cropper, scan_inputs([folder]), ["any"], 1, tmp / "dry", dry_run=True,
+                               batch_size=args.batch_size)
+            return report, report.counts["seconds"] / report.counts["images"] * 1000
+
         # Analysis only, after a warm-up batch (first calls build oneDNN kernels).
-        warm = linked(photos, args.batch_size, tmp / "warm")
-        run_batch(cropper, scan_inputs([warm]), ["any"], 1, tmp / "dry", dry_run=True,
-                  batch_size=args.batch_size)
-        report = run_batch(cropper, scan_inputs([timed]), ["any"], 1, tmp / "dry", dry_run=True,
-                           batch_size=args.batch_size)
-        wall = report.counts["seconds"] / report.counts["images"] * 1000
+        analyse(linked(photos, args.batch_size, tmp / "warm"))
+        report, wall = analyse(timed)
         latency = [seconds / n * 1000 for n, seconds in report.batch_seconds for _ in range(n)]
         rows += [
             ("Analysis (`--dry-run --ratio any`), per photo (run time / photos)", f"{wall:.1f} ms",
@@ -181,11 +183,8 @@ def main() -> None:
              f"{statistics.median(latency):.1f} / {percentile(latency, 0.9):.1f} ms", ""),
         ]
         cropper.refine = False  # what the local search around the top crop costs
-        plain = run_batch(cropper, scan_inputs([timed]), ["any"], 1, tmp / "dry", dry_run=True,
-                          batch_size=args.batch_size)
+        rows.append(("Analysis with `--no-refine`, per photo", f"{analyse(timed)[1]:.1f} ms", ""))
         cropper.refine = True
-        rows.append(("Analysis with `--no-refine`, per photo",
-                     f"{plain.counts['seconds'] / plain.counts['images'] * 1000:.1f} ms", ""))
 
         # End to end, then the I/O floor of the very same crops.
         e2e = run_batch(cropper, scan_inputs([timed]), ["4:3", "1:1"], 1, tmp / "e2e",
