@@ -1,31 +1,27 @@
 """The Python API: ``Cropper`` finds and scores crops; the CLI is a thin layer over it.
 
 >>> from sacrop_cli import Cropper
->>> cropper = Cropper()                       # shipped weights, CUDA when present
->>> cropper.crop("photo.jpg", ratios=["4:3"], top_k=2)
-[Crop(ratio='4:3', rank=1, box=(12, 0, 1612, 1200), score=1.23), ...]
+>>> cropper = Cropper()                       # shipped weights, ONNX Runtime on the CPU
+>>> cropper.crop("examples/wine.jpg", ratios=["4:3"], top_k=2)
+[Crop(ratio='4:3', rank=1, box=(...), score=...), ...]
 
 Boxes are integer pixels of the upright photo (EXIF orientation applied), x2/y2 exclusive.
+What runs the network is an :class:`~sacrop_cli.engine.Engine`; nothing here knows which.
 """
 from __future__ import annotations
 
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 import numpy as np
-import torch
 from PIL import Image
 
 from sacrop_cli.candidates import Ratio, candidates_for, neighbours, parse_ratio, top_k
-from sacrop_cli.checkpoint import Checkpoint, read_checkpoint
-from sacrop_cli.network import CropScorer, ImageFeatures
-from sacrop_cli.preprocess import boxes_to_rois, image_to_tensor, input_size
+from sacrop_cli.engine import Engine, load_engine
+from sacrop_cli.preprocess import boxes_to_rois, image_to_array, input_size
 
-
-#: Crops per forward pass are padded to a multiple of this: with few distinct tensor shapes,
-#: oneDNN's kernel cache and the allocator stop growing over a folder of thousands of photos.
-ROI_BUCKET = 16
 #: At most this many refinement steps per top crop (see :meth:`Encoded.best_crops`).
 REFINE_ROUNDS = 3
 
@@ -46,41 +42,35 @@ class Analysis:
     full_size: tuple[int, int]
 
 
-def resolve_device(device: str | torch.device = "auto") -> torch.device:
-    if str(device) == "auto":
-        return torch.device("cuda" if torch.cuda.is_available() else "cpu")
-    device = torch.device(device)
-    if device.type == "cuda" and not torch.cuda.is_available():
-        from sacrop_cli.errors import SacropError
-
-        raise SacropError("--device cuda was asked for, but CUDA is not available here")
-    return device
-
-
 def as_ratios(ratios: Iterable[str | Ratio]) -> list[Ratio]:
     out = [r if isinstance(r, Ratio) else parse_ratio(r) for r in ratios]
     return list(dict.fromkeys(out))  # de-duplicated, order kept
 
 
 class Cropper:
-    """Scores candidate crops of photos with a trained :class:`CropScorer`.
+    """Scores candidate crops of photos with a trained network.
 
+    ``engine`` is ``"onnx"`` (ONNX Runtime, the default: no torch needed), ``"torch"`` (needs
+    ``sacrop[train]``; CUDA) or ``"auto"`` (onnx, or torch for ``device="cuda"`` when ONNX
+    Runtime has no CUDA), or an :class:`~sacrop_cli.engine.Engine` already loaded. ``threads``
+    is the network's threads per worker (default: the engine's choice).
     ``refine=False`` returns the best candidates as they are (grid anchors, ratio windows),
-    without the local search of :meth:`Encoded.best_crops`."""
+    without the local search of :meth:`Encoded.best_crops`.
+    """
 
-    def __init__(self, weights: str | Path | None = None, device: str | torch.device = "auto", *,
-                 refine: bool = True) -> None:
-        from sacrop_cli.weights import resolve_weights
-
+    def __init__(self, weights: str | Path | None = None, device: str = "auto", *,
+                 engine: str | Engine = "auto", threads: int | None = None, refine: bool = True) -> None:
+        if isinstance(engine, str):
+            engine = load_engine(weights, engine=engine, device=device, threads=threads)
+        self.engine: Engine = engine
         self.refine = refine
-        path = weights if isinstance(weights, Path) else resolve_weights(weights)
-        self._setup(read_checkpoint(path), resolve_device(device))
-        self.weights_path: Path | None = Path(path)
+        self.meta: dict[str, Any] = engine.meta
+        self.input_spec: dict[str, Any] = engine.meta["input"]
+        self.weights_path: Path = engine.path
 
-    def _setup(self, ckpt: Checkpoint, device: torch.device) -> None:
-        self.device, self.meta = device, ckpt.meta
-        self.model = ckpt.build(device).optimize_for_inference()  # ours alone: never trained
-        self.input_spec = ckpt.meta["input"]
+    @property
+    def device(self) -> str:
+        return self.engine.device
 
     # -- loading -------------------------------------------------------------------------
     def load(self, image_or_path: str | Path | Image.Image) -> Analysis:
@@ -93,32 +83,20 @@ class Cropper:
         return Analysis(image, full)
 
     # -- scoring ---------------------------------------------------------------------------
-    @torch.inference_mode()
     def encode(self, photos: Sequence[Analysis]) -> Encoded:
         """Run the backbone on ``photos``; the result scores any number of crops of them.
 
-        Photos with the same network input size form one group, whose crops the heads score in
-        one pass. On CUDA a group also shares one backbone pass. On the CPU each photo has its
-        own: batching gains nothing there, and varying batch shapes make oneDNN's kernel cache
-        grow over thousands of photos (measured: peak RSS 1.29 GB after 400 photos batched,
-        1.04 GB one by one, at the same speed).
+        Photos with the same network input size form one group, whose crops the engine scores
+        in one call.
         """
         groups: dict[tuple[int, int], list[int]] = {}
         for i, photo in enumerate(photos):
             groups.setdefault(input_size(*photo.full_size, self.input_spec), []).append(i)
         encoded = []
         for size, members in groups.items():
-            batch = torch.stack([image_to_tensor(photos[i].image, size, self.input_spec) for i in members])
-            with self._autocast():
-                if self.device.type == "cuda":
-                    feats = self.model.features(batch.to(self.device))
-                else:
-                    feats = ImageFeatures.cat([self.model.features(x[None]) for x in batch])
-            encoded.append((members, feats))
+            images = np.stack([image_to_array(photos[i].image, size, self.input_spec) for i in members])
+            encoded.append((members, size, self.engine.encode(images)))
         return Encoded(self, list(photos), encoded)
-
-    def _autocast(self) -> torch.autocast:
-        return torch.autocast("cuda", dtype=torch.float16, enabled=self.device.type == "cuda")
 
     def score_many(self, photos: Sequence[Analysis], boxes: Sequence[np.ndarray]) -> list[np.ndarray]:
         """Scores of ``boxes[i]`` (``[N_i, 4]`` full-resolution pixels) on ``photos[i]``."""
@@ -151,29 +129,33 @@ class Encoded:
     only the heads, which is what makes the local search of :meth:`best_crops` cheap."""
 
     def __init__(self, cropper: Cropper, photos: list[Analysis],
-                 groups: list[tuple[list[int], ImageFeatures]]) -> None:
+                 groups: list[tuple[list[int], tuple[int, int], Any]]) -> None:
         self.cropper, self.photos, self.groups = cropper, photos, groups
 
-    @torch.inference_mode()
     def scores(self, boxes: Sequence[np.ndarray]) -> list[np.ndarray]:
         """Scores of ``boxes[i]`` (``[N_i, 4]`` full-resolution pixels) on photo ``i``;
-        one pass of the heads per group of photos."""
-        model, device = self.cropper.model, self.cropper.device
+        one engine call per group of photos."""
         out: list[np.ndarray] = [np.zeros(0, np.float32)] * len(self.photos)
-        for members, feats in self.groups:
-            rois = torch.cat([boxes_to_rois(boxes[i], self.photos[i].full_size, feats.input_size, b)
-                              for b, i in enumerate(members)])
-            n_rois = len(rois)
-            if not n_rois:
+        for members, size, feats in self.groups:
+            rois = np.concatenate([boxes_to_rois(boxes[i], self.photos[i].full_size, size, b)
+                                   for b, i in enumerate(members)])
+            if not len(rois):
                 continue
-            rois = torch.cat([rois, rois[-1:].expand(-n_rois % ROI_BUCKET, 5)])
-            with self.cropper._autocast():
-                scores = model.score_embeddings(model.embed_crops(feats, rois.to(device)))
-            scores = scores.float().cpu().numpy()[:n_rois]
+            scores = self.cropper.engine.scores(feats, rois)
             start = 0
             for i in members:
                 out[i] = scores[start:start + len(boxes[i])]
                 start += len(boxes[i])
+        return out
+
+    def maps(self) -> list[np.ndarray | None]:
+        """Per photo, its activation maps ``[2, grid, grid]`` (None for the basic model)."""
+        out: list[np.ndarray | None] = [None] * len(self.photos)
+        for members, _, feats in self.groups:
+            maps = self.cropper.engine.maps(feats)
+            if maps is not None:
+                for b, i in enumerate(members):
+                    out[i] = maps[b]
         return out
 
     def best_crops(self, ratios: Sequence[Sequence[Ratio]], k: int = 1) -> list[list[Crop]]:
@@ -183,8 +165,7 @@ class Encoded:
         of its :func:`~sacrop_cli.candidates.neighbours` while one scores higher, for at most
         :data:`REFINE_ROUNDS` steps, and the top ``k`` are chosen again among the climbed boxes
         and the candidates: the grid is coarse (a twelfth of the photo), and the network, trained
-        on the human crops as well as the grid, ranks boxes between its points. Measured on the
-        FCDB validation part with the shipped weights: free-ratio IoU 0.7033 -> 0.7166.
+        on the human crops as well as the grid, ranks boxes between its points.
         """
         cands = [[candidates_for(r, *p.full_size) for r in rs] for p, rs in zip(self.photos, ratios)]
         flat = self.scores([np.concatenate(c) if c else np.zeros((0, 4)) for c in cands])

@@ -5,23 +5,27 @@ A checkpoint is a plain dict ``{"format": "sacrop-checkpoint", "format_version":
 ``torch.load(weights_only=True)`` can read it; a file that needs pickled code is refused.
 ``meta`` is the single source of truth for how to rebuild and feed the network: the
 architecture and its options, input size and normalisation, and how it was trained.
+:func:`read_meta` reads it without torch (``sacrop weights`` on a crop-only install).
 """
 from __future__ import annotations
 
-import os
 import pickle
-import tempfile
 import warnings
+import zipfile
 from dataclasses import dataclass, fields
 from pathlib import Path
-from typing import Any
-
-import torch
+from typing import TYPE_CHECKING, Any
 
 from sacrop_cli._version import __version__
+from sacrop_cli.atomic import atomic_write
+from sacrop_cli.engine import ARCHITECTURE
 from sacrop_cli.errors import CheckpointError
-from sacrop_cli.network import ARCHITECTURE, CropScorer, ScorerConfig
 from sacrop_cli.preprocess import DEFAULT_INPUT
+
+if TYPE_CHECKING:
+    import torch
+
+    from sacrop_cli.network import CropScorer, ScorerConfig
 
 FORMAT = "sacrop-checkpoint"
 FORMAT_VERSION = 1
@@ -34,10 +38,14 @@ class Checkpoint:
 
     @property
     def config(self) -> ScorerConfig:
+        from sacrop_cli.network import ScorerConfig
+
         return ScorerConfig(**self.meta["config"])
 
     def build(self, device: str | torch.device = "cpu") -> CropScorer:
         """The network with these weights, in float32 and eval mode."""
+        from sacrop_cli.network import CropScorer
+
         model = CropScorer(self.config)
         try:
             model.load_state_dict({k: v.float() for k, v in self.state_dict.items()}, strict=True)
@@ -63,30 +71,22 @@ def save_checkpoint(path: Path, model: CropScorer, meta: dict[str, Any], *, half
                     extra: dict[str, Any] | None = None) -> Path:
     """Write atomically (temp file + rename). ``half`` stores float16, for shipping; ``extra``
     adds top-level entries (the trainer's resumable state)."""
+    import torch
+
     path = Path(path)
     state = {k: (v.detach().half() if half and v.is_floating_point() else v.detach()).cpu().clone()
              for k, v in model.state_dict().items()}
     payload = {"format": FORMAT, "format_version": FORMAT_VERSION, "meta": meta, "state_dict": state,
                **(extra or {})}
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
-    try:
-        with os.fdopen(fd, "wb") as fh:
-            torch.save(payload, fh)
-            fh.flush()
-            os.fsync(fh.fileno())
-        umask = os.umask(0)
-        os.umask(umask)
-        os.chmod(tmp, 0o666 & ~umask)  # mkstemp's 0600 would hide shipped weights from other users
-        os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
-    return path
+    return atomic_write(path, lambda fh: torch.save(payload, fh), fsync=True)
 
 
 def read_checkpoint(path: Path) -> Checkpoint:
     """Load and validate a checkpoint; never unpickles code (``weights_only=True``)."""
+    import torch
+
+    from sacrop_cli.network import ScorerConfig
+
     path = Path(path)
     if not path.is_file():
         raise CheckpointError(f"{path}: weights file not found")
@@ -126,3 +126,39 @@ def read_checkpoint(path: Path) -> Checkpoint:
     if not isinstance(config, dict) or set(config) - known:
         raise CheckpointError(f"{path}: unknown network options {sorted(set(config or {}) - known)}")
     return Checkpoint(state, meta)
+
+
+class _MetaOnly(pickle.Unpickler):
+    """Unpickles a checkpoint's structure with every tensor left out: torch's rebuild functions
+    become a stub and no other global is allowed, so nothing is imported or run."""
+
+    def find_class(self, module: str, name: str) -> Any:
+        if module == "collections" and name == "OrderedDict":
+            from collections import OrderedDict
+
+            return OrderedDict
+        if module.startswith("torch"):
+            return _tensor_stub
+        raise pickle.UnpicklingError(f"refused global {module}.{name}")
+
+    def persistent_load(self, pid: Any) -> None:
+        return None
+
+
+def _tensor_stub(*args: Any, **kwargs: Any) -> None:
+    return None
+
+
+def read_meta(path: Path) -> dict[str, Any]:
+    """The metadata of a checkpoint, read without torch (and without its tensors)."""
+    path = Path(path)
+    try:
+        with zipfile.ZipFile(path) as archive:
+            name = next(n for n in archive.namelist() if n.endswith("/data.pkl"))
+            with archive.open(name) as fh:
+                payload = _MetaOnly(fh).load()
+    except (OSError, zipfile.BadZipFile, StopIteration, pickle.UnpicklingError, EOFError) as err:
+        raise CheckpointError(f"{path}: not a readable sacrop checkpoint ({err or type(err).__name__})") from None
+    if not isinstance(payload, dict) or payload.get("format") != FORMAT or not isinstance(payload.get("meta"), dict):
+        raise CheckpointError(f"{path}: not a sacrop checkpoint (no '{FORMAT}' header)")
+    return payload["meta"]

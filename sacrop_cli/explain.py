@@ -14,12 +14,10 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
-import torch
 from PIL import Image, ImageDraw
 
 from sacrop_cli.api import Crop, Cropper
 from sacrop_cli.candidates import Ratio
-from sacrop_cli.preprocess import image_to_tensor, input_size
 from sacrop_cli.preview import draw_labelled_boxes, fit_text, load_font, text_size, thumb_size
 
 PANEL_SIDE = 360  # long side of each panel
@@ -58,13 +56,9 @@ def explain(cropper: Cropper, path: str | Path, ratios: Iterable[str | Ratio] = 
 
     wanted = as_ratios(ratios)
     photo = cropper.load(path)
-    crops = cropper.best_crops([photo], wanted, top)[0]
-    maps = None
-    if cropper.model.spatial is not None:
-        size = input_size(*photo.full_size, cropper.input_spec)
-        batch = image_to_tensor(photo.image, size, cropper.input_spec)[None].to(cropper.device)
-        with torch.inference_mode():
-            maps = cropper.model.features(batch).maps[0].float().cpu().numpy()
+    encoded = cropper.encode([photo])
+    crops = encoded.best_crops([wanted], top)[0]
+    maps = encoded.maps()[0]
     weights = cropper.weights_path.name if cropper.weights_path is not None else "in-memory model"
     return Explanation(str(path), photo.image, photo.full_size, maps, crops,
                        [r.label for r in wanted], weights)

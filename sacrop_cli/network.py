@@ -14,7 +14,6 @@ from torch import Tensor, nn
 
 from sacrop_cli.backbones import build_backbone
 
-ARCHITECTURE = "sacrop.CropScorer"
 STRIDE = 16  # the fused feature map's stride
 
 
@@ -73,17 +72,18 @@ def _align_weights(lo: Tensor, hi: Tensor, n: int, size: int) -> Tensor:
     cells = torch.arange(n, device=lo.device, dtype=lo.dtype)
     w = ((cells == y_low[..., None]) * (1 - frac)[..., None]
          + (cells == (y_low + 1)[..., None]) * frac[..., None]) * valid[..., None]  # [K, 2s, n]
-    return w.reshape(len(lo), size, 2, n).mean(dim=2)
+    return w.reshape(-1, size, 2, n).mean(dim=2)
 
 
 def _per_image(weights_y: Tensor, features: Tensor, weights_x: Tensor, index: Tensor) -> Tensor:
-    """``[K, C, s, s]``: ``weights_y[k] @ features[index[k]] @ weights_x[k].T`` for every crop k,
-    image by image (no ``[K, C, H, W]`` gather)."""
-    out = features.new_empty(len(index), features.shape[1], weights_y.shape[1], weights_x.shape[1])
-    for b in index.unique().tolist():
-        sel = (index == b).nonzero().squeeze(1)
-        out[sel] = torch.einsum("kih,chw,kjw->kcij", weights_y[sel], features[b], weights_x[sel])
-    return out
+    """``[K, C, s, s]``: ``weights_y[k] @ features[index[k]] @ weights_x[k].T`` for every crop k.
+
+    Two batched matrix products, which export to ONNX with any number of crops and any map size.
+    A single image (inference) broadcasts against every crop without a copy; a batch gathers
+    each crop's map first (``[K, C, H, W]``, small with the few fused channels).
+    """
+    maps = features if features.shape[0] == 1 else features[index]
+    return torch.matmul(torch.matmul(weights_y[:, None], maps), weights_x[:, None].transpose(-1, -2))
 
 
 def roi_align(features: Tensor, rois: Tensor, output_size: int, spatial_scale: float) -> Tensor:
@@ -113,7 +113,7 @@ def rod_align(features: Tensor, rois: Tensor, output_size: int, spatial_scale: f
     boxes = rois[:, 1:] * spatial_scale
     cov_y = _cover(boxes[:, 1], boxes[:, 3], h)  # [K, H]
     cov_x = _cover(boxes[:, 0], boxes[:, 2], w)  # [K, W]
-    whole = torch.einsum("ih,bchw,jw->bcij", a_h, features, a_w)
+    whole = torch.matmul(torch.matmul(a_h, features), a_w.t())  # [B, C, s, s]
     idx = rois[:, 0].long()
     inside = _per_image(a_h * cov_y[:, None, :], features, a_w * cov_x[:, None, :], idx)
     return whole[idx] - inside
@@ -168,8 +168,11 @@ class SpatialAwareFeature(nn.Module):
 
     def forward(self, maps: Tensor, rois: Tensor, input_size: tuple[int, int]) -> Tensor:
         width, height = input_size
-        scale = torch.tensor([self.grid / width, self.grid / height] * 2, device=rois.device, dtype=rois.dtype)
-        mask = box_coverage(rois[:, 1:] * scale, self.grid, self.grid)
+        # per coordinate rather than one tensor of scales: width and height may be symbolic
+        # sizes (an ONNX export with dynamic image size), which torch.tensor cannot hold
+        sx, sy = self.grid / width, self.grid / height
+        cells = torch.stack([rois[:, 1] * sx, rois[:, 2] * sy, rois[:, 3] * sx, rois[:, 4] * sy], dim=1)
+        mask = box_coverage(cells, self.grid, self.grid)
         return self.encoder(torch.cat([maps[rois[:, 0].long()], mask], dim=1))
 
 
@@ -221,9 +224,12 @@ class CropScorer(nn.Module):
 
     def image_features(self, low: Tensor, mid: Tensor, high: Tensor, input_size: tuple[int, int]) -> ImageFeatures:
         """Fuse the stride 8/16/32 maps at stride 16 and build the activation maps."""
-        size = mid.shape[-2:]
-        fused = torch.cat([F.adaptive_avg_pool2d(low, size), mid,
-                           F.interpolate(high, size=size, mode="bilinear", align_corners=False)], dim=1)
+        # The input's sides are multiples of 32, so the stride-8 map is exactly twice the
+        # stride-16 one and the stride-32 map exactly half: a fixed 2x pooling and a 2x
+        # upsampling equal adaptive pooling and resizing to the middle map's size, and unlike
+        # those export to ONNX for any image size.
+        fused = torch.cat([F.avg_pool2d(low, 2), mid,
+                           F.interpolate(high, scale_factor=2.0, mode="bilinear", align_corners=False)], dim=1)
         maps = self.spatial.maps(low, high) if self.spatial is not None else None
         # contiguous: a channels-last backbone (optimize_for_inference) makes the fused map
         # channels-last, and roi_align and rod_align read it in the standard layout

@@ -270,28 +270,6 @@ def _scored_ahead(cropper: Cropper, batches: list[list[tuple[Path, Path | None]]
         network.shutdown(cancel_futures=True)
 
 
-@contextlib.contextmanager
-def _network_workers(cropper: Cropper) -> Iterator[int]:
-    """How many batches the network scores side by side during a run.
-
-    On the CPU, two, each on half of torch's threads: MobileNetV2's small convolutions use two
-    threads poorly (measured on 2 cores: 19 ms for one photo on one thread, 13 ms on two), so
-    two photos at once on one thread each get through a folder about 30% sooner. Torch's
-    thread count is restored afterwards.
-    """
-    import torch
-
-    threads = torch.get_num_threads()
-    if cropper.device.type != "cpu" or threads < 2:
-        yield 1
-        return
-    torch.set_num_threads(threads // 2)
-    try:
-        yield 2
-    finally:
-        torch.set_num_threads(threads)
-
-
 def run_batch(
     cropper: Cropper,
     inputs: InputScan,
@@ -354,7 +332,7 @@ def run_batch(
               "error": f"{missing}: no such file or folder"}, [])
 
     batches = [images[i:i + batch_size] for i in range(0, len(images), batch_size)]
-    with _network_workers(cropper) as workers, \
+    with cropper.engine.workers() as workers, \
             contextlib.closing(_scored_ahead(cropper, batches, ratios, top_k, max_pixels, workers)) as ahead:
         for scored in ahead:
             report.batch_seconds.append((len(scored.photos), scored.seconds))

@@ -1,10 +1,11 @@
-"""From photo pixels to network input: the single place where coordinates are converted."""
+"""From photo pixels to network input: the single place where coordinates are converted.
+
+Plain numpy, so that cropping never needs torch: both engines take these arrays.
+"""
 from __future__ import annotations
 
 import numpy as np
-import torch
 from PIL import Image
-from torch import Tensor
 
 IMAGENET_MEAN = (0.485, 0.456, 0.406)
 IMAGENET_STD = (0.229, 0.224, 0.225)
@@ -23,7 +24,7 @@ def input_size(width: int, height: int, spec: dict = DEFAULT_INPUT) -> tuple[int
 
 
 def resize_to(image: Image.Image, size: tuple[int, int]) -> Image.Image:
-    """``image`` as RGB at the network input ``size`` ``(w, h)``; :func:`image_to_tensor` does
+    """``image`` as RGB at the network input ``size`` ``(w, h)``; :func:`image_to_array` does
     it too, so callers may do it ahead, e.g. in a worker thread."""
     if image.mode != "RGB":
         image = image.convert("RGB")
@@ -32,20 +33,20 @@ def resize_to(image: Image.Image, size: tuple[int, int]) -> Image.Image:
     return image
 
 
-def image_to_tensor(image: Image.Image, size: tuple[int, int], spec: dict = DEFAULT_INPUT) -> Tensor:
-    """An RGB PIL image resized to ``size`` ``(w, h)`` and normalised: ``Tensor[3, h, w]``."""
+def image_to_array(image: Image.Image, size: tuple[int, int], spec: dict = DEFAULT_INPUT) -> np.ndarray:
+    """An RGB PIL image resized to ``size`` ``(w, h)`` and normalised: ``float32 [3, h, w]``."""
     image = resize_to(image, size)
-    arr = torch.from_numpy(np.asarray(image, dtype=np.uint8).copy()).permute(2, 0, 1).float().div_(255)
-    mean = torch.tensor(spec["mean"]).view(3, 1, 1)
-    std = torch.tensor(spec["std"]).view(3, 1, 1)
-    return arr.sub_(mean).div_(std)
+    arr = np.asarray(image, dtype=np.uint8).transpose(2, 0, 1).astype(np.float32) / np.float32(255)
+    mean = np.asarray(spec["mean"], dtype=np.float32).reshape(3, 1, 1)
+    std = np.asarray(spec["std"], dtype=np.float32).reshape(3, 1, 1)
+    return np.ascontiguousarray((arr - mean) / std)
 
 
 def boxes_to_rois(boxes: np.ndarray, photo_size: tuple[int, int], net_size: tuple[int, int],
-                  batch_index: int = 0) -> Tensor:
-    """Photo-pixel boxes ``[N, 4]`` of an upright ``photo_size`` image -> rois ``[N, 5]`` in
-    network-input pixels for image ``batch_index`` of a batch."""
+                  batch_index: int = 0) -> np.ndarray:
+    """Photo-pixel boxes ``[N, 4]`` of an upright ``photo_size`` image -> rois ``float32 [N, 5]``
+    in network-input pixels for image ``batch_index`` of a batch."""
     sx, sy = net_size[0] / photo_size[0], net_size[1] / photo_size[1]
-    b = torch.as_tensor(np.asarray(boxes, dtype=np.float32)).reshape(-1, 4)
-    scaled = b * torch.tensor([sx, sy, sx, sy])
-    return torch.cat([torch.full((len(b), 1), float(batch_index)), scaled], dim=1)
+    b = np.asarray(boxes, dtype=np.float32).reshape(-1, 4)
+    scaled = b * np.asarray([sx, sy, sx, sy], dtype=np.float32)
+    return np.concatenate([np.full((len(b), 1), batch_index, dtype=np.float32), scaled], axis=1)

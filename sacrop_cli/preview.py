@@ -26,7 +26,6 @@ import functools
 import html
 import io
 import os
-import tempfile
 from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -35,7 +34,8 @@ from typing import IO, Any
 from PIL import Image, ImageDraw, ImageFont
 
 from sacrop_cli._version import __version__
-from sacrop_cli.errors import OutputError, SacropError
+from sacrop_cli.atomic import atomic_write
+from sacrop_cli.errors import SacropError
 
 THUMB_SIDE = 320  # long side of the photo thumbnails, in pixels
 JPEG_QUALITY = 80
@@ -151,32 +151,6 @@ def place_labels(boxes: Sequence[Sequence[float]], sizes: Sequence[tuple[float, 
 def _by_importance(crops: Sequence[dict[str, Any]]) -> list[dict[str, Any]]:
     """Crops ordered rank 1 first (of every ratio), then rank 2...: whose label wins a spot."""
     return sorted(crops, key=lambda c: c["rank"])
-
-
-def atomic_write(path: Path, write: Callable[[IO[bytes]], None]) -> Path:
-    """Write through a temporary file in ``path``'s folder, renamed into place when complete."""
-    path = Path(path)
-    try:
-        path.parent.mkdir(parents=True, exist_ok=True)
-        fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
-    except OSError as err:
-        raise OutputError(f"{path}: cannot write: {err.strerror or err}") from None
-    try:
-        with os.fdopen(fd, "wb") as fh:
-            write(fh)
-        os.chmod(tmp, 0o666 & ~_umask())
-        os.replace(tmp, path)
-    except OSError as err:
-        raise OutputError(f"{path}: cannot write: {err.strerror or err}") from None
-    finally:
-        Path(tmp).unlink(missing_ok=True)
-    return path
-
-
-def _umask() -> int:
-    mask = os.umask(0)
-    os.umask(mask)
-    return mask
 
 
 # ---------------------------------------------------------------------------------------------

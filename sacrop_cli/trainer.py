@@ -34,7 +34,7 @@ from sacrop_cli.evaluate import ratio_of
 from sacrop_cli.metrics import (box_iou, box_iou_matrix, displacement, gaicd_image_metrics, pair_agreement,
                                 summarise_gaicd)
 from sacrop_cli.network import CropScorer, ScorerConfig
-from sacrop_cli.preprocess import DEFAULT_INPUT, boxes_to_rois, image_to_tensor, input_size
+from sacrop_cli.preprocess import DEFAULT_INPUT, boxes_to_rois, image_to_array, input_size
 
 
 @dataclass
@@ -83,7 +83,7 @@ class Item:
 
 def _to_net(boxes: np.ndarray, photo: tuple[int, int], net: tuple[int, int]) -> Tensor:
     """Photo-pixel boxes ``[N, 4]`` -> network-input pixels ``[N, 4]``."""
-    return boxes_to_rois(boxes, photo, net)[:, 1:]
+    return torch.from_numpy(boxes_to_rois(boxes, photo, net)[:, 1:])
 
 
 def _rois(boxes: Tensor, device: torch.device) -> Tensor:
@@ -163,7 +163,7 @@ class Trainer:
                     on_item()
                 continue
             item = make_item(sample, spec)
-            x = image_to_tensor(image, item.net_size, spec)
+            x = torch.from_numpy(image_to_array(image, item.net_size, spec))
             if self.cfg.freeze_backbone:
                 with torch.inference_mode():
                     both = torch.stack([x, x.flip(-1)]).to(self.device)
@@ -197,7 +197,7 @@ class Trainer:
             from torchvision.transforms import ColorJitter
 
             image = ColorJitter(0.2, 0.2, 0.2, 0.02)(image)
-        x = image_to_tensor(image, item.net_size)
+        x = torch.from_numpy(image_to_array(image, item.net_size))
         x = (x.flip(-1) if flip else x)[None].to(self.device)
         return model.image_features(*backbone(x), item.net_size)
 

@@ -27,22 +27,39 @@ DEFAULT_WEIGHTS = "sacrop-fcdb-v2"
 _CHUNK = 1 << 20
 
 
+#: The two files of a model: the ONNX graph ``sacrop crop`` runs and the torch checkpoint
+#: that ``sacrop train`` writes and ``sacrop weights export`` turns into the graph.
+KINDS = {"onnx": ".onnx", "torch": ".pt"}
+
+
+@dataclass(frozen=True)
+class WeightsFile:
+    kind: str  # "onnx" or "torch"
+    filename: str
+    sha256: str | None
+    url: str | None = None
+
+
 @dataclass(frozen=True)
 class WeightsEntry:
     name: str
-    filename: str
-    url: str | None
-    sha256: str | None
     description: str
+    files: tuple[WeightsFile, ...]
+
+    def file(self, kind: str) -> WeightsFile | None:
+        return next((f for f in self.files if f.kind == kind), None)
 
 
 REGISTRY: dict[str, WeightsEntry] = {
     DEFAULT_WEIGHTS: WeightsEntry(
         name=DEFAULT_WEIGHTS,
-        filename="sacrop-fcdb-v2.pt",
-        url=None,
-        sha256="e79041a4d81ced3ba72f5f7bb8d07588d47c62c07b4c587c6e9ff2574c02e8b6",
         description="MobileNetV2 + spatial-aware feature + rank consistency, trained on FCDB",
+        files=(
+            WeightsFile("onnx", "sacrop-fcdb-v2.onnx",
+                        "01be6ed2617302734095eb9007a66f593fdb7161aa492917f18ca9ab44aa06e2"),
+            WeightsFile("torch", "sacrop-fcdb-v2.pt",
+                        "e79041a4d81ced3ba72f5f7bb8d07588d47c62c07b4c587c6e9ff2574c02e8b6"),
+        ),
     ),
 }
 
@@ -89,15 +106,17 @@ def _search_dirs() -> list[Path]:
     return [*shipped_weights_dirs(), cache_dir() / "weights"]
 
 
-def locate(name: str) -> Path | None:
-    """The file of a registered name in the shipped folders, then the cache; None if absent."""
+def locate(name: str, kind: str = "onnx") -> Path | None:
+    """The ``kind`` file of a registered name in the shipped folders, then the cache; None if
+    absent."""
     entry = REGISTRY.get(name)
-    if entry is None:
+    wanted = entry.file(kind) if entry is not None else None
+    if wanted is None:
         return None
     for folder in shipped_weights_dirs():
-        if (folder / entry.filename).is_file():
-            return folder / entry.filename
-    cached = cache_dir() / "weights" / entry.filename  # only now: a lookup that needs platformdirs
+        if (folder / wanted.filename).is_file():
+            return folder / wanted.filename
+    cached = cache_dir() / "weights" / wanted.filename  # only now: a lookup that needs platformdirs
     return cached if cached.is_file() else None
 
 
@@ -205,52 +224,98 @@ def download(url: str, *, sha256: str | None = None, dest_dir: Path | None = Non
     return final
 
 
-def resolve_weights(spec: str | None = None, *, progress: bool = True,
+def resolve_weights(spec: str | Path | None = None, *, kind: str = "onnx", progress: bool = True,
                     allow_download: bool = True) -> Path:
-    """Turn a URL, registered name or file path into a local weights file.
+    """Turn a URL, registered name or file path into the local ``kind`` file (``onnx``: the
+    graph, ``torch``: the checkpoint).
 
-    ``spec`` defaults to ``$SACROP_WEIGHTS``, then ``DEFAULT_WEIGHTS``. With
-    ``allow_download=False`` only files already on disk (or in the cache) are returned.
+    ``spec`` defaults to ``$SACROP_WEIGHTS``, then ``DEFAULT_WEIGHTS``. A registered file is
+    checked against its SHA-256. A file of the other kind stands for its sibling of the same
+    name (``model.pt`` for ``model.onnx`` and back). With ``allow_download=False`` only files
+    already on disk (or in the cache) are returned.
     """
-    spec = spec or os.environ.get("SACROP_WEIGHTS") or DEFAULT_WEIGHTS
+    spec = str(spec or os.environ.get("SACROP_WEIGHTS") or DEFAULT_WEIGHTS)
     if spec.startswith(("http://", "https://")):
         if allow_download:
-            return download(spec, progress=progress)
+            return _of_kind(download(spec, progress=progress), kind)
         cached = cache_dir() / "weights" / urllib.parse.unquote(
             PurePosixPath(urllib.parse.urlparse(spec).path).name)
         if cached.is_file():
-            return cached
+            return _of_kind(cached, kind)
         raise CheckpointError(f"{spec}: not downloaded yet (run `sacrop weights download {spec}`)")
     entry = REGISTRY.get(spec)
     if entry is not None:
-        found = locate(spec)
-        if found is not None:
-            return found
-        if entry.url is None:
+        wanted = entry.file(kind)
+        if wanted is None:
+            raise CheckpointError(f"{spec}: has no {kind} file")
+        found = locate(spec, kind)
+        if found is None and wanted.url is not None:
+            if not allow_download:
+                raise CheckpointError(f"{spec}: not downloaded yet (run `sacrop weights download {spec}`)")
+            found = download(wanted.url, sha256=wanted.sha256, filename=wanted.filename, progress=progress)
+        if found is None:
             searched = ", ".join(str(d) for d in _search_dirs())
-            raise CheckpointError(f"no trained weights are installed: {spec} is missing from "
+            raise CheckpointError(f"no trained weights are installed: {wanted.filename} is missing from "
                                   f"{searched}; reinstall sacrop or pass --weights PATH")
-        if not allow_download:
-            raise CheckpointError(f"{spec}: not downloaded yet (run `sacrop weights download {spec}`)")
-        return download(entry.url, sha256=entry.sha256, filename=entry.filename, progress=progress)
+        if wanted.sha256 and (actual := sha256_file(found)) != wanted.sha256:
+            raise CheckpointError(f"{found}: SHA-256 mismatch: expected {wanted.sha256}, got {actual}; "
+                                  "the file is damaged or was replaced: reinstall sacrop")
+        return found
     path = Path(spec).expanduser()
     if path.is_file():
-        return path
+        return _of_kind(path, kind)
     if path.is_dir():
         raise CheckpointError(f"{spec}: is a folder, not a weights file")
     raise CheckpointError(
         f"{spec}: no such weights file or registered name (see `sacrop weights list`)")
 
 
-def verify(path: Path, sha256: str | None) -> dict:
-    """Check a weights file: its SHA-256 (when known) and that it loads as a sacrop checkpoint.
+def _of_kind(path: Path, kind: str) -> Path:
+    """``path``, or its sibling of the other kind when ``path`` is a ``.pt`` or ``.onnx`` file of
+    the wrong one; a missing sibling is a one-line error saying how to make it."""
+    suffix = path.suffix.lower()
+    if suffix not in KINDS.values() or suffix == KINDS[kind]:
+        return path
+    sibling = path.with_suffix(KINDS[kind])
+    if sibling.is_file():
+        return sibling
+    if kind == "onnx":
+        raise CheckpointError(f"{path}: no ONNX graph beside it ({sibling.name}): make one with "
+                              f"`sacrop weights export {path}`, or use --engine torch")
+    raise CheckpointError(f"{path}: the torch engine needs the checkpoint {sibling.name} beside it "
+                          "(an ONNX graph cannot be turned back into one)")
 
-    Returns ``{"path": str, "sha256", "size", "ok", "error", "meta"}``; never raises for a bad
-    file, so callers can report every problem the same way.
+
+def read_weights_meta(path: Path) -> tuple[dict, str | None]:
+    """The metadata of a graph or checkpoint, and a note on what could not be checked.
+
+    A graph is opened with ONNX Runtime (its inputs and outputs checked); a checkpoint is loaded
+    whole with torch when torch is installed, else only its metadata is read.
+    """
+    if Path(path).suffix.lower() == KINDS["onnx"]:
+        from sacrop_cli.onnx_engine import open_graph
+
+        return open_graph(path, optimize=False)[1], None
+    try:
+        import torch  # noqa: F401
+    except ImportError:
+        from sacrop_cli.checkpoint import read_meta
+
+        return read_meta(path), "tensors not checked: torch is not installed"
+    from sacrop_cli.checkpoint import read_checkpoint
+
+    return read_checkpoint(path).meta, None
+
+
+def verify(path: Path, sha256: str | None) -> dict:
+    """Check a weights file (graph or checkpoint): its SHA-256 (when known) and that it loads.
+
+    Returns ``{"path": str, "sha256", "size", "ok", "error", "note", "meta"}``; never raises for
+    a bad file, so callers can report every problem the same way.
     """
     path = Path(path)
     result: dict = {"path": str(path), "sha256": None, "size": None, "ok": False,
-                    "error": None, "meta": None}
+                    "error": None, "note": None, "meta": None}
     if not path.is_file():
         result["error"] = f"{path}: no such file"
         return result
@@ -259,13 +324,39 @@ def verify(path: Path, sha256: str | None) -> dict:
     if sha256 and actual != sha256.lower():
         result["error"] = f"{path}: SHA-256 mismatch: expected {sha256.lower()}, got {actual}"
         return result
-    from sacrop_cli.checkpoint import read_checkpoint
-
     try:
-        checkpoint = read_checkpoint(path)
+        result["meta"], result["note"] = read_weights_meta(path)
     except CheckpointError as err:
         result["error"] = str(err)
         return result
-    result["meta"] = dict(checkpoint.meta)
     result["ok"] = True
     return result
+
+
+def summarise_meta(meta: dict) -> list[tuple[str, str]]:
+    """The metadata a person checks, one short line each (the training data's file lists are
+    counted, not listed)."""
+    training = meta.get("training") or {}
+    data = training.get("data") or {}
+    config = meta.get("config") or {}
+    spec = meta.get("input") or {}
+    rows = [("architecture", f"{meta.get('architecture')} ({config.get('backbone')}, "
+                             f"{'spatial-aware feature' if config.get('spatial') else 'basic'})"),
+            ("input", f"short side {spec.get('short_side')}, long side <= {spec.get('max_long_side')}, "
+                      f"multiple of {spec.get('multiple')}")]
+    if training.get("command"):
+        rows.append(("trained with", str(training["command"])))
+    if isinstance(data, dict) and data:
+        counts = ", ".join(f"{k} {v}" for k, v in data.items() if k.startswith("n_"))
+        rows.append(("training data", counts or "-"))
+    elif data:
+        rows.append(("training data", str(data)))
+    for key in ("lambda_cls", "delta"):
+        if key in meta:
+            rows.append((key, str(meta[key])))
+    validation = (meta.get("metrics") or {}).get("validation") or {}
+    if validation:
+        rows.append(("validation", ", ".join(f"{k} {v:.4f}" for k, v in validation.items())))
+    if meta.get("checkpoint_sha256"):
+        rows.append(("exported from", f"checkpoint {meta['checkpoint_sha256']}"))
+    return rows

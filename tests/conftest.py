@@ -12,16 +12,36 @@ SHARED = Path(__file__).resolve().parents[2] / "shared" / "data"
 
 @pytest.fixture(scope="session")
 def random_weights(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    """A checkpoint of the full network with seeded random weights (no ImageNet needed)."""
+    """A checkpoint of the full network with seeded random weights (no ImageNet needed), and
+    its ONNX graph beside it (``random.onnx``), as ``sacrop train`` leaves them."""
     import torch
 
     from sacrop_cli.checkpoint import make_meta, save_checkpoint
+    from sacrop_cli.export import export_onnx
     from sacrop_cli.network import CropScorer
 
     torch.manual_seed(0)
     model = CropScorer()
     path = tmp_path_factory.mktemp("weights") / "random.pt"
-    return save_checkpoint(path, model, make_meta(model, training={"data": "none (random, tests)"}))
+    save_checkpoint(path, model, make_meta(model, training={"data": "none (random, tests)"}))
+    export_onnx(path)
+    return path
+
+
+@pytest.fixture(scope="session")
+def basic_weights(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """The basic model (no spatial-aware feature), seeded random, with its ONNX graph."""
+    import torch
+
+    from sacrop_cli.checkpoint import make_meta, save_checkpoint
+    from sacrop_cli.export import export_onnx
+    from sacrop_cli.network import CropScorer, ScorerConfig
+
+    torch.manual_seed(0)
+    model = CropScorer(ScorerConfig(spatial=False))
+    path = save_checkpoint(tmp_path_factory.mktemp("basic") / "basic.pt", model, make_meta(model))
+    export_onnx(path)
+    return path
 
 
 @pytest.fixture

@@ -1,6 +1,7 @@
 """The Python API on real photos with a random (seeded) model: mechanics, not taste."""
 from __future__ import annotations
 
+import contextlib
 from pathlib import Path
 
 import numpy as np
@@ -56,50 +57,50 @@ def test_a_box_outside_or_empty_raises_value_error(cropper, box):
         cropper.score(EXAMPLES / "coffee.jpg", [box])
 
 
-class _DistanceModel:
-    """Scores a crop by minus its L1 distance (photo pixels) to ``target``: a known landscape."""
+class _DistanceEngine:
+    """An engine that scores a crop by minus its L1 distance (photo pixels) to ``target``: a
+    known landscape. Its features are the network input sizes; rois come in input pixels."""
+
+    name, device, spatial = "distance", "cpu", False
 
     def __init__(self, target: tuple[int, int, int, int], scale: float) -> None:
-        import torch
+        from sacrop_cli.preprocess import DEFAULT_INPUT
 
-        self.target, self.scale = torch.tensor(target, dtype=torch.float32), scale
+        self.target, self.scale = np.asarray(target, np.float32), scale
+        self.path, self.meta = Path("distance"), {"input": DEFAULT_INPUT}
 
-    def features(self, images):
-        import torch
+    def encode(self, images):
+        return len(images)
 
-        from sacrop_cli.network import ImageFeatures
+    def scores(self, features, rois):
+        return -np.abs(rois[:, 1:] / self.scale - self.target).sum(1)
 
-        n, _, h, w = images.shape
-        return ImageFeatures(torch.zeros(n, 1, h // 16, w // 16), None, (w, h))
+    def maps(self, features):
+        return None
 
-    def embed_crops(self, feats, rois):
-        return rois[:, 1:]
-
-    def score_embeddings(self, emb):
-        return -(emb / self.scale - self.target).abs().sum(1)
+    def workers(self):
+        return contextlib.nullcontext(1)
 
 
 @pytest.mark.parametrize("refine, expected", [(False, (75, 50, 525, 350)), (True, (58, 50, 525, 361))])
-def test_refinement_climbs_from_the_best_grid_box(random_weights, refine, expected):
+def test_refinement_climbs_from_the_best_grid_box(refine, expected):
     from sacrop_cli.api import Cropper
 
     # coffee.jpg is 600 x 400, analysed at 384 x 256 (scale 0.64). The nearest grid box to the
     # target is (75, 50, 525, 350), 17 + 11 pixels away; a step is 17 x 11 pixels (1/36), so the
     # climb moves x1 out, then y2 down, then no step helps.
-    cropper = Cropper(weights=random_weights, device="cpu", refine=refine)
-    cropper.model = _DistanceModel((58, 50, 525, 361), 0.64)
+    cropper = Cropper(engine=_DistanceEngine((58, 50, 525, 361), 0.64), refine=refine)
     [crop] = cropper.crop(EXAMPLES / "coffee.jpg", ratios=["any"])
     assert crop.box == expected
     assert crop.score == pytest.approx(-28.0 if not refine else 0.0, abs=1e-3)
 
 
-def test_refined_top_k_stay_distinct(random_weights):
+def test_refined_top_k_stay_distinct():
     from sacrop_cli.api import Cropper
     from sacrop_cli.candidates import DEDUP_IOU, iou_matrix
 
     # every climber heads for the same target: the second result must still be another crop
-    cropper = Cropper(weights=random_weights, device="cpu")
-    cropper.model = _DistanceModel((58, 50, 525, 361), 0.64)
+    cropper = Cropper(engine=_DistanceEngine((58, 50, 525, 361), 0.64))
     crops = cropper.crop(EXAMPLES / "coffee.jpg", ratios=["any", "3:2"], top_k=3)
     for ratio in ("any", "3:2"):
         boxes = np.array([c.box for c in crops if c.ratio == ratio])

@@ -1,10 +1,13 @@
 from dataclasses import replace
 
+import numpy as np
 import pytest
 import torch
+import torch.nn.functional as F
 from torchvision.ops import roi_align as tv_roi_align
 
-from sacrop_cli.network import CropScorer, ScorerConfig, box_coverage, count_parameters, roi_align, rod_align
+from sacrop_cli.network import (CropScorer, ScorerConfig, _per_image, box_coverage, count_parameters, roi_align,
+                                rod_align)
 from sacrop_cli.preprocess import boxes_to_rois, input_size
 
 
@@ -29,8 +32,9 @@ def test_scores_shape_for_sizes_and_ratios(model, photo):
     w, h = input_size(*photo)
     assert w % 32 == 0 and h % 32 == 0 and min(w, h) <= 256
     images = torch.randn(2, 3, h, w)
-    rois = torch.cat([boxes_to_rois([[0, 0, photo[0], photo[1]], [10, 10, 400, 300]], photo, (w, h), 0),
-                      boxes_to_rois([[5, 5, 300, 200]], photo, (w, h), 1)])
+    rois = torch.from_numpy(np.concatenate([
+        boxes_to_rois([[0, 0, photo[0], photo[1]], [10, 10, 400, 300]], photo, (w, h), 0),
+        boxes_to_rois([[5, 5, 300, 200]], photo, (w, h), 1)]))
     with torch.inference_mode():
         scores = model(images, rois)
     assert scores.shape == (3,)
@@ -180,10 +184,39 @@ def test_optimized_for_inference_gives_the_same_scores():
     photo = (1024, 683)
     size = input_size(*photo)
     boxes = gaic_grid(*photo)
-    rois = torch.cat([boxes_to_rois(boxes, photo, size, b) for b in range(2)])
+    rois = torch.from_numpy(np.concatenate([boxes_to_rois(boxes, photo, size, b) for b in range(2)]))
     images = torch.randn(2, 3, size[1], size[0])
     with torch.inference_mode():
         expected = _straightforward_scores(plain, images, rois)
         got = fast(images, rois)
     assert expected.std() > 0.3
     torch.testing.assert_close(got, expected, atol=1e-4, rtol=0)
+
+
+@pytest.mark.parametrize("size", [(256, 256), (384, 256), (256, 768), (32, 64)])
+def test_fixed_scale_fusion_equals_resizing_to_the_middle_map(size):
+    """The ONNX-friendly 2x pooling and 2x upsampling of ``image_features`` equal the adaptive
+    pooling and resizing to the stride-16 map's size they replace, for inputs of multiples of 32."""
+    torch.manual_seed(7)
+    w, h = size
+    low, mid, high = (torch.randn(1, 5, h // s, w // s) for s in (8, 16, 32))
+    target = mid.shape[-2:]
+    torch.testing.assert_close(F.avg_pool2d(low, 2), F.adaptive_avg_pool2d(low, target), atol=1e-6, rtol=0)
+    torch.testing.assert_close(F.interpolate(high, scale_factor=2.0, mode="bilinear", align_corners=False),
+                               F.interpolate(high, size=target, mode="bilinear", align_corners=False),
+                               atol=1e-6, rtol=0)
+
+
+@pytest.mark.parametrize("batch", [1, 3])
+def test_per_image_products_equal_the_loop_they_replace(batch):
+    """``_per_image`` (two batched products, exportable) against the image-by-image einsum of
+    its first version, for one image (broadcast) and a batch (gathered)."""
+    torch.manual_seed(8)
+    features = torch.randn(batch, 4, 6, 10)
+    index = torch.tensor([0, batch - 1, 0, batch // 2, batch - 1])
+    wy, wx = torch.rand(5, 9, 6), torch.rand(5, 9, 10)
+    expected = torch.empty(5, 4, 9, 9)
+    for b in index.unique().tolist():
+        sel = (index == b).nonzero().squeeze(1)
+        expected[sel] = torch.einsum("kih,chw,kjw->kcij", wy[sel], features[b], wx[sel])
+    torch.testing.assert_close(_per_image(wy, features, wx, index), expected, atol=1e-5, rtol=1e-5)

@@ -83,16 +83,21 @@ def cache(tmp_path, monkeypatch):
 
 @pytest.fixture
 def fake_reader(monkeypatch):
-    """A stand-in sacrop_cli.checkpoint (the real one imports torch, which takes seconds):
-    files starting with b"bad" fail to load, others load with fixed meta."""
-    def read_checkpoint(path):
+    """A stand-in for reading a weights file's metadata (the real one needs torch or ONNX Runtime
+    and a real file): files starting with b"bad" fail to load, others give FAKE_META."""
+    def read(path):
         if Path(path).read_bytes().startswith(b"bad"):
             raise CheckpointError(f"{path}: not a sacrop checkpoint")
-        return types.SimpleNamespace(state_dict={}, meta={"arch": "mobilenetv2"})
+        return FAKE_META, None
 
-    module = types.ModuleType("sacrop_cli.checkpoint")
-    module.read_checkpoint = read_checkpoint
-    monkeypatch.setitem(sys.modules, "sacrop_cli.checkpoint", module)
+    monkeypatch.setattr(w, "read_weights_meta", read)
+
+
+FAKE_META = {"architecture": "sacrop.CropScorer", "config": {"backbone": "mobilenet_v2", "spatial": True},
+             "input": {"short_side": 256, "max_long_side": 768, "multiple": 32}, "lambda_cls": 1.0}
+FAKE_META_LINES = ("  architecture: sacrop.CropScorer (mobilenet_v2, spatial-aware feature)\n"
+                   "  input: short side 256, long side <= 768, multiple of 32\n"
+                   "  lambda_cls: 1.0\n")
 
 
 def _cli() -> click.Group:
@@ -107,12 +112,19 @@ def _cli() -> click.Group:
 
 
 SHIPPED_SHA = "e79041a4d81ced3ba72f5f7bb8d07588d47c62c07b4c587c6e9ff2574c02e8b6"
+SHIPPED_GRAPH_SHA = "01be6ed2617302734095eb9007a66f593fdb7161aa492917f18ca9ab44aa06e2"
 
 
 def test_registry_default_entry():
     assert w.REGISTRY[w.DEFAULT_WEIGHTS] == w.WeightsEntry(
-        "sacrop-fcdb-v2", "sacrop-fcdb-v2.pt", None, SHIPPED_SHA,
-        "MobileNetV2 + spatial-aware feature + rank consistency, trained on FCDB")
+        "sacrop-fcdb-v2", "MobileNetV2 + spatial-aware feature + rank consistency, trained on FCDB",
+        (w.WeightsFile("onnx", "sacrop-fcdb-v2.onnx", SHIPPED_GRAPH_SHA),
+         w.WeightsFile("torch", "sacrop-fcdb-v2.pt", SHIPPED_SHA)))
+
+
+def test_shipped_files_match_the_registry():
+    for file in w.REGISTRY[w.DEFAULT_WEIGHTS].files:
+        assert w.sha256_file(REPO / "weights" / file.filename) == file.sha256
 
 
 def test_shipped_dirs_include_repo_weights_folder():
@@ -222,32 +234,62 @@ def test_resolve_url_downloads_once_into_cache(server, cache):
 def test_resolve_path_env_and_unknown(cache, tmp_path, monkeypatch):
     ckpt = tmp_path / "mine.pt"
     ckpt.write_bytes(b"x")
-    assert w.resolve_weights(str(ckpt)) == ckpt
+    assert w.resolve_weights(str(ckpt), kind="torch") == ckpt
     monkeypatch.setenv("SACROP_WEIGHTS", str(ckpt))
-    assert w.resolve_weights() == ckpt
+    assert w.resolve_weights(kind="torch") == ckpt
     with pytest.raises(CheckpointError) as info:
         w.resolve_weights("nope")
     assert str(info.value) == ("nope: no such weights file or registered name "
                                "(see `sacrop weights list`)")
 
 
-def test_resolve_default_missing_and_found(cache, tmp_path, monkeypatch):
+def test_a_file_of_the_other_kind_stands_for_its_sibling(cache, tmp_path):
+    ckpt, graph = tmp_path / "mine.pt", tmp_path / "mine.onnx"
+    ckpt.write_bytes(b"x")
+    with pytest.raises(CheckpointError) as info:
+        w.resolve_weights(ckpt, kind="onnx")
+    assert str(info.value) == (f"{ckpt}: no ONNX graph beside it (mine.onnx): make one with "
+                               f"`sacrop weights export {ckpt}`, or use --engine torch")
+    graph.write_bytes(b"y")
+    assert w.resolve_weights(ckpt, kind="onnx") == graph
+    assert w.resolve_weights(graph, kind="torch") == ckpt
+    ckpt.unlink()
+    with pytest.raises(CheckpointError, match="the torch engine needs the checkpoint mine.pt beside it"):
+        w.resolve_weights(graph, kind="torch")
+    other = tmp_path / "model.bin"  # neither kind's suffix: taken as it is
+    other.write_bytes(b"z")
+    assert w.resolve_weights(other, kind="onnx") == other
+
+
+def test_resolve_default_missing_damaged_and_found(cache, tmp_path, monkeypatch):
     with pytest.raises(CheckpointError) as info:
         w.resolve_weights()
-    assert str(info.value) == ("no trained weights are installed: sacrop-fcdb-v2 is missing from "
+    assert str(info.value) == ("no trained weights are installed: sacrop-fcdb-v2.onnx is missing from "
                                f"{cache}; reinstall sacrop or pass --weights PATH")
     shipped = tmp_path / "shipped"
     shipped.mkdir()
-    (shipped / "sacrop-fcdb-v2.pt").write_bytes(b"x")
+    (shipped / "sacrop-fcdb-v2.onnx").write_bytes(b"x")
     monkeypatch.setattr(w, "shipped_weights_dirs", lambda: [shipped])
-    assert w.locate("sacrop-fcdb-v2") == shipped / "sacrop-fcdb-v2.pt"
-    assert w.resolve_weights("sacrop-fcdb-v2") == shipped / "sacrop-fcdb-v2.pt"
+    assert w.locate("sacrop-fcdb-v2") == shipped / "sacrop-fcdb-v2.onnx"
+    assert w.locate("sacrop-fcdb-v2", "torch") is None
+    with pytest.raises(CheckpointError) as info:  # a registered file is checked
+        w.resolve_weights("sacrop-fcdb-v2")
+    assert str(info.value) == (f"{shipped / 'sacrop-fcdb-v2.onnx'}: SHA-256 mismatch: expected "
+                               f"{SHIPPED_GRAPH_SHA}, got {hashlib.sha256(b'x').hexdigest()}; "
+                               "the file is damaged or was replaced: reinstall sacrop")
+    entry = w.WeightsEntry("sacrop-fcdb-v2", "test", (
+        w.WeightsFile("onnx", "sacrop-fcdb-v2.onnx", hashlib.sha256(b"x").hexdigest()),))
+    monkeypatch.setitem(w.REGISTRY, "sacrop-fcdb-v2", entry)
+    assert w.resolve_weights("sacrop-fcdb-v2") == shipped / "sacrop-fcdb-v2.onnx"
+    with pytest.raises(CheckpointError, match="sacrop-fcdb-v2: has no torch file"):
+        w.resolve_weights("sacrop-fcdb-v2", kind="torch")
 
 
 def test_locate_in_cache(cache):
     cache.mkdir(parents=True)
     (cache / "sacrop-fcdb-v2.pt").write_bytes(b"x")
-    assert w.locate("sacrop-fcdb-v2") == cache / "sacrop-fcdb-v2.pt"
+    assert w.locate("sacrop-fcdb-v2", "torch") == cache / "sacrop-fcdb-v2.pt"
+    assert w.locate("sacrop-fcdb-v2") is None  # the graph is not there
     assert w.locate("unknown") is None
 
 
@@ -256,7 +298,7 @@ def test_verify(tmp_path, fake_reader):
     good.write_bytes(b"good")
     sha = hashlib.sha256(b"good").hexdigest()
     assert w.verify(good, sha) == {"path": str(good), "sha256": sha, "size": 4, "ok": True,
-                                   "error": None, "meta": {"arch": "mobilenetv2"}}
+                                   "error": None, "note": None, "meta": FAKE_META}
     result = w.verify(good, "f" * 64)
     assert (result["ok"], result["error"]) == (
         False, f"{good}: SHA-256 mismatch: expected {'f' * 64}, got {sha}")
@@ -266,16 +308,36 @@ def test_verify(tmp_path, fake_reader):
     assert w.verify(tmp_path / "none.pt", None)["error"] == f"{tmp_path / 'none.pt'}: no such file"
 
 
+def test_summarise_meta_counts_the_training_files():
+    meta = {**FAKE_META, "training": {"command": "sacrop train --fcdb d -o m.pt",
+                                      "data": {"n_train": 10, "n_val": 2, "val_names": ["a.jpg"] * 2}},
+            "metrics": {"validation": {"iou": 0.71234, "disp": 0.0712}}, "checkpoint_sha256": "ab" * 32}
+    assert w.summarise_meta(meta)[2:] == [
+        ("trained with", "sacrop train --fcdb d -o m.pt"), ("training data", "n_train 10, n_val 2"),
+        ("lambda_cls", "1.0"), ("validation", "iou 0.7123, disp 0.0712"),
+        ("exported from", f"checkpoint {'ab' * 32}")]
+
+
 def test_cli_list_json(cache):
     cache.mkdir(parents=True)
     (cache / "sacrop-fcdb-v2.pt").write_bytes(PAYLOAD)
     result = CliRunner().invoke(_cli(), ["weights", "list", "--json"])
     assert result.exit_code == 0, result.output
-    assert json.loads(result.stdout) == [{
-        "name": "sacrop-fcdb-v2", "default": True,
-        "description": w.REGISTRY["sacrop-fcdb-v2"].description,
-        "filename": "sacrop-fcdb-v2.pt", "path": str(cache / "sacrop-fcdb-v2.pt"), "url": None,
-        "present": True, "size": 300_000, "sha256": PAYLOAD_SHA, "expected_sha256": SHIPPED_SHA}]
+    common = {"name": "sacrop-fcdb-v2", "default": True, "url": None,
+              "description": w.REGISTRY["sacrop-fcdb-v2"].description}
+    assert json.loads(result.stdout) == [
+        {**common, "kind": "onnx", "filename": "sacrop-fcdb-v2.onnx", "path": None, "present": False,
+         "size": None, "sha256": None, "expected_sha256": SHIPPED_GRAPH_SHA},
+        {**common, "kind": "torch", "filename": "sacrop-fcdb-v2.pt", "path": str(cache / "sacrop-fcdb-v2.pt"),
+         "present": True, "size": 300_000, "sha256": PAYLOAD_SHA, "expected_sha256": SHIPPED_SHA}]
+
+
+def test_cli_list_table_shows_the_whole_sha256(cache):
+    cache.mkdir(parents=True)
+    (cache / "sacrop-fcdb-v2.pt").write_bytes(PAYLOAD)
+    result = CliRunner().invoke(_cli(), ["weights", "list"], env={"COLUMNS": "200"})
+    assert result.exit_code == 0
+    assert PAYLOAD_SHA in result.output
 
 
 def test_cli_list_table(cache):
@@ -311,9 +373,12 @@ def test_cli_path(cache):
     assert result.exit_code == 1
     assert result.stderr.startswith("Error: no trained weights are installed")
     cache.mkdir(parents=True)
-    (cache / "sacrop-fcdb-v2.pt").write_bytes(b"x")
-    result = runner.invoke(_cli(), ["weights", "path", "sacrop-fcdb-v2"])
-    assert (result.exit_code, result.stdout) == (0, f"{cache / 'sacrop-fcdb-v2.pt'}\n")
+    mine = cache / "mine.pt"
+    mine.write_bytes(b"x")
+    result = runner.invoke(_cli(), ["weights", "path", str(mine), "--kind", "torch"])
+    assert (result.exit_code, result.stdout) == (0, f"{mine}\n")
+    result = runner.invoke(_cli(), ["weights", "path", str(mine)])
+    assert result.exit_code == 1 and "no ONNX graph beside it (mine.onnx)" in result.stderr
 
 
 def test_cli_verify(cache, tmp_path, fake_reader):
@@ -322,16 +387,19 @@ def test_cli_verify(cache, tmp_path, fake_reader):
     result = CliRunner().invoke(_cli(), ["weights", "verify", str(good)])
     assert result.exit_code == 0
     assert result.stdout == (f"OK {good}\n  size: 4 bytes\n"
-                             f"  sha256: {hashlib.sha256(b'good').hexdigest()}\n"
-                             "  arch: mobilenetv2\n")
+                             f"  sha256: {hashlib.sha256(b'good').hexdigest()}\n" + FAKE_META_LINES)
     result = CliRunner().invoke(_cli(), ["weights", "verify", str(good), "--sha256", "a" * 64])
     assert result.exit_code == 1
     assert "SHA-256 mismatch" in result.stderr
+    (tmp_path / "good.onnx").write_bytes(b"also good")  # the sibling is checked too
+    result = CliRunner().invoke(_cli(), ["weights", "verify", str(good)])
+    assert result.exit_code == 0
+    assert result.stdout.count("OK ") == 2 and f"OK {tmp_path / 'good.onnx'}" in result.stdout
 
 
 def test_help_has_examples():
     runner = CliRunner()
-    for args in ([], ["list"], ["download"], ["path"], ["verify"]):
+    for args in ([], ["list"], ["download"], ["path"], ["verify"], ["export"]):
         result = runner.invoke(_cli(), ["weights", *args, "--help"])
         assert result.exit_code == 0
         assert "Example:" in result.output

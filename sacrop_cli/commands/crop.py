@@ -99,28 +99,33 @@ class BoxType(click.ParamType):
 
 
 def _model_options(func: Any) -> Any:
-    """--weights and --device, shared by crop and score."""
+    """--weights, --engine and --device, shared by every command that runs the network."""
     func = click.option(
         "--device", type=click.Choice(["auto", "cpu", "cuda"]), default="auto", show_default=True,
-        help="Where the network runs; auto uses CUDA when available.")(func)
+        help="Where the network runs; auto uses CUDA when the engine has it.")(func)
+    func = click.option(
+        "--engine", type=click.Choice(["auto", "onnx", "torch"]), default="auto", show_default=True,
+        help="What runs the network: ONNX Runtime (light, fast on the CPU) or torch (needs "
+             "sacrop[train]; CUDA). auto is onnx, or torch for --device cuda when ONNX Runtime "
+             "has no CUDA.")(func)
     return click.option(
         "--weights", metavar="NAME|PATH|URL", envvar="SACROP_WEIGHTS", show_envvar=True,
-        help="Model weights: a registered name (see `sacrop weights list`), a .pt file or a "
-             "URL (downloaded once into the cache). Default: the shipped weights.")(func)
+        help="Model weights: a registered name (see `sacrop weights list`), an .onnx graph or "
+             "a .pt checkpoint (the onnx engine runs the .onnx beside it), or a URL "
+             "(downloaded once into the cache). Default: the shipped weights.")(func)
 
 
-def _load_cropper(ui: UI, weights: str | None, device: str, *, refine: bool = True) -> Any:
+def _load_cropper(ui: UI, weights: str | None, device: str, engine: str = "auto", *,
+                  refine: bool = True) -> Any:
     """The Cropper, or exit 1 with the one-line reason (e.g. no trained weights installed)."""
     from sacrop_cli.api import Cropper
-    from sacrop_cli.weights import resolve_weights
 
     try:
-        path = resolve_weights(weights, progress=ui.level >= NORMAL)
-        cropper = Cropper(weights=path, device=device, refine=refine)
+        cropper = Cropper(weights=weights, device=device, engine=engine, refine=refine)
     except SacropError as err:
         ui.error(str(err))
         raise click.exceptions.Exit(1) from None
-    ui.info(f"weights: {path} on {cropper.device}")
+    ui.info(f"weights: {cropper.weights_path} ({cropper.engine.name} on {cropper.device})")
     return cropper
 
 
@@ -313,8 +318,8 @@ def crop(paths: tuple[Path, ...], ratios: tuple[Ratio, ...], top_k: int, out_dir
          no_recursive: bool, overwrite: bool, resume: bool, fmt: str | None, quality: int,
          max_size: tuple[int, int] | None, manifest: Path | None, preview: Path | None,
          preview_dir: Path | None, dry_run: bool, as_json: bool,
-         weights: str | None, device: str, no_refine: bool, batch_size: int, max_pixels: int | None,
-         quiet: bool, verbose: int) -> None:
+         weights: str | None, engine: str, device: str, no_refine: bool, batch_size: int,
+         max_pixels: int | None, quiet: bool, verbose: int) -> None:
     from sacrop_cli.imageio import scan_inputs
     from sacrop_cli.pipeline import run_batch
 
@@ -347,7 +352,7 @@ def crop(paths: tuple[Path, ...], ratios: tuple[Ratio, ...], top_k: int, out_dir
         advance(1)
 
     try:
-        cropper = _load_cropper(ui, weights, device, refine=not no_refine)
+        cropper = _load_cropper(ui, weights, device, engine, refine=not no_refine)
         with _jsonl_sink(manifest) as sink, \
                 ui.progress(len(scan.images) + len(scan.missing), "Cropping") as advance:
             report = run_batch(
@@ -413,12 +418,12 @@ def _read_boxes(ctx: click.Context, param: click.Parameter, value: Path | None) 
 @_model_options
 @click.option("-q", "--quiet", is_flag=True, help="Only print errors.")
 def score(image: Path, boxes: tuple[list, ...], boxes_file: list | None, weights: str | None,
-          device: str, quiet: bool) -> None:
+          engine: str, device: str, quiet: bool) -> None:
     all_boxes = [*boxes, *(boxes_file or [])]
     if not all_boxes:
         raise click.UsageError("give at least one --box x1,y1,x2,y2 or --boxes FILE.json")
     ui = UI(level_from_flags(quiet, 0))
-    cropper = _load_cropper(ui, weights, device)
+    cropper = _load_cropper(ui, weights, device, engine)
     try:
         scores = cropper.score(image, all_boxes)
     except ValueError as err:  # a box outside the photo

@@ -1,6 +1,6 @@
 """``sacrop explain``: one photo's activation maps, best crops and top scores as a picture.
 
-Torch and Pillow are imported inside the command only (``sacrop --help`` stays fast).
+The network and Pillow are imported inside the command only (``sacrop --help`` stays fast).
 """
 from __future__ import annotations
 
@@ -48,15 +48,15 @@ def _check_out(ctx: click.Context, param: click.Parameter, value: Path | None) -
 @_model_options
 @click.option("-q", "--quiet", is_flag=True, help="Only print errors.")
 def explain(image: Path, ratios: tuple[Ratio, ...], top: int, out: Path | None,
-            weights: str | None, device: str, quiet: bool) -> None:
+            weights: str | None, engine: str, device: str, quiet: bool) -> None:
     ui = UI(level_from_flags(quiet, 0))
     out = out if out is not None else Path(f"{image.stem}.explain.png")
     if out.resolve() == image.resolve():
         raise click.UsageError(f"{out}: the picture would replace the photo; choose another -o")
-    cropper = _load_cropper(ui, weights, device)
+    cropper = _load_cropper(ui, weights, device, engine)
     from sacrop_cli.explain import explain as explain_photo
     from sacrop_cli.explain import render, summary
-    from sacrop_cli.preview import atomic_write
+    from sacrop_cli.atomic import atomic_write
 
     try:
         result = explain_photo(cropper, image, ratios, top)

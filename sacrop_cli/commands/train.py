@@ -9,6 +9,7 @@ from pathlib import Path
 
 import click
 
+from sacrop_cli.commands.crop import _model_options
 from sacrop_cli.console import UI, level_from_flags
 
 _dir = click.Path(exists=True, file_okay=False, path_type=Path)
@@ -90,9 +91,15 @@ def train(gaicd, fcdb, unlabelled, transductive, out, epochs, lr, crops_per_imag
     ui = UI(level_from_flags(quiet, verbose))
     if bool(gaicd) == bool(fcdb):
         raise click.UsageError("give exactly one of --gaicd DIR or --fcdb DIR")
-    from sacrop_cli.api import resolve_device
-    from sacrop_cli.datasets import read_fcdb, read_gaicd, read_unlabelled, split_items
+    from sacrop_cli.engine import require_torch
     from sacrop_cli.errors import SacropError
+
+    try:
+        require_torch("sacrop train")
+    except SacropError as exc:
+        _die(ui, str(exc))
+    from sacrop_cli.datasets import read_fcdb, read_gaicd, read_unlabelled, split_items
+    from sacrop_cli.torch_engine import resolve_device
     from sacrop_cli.trainer import TrainConfig, TrainData, run_training
 
     try:
@@ -146,6 +153,12 @@ def train(gaicd, fcdb, unlabelled, transductive, out, epochs, lr, crops_per_imag
     ui.print(f"wrote {out} (epoch {best.get('epoch')}, validation "
              + ", ".join(f"{k} {v:.4f}" for k, v in best.get("val", {}).items())
              + f") in {summary['seconds'] / 60:.1f} min")
+    from sacrop_cli.export import export_onnx
+
+    try:
+        ui.print(f"wrote {export_onnx(out)} (the ONNX graph `sacrop crop` runs)")
+    except SacropError as exc:
+        _die(ui, str(exc))
 
 
 class _TrainReporter:
@@ -200,15 +213,14 @@ class _TrainReporter:
 @click.option("--gaicd", type=_dir, help="GAICD folder (original or JSON layout).")
 @click.option("--split", type=click.Choice(["test", "train", "all"]), default="test", show_default=True,
               help="GAICD split to evaluate.")
-@click.option("--weights", envvar="SACROP_WEIGHTS", help="Registered name, path or URL of the weights.")
-@click.option("--device", type=click.Choice(["auto", "cpu", "cuda"]), default="auto", show_default=True)
+@_model_options
 @click.option("--batch-size", type=click.IntRange(1), default=8, show_default=True)
 @click.option("--no-refine", is_flag=True, help="Score the candidates' own boxes, as `sacrop crop --no-refine`.")
 @click.option("--json", "json_out", type=click.Path(dir_okay=False, path_type=Path),
               help="Write every figure and the per-image values (boxes, scores) as JSON.")
 @click.option("-q", "--quiet", is_flag=True)
 @click.option("-v", "--verbose", count=True)
-def evaluate(fcdb, gaicd, split, weights, device, batch_size, no_refine, json_out, quiet, verbose) -> None:
+def evaluate(fcdb, gaicd, split, weights, engine, device, batch_size, no_refine, json_out, quiet, verbose) -> None:
     """Measure crops against human labels (the papers' protocols).
 
     \b
@@ -231,7 +243,7 @@ def evaluate(fcdb, gaicd, split, weights, device, batch_size, no_refine, json_ou
     from sacrop_cli.evaluate import evaluate_fcdb, evaluate_gaicd
 
     try:
-        cropper = Cropper(weights, device, refine=not no_refine)
+        cropper = Cropper(weights, device, engine=engine, refine=not no_refine)
         read = read_fcdb(fcdb) if fcdb else read_gaicd(gaicd, None if split == "all" else split)
         for line in read.problems:
             ui.warning(line)

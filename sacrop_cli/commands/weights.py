@@ -4,6 +4,7 @@ from __future__ import annotations
 import json
 import os
 import re
+from pathlib import Path
 
 import click
 
@@ -32,30 +33,36 @@ def weights() -> None:
     """
 
 
+def _file_row(entry: w.WeightsEntry, file: w.WeightsFile) -> dict:
+    path = w.locate(entry.name, file.kind)
+    return {
+        "name": entry.name,
+        "kind": file.kind,
+        "default": entry.name == w.DEFAULT_WEIGHTS,
+        "description": entry.description,
+        "filename": file.filename,
+        "path": str(path) if path else None,
+        "url": file.url,
+        "present": path is not None,
+        "size": path.stat().st_size if path else None,
+        "sha256": w.sha256_file(path) if path else None,
+        "expected_sha256": file.sha256,
+    }
+
+
 @weights.command("list")
 @click.option("--json", "as_json", is_flag=True, help="Print machine-readable JSON instead of a table.")
 def list_cmd(as_json: bool) -> None:
-    """Show the known weights, where they are and their checksums.
+    """Show the known weights, their files, where they are and their checksums.
+
+    Each model has two files: the ONNX graph that `sacrop crop` runs (kind onnx) and the
+    torch checkpoint it was exported from (kind torch, for training and --engine torch).
 
     \b
     Example:
       sacrop weights list --json
     """
-    rows = []
-    for entry in w.REGISTRY.values():
-        path = w.locate(entry.name)
-        rows.append({
-            "name": entry.name,
-            "default": entry.name == w.DEFAULT_WEIGHTS,
-            "description": entry.description,
-            "filename": entry.filename,
-            "path": str(path) if path else None,
-            "url": entry.url,
-            "present": path is not None,
-            "size": path.stat().st_size if path else None,
-            "sha256": w.sha256_file(path) if path else None,
-            "expected_sha256": entry.sha256,
-        })
+    rows = [_file_row(entry, file) for entry in w.REGISTRY.values() for file in entry.files]
     if as_json:
         click.echo(json.dumps(rows, indent=2))
         return
@@ -63,14 +70,13 @@ def list_cmd(as_json: bool) -> None:
     from rich.filesize import decimal
     from rich.table import Table
 
-    table = Table("Name", "Default", "Location", "Present", "Size", "SHA-256")
+    table = Table("Name", "Kind", "Default", "Location", "Size", "SHA-256")
     for row in rows:
         table.add_row(
-            row["name"], "*" if row["default"] else "",
+            row["name"], row["kind"], "*" if row["default"] else "",
             row["path"] or row["url"] or "not present",
-            "yes" if row["present"] else "no",
             decimal(row["size"]) if row["present"] else "-",
-            row["sha256"][:12] if row["sha256"] else "-")
+            row["sha256"] or "-")
     Console().print(table)
 
 
@@ -85,40 +91,47 @@ def download_cmd(spec: str, sha256: str | None) -> None:
 
     \b
     Example:
-      sacrop weights download https://example.org/sacrop-fcdb-v2.pt --sha256 HEX
+      sacrop weights download https://example.org/sacrop-fcdb-v2.onnx --sha256 HEX
     """
     entry = w.REGISTRY.get(spec)
     try:
-        if entry is not None and entry.url is not None:
-            path = w.download(entry.url, sha256=sha256 or entry.sha256, filename=entry.filename)
-        elif entry is not None:  # shipped-only weights: nothing to download, report the file
-            path = w.resolve_weights(spec, allow_download=False)
-            if sha256 and (actual := w.sha256_file(path)) != sha256:
-                raise click.ClickException(
-                    f"{path}: SHA-256 mismatch: expected {sha256}, got {actual}")
+        if entry is not None:  # every file of the model: downloaded, or the shipped one
+            paths = []
+            for file in entry.files:
+                if file.url is not None and w.locate(spec, file.kind) is None:
+                    paths.append(w.download(file.url, sha256=file.sha256, filename=file.filename))
+                else:
+                    paths.append(w.resolve_weights(spec, kind=file.kind, allow_download=False))
         elif spec.startswith(("http://", "https://")):
-            path = w.download(spec, sha256=sha256)
+            paths = [w.download(spec, sha256=sha256)]
         else:
             raise click.ClickException(
                 f"{spec}: not a URL or registered name (see `sacrop weights list`)")
     except SacropError as err:
         raise click.ClickException(str(err)) from None
-    click.echo(str(path))
+    for path in paths:
+        click.echo(str(path))
+
+
+_kind_option = click.option(
+    "--kind", type=click.Choice(sorted(w.KINDS)), default="onnx", show_default=True,
+    help="Which file of the model: the ONNX graph or the torch checkpoint.")
 
 
 @weights.command("path")
 @click.argument("spec", metavar="[NAME|PATH|URL]", required=False)
-def path_cmd(spec: str | None) -> None:
+@_kind_option
+def path_cmd(spec: str | None, kind: str) -> None:
     """Print the local file that NAME resolves to, without downloading.
 
     NAME defaults to $SACROP_WEIGHTS, then the default weights.
 
     \b
     Example:
-      sacrop weights path sacrop-fcdb-v2
+      sacrop weights path sacrop-fcdb-v2 --kind torch
     """
     try:
-        click.echo(str(w.resolve_weights(spec, allow_download=False)))
+        click.echo(str(w.resolve_weights(spec, kind=kind, allow_download=False)))
     except SacropError as err:
         raise click.ClickException(str(err)) from None
 
@@ -127,25 +140,71 @@ def path_cmd(spec: str | None) -> None:
 @click.argument("spec", metavar="[NAME|PATH]", required=False)
 @_sha256_option
 def verify_cmd(spec: str | None, sha256: str | None) -> None:
-    """Check that weights match their checksum and load as a sacrop checkpoint.
+    """Check that weights match their checksum and load: the ONNX graph and the checkpoint.
 
-    Registered names are checked against their known SHA-256 unless --sha256 is given.
+    A registered name checks both of its files against their known SHA-256; a file checks
+    itself (against --sha256 if given) and its sibling of the other kind when present.
 
     \b
     Example:
       sacrop weights verify ./my-finetune.pt --sha256 HEX
     """
     spec = spec or os.environ.get("SACROP_WEIGHTS") or w.DEFAULT_WEIGHTS
+    entry = w.REGISTRY.get(spec)
+    checks: list[tuple[Path, str | None]] = []
+    if entry is not None:  # --sha256 stands for the file a name first means: its graph
+        for file in entry.files:
+            path = w.locate(spec, file.kind)
+            if path is None:
+                raise click.ClickException(f"{spec}: {file.filename} is not installed")
+            checks.append((path, sha256 if sha256 and file.kind == "onnx" else file.sha256))
+    else:
+        try:
+            path = w.resolve_weights(spec, kind="torch" if spec.endswith(".pt") else "onnx",
+                                     allow_download=False)
+        except SacropError as err:
+            raise click.ClickException(str(err)) from None
+        checks.append((path, sha256))
+        siblings = {".pt": ".onnx", ".onnx": ".pt"}
+        if path.suffix in siblings and path.with_suffix(siblings[path.suffix]).is_file():
+            checks.append((path.with_suffix(siblings[path.suffix]), None))
+    failed = []
+    for path, expected in checks:
+        result = w.verify(path, expected)
+        if not result["ok"]:
+            failed.append(result["error"])
+            continue
+        click.echo(f"OK {result['path']}")
+        click.echo(f"  size: {result['size']} bytes")
+        click.echo(f"  sha256: {result['sha256']}")
+        if result["note"]:
+            click.echo(f"  note: {result['note']}")
+        for key, value in w.summarise_meta(result["meta"]):
+            click.echo(f"  {key}: {value}")
+    if failed:
+        raise click.ClickException("; ".join(failed))
+
+
+@weights.command("export")
+@click.argument("checkpoint", type=click.Path(exists=True, dir_okay=False, path_type=Path), metavar="FILE.pt")
+@click.option("-o", "--out", type=click.Path(dir_okay=False, path_type=Path), metavar="FILE.onnx",
+              help="Where to write the graph.  [default: beside the checkpoint, .onnx]")
+def export_cmd(checkpoint: Path, out: Path | None) -> None:
+    """Turn a checkpoint into the ONNX graph that `sacrop crop` runs (needs sacrop[train]).
+
+    The graph takes any image size and any number of crops, and keeps the checkpoint's
+    metadata. `sacrop train` writes both files; this is for checkpoints made otherwise.
+
+    \b
+    Example:
+      sacrop weights export runs/my-finetune.pt
+    """
+    from sacrop_cli.engine import require_torch
+
     try:
-        path = w.resolve_weights(spec, allow_download=False)
+        require_torch("sacrop weights export")
+        from sacrop_cli.export import export_onnx
+
+        click.echo(str(export_onnx(checkpoint, out)))
     except SacropError as err:
         raise click.ClickException(str(err)) from None
-    entry = w.REGISTRY.get(spec)
-    result = w.verify(path, sha256 or (entry.sha256 if entry else None))
-    if not result["ok"]:
-        raise click.ClickException(result["error"])
-    click.echo(f"OK {result['path']}")
-    click.echo(f"  size: {result['size']} bytes")
-    click.echo(f"  sha256: {result['sha256']}")
-    for key, value in (result["meta"] or {}).items():
-        click.echo(f"  {key}: {value}")

@@ -1,0 +1,116 @@
+"""Export a checkpoint to the ONNX graph that ``sacrop crop`` runs with ONNX Runtime.
+
+One graph holds the network's two halves side by side, so one file and one session serve both:
+
+- ``image [1, 3, H, W]`` -> ``fused_out [1, C, H/16, W/16]`` and ``maps_out [1, 2, g, g]``
+  (the backbone, run once per photo; H and W any multiples of 32);
+- ``fused``, ``maps``, ``rois [K, 5]`` -> ``scores [K]`` (the heads, for any number of crops of
+  one photo; column 0 of ``rois`` is 0).
+
+The basic model (no spatial-aware feature) has neither ``maps`` nor ``maps_out``. A caller that
+wants one half feeds the other half's inputs a tiny placeholder (see
+:class:`sacrop_cli.onnx_engine.OnnxEngine`). The checkpoint's metadata is stored in the graph
+(``metadata_props``), with the SHA-256 of the checkpoint it came from, so a graph can be listed,
+checked and matched with its checkpoint without torch.
+
+Needs torch, onnx and onnxscript (``pip install "sacrop[train]"``).
+"""
+from __future__ import annotations
+
+import json
+import warnings
+from pathlib import Path
+
+import torch
+from torch import Tensor, nn
+
+from sacrop_cli.atomic import atomic_write
+from sacrop_cli.checkpoint import read_checkpoint
+from sacrop_cli.errors import SacropError
+from sacrop_cli.network import STRIDE, CropScorer, ImageFeatures, fold_batch_norms
+from sacrop_cli.onnx_engine import GRAPH_FORMAT, GRAPH_FORMAT_VERSION
+from sacrop_cli.weights import sha256_file
+
+#: ONNX operator set the graph is written with (ONNX Runtime 1.17 and newer run it).
+OPSET = 18
+#: Largest network input side the graph accepts, in multiples of 32 (8,192 pixels).
+MAX_SIDE_BLOCKS = 256
+
+
+class _Halves(nn.Module):
+    """The exported function: the backbone of ``image`` and the heads on given features."""
+
+    def __init__(self, model: CropScorer) -> None:
+        super().__init__()
+        self.model = model
+
+    def heads(self, fused: Tensor, maps: Tensor | None, rois: Tensor) -> Tensor:
+        # the network input's size follows from the fused map's (stride 16, exact)
+        feats = ImageFeatures(fused, maps, (fused.shape[3] * STRIDE, fused.shape[2] * STRIDE))
+        return self.model.score_embeddings(self.model.embed_crops(feats, rois))
+
+
+class _SpatialGraph(_Halves):
+    def forward(self, image: Tensor, fused: Tensor, maps: Tensor, rois: Tensor) -> tuple[Tensor, ...]:
+        out = self.model.features(image)
+        return out.fused, out.maps, self.heads(fused, maps, rois)
+
+
+class _BasicGraph(_Halves):
+    def forward(self, image: Tensor, fused: Tensor, rois: Tensor) -> tuple[Tensor, ...]:
+        return self.model.features(image).fused, self.heads(fused, None, rois)
+
+
+def graph_path_for(checkpoint: Path) -> Path:
+    """Where the graph of a checkpoint lives: beside it, ``.onnx`` for ``.pt``."""
+    return Path(checkpoint).with_suffix(".onnx")
+
+
+def export_onnx(checkpoint: Path, out: Path | None = None) -> Path:
+    """Write the ONNX graph of ``checkpoint`` to ``out`` (default: beside it), atomically."""
+    try:
+        import onnx
+        import onnxscript  # noqa: F401 - torch's exporter needs it
+    except ImportError:
+        raise SacropError('exporting a graph needs onnx and onnxscript: pip install "sacrop[train]"') from None
+
+    checkpoint = Path(checkpoint)
+    out = Path(out) if out is not None else graph_path_for(checkpoint)
+    ckpt = read_checkpoint(checkpoint)
+    model = ckpt.build("cpu").eval()
+    fold_batch_norms(model.backbone)  # ONNX Runtime would fold them too; a smaller file
+    spatial = model.spatial is not None
+    graph = (_SpatialGraph if spatial else _BasicGraph)(model).eval()
+
+    example = torch.zeros(1, 3, 64, 96)
+    with torch.inference_mode():
+        feats = model.features(example)
+    rois = torch.tensor([[0.0, 0.0, 0.0, 96.0, 64.0], [0.0, 8.0, 4.0, 60.0, 50.0]])
+    dim = torch.export.Dim
+    H, W = dim("H", min=1, max=MAX_SIDE_BLOCKS), dim("W", min=1, max=MAX_SIDE_BLOCKS)
+    h, w = dim("h", min=1, max=MAX_SIDE_BLOCKS), dim("w", min=1, max=MAX_SIDE_BLOCKS)
+    shapes: dict = {"image": {2: 32 * H, 3: 32 * W}, "fused": {2: 2 * h, 3: 2 * w}}
+    args: tuple = (example, feats.fused)
+    inputs, outputs = ["image", "fused"], ["fused_out"]
+    if spatial:
+        args, shapes["maps"] = (*args, feats.maps), None
+        inputs.append("maps")
+        outputs.append("maps_out")
+    args, shapes["rois"] = (*args, rois), {0: dim("K", min=1, max=1 << 20)}
+    inputs.append("rois")
+    outputs.append("scores")
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")  # the exporter's notes on its own internals
+        program = torch.onnx.export(graph, args, dynamo=True, input_names=inputs, output_names=outputs,
+                                    dynamic_shapes=shapes, opset_version=OPSET, optimize=True,
+                                    verbose=False)
+    proto = program.model_proto
+    meta = dict(ckpt.meta)
+    for key, value in (("sacrop_format", GRAPH_FORMAT), ("sacrop_format_version", str(GRAPH_FORMAT_VERSION)),
+                       ("sacrop_meta", json.dumps(meta, sort_keys=True)),
+                       ("sacrop_checkpoint_sha256", sha256_file(checkpoint))):
+        entry = proto.metadata_props.add()
+        entry.key, entry.value = key, value
+    proto.producer_name = "sacrop"
+    onnx.checker.check_model(proto)
+    return atomic_write(out, lambda fh: fh.write(proto.SerializeToString()), fsync=True)
