@@ -30,7 +30,7 @@ def main() -> None:
     photo = (1536, 1024)
     size = input_size(*photo)
     boxes = gaic_grid(*photo)
-    rois = boxes_to_rois(boxes, photo, size)
+    rois = torch.from_numpy(boxes_to_rois(boxes, photo, size))
     images = torch.randn(1, 3, size[1], size[0])
     print(f"torch {torch.__version__}, {args.threads} thread(s), input {size[0]}x{size[1]}, {len(boxes)} candidates")
     print(f"{'model':<20} {'parameters':>12} {'median ms':>10} {'p90 ms':>8}")

@@ -1,15 +1,15 @@
 """Export a checkpoint to the ONNX graph that ``sacrop crop`` runs with ONNX Runtime.
 
-One graph holds the network's two halves side by side, so one file and one session serve both:
+One file holds the network's two halves as the two branches of an ``If`` on the image's size,
+so one session serves both and each run computes only its half:
 
-- ``image [1, 3, H, W]`` -> ``fused_out [1, C, H/16, W/16]`` and ``maps_out [1, 2, g, g]``
-  (the backbone, run once per photo; H and W any multiples of 32);
-- ``fused``, ``maps``, ``rois [K, 5]`` -> ``scores [K]`` (the heads, for any number of crops of
-  one photo; column 0 of ``rois`` is 0).
+- ``image [1, 3, H, W]`` (H, W multiples of 32) -> ``fused_out [1, C, H/16, W/16]`` and
+  ``maps_out [1, 2, g, g]``: the backbone, run once per photo;
+- an empty ``image [1, 3, 0, 0]`` with ``fused``, ``maps`` and ``rois [K, 5]`` -> ``scores [K]``:
+  the heads, for any number of crops of one photo (column 0 of ``rois`` is 0).
 
-The basic model (no spatial-aware feature) has neither ``maps`` nor ``maps_out``. A caller that
-wants one half feeds the other half's inputs a tiny placeholder (see
-:class:`sacrop_cli.onnx_engine.OnnxEngine`). The checkpoint's metadata is stored in the graph
+The outputs of the half not run are empty. The basic model (no spatial-aware feature) has
+neither ``maps`` nor ``maps_out``. The checkpoint's metadata is stored in the graph
 (``metadata_props``), with the SHA-256 of the checkpoint it came from, so a graph can be listed,
 checked and matched with its checkpoint without torch.
 
@@ -20,6 +20,7 @@ from __future__ import annotations
 import json
 import warnings
 from pathlib import Path
+from typing import Any
 
 import torch
 from torch import Tensor, nn
@@ -104,7 +105,7 @@ def export_onnx(checkpoint: Path, out: Path | None = None) -> Path:
         program = torch.onnx.export(graph, args, dynamo=True, input_names=inputs, output_names=outputs,
                                     dynamic_shapes=shapes, opset_version=OPSET, optimize=True,
                                     verbose=False)
-    proto = program.model_proto
+    proto = _branches(program.model_proto, spatial, model.config.reduced_dim)
     meta = dict(ckpt.meta)
     for key, value in (("sacrop_format", GRAPH_FORMAT), ("sacrop_format_version", str(GRAPH_FORMAT_VERSION)),
                        ("sacrop_meta", json.dumps(meta, sort_keys=True)),
@@ -114,3 +115,44 @@ def export_onnx(checkpoint: Path, out: Path | None = None) -> Path:
     proto.producer_name = "sacrop"
     onnx.checker.check_model(proto)
     return atomic_write(out, lambda fh: fh.write(proto.SerializeToString()), fsync=True)
+
+
+def _branches(combined: Any, spatial: bool, channels: int) -> Any:
+    """The exported graph (both halves side by side, every input needed by every run) rebuilt
+    as an ``If`` whose branches are the halves: a run computes only the half it is asked for."""
+    import onnx
+    from onnx import TensorProto, helper, utils
+
+    extractor = utils.Extractor(combined)
+    maps = ["maps"] if spatial else []
+    halves = {"encode": extractor.extract_model(["image"], ["fused_out", *(["maps_out"] if spatial else [])]).graph,
+              "score": extractor.extract_model(["fused", *maps, "rois"], ["scores"]).graph}
+
+    def branch(name: str, empty: dict[str, list[int]]) -> onnx.GraphProto:
+        """One half as a subgraph reading the outer inputs, with every output of the If: its own
+        (renamed: a subgraph may not reuse an outer name) and the other half's, empty."""
+        half = halves[name]
+        nodes, outputs = list(half.node), []
+        for out in combined.graph.output:
+            local = f"{name}_{out.name}"
+            if out.name in empty:
+                value = helper.make_tensor(f"{local}_value", TensorProto.FLOAT, empty[out.name], [])
+                nodes.append(helper.make_node("Constant", [], [local], value=value))
+            else:
+                nodes.append(helper.make_node("Identity", [out.name], [local]))
+            outputs.append(helper.make_tensor_value_info(local, TensorProto.FLOAT, None))
+        return helper.make_graph(nodes, name, [], outputs, initializer=list(half.initializer),
+                                 value_info=list(half.value_info))
+
+    encode = branch("encode", {"scores": [0]})
+    score = branch("score", {"fused_out": [1, channels, 0, 0], **({"maps_out": [1, 2, 0, 0]} if spatial else {})})
+    zero = helper.make_tensor("zero_value", TensorProto.INT64, [], [0])
+    nodes = [helper.make_node("Size", ["image"], ["image_size"]),
+             helper.make_node("Constant", [], ["zero"], value=zero),
+             helper.make_node("Greater", ["image_size", "zero"], ["has_image"]),
+             helper.make_node("If", ["has_image"], [o.name for o in combined.graph.output],
+                              then_branch=encode, else_branch=score)]
+    graph = helper.make_graph(nodes, "sacrop", list(combined.graph.input), list(combined.graph.output))
+    model = helper.make_model(graph, opset_imports=list(combined.opset_import))
+    model.ir_version = combined.ir_version
+    return model

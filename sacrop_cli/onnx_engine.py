@@ -102,11 +102,11 @@ class OnnxEngine:
         self._check_checkpoint_beside()
         self._inputs = [i.name for i in self._session.get_inputs()]
         grid, channels = self.meta["config"]["grid"], self.meta["config"]["reduced_dim"]
-        # what the half not wanted in a run is fed: the smallest valid input (a 32-pixel image)
-        self._idle = {"image": np.zeros((1, 3, 32, 32), np.float32),
-                      "fused": np.zeros((1, channels, 2, 2), np.float32),
+        # the inputs of the half a run does not compute: empty (an empty image selects the heads)
+        self._idle = {"image": np.zeros((1, 3, 0, 0), np.float32),
+                      "fused": np.zeros((1, channels, 0, 0), np.float32),
                       "maps": np.zeros((1, 2, grid, grid), np.float32),
-                      "rois": np.asarray([[0, 0, 0, 32, 32]], np.float32)}
+                      "rois": np.zeros((0, 5), np.float32)}
 
     def _check_checkpoint_beside(self) -> None:
         """A graph beside a checkpoint of the same name must be that checkpoint's export:

@@ -39,7 +39,8 @@ class TorchEngine:
         self.path = Path(path)
         self._device = resolve_device(device)
         self.device = self._device.type
-        self.threads = threads
+        # threads per worker: half of torch's by default, so that two photos run side by side
+        self.threads = threads or max(1, torch.get_num_threads() // 2)
         checkpoint = read_checkpoint(self.path)
         self.meta = checkpoint.meta
         self.model = checkpoint.build(self._device).optimize_for_inference()
@@ -78,15 +79,15 @@ class TorchEngine:
 
     @contextlib.contextmanager
     def workers(self) -> Iterator[int]:
-        """On the CPU, two workers on half of torch's threads each (MobileNetV2's small
-        convolutions use two threads poorly); torch's thread count is restored afterwards."""
+        """On the CPU, by default two workers on half of torch's threads each (MobileNetV2's
+        small convolutions use two threads poorly); torch's thread count is restored afterwards."""
         threads = torch.get_num_threads()
-        if self.device != "cpu" or threads < 2:
+        count = max(1, threads // self.threads) if self.device == "cpu" else 1
+        if count == 1:
             yield 1
             return
-        per_worker = self.threads or threads // 2
-        torch.set_num_threads(per_worker)
+        torch.set_num_threads(self.threads)
         try:
-            yield max(1, threads // per_worker)
+            yield count
         finally:
             torch.set_num_threads(threads)

@@ -56,7 +56,7 @@ REGISTRY: dict[str, WeightsEntry] = {
         description="MobileNetV2 + spatial-aware feature + rank consistency, trained on FCDB",
         files=(
             WeightsFile("onnx", "sacrop-fcdb-v2.onnx",
-                        "01be6ed2617302734095eb9007a66f593fdb7161aa492917f18ca9ab44aa06e2"),
+                        "40acc995712cf76aaa107b0646638a453d4006bb7690d25e20a0eff52939421a"),
             WeightsFile("torch", "sacrop-fcdb-v2.pt",
                         "e79041a4d81ced3ba72f5f7bb8d07588d47c62c07b4c587c6e9ff2574c02e8b6"),
         ),
