@@ -185,7 +185,7 @@ def main() -> None:
     env.pop("SACROP_WEIGHTS", None)
     from sacrop_cli.api import Cropper
     from sacrop_cli.engine import cpu_cores
-    from sacrop_cli.imageio import scan_inputs
+    from sacrop_cli.inputs import scan_inputs
     from sacrop_cli.pipeline import BatchReport, run_batch
 
     photos = [p for p, _ in scan_inputs([args.folder]).images]

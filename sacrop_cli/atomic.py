@@ -1,13 +1,25 @@
-"""Files that appear complete or not at all: written to a temporary name, renamed into place."""
+"""Files that appear complete or not at all: written to a temporary name, renamed into place.
+
+Every file sacrop writes (crops, manifests, previews, checkpoints, graphs) goes through here.
+Temporary files are named ``.<final name>.<8 random characters>.tmp`` in the destination
+folder; a run killed while writing leaves one behind, which the next run writing the same name
+removes (:func:`stale_temp_files`).
+"""
 from __future__ import annotations
 
+import contextlib
+import errno
 import os
+import re
 import tempfile
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import IO
 
-from sacrop_cli.errors import OutputError
+from sacrop_cli.errors import OutputError, one_line
+
+_TEMP_NAME = re.compile(r"\.(?P<name>.+)\.[a-z0-9_]{8}\.tmp")
+_NO_HARD_LINKS = frozenset({errno.EPERM, errno.ENOTSUP, errno.EOPNOTSUPP, errno.ENOSYS})
 
 
 def default_file_mode() -> int:
@@ -17,29 +29,108 @@ def default_file_mode() -> int:
     return 0o666 & ~umask
 
 
-def atomic_write(path: Path, write: Callable[[IO[bytes]], None], *, fsync: bool = False) -> Path:
-    """Call ``write`` on a temporary file in ``path``'s folder, then rename it to ``path``.
+def stale_temp_files(folder: Path | str) -> dict[str, list[Path]]:
+    """Temporary files in ``folder`` by the final name they were for.
 
-    A failure (or Ctrl-C) leaves ``path`` as it was and no temporary file; ``fsync`` makes the
-    content durable before the rename (for files that are expensive to remake, like weights).
-    Raises OutputError naming ``path`` when the folder or the file cannot be written.
+    A finished or interrupted run leaves none, so these are from killed runs; callers delete
+    only those of names they are producing themselves, never a whole folder's.
+    """
+    folder = Path(folder)
+    try:
+        names = os.listdir(folder)
+    except OSError:
+        return {}
+    found: dict[str, list[Path]] = {}
+    for name in sorted(names):
+        match = _TEMP_NAME.fullmatch(name)
+        if match:
+            found.setdefault(match["name"], []).append(folder / name)
+    return found
+
+
+def exists_error(path: Path) -> OutputError:
+    return OutputError(f"{path}: already exists (use --overwrite)")
+
+
+def _fsync_dir(folder: Path) -> None:
+    """Make the rename durable; some file systems cannot fsync a folder, which is fine."""
+    try:
+        fd = os.open(folder, os.O_RDONLY)
+    except OSError:
+        return
+    try:
+        os.fsync(fd)
+    except OSError:
+        pass
+    finally:
+        os.close(fd)
+
+
+def _publish(tmp: Path, path: Path, overwrite: bool) -> None:
+    """Move the finished temporary file to ``path``; never clobber unless ``overwrite``."""
+    if overwrite:
+        os.replace(tmp, path)
+        return
+    try:
+        os.link(tmp, path)  # atomic "create if absent"
+        return
+    except FileExistsError:
+        raise exists_error(path) from None
+    except OSError as exc:
+        if exc.errno not in _NO_HARD_LINKS:
+            raise
+    # No hard links here (FAT, some network shares): claim the name, then rename over it.
+    try:
+        fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+    except FileExistsError:
+        raise exists_error(path) from None
+    os.close(fd)
+    try:
+        os.replace(tmp, path)
+    except OSError:
+        path.unlink(missing_ok=True)
+        raise
+
+
+@contextlib.contextmanager
+def atomic_open(path: Path | str, mode: str = "wb", *, overwrite: bool = True,
+                durable: bool = False) -> Iterator[IO]:
+    """A file object to write ``path`` through: on a clean exit from the ``with`` block the
+    content appears at ``path`` (never over an existing file unless ``overwrite``); on any
+    error or Ctrl-C, ``path`` is untouched and no temporary file is left. ``durable`` syncs the
+    content and the folder to disk (crops, weights: expensive to remake). Raises OutputError
+    naming ``path`` when it cannot be written.
     """
     path = Path(path)
+    if not overwrite and os.path.lexists(path):  # fail early; the publish step is the real check
+        raise exists_error(path)
     try:
         path.parent.mkdir(parents=True, exist_ok=True)
-        fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
+        fh = tempfile.NamedTemporaryFile(mode, dir=path.parent, prefix=f".{path.name}.", suffix=".tmp",
+                                         delete=False, **({} if "b" in mode else {"encoding": "utf-8"}))
     except OSError as err:
         raise OutputError(f"{path}: cannot write: {err.strerror or err}") from None
+    tmp = Path(fh.name)
     try:
-        with os.fdopen(fd, "wb") as fh:
-            write(fh)
-            if fsync:
+        with fh:
+            yield fh
+            if durable:
                 fh.flush()
                 os.fsync(fh.fileno())
         os.chmod(tmp, default_file_mode())
-        os.replace(tmp, path)
-    except OSError as err:
-        raise OutputError(f"{path}: cannot write: {err.strerror or err}") from None
+        _publish(tmp, path, overwrite)
+    except (OSError, ValueError) as err:  # Pillow raises ValueError for what it cannot encode
+        reason = err.strerror if isinstance(err, OSError) and err.strerror else one_line(err)
+        raise OutputError(f"{path}: cannot write: {reason}") from err
     finally:
-        Path(tmp).unlink(missing_ok=True)
-    return path
+        tmp.unlink(missing_ok=True)
+    if durable:
+        _fsync_dir(path.parent)
+
+
+def atomic_write(path: Path | str, write: Callable[[IO[bytes]], object], *, overwrite: bool = True,
+                 durable: bool = False) -> Path:
+    """Write ``path`` with ``write(file)`` through :func:`atomic_open`; returns ``path``."""
+    with atomic_open(path, "wb", overwrite=overwrite, durable=durable) as fh:
+        write(fh)
+    return Path(path)

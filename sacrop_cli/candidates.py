@@ -75,10 +75,8 @@ def ratio_windows(
     largest window, so extreme ratios still get a choice. Positions slide by at most one
     ``1/bins`` of the image.
     """
-    if width * rh >= height * rw:  # the image is wider than the ratio: full height
-        max_h, max_w = height, height * rw / rh
-    else:
-        max_w, max_h = width, width * rh / rw
+    # the image is wider than the ratio: full height; else full width
+    max_w = height * rw / rh if width * rh >= height * rw else width
     boxes: list[np.ndarray] = []
     for step in range(0, 11):
         s = 1.0 - 0.05 * step

@@ -78,7 +78,7 @@ def save_checkpoint(path: Path, model: CropScorer, meta: dict[str, Any], *, half
              for k, v in model.state_dict().items()}
     payload = {"format": FORMAT, "format_version": FORMAT_VERSION, "meta": meta, "state_dict": state,
                **(extra or {})}
-    return atomic_write(path, lambda fh: torch.save(payload, fh), fsync=True)
+    return atomic_write(path, lambda fh: torch.save(payload, fh), durable=True)
 
 
 def read_checkpoint(path: Path) -> Checkpoint:

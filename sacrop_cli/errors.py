@@ -24,3 +24,8 @@ class DownloadError(SacropError):
 
 class DatasetError(SacropError):
     """A dataset folder or annotation file cannot be used."""
+
+
+def one_line(err: BaseException) -> str:
+    """An exception's message folded onto one line (its type's name when it has none)."""
+    return " ".join(str(err).split()) or type(err).__name__

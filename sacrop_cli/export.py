@@ -114,7 +114,7 @@ def export_onnx(checkpoint: Path, out: Path | None = None) -> Path:
         entry.key, entry.value = key, value
     proto.producer_name = "sacrop"
     onnx.checker.check_model(proto)
-    return atomic_write(out, lambda fh: fh.write(proto.SerializeToString()), fsync=True)
+    return atomic_write(out, lambda fh: fh.write(proto.SerializeToString()), durable=True)
 
 
 def _branches(combined: Any, spatial: bool, channels: int) -> Any:

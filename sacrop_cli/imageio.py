@@ -1,34 +1,29 @@
-"""Reading photos upright and writing crops safely, with their metadata.
+"""Decoding photos upright and encoding their crops with the photo's metadata.
 
 Every box here is ``(x1, y1, x2, y2)`` in pixels of the **upright** image (after the EXIF
-Orientation is applied) with exclusive ends. Sources are only ever opened for reading; crops go
-to a temporary file in the destination folder and are linked or renamed into place.
+Orientation is applied) with exclusive ends. Sources are only ever opened for reading; crops are
+written through :mod:`sacrop_cli.atomic`.
 """
 from __future__ import annotations
 
 import contextlib
-import errno
 import io
 import math
 import operator
 import os
-import re
 import struct
-import tempfile
 import threading
-from collections.abc import Iterator, Sequence
+from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 
 import numpy as np
-import piexif
 from PIL import Image, ImageCms, ImageOps, UnidentifiedImageError
 
+from sacrop_cli.atomic import atomic_open
 from sacrop_cli.errors import ImageError, OutputError
+from sacrop_cli.exif import exif_for_crop
 
-SUPPORTED_EXTENSIONS = frozenset(
-    {".jpg", ".jpeg", ".png", ".webp", ".tif", ".tiff", ".bmp", ".gif"})
-"""Extensions of the photos found in folders (GIF is read, never written: see pipeline)."""
 FORMAT_FOR_EXTENSION = {
     ".jpg": "JPEG",
     ".jpeg": "JPEG",
@@ -59,96 +54,6 @@ _JPEG_MAX_EXIF = 65533  # one APP1 segment
 _GRAY_MODES = frozenset({"1", "L", "LA", "La", "I", "I;16", "I;16L", "I;16B", "I;16N", "F"})
 _ALPHA_MODES = frozenset({"RGBA", "RGBa", "LA", "La", "PA"})
 _SIXTEEN_BIT_MODES = frozenset({"I", "I;16", "I;16L", "I;16B", "I;16N"})
-# Tags of the 0th IFD that describe the original's pixel layout: wrong for a crop, and Pillow's
-# TIFF writer would copy them over the crop's own.
-_LAYOUT_TAGS = (
-    piexif.ImageIFD.ImageWidth, piexif.ImageIFD.ImageLength, piexif.ImageIFD.BitsPerSample,
-    piexif.ImageIFD.Compression, piexif.ImageIFD.PhotometricInterpretation,
-    piexif.ImageIFD.StripOffsets, piexif.ImageIFD.SamplesPerPixel, piexif.ImageIFD.RowsPerStrip,
-    piexif.ImageIFD.StripByteCounts, piexif.ImageIFD.PlanarConfiguration,
-    piexif.ImageIFD.TileWidth, piexif.ImageIFD.TileLength, piexif.ImageIFD.TileOffsets,
-    piexif.ImageIFD.TileByteCounts, piexif.ImageIFD.JPEGInterchangeFormat,
-    piexif.ImageIFD.JPEGInterchangeFormatLength,
-)
-_NO_HARD_LINKS = frozenset({errno.EPERM, errno.ENOTSUP, errno.EOPNOTSUPP, errno.ENOSYS})
-
-
-# ---------------------------------------------------------------------------------------------
-# Finding inputs
-
-
-@dataclass
-class InputScan:
-    """What the command-line paths expand to.
-
-    ``images`` holds ``(image_path, root)``: ``root`` is the folder given on the command line
-    that the image was found under (so outputs can mirror ``image_path.relative_to(root)``), or
-    None for a file given directly. ``skipped`` lists files inside folders that are not images
-    by extension (or unreadable folders); ``missing`` lists given paths that do not exist.
-    """
-
-    images: list[tuple[Path, Path | None]] = field(default_factory=list)
-    skipped: list[Path] = field(default_factory=list)
-    missing: list[Path] = field(default_factory=list)
-
-
-def scan_inputs(paths: Sequence[Path | str], recursive: bool = True) -> InputScan:
-    """Expand files and folders into images, in a deterministic order.
-
-    Given paths keep their order; folder entries are sorted by name and walked depth first.
-    Symlinks are followed, but each real folder is visited once (no symlink loops); a symlinked
-    file inside a folder is an image of its own, so the output mirrors the tree; a file given
-    twice is yielded once. Hidden entries (``.name``) are ignored: they are metadata such as
-    ``.DS_Store``, AppleDouble ``._IMG.jpg`` files or our own temporary files. A file given
-    directly is yielded whatever its extension: the loader says clearly if it is not an image.
-    """
-    scan = InputScan()
-    seen_files: set[str] = set()
-    seen_dirs: set[str] = set()
-
-    def walk(folder: Path, root: Path) -> None:
-        real = os.path.realpath(folder)
-        if real in seen_dirs:
-            return
-        seen_dirs.add(real)
-        try:
-            with os.scandir(folder) as it:
-                entries = sorted(it, key=lambda e: e.name)
-        except OSError:
-            scan.skipped.append(folder)
-            return
-        for entry in entries:
-            if entry.name.startswith("."):
-                continue
-            path = folder / entry.name
-            if entry.is_dir():
-                if recursive:
-                    walk(path, root)
-            elif entry.is_file() and path.suffix.lower() in SUPPORTED_EXTENSIONS:
-                scan.images.append((path, root))
-            else:  # other extensions, broken symlinks, sockets...
-                scan.skipped.append(path)
-
-    for given in map(Path, paths):
-        if given.is_dir():
-            walk(given, given)
-        elif given.is_file():
-            real = os.path.realpath(given)
-            if real not in seen_files:
-                seen_files.add(real)
-                scan.images.append((given, None))
-        elif os.path.lexists(given):  # a FIFO or device: never try to decode it
-            scan.skipped.append(given)
-        else:
-            scan.missing.append(given)
-    return scan
-
-
-def iter_inputs(
-    paths: Sequence[Path | str], recursive: bool = True
-) -> Iterator[tuple[Path, Path | None]]:
-    """``(image_path, root)`` pairs of :func:`scan_inputs`, for callers that need no counts."""
-    yield from scan_inputs(paths, recursive).images
 
 
 # ---------------------------------------------------------------------------------------------
@@ -396,91 +301,6 @@ def open_for_analysis(
 # EXIF
 
 
-def _single_line(exc: BaseException) -> str:
-    return " ".join(str(exc).split()) or type(exc).__name__
-
-
-def _drop_mistyped_tags(exif_dict: dict) -> None:
-    """Delete tags whose value piexif cannot dump as the type its table expects.
-
-    Cameras write e.g. SceneType (41729, UNDEFINED) as a BYTE, which piexif loads as an int and
-    then refuses to dump.
-    """
-    t = piexif.TYPES
-    ints = (t.Byte, t.SByte, t.Short, t.SShort, t.Long, t.SLong)
-    for ifd in ("0th", "Exif", "GPS", "Interop"):
-        tags = exif_dict.get(ifd) or {}
-        for tag, value in list(tags.items()):
-            kind = piexif.TAGS[ifd].get(tag, {}).get("type")
-            items = value if isinstance(value, tuple) else (value,)
-            if kind in ints:
-                ok = bool(items) and all(isinstance(v, int) for v in items)
-            elif kind == t.Ascii:
-                ok = isinstance(value, (str, bytes))
-            elif kind == t.Undefined:
-                ok = isinstance(value, bytes)
-            elif kind in (t.Rational, t.SRational):
-                pairs = value if items and isinstance(items[0], tuple) else (value,)
-                ok = bool(items) and all(
-                    isinstance(p, tuple) and len(p) == 2 and all(isinstance(v, int) for v in p)
-                    for p in pairs
-                )
-            elif kind in (t.Float, t.DFloat):
-                ok = bool(items) and all(isinstance(v, (int, float)) for v in items)
-            else:
-                ok = False
-            if not ok:
-                del tags[tag]
-
-
-def exif_for_crop(
-    exif: bytes | None, width: int, height: int, *, source: Path | str | None = None
-) -> tuple[bytes | None, list[str]]:
-    """EXIF block for a ``width`` x ``height`` upright crop of a photo whose EXIF is ``exif``.
-
-    Orientation becomes 1 (pixels are stored upright), PixelX/YDimension the crop size, and the
-    embedded thumbnail (the whole 1st IFD) is dropped since it would show the uncropped photo;
-    tags describing the original's pixel layout go too. Returns ``(block, warnings)``; the block
-    starts with ``b"Exif\\0\\0"``. A block piexif cannot read or write is dropped with a warning
-    (prefixed with ``source`` when given).
-    """
-    if not exif:
-        return None, []
-    prefix = f"{source}: " if source is not None else ""
-
-    def dropped(reason: str) -> tuple[None, list[str]]:
-        return None, [f"{prefix}corrupt EXIF dropped: {reason}"]
-
-    tiff = exif[6:] if exif.startswith(b"Exif\x00\x00") else exif
-    # piexif.load treats unrecognised bytes as a file name: only ever give it a TIFF header.
-    if tiff[:4] not in (b"II*\x00", b"MM\x00*"):
-        return dropped("no TIFF header")
-    try:
-        data = piexif.load(tiff)
-    except Exception as exc:  # noqa: BLE001 - piexif raises struct.error, ValueError, KeyError...
-        return dropped(_single_line(exc))
-
-    zeroth = data["0th"]
-    for tag in _LAYOUT_TAGS:
-        zeroth.pop(tag, None)
-    zeroth[piexif.ImageIFD.Orientation] = 1
-    data["Exif"][piexif.ExifIFD.PixelXDimension] = int(width)
-    data["Exif"][piexif.ExifIFD.PixelYDimension] = int(height)
-    data["1st"] = {}
-    data["thumbnail"] = None
-    try:
-        block = piexif.dump(data)
-    except (ValueError, TypeError, struct.error):
-        _drop_mistyped_tags(data)
-        try:
-            block = piexif.dump(data)
-        except (ValueError, TypeError, struct.error) as exc:
-            return dropped(_single_line(exc))
-    # piexif ends sub-IFDs without the 4-byte next-IFD offset; when one is last in the block,
-    # readers (Pillow among them) run off the end. Four zero bytes terminate it properly.
-    return block + b"\x00\x00\x00\x00", []
-
-
 # ---------------------------------------------------------------------------------------------
 # Writing
 
@@ -502,81 +322,6 @@ def _fit_within(size: tuple[int, int], max_size: tuple[int, int]) -> tuple[int, 
         min(max_size[0], max(1, round(w * scale))),
         min(max_size[1], max(1, round(h * scale))),
     )
-
-
-def _default_file_mode() -> int:
-    """Permissions a normal ``open(..., "w")`` would give (temp files are created 0600)."""
-    umask = os.umask(0)
-    os.umask(umask)
-    return 0o666 & ~umask
-
-
-def _fsync_dir(folder: Path) -> None:
-    """Make the rename durable; some file systems cannot fsync a folder, which is fine."""
-    try:
-        fd = os.open(folder, os.O_RDONLY)
-    except OSError:
-        return
-    try:
-        os.fsync(fd)
-    except OSError:
-        pass
-    finally:
-        os.close(fd)
-
-
-# Temporary files (save_crop, the CLI's manifest) are named ".<final name>.<8 random chars>.tmp"
-# by tempfile; a run killed while writing leaves one behind, which the next run removes.
-_TEMP_NAME = re.compile(r"\.(?P<name>.+)\.[a-z0-9_]{8}\.tmp")
-
-
-def stale_temp_files(folder: Path | str) -> dict[str, list[Path]]:
-    """Temporary files in ``folder`` by the final name they were for.
-
-    A finished or interrupted run leaves none, so these are from killed runs; callers delete
-    only those of names they are producing themselves, never a whole folder's.
-    """
-    folder = Path(folder)
-    try:
-        names = os.listdir(folder)
-    except OSError:
-        return {}
-    found: dict[str, list[Path]] = {}
-    for name in sorted(names):
-        match = _TEMP_NAME.fullmatch(name)
-        if match:
-            found.setdefault(match["name"], []).append(folder / name)
-    return found
-
-
-def _exists_error(out_path: Path) -> OutputError:
-    return OutputError(f"{out_path}: already exists (use --overwrite)")
-
-
-def _move_into_place(tmp: Path, out_path: Path, overwrite: bool) -> None:
-    """Publish the finished temporary file atomically; never clobber unless ``overwrite``."""
-    if overwrite:
-        os.replace(tmp, out_path)
-        return
-    try:
-        os.link(tmp, out_path)  # atomic "create if absent"
-        return
-    except FileExistsError:
-        raise _exists_error(out_path) from None
-    except OSError as exc:
-        if exc.errno not in _NO_HARD_LINKS:
-            raise
-    # No hard links here (FAT, some network shares): claim the name, then rename over it.
-    try:
-        fd = os.open(out_path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
-    except FileExistsError:
-        raise _exists_error(out_path) from None
-    os.close(fd)
-    try:
-        os.replace(tmp, out_path)
-    except OSError:
-        out_path.unlink(missing_ok=True)
-        raise
 
 
 def save_crop(
@@ -644,29 +389,6 @@ def save_crop(
     with contextlib.suppress(OSError):  # samefile fails when either file is missing
         if os.path.samefile(out_path, photo.path):
             raise OutputError(f"{out_path}: is the source photo; refusing to overwrite it")
-    if not overwrite and os.path.lexists(out_path):  # fail early; the link below is the real check
-        raise _exists_error(out_path)
-    try:
-        out_path.parent.mkdir(parents=True, exist_ok=True)
-    except OSError as exc:
-        raise OutputError(f"{out_path}: cannot create folder: {exc.strerror or exc}") from None
-
-    tmp: Path | None = None
-    try:
-        with tempfile.NamedTemporaryFile(
-            dir=out_path.parent, prefix=f".{out_path.name}.", suffix=".tmp", delete=False
-        ) as fh:
-            tmp = Path(fh.name)
-            crop.save(fh, format=fmt, **params)
-            fh.flush()
-            os.fsync(fh.fileno())
-        os.chmod(tmp, _default_file_mode())
-        _move_into_place(tmp, out_path, overwrite)
-    except (OSError, ValueError) as exc:
-        reason = exc.strerror if isinstance(exc, OSError) and exc.strerror else _single_line(exc)
-        raise OutputError(f"{out_path}: cannot write: {reason}") from exc
-    finally:
-        if tmp is not None:
-            tmp.unlink(missing_ok=True)
-    _fsync_dir(out_path.parent)
+    with atomic_open(out_path, overwrite=overwrite, durable=True) as fh:
+        crop.save(fh, format=fmt, **params)
     return out_path

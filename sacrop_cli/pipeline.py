@@ -42,7 +42,7 @@ from sacrop_cli.ratios import Ratio
 
 if TYPE_CHECKING:
     from sacrop_cli.api import Crop, Cropper
-    from sacrop_cli.imageio import InputScan
+    from sacrop_cli.inputs import InputScan
 
 DEFAULT_OUT_DIR = Path("crops")
 #: ``--format`` value -> file extension of the crops.
@@ -132,7 +132,7 @@ class _Namer:
     def remove_stale_temps(self, outs: Iterable[Path]) -> None:
         """Delete the temporary files a killed run left for these outputs (one listing per
         folder), so that a rerun leaves exactly what an uninterrupted run would."""
-        from sacrop_cli.imageio import stale_temp_files
+        from sacrop_cli.atomic import stale_temp_files
 
         for out in outs:
             if out.parent not in self.stale:

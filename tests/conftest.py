@@ -1,13 +1,19 @@
-"""Shared fixtures: a real (randomly initialised) checkpoint and copies of real photos."""
+"""Shared fixtures and helpers: real (randomly initialised) weights, copies of real photos,
+synthetic images and EXIF blocks."""
 from __future__ import annotations
 
+import io
 import shutil
 from pathlib import Path
 
+import numpy as np
+import piexif
 import pytest
+from PIL import Image
 
-EXAMPLES = Path(__file__).resolve().parents[1] / "examples"
-SHARED = Path(__file__).resolve().parents[2] / "shared" / "data"
+REPO = Path(__file__).resolve().parents[1]
+EXAMPLES = REPO / "examples"  # real photos with licences (examples/CREDITS)
+FIXTURES = REPO / "tests" / "fixtures"  # small FCDB and GAICD samples
 
 
 @pytest.fixture(scope="session")
@@ -60,3 +66,38 @@ def photo_dir(tmp_path: Path) -> Path:
     shutil.copy(EXAMPLES / "coffee.jpg", root / "coffee.jpg")
     shutil.copy(EXAMPLES / "rocket.jpg", root / "sub" / "rocket.jpg")
     return root
+
+
+MAKE, MODEL = b"Canon", b"EOS 5D Mark IV"
+DATE = b"2021:06:13 17:45:02"
+
+
+def exif_bytes(orientation: int = 1, thumbnail: bool = False) -> bytes:
+    data: dict = {
+        "0th": {
+            piexif.ImageIFD.Make: MAKE,
+            piexif.ImageIFD.Model: MODEL,
+            piexif.ImageIFD.Orientation: orientation,
+        },
+        "Exif": {
+            piexif.ExifIFD.DateTimeOriginal: DATE,
+            piexif.ExifIFD.PixelXDimension: 9999,
+            piexif.ExifIFD.PixelYDimension: 9999,
+        },
+        "GPS": {piexif.GPSIFD.GPSLatitudeRef: b"N"},
+    }
+    if thumbnail:
+        buf = Image.new("RGB", (32, 24), "red")
+        out = io.BytesIO()
+        buf.save(out, "JPEG")
+        data["1st"] = {piexif.ImageIFD.Compression: 6}
+        data["thumbnail"] = out.getvalue()
+    # piexif omits the next-IFD offset of the last sub-IFD, which makes Pillow warn.
+    return piexif.dump(data) + b"\x00\x00\x00\x00"
+
+
+def pattern(width: int = 64, height: int = 48, mode: str = "RGB") -> Image.Image:
+    """Image whose every pixel differs from its neighbours, so flips and rotations show."""
+    y, x = np.mgrid[0:height, 0:width]
+    rgb = np.stack([x * 255 // width, y * 255 // height, (x * 7 + y * 13) % 256], axis=-1)
+    return Image.fromarray(rgb.astype(np.uint8), "RGB").convert(mode)

@@ -18,9 +18,8 @@ from click.testing import CliRunner, Result
 from PIL import Image, ImageCms
 
 from sacrop_cli.cli import main
+from conftest import REPO, EXAMPLES
 
-REPO = Path(__file__).resolve().parents[1]
-EXAMPLES = REPO / "examples"
 RATIOS = {"4x3": (4, 3), "16x9": (16, 9), "1x1": (1, 1)}
 
 
@@ -357,7 +356,7 @@ def test_score_needs_a_box(photo_dir):
 
 def test_run_batch_counts(random_weights, photo_dir, tmp_path):
     from sacrop_cli.api import Cropper
-    from sacrop_cli.imageio import scan_inputs
+    from sacrop_cli.inputs import scan_inputs
     from sacrop_cli.pipeline import run_batch
 
     (photo_dir / "broken.jpg").write_text("not a photo")
@@ -380,7 +379,7 @@ def test_run_batch_times_each_batch_and_leaves_no_threads(random_weights, photo_
     import threading
 
     from sacrop_cli.api import Cropper
-    from sacrop_cli.imageio import scan_inputs
+    from sacrop_cli.inputs import scan_inputs
     from sacrop_cli.pipeline import run_batch
 
     report = run_batch(Cropper(random_weights, device="cpu"), scan_inputs([photo_dir]), ["any"],
@@ -398,7 +397,7 @@ def test_run_batch_scores_two_batches_side_by_side_on_the_cpu(random_weights, ph
 
     from sacrop_cli import onnx_engine
     from sacrop_cli.api import Cropper
-    from sacrop_cli.imageio import scan_inputs
+    from sacrop_cli.inputs import scan_inputs
     from sacrop_cli.pipeline import run_batch
 
     monkeypatch.setattr(onnx_engine, "cpu_cores", lambda: 2)  # a 2-core machine, as CI's

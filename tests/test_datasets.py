@@ -20,8 +20,8 @@ from sacrop_cli.datasets import (
     split_items,
 )
 from sacrop_cli.errors import DatasetError
+from conftest import FIXTURES
 
-FIXTURES = Path(__file__).parent / "fixtures"
 FCDB = FIXTURES / "fcdb"
 GAICD_JSON = FIXTURES / "gaicd" / "json"
 GAICD_TXT = FIXTURES / "gaicd" / "txt"

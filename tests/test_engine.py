@@ -3,15 +3,14 @@ from __future__ import annotations
 
 import subprocess
 import sys
-from pathlib import Path
 
 import pytest
 from click.testing import CliRunner
 
 from sacrop_cli import engine
 from sacrop_cli.errors import SacropError
+from conftest import REPO
 
-REPO = Path(__file__).resolve().parents[1]
 
 
 @pytest.mark.parametrize("asked, device, cuda_in_onnxruntime, chosen", [

@@ -1,7 +1,6 @@
 """The exported ONNX graph against the torch network it comes from."""
 from __future__ import annotations
 
-from pathlib import Path
 
 import numpy as np
 import pytest
@@ -9,8 +8,8 @@ from sacrop_cli.api import Cropper
 from sacrop_cli.candidates import candidates_for, parse_ratio
 from sacrop_cli.checkpoint import read_checkpoint
 from sacrop_cli.weights import sha256_file
+from conftest import REPO
 
-REPO = Path(__file__).resolve().parents[1]
 FCDB_PHOTOS = sorted((REPO / "tests" / "fixtures" / "fcdb" / "images").glob("*.jpg"))
 RATIOS = ["any", "4:3", "3:4", "1:1", "16:9", "9:16"]
 

@@ -2,7 +2,6 @@
 from __future__ import annotations
 
 import errno
-import io
 import os
 import shutil
 import stat
@@ -15,23 +14,21 @@ import piexif
 import pytest
 from PIL import Image, ImageCms, ImageFile, ImageOps
 
-from sacrop_cli import imageio
+from sacrop_cli import atomic
 from sacrop_cli.errors import ImageError, OutputError
 from sacrop_cli.imageio import (
     DEFAULT_MAX_PIXELS,
     FORMAT_FOR_EXTENSION,
     MIN_SIDE,
-    exif_for_crop,
     open_for_analysis,
     open_photo,
     output_name,
     save_crop,
-    scan_inputs,
 )
+from conftest import DATE, EXAMPLES, MAKE, MODEL, exif_bytes, pattern
 
-EXAMPLES = Path("/work/shared/data/examples")
 COFFEE = EXAMPLES / "coffee.jpg"  # 600x400, no EXIF
-LANDSCAPE = EXAMPLES / "aitzgorri.jpg"  # 1600x1065, no EXIF
+LANDSCAPE = EXAMPLES / "sunset.jpg"  # 1600x1067, no EXIF
 
 # Display transform for each EXIF orientation, and its inverse (to build stored pixels).
 SHOW = {
@@ -44,41 +41,6 @@ SHOW = {
     8: Image.Transpose.ROTATE_90,
 }
 STORE = {**SHOW, 6: Image.Transpose.ROTATE_90, 8: Image.Transpose.ROTATE_270}
-
-MAKE, MODEL = b"Canon", b"EOS 5D Mark IV"
-DATE = b"2021:06:13 17:45:02"
-
-
-def exif_bytes(orientation: int = 1, thumbnail: bool = False) -> bytes:
-    data: dict = {
-        "0th": {
-            piexif.ImageIFD.Make: MAKE,
-            piexif.ImageIFD.Model: MODEL,
-            piexif.ImageIFD.Orientation: orientation,
-        },
-        "Exif": {
-            piexif.ExifIFD.DateTimeOriginal: DATE,
-            piexif.ExifIFD.PixelXDimension: 9999,
-            piexif.ExifIFD.PixelYDimension: 9999,
-        },
-        "GPS": {piexif.GPSIFD.GPSLatitudeRef: b"N"},
-    }
-    if thumbnail:
-        buf = Image.new("RGB", (32, 24), "red")
-        out = io.BytesIO()
-        buf.save(out, "JPEG")
-        data["1st"] = {piexif.ImageIFD.Compression: 6}
-        data["thumbnail"] = out.getvalue()
-    # piexif omits the next-IFD offset of the last sub-IFD, which makes Pillow warn.
-    return piexif.dump(data) + b"\x00\x00\x00\x00"
-
-
-def pattern(width: int = 64, height: int = 48, mode: str = "RGB") -> Image.Image:
-    """Image whose every pixel differs from its neighbours, so flips and rotations show."""
-    y, x = np.mgrid[0:height, 0:width]
-    rgb = np.stack([x * 255 // width, y * 255 // height, (x * 7 + y * 13) % 256], axis=-1)
-    return Image.fromarray(rgb.astype(np.uint8), "RGB").convert(mode)
-
 
 def diff(a: Image.Image, b: Image.Image) -> float:
     return float(np.abs(np.asarray(a, dtype=np.int16) - np.asarray(b, dtype=np.int16)).mean())
@@ -165,38 +127,6 @@ def test_rotated_jpeg_matches_pillow_exif_transpose(tmp_path: Path, orientation:
     with Image.open(path) as im:
         assert diff(photo.image, ImageOps.exif_transpose(im)) == 0
     assert diff(photo.image, upright) < 3
-
-
-def test_exif_for_crop_none_and_garbage() -> None:
-    assert exif_for_crop(None, 10, 10) == (None, [])
-    block, notes = exif_for_crop(b"Exif\x00\x00garbage", 10, 10, source="a.jpg")
-    assert block is None
-    assert notes == ["a.jpg: corrupt EXIF dropped: no TIFF header"]
-    block, notes = exif_for_crop(b"Exif\x00\x00MM\x00*\x00\x00\xff\xff", 10, 10)
-    assert block is None
-    assert len(notes) == 1 and notes[0].startswith("corrupt EXIF dropped: ")
-
-
-def test_exif_for_crop_drops_mistyped_scene_type() -> None:
-    # SceneType (41729) is UNDEFINED; some cameras write it as BYTE, which piexif loads as an
-    # int and then refuses to dump.
-    block = piexif.dump({
-        "0th": {piexif.ImageIFD.Make: MAKE},
-        "Exif": {piexif.ExifIFD.SceneType: b"\x01", piexif.ExifIFD.DateTimeOriginal: DATE},
-    })
-    entry = struct.pack(">HHI", 41729, 7, 1)
-    assert block.count(entry) == 1
-    block = block.replace(entry, struct.pack(">HHI", 41729, 1, 1))
-    assert piexif.load(block[6:])["Exif"][41729] == 1
-
-    new, notes = exif_for_crop(block, 120, 80)
-    assert notes == []
-    meta = piexif.load(new[6:])
-    assert 41729 not in meta["Exif"]
-    assert meta["Exif"][piexif.ExifIFD.DateTimeOriginal] == DATE
-    assert meta["0th"][piexif.ImageIFD.Make] == MAKE
-    assert meta["Exif"][piexif.ExifIFD.PixelXDimension] == 120
-    assert meta["Exif"][piexif.ExifIFD.PixelYDimension] == 80
 
 
 def test_corrupt_exif_crop_is_written_without_it(tmp_path: Path) -> None:
@@ -449,7 +379,7 @@ def test_existing_output_is_kept_unless_overwrite(
     assert str(info.value) == f"{out}: already exists (use --overwrite)"
     assert out.read_bytes() == b"precious"
     with monkeypatch.context() as m:  # appearing after the early check: the link refuses
-        m.setattr(imageio.os.path, "lexists", lambda p: False)
+        m.setattr(atomic.os.path, "lexists", lambda p: False)
         with pytest.raises(OutputError, match="already exists"):
             save_crop(photo, (0, 0, 100, 100), out)
     assert out.read_bytes() == b"precious"
@@ -468,13 +398,13 @@ def test_without_hard_links_exclusive_create_is_used(
     def no_link(src, dst):
         raise OSError(errno.EPERM, "Operation not permitted")
 
-    monkeypatch.setattr(imageio.os, "link", no_link)
+    monkeypatch.setattr(atomic.os, "link", no_link)
     photo = open_photo(rotated_jpeg)
     out = save_crop(photo, (0, 0, 100, 50), tmp_path / "c.png")
     with Image.open(out) as im:
         assert im.size == (100, 50)
     before = out.read_bytes()
-    monkeypatch.setattr(imageio.os.path, "lexists", lambda p: False)  # reach O_EXCL
+    monkeypatch.setattr(atomic.os.path, "lexists", lambda p: False)  # reach O_EXCL
     with pytest.raises(OutputError, match="already exists"):
         save_crop(photo, (0, 0, 60, 60), out)
     assert out.read_bytes() == before
@@ -530,14 +460,14 @@ def test_output_name() -> None:
 
 def test_open_for_analysis_drafts_rotated_jpeg(tmp_path: Path) -> None:
     src = tmp_path / "r.jpg"
-    shutil.copy(LANDSCAPE, src)  # stored 1600x1065
+    shutil.copy(LANDSCAPE, src)  # stored 1600x1067
     piexif.insert(exif_bytes(orientation=6), str(src))
     image, full = open_for_analysis(src, 224)
-    assert full == (1065, 1600)
+    assert full == (1067, 1600)
     assert image.mode == "RGB"
     assert image.size == (267, 400)  # 1/4 DCT scale, upright
     image, full = open_for_analysis(src, 300)
-    assert (full, image.size) == ((1065, 1600), (533, 800))
+    assert (full, image.size) == ((1067, 1600), (534, 800))
     assert min(image.size) >= 300
 
     for ext in (".png", ".tif", ".webp"):
@@ -557,46 +487,3 @@ def test_rotated_tiff_is_upright_and_sized_right(tmp_path: Path, orientation: in
     assert np.array_equal(np.asarray(photo.image), np.asarray(upright))
     with pytest.raises(ImageError, match=r"120x80 pixels exceeds the limit of 9000 "):
         open_photo(src, max_pixels=9000)
-
-
-# --------------------------------------------------------------------------------------------
-# Inputs
-
-
-@pytest.fixture
-def tree(tmp_path: Path) -> Path:
-    root = tmp_path / "photos"
-    (root / "b_sub" / "deeper").mkdir(parents=True)
-    (root / ".hidden").mkdir()
-    for rel in ["c.jpg", "a.PNG", "b_sub/x.tif", "b_sub/deeper/y.webp", "notes.txt",
-                "b_sub/readme.md", ".DS_Store", ".hidden/z.jpg"]:
-        (root / rel).write_bytes(b"x")
-    os.symlink(root, root / "b_sub" / "loop")  # symlink loop back to the top
-    os.symlink(root / "c.jpg", root / "b_sub" / "same.jpg")  # mirrored as a file of its own
-    return root
-
-
-def test_scan_inputs_recursive(tree: Path, tmp_path: Path) -> None:
-    single = tmp_path / "single.heic"
-    single.write_bytes(b"x")
-    scan = scan_inputs([tree, single, tmp_path / "nope.jpg", single])
-    assert scan.images == [
-        (tree / "a.PNG", tree),
-        (tree / "b_sub" / "deeper" / "y.webp", tree),
-        (tree / "b_sub" / "same.jpg", tree),
-        (tree / "b_sub" / "x.tif", tree),
-        (tree / "c.jpg", tree),
-        (single, None),
-    ]
-    assert scan.skipped == [tree / "b_sub" / "readme.md", tree / "notes.txt"]
-    assert scan.missing == [tmp_path / "nope.jpg"]
-    assert list(imageio.iter_inputs([tree], recursive=False)) == [
-        (tree / "a.PNG", tree), (tree / "c.jpg", tree)
-    ]
-
-
-def test_scan_inputs_flat(tree: Path) -> None:
-    scan = scan_inputs([str(tree)], recursive=False)
-    assert scan.images == [(tree / "a.PNG", tree), (tree / "c.jpg", tree)]
-    assert scan.skipped == [tree / "notes.txt"]
-    assert scan.missing == []

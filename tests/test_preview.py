@@ -21,8 +21,8 @@ from PIL import Image
 
 from sacrop_cli import preview
 from sacrop_cli.cli import main
+from conftest import EXAMPLES
 
-EXAMPLES = Path(__file__).resolve().parents[1] / "examples"
 CHROMIUM = Path("/usr/bin/chromium")
 VOID = {"area", "base", "br", "col", "embed", "hr", "img", "input", "link", "meta", "source",
         "track", "wbr"}

@@ -29,8 +29,8 @@ from PIL import Image
 
 from sacrop_cli import pipeline
 from sacrop_cli.cli import main
+from conftest import REPO, pattern
 
-REPO = Path(__file__).resolve().parents[1]
 
 # Display transform of each EXIF orientation's inverse: how a camera stores an upright image.
 STORE = {
@@ -51,13 +51,6 @@ def run(*args: object) -> Result:
 
 def read_jsonl(path: Path) -> list[dict]:
     return [json.loads(line) for line in path.read_text(encoding="utf-8").splitlines()]
-
-
-def pattern(width: int, height: int) -> Image.Image:
-    """Smooth ramps in R (x) and G (y) show flips and rotations through JPEG; B adds detail."""
-    y, x = np.mgrid[0:height, 0:width]
-    rgb = np.stack([x * 255 // width, y * 255 // height, (x * 7 + y * 13) % 256], axis=-1)
-    return Image.fromarray(rgb.astype(np.uint8), "RGB")
 
 
 def jpeg_bytes(image: Image.Image, **params: object) -> bytes:

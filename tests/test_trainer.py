@@ -9,8 +9,8 @@ from sacrop_cli.datasets import read_fcdb, read_gaicd
 from sacrop_cli.losses import regression_loss
 from sacrop_cli.network import CropScorer, ScorerConfig
 from sacrop_cli.trainer import TrainConfig, Trainer, flip_boxes, make_item
+from conftest import FIXTURES
 
-FIXTURES = Path(__file__).parent / "fixtures"
 
 
 @pytest.fixture(scope="module")

@@ -4,9 +4,7 @@ from __future__ import annotations
 import hashlib
 import http.server
 import json
-import sys
 import threading
-import types
 from pathlib import Path
 
 import click
@@ -16,10 +14,10 @@ from click.testing import CliRunner
 from sacrop_cli import weights as w
 from sacrop_cli.commands.weights import weights as weights_group
 from sacrop_cli.errors import CheckpointError, DownloadError
+from conftest import REPO
 
 PAYLOAD = bytes((i * 7 + i // 256) % 256 for i in range(300_000))
 PAYLOAD_SHA = hashlib.sha256(PAYLOAD).hexdigest()
-REPO = Path(__file__).resolve().parent.parent
 
 
 class _Handler(http.server.BaseHTTPRequestHandler):

@@ -8,10 +8,8 @@ from __future__ import annotations
 import contextlib
 import functools
 import json
-import os
 import re
 import signal
-import tempfile
 import threading
 from collections.abc import Callable, Iterator
 from pathlib import Path
@@ -19,7 +17,7 @@ from typing import IO, Any
 
 import click
 
-from sacrop_cli.console import NORMAL, UI, level_from_flags
+from sacrop_cli.console import UI, level_from_flags
 from sacrop_cli.errors import SacropError
 from sacrop_cli.ratios import Ratio, parse_ratio
 
@@ -135,26 +133,14 @@ def _jsonl_sink(path: Path | None) -> Iterator[IO[str] | None]:
     if path is None:
         yield None
         return
-    from sacrop_cli.imageio import stale_temp_files
+    from sacrop_cli.atomic import atomic_open, stale_temp_files
 
-    folder = path.parent
-    if folder.exists() and not folder.is_dir():
-        raise SacropError(f"{path}: cannot write the manifest: {folder} is a file")
-    try:
-        folder.mkdir(parents=True, exist_ok=True)
-        for stale in stale_temp_files(folder).get(path.name, ()):  # left by a killed run
-            stale.unlink(missing_ok=True)
-        fh = tempfile.NamedTemporaryFile(
-            "w", encoding="utf-8", dir=folder, prefix=f".{path.name}.", suffix=".tmp", delete=False)
-    except OSError as err:
-        raise SacropError(f"{path}: cannot write the manifest: {err.strerror or err}") from None
-    tmp = Path(fh.name)
-    try:
-        with fh:
-            yield fh
-        os.replace(tmp, path)
-    finally:
-        tmp.unlink(missing_ok=True)
+    if path.parent.exists() and not path.parent.is_dir():
+        raise SacropError(f"{path}: cannot write the manifest: {path.parent} is a file")
+    for stale in stale_temp_files(path.parent).get(path.name, ()):  # left by a killed run
+        stale.unlink(missing_ok=True)
+    with atomic_open(path, "w") as fh:
+        yield fh
 
 
 @contextlib.contextmanager
@@ -320,7 +306,7 @@ def crop(paths: tuple[Path, ...], ratios: tuple[Ratio, ...], top_k: int, out_dir
          preview_dir: Path | None, dry_run: bool, as_json: bool,
          weights: str | None, engine: str, device: str, no_refine: bool, batch_size: int,
          max_pixels: int | None, quiet: bool, verbose: int) -> None:
-    from sacrop_cli.imageio import scan_inputs
+    from sacrop_cli.inputs import scan_inputs
     from sacrop_cli.pipeline import run_batch
 
     if resume and overwrite:
