@@ -11,6 +11,7 @@ import io
 import math
 import operator
 import os
+import shutil
 import struct
 import threading
 from collections.abc import Iterator
@@ -24,6 +25,13 @@ from sacrop_cli.atomic import atomic_open
 from sacrop_cli.errors import ImageError, OutputError
 from sacrop_cli.exif import exif_for_crop
 
+try:  # HEIC/HEIF photos from phones
+    from pillow_heif import register_heif_opener
+except ImportError:  # an install without it reads every other format
+    pass
+else:
+    register_heif_opener()
+
 FORMAT_FOR_EXTENSION = {
     ".jpg": "JPEG",
     ".jpeg": "JPEG",
@@ -33,6 +41,11 @@ FORMAT_FOR_EXTENSION = {
     ".tiff": "TIFF",
     ".bmp": "BMP",
 }
+
+#: Formats read but not written, and what their crops become.
+_READ_ONLY_EXTENSIONS = {".gif": ".png", ".heic": ".jpg", ".heif": ".jpg"}
+_EXTENSION_FOR_FORMAT = {"JPEG": ".jpg", "MPO": ".jpg", "PNG": ".png", "WEBP": ".webp", "TIFF": ".tif",
+                         "BMP": ".bmp", "GIF": ".png", "HEIF": ".jpg"}
 
 DEFAULT_MAX_PIXELS = 200_000_000
 """Largest image (width x height) decoded by default: 200 MP covers every current camera while
@@ -76,6 +89,8 @@ class Photo:
     icc_profile: bytes | None = None
     warnings: list[str] = field(default_factory=list)
     n_frames: int = 1
+    xmp: bytes | None = None  # XMP packet (keywords, ratings...), orientation already upright
+    orientation: int = 1  # the EXIF orientation the file was stored with
 
     @property
     def size(self) -> tuple[int, int]:
@@ -258,7 +273,9 @@ def open_photo(path: Path | str, *, max_pixels: int | None = DEFAULT_MAX_PIXELS)
             )
         exif = im.info.get("exif")
         icc = im.info.get("icc_profile") or None
+        orientation = _orientation(im)
         upright = _upright(im, path, notes)
+    xmp = upright.info.get("xmp") or upright.info.get("XML:com.adobe.xmp")
     image, icc = _normalize_mode(upright, icc, path, notes)
     return Photo(
         path=path,
@@ -268,7 +285,27 @@ def open_photo(path: Path | str, *, max_pixels: int | None = DEFAULT_MAX_PIXELS)
         icc_profile=icc,
         warnings=notes,
         n_frames=n_frames,
+        xmp=xmp.encode() if isinstance(xmp, str) else xmp,
+        orientation=orientation,
     )
+
+
+def crop_extension(path: Path | str) -> str:
+    """The extension of ``path``'s crops when no format is asked for: its own where sacrop
+    writes that format, else the nearest it writes (GIF -> PNG, HEIC -> JPEG), found from the
+    file's content when its name has no known extension."""
+    path = Path(path)
+    ext = path.suffix.lower()
+    if ext in FORMAT_FOR_EXTENSION:
+        return ext
+    if ext in _READ_ONLY_EXTENSIONS:
+        return _READ_ONLY_EXTENSIONS[ext]
+    try:
+        with Image.open(path) as im:
+            fmt = im.format or ""
+    except (OSError, UnidentifiedImageError, ValueError):
+        fmt = ""  # the photo itself will fail to decode, with its own message
+    return _EXTENSION_FOR_FORMAT.get(fmt, ".png")
 
 
 def open_for_analysis(
@@ -385,10 +422,25 @@ def save_crop(
         photo.warnings.extend(n for n in notes if n not in photo.warnings)
         if exif is not None:
             params["exif"] = exif
+        if photo.xmp and fmt in ("JPEG", "WEBP"):
+            params["xmp"] = photo.xmp
+        elif photo.xmp and fmt == "PNG":
+            from PIL.PngImagePlugin import PngInfo
+
+            params["pnginfo"] = info = PngInfo()
+            info.add_itxt("XML:com.adobe.xmp", photo.xmp.decode("utf-8", "replace"), zip=True)
+        elif photo.xmp and fmt == "TIFF":
+            params["tiffinfo"] = {700: photo.xmp}  # the XMP tag
 
     with contextlib.suppress(OSError):  # samefile fails when either file is missing
         if os.path.samefile(out_path, photo.path):
             raise OutputError(f"{out_path}: is the source photo; refusing to overwrite it")
+    whole = (x1, y1, x2, y2) == (0, 0, width, height) and crop.size == (width, height)
+    if whole and photo.orientation == 1 and photo.n_frames == 1 and fmt == photo.format:
+        # the crop is the photo: its own bytes, rather than a larger, lossier re-encoding
+        with open(photo.path, "rb") as src, atomic_open(out_path, overwrite=overwrite, durable=True) as fh:
+            shutil.copyfileobj(src, fh)
+        return out_path
     with atomic_open(out_path, overwrite=overwrite, durable=True) as fh:
         crop.save(fh, format=fmt, **params)
     return out_path

@@ -7,8 +7,9 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 SUPPORTED_EXTENSIONS = frozenset(
-    {".jpg", ".jpeg", ".png", ".webp", ".tif", ".tiff", ".bmp", ".gif"})
-"""Extensions of the photos found in folders (GIF is read, never written: see pipeline)."""
+    {".jpg", ".jpeg", ".png", ".webp", ".tif", ".tiff", ".bmp", ".gif", ".heic", ".heif"})
+"""Extensions of the photos found in folders (GIF and HEIC are read, not written: see
+:func:`sacrop_cli.imageio.crop_extension`)."""
 
 @dataclass
 class InputScan:

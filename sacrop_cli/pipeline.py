@@ -17,10 +17,10 @@ CLI) or a write fails in a way every later photo would too (full disk, read-only
 the photos done so far are reported, the others counted as ``not_processed``; a rerun skips
 the crops already written and finishes the rest.
 
-Manifest record, one per processed input (missing paths included)::
+Manifest record, one per processed input (missing and skipped paths included)::
 
     {"source": str, "width": W | None, "height": H | None,   # upright size
-     "status": "ok" | "error", "error": None | one-line message,
+     "status": "ok" | "error" | "skipped", "error": None | one-line message (why, if skipped),
      "crops": [{"ratio": "4:3", "rank": 1, "box": [x1, y1, x2, y2], "score": float (4 places),
                 "path": str | None, "status": "written" | "exists" | "dry-run" | "failed"}]}
 """
@@ -47,8 +47,6 @@ if TYPE_CHECKING:
 DEFAULT_OUT_DIR = Path("crops")
 #: ``--format`` value -> file extension of the crops.
 FORMAT_EXTENSIONS = {"jpeg": ".jpg", "png": ".png", "webp": ".webp", "tiff": ".tif"}
-#: Photo formats read but not written: the crops of a GIF are PNGs (first frame, alpha kept).
-_READ_ONLY_EXTENSIONS = {".gif": ".png"}
 #: Write errors that every later photo would hit too: the run stops instead of failing them all.
 _FATAL_ERRNOS = frozenset({errno.ENOSPC, errno.EDQUOT, errno.EROFS})
 
@@ -111,8 +109,9 @@ class _Namer:
     def extension(self, src: Path) -> str:
         if self.fmt:
             return FORMAT_EXTENSIONS[self.fmt]
-        ext = src.suffix.lower()
-        return _READ_ONLY_EXTENSIONS.get(ext, ext)
+        from sacrop_cli.imageio import crop_extension
+
+        return crop_extension(src)
 
     def paths(self, src: Path, root: Path | None, crops: Sequence[Crop]) -> list[Path]:
         """One output path per crop, none of them already given to another photo."""
@@ -148,6 +147,16 @@ class _Namer:
         except OSError:
             return False
         return (st.st_dev, st.st_ino) in self.source_ids
+
+
+def _skip_reason(path: Path) -> str:
+    """Why a file found in a folder is not cropped, in a few words."""
+    if path.is_dir():
+        return "the folder cannot be read"
+    if not path.is_file():
+        return "not a regular file"
+    ext = path.suffix.lower()
+    return f"{ext} files are not photos sacrop reads" if ext else "no file extension"
 
 
 def _in_output_folder(path: Path, root: Path | None, out_dir: Path) -> bool:
@@ -252,10 +261,14 @@ def _scored_ahead(cropper: Cropper, batches: list[list[tuple[Path, Path | None]]
     decoder = ThreadPoolExecutor(_DECODE_THREADS, thread_name_prefix="sacrop-decode")
     network = ThreadPoolExecutor(workers, thread_name_prefix="sacrop-network")
 
+    submitted: list[Future[Any]] = []
+
     def schedule(n: int) -> Future[_Scored]:
         """Batch n's reduced decodes start now, its scoring once the network is free."""
         loading = [decoder.submit(analyse, path) for path, _ in batches[n]]
-        return network.submit(score, batches[n], loading)
+        submitted.extend(loading)
+        submitted.append(network.submit(score, batches[n], loading))
+        return submitted[-1]
 
     ahead = workers + 1
     pending = deque(schedule(n) for n in range(min(ahead, len(batches))))
@@ -266,8 +279,35 @@ def _scored_ahead(cropper: Cropper, batches: list[list[tuple[Path, Path | None]]
                 pending.append(schedule(n + ahead))
             yield scored
     finally:
-        decoder.shutdown(cancel_futures=True)
-        network.shutdown(cancel_futures=True)
+        _shut_down((decoder, network), submitted)
+
+
+def _shut_down(pools: Sequence[ThreadPoolExecutor], submitted: Sequence[Future[Any]]) -> None:
+    """Cancel the work that has not started and wait for what has, even through Ctrl-C.
+
+    A decode or a network pass cannot be interrupted, and a process that exits while one runs in
+    another thread is killed by the C++ runtime underneath (status 134, "terminate called
+    without an active exception"). So a KeyboardInterrupt arriving while we wait (the second
+    Ctrl-C) is held until every started task has returned, then raised. Waiting is on the
+    tasks' futures, not on ``Thread.join``: a join cut short by Ctrl-C can report a thread
+    finished while it still runs; and polled, since ``concurrent.futures.wait`` never returns
+    for a future cancelled while still queued.
+    """
+    interrupted = False
+    while True:
+        try:  # all of it again after a Ctrl-C: it may have cut any step short
+            for pool in pools:
+                pool.shutdown(wait=False, cancel_futures=True)
+            for future in submitted:
+                future.cancel()  # those not started; a running one carries on
+            # polled, not futures.wait: that never returns for a future cancelled in a queue
+            while not all(future.done() for future in submitted):
+                time.sleep(0.01)
+            break
+        except KeyboardInterrupt:
+            interrupted = True
+    if interrupted:
+        raise KeyboardInterrupt
 
 
 def run_batch(
@@ -303,14 +343,11 @@ def run_batch(
         raise ValueError(f"format must be one of {sorted(FORMAT_EXTENSIONS)}, not {format!r}")
     out_dir = Path(out_dir) if out_dir is not None else DEFAULT_OUT_DIR
     report = BatchReport()
-    report.counts["skipped_files"] = len(inputs.skipped)
-
     out_resolved = out_dir.resolve()
     images = [(p, r) for p, r in inputs.images if not _in_output_folder(p, r, out_resolved)]
-    if len(images) < len(inputs.images):
-        ignored = len(inputs.images) - len(images)
-        report.counts["skipped_files"] += ignored
-        report.warnings.append(f"skipped {ignored} photo(s) inside the output folder {out_dir}")
+    inside = [p for p, r in inputs.images if _in_output_folder(p, r, out_resolved)]
+    if inside:
+        report.warnings.append(f"skipped {len(inside)} photo(s) inside the output folder {out_dir}")
     if images and not dry_run:
         _check_out_dir(out_dir)
     namer = _Namer(out_dir, format, (p for p, _ in images))
@@ -330,6 +367,10 @@ def run_batch(
         report.counts["missing"] += 1
         emit({**_record(Path(missing)), "status": "error",
               "error": f"{missing}: no such file or folder"}, [])
+    for path, reason in [*((p, _skip_reason(p)) for p in inputs.skipped),
+                         *((p, "inside the output folder (the crops of an earlier run)") for p in inside)]:
+        report.counts["skipped_files"] += 1
+        emit({**_record(path), "status": "skipped", "error": f"{path}: skipped: {reason}"}, [])
 
     batches = [images[i:i + batch_size] for i in range(0, len(images), batch_size)]
     with cropper.engine.workers() as workers, \

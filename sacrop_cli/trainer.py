@@ -419,7 +419,8 @@ def run_training(data: TrainData, cfg: TrainConfig, out: Path, *, command: str,
     """Train, validate every epoch, keep the best weights in ``out`` (float16, shipping format).
 
     A resumable checkpoint (float32 + optimiser state) is kept beside it as ``<out>.resume.pt``
-    after every epoch and on Ctrl-C; ``resume`` continues from one. Returns a summary dict.
+    after every epoch and on Ctrl-C, and removed when the run completes; ``resume`` continues
+    from one. Returns a summary dict.
     """
     rep = reporter or Reporter()
     torch.manual_seed(cfg.seed)
@@ -474,6 +475,7 @@ def run_training(data: TrainData, cfg: TrainConfig, out: Path, *, command: str,
         kept = CropScorer(best.config)
         kept.load_state_dict({k: v.float() for k, v in best.state_dict.items()})
         save_checkpoint(out, kept, best.meta)
+        resume_path.unlink(missing_ok=True)  # the run is complete: nothing to resume
     return {"out": str(out), "resume": str(resume_path), "interrupted": interrupted,
             "epochs": trainer.epoch, "best": trainer.best, "seconds": seconds,
             "history": trainer.history, "n_train": len(prepared["train"]),

@@ -328,7 +328,7 @@ def test_score_matches_the_crop_manifest(use_random_weights, photo_dir, tmp_path
     result = run("score", photo, "--box", ",".join(map(str, crops[0]["box"])),
                  "--boxes", boxes_file)
     assert result.exit_code == 0, result.output
-    scored = json.loads(result.stdout)
+    scored = [json.loads(line) for line in result.stdout.splitlines()]  # one line per box
     assert len(scored) == 4 and all(set(s) == {"box", "score"} for s in scored)
     assert [s["box"] for s in scored] == [c["box"] for c in crops]
     for s, c in zip(scored, crops):
@@ -341,10 +341,21 @@ def test_score_bad_box_is_a_usage_error(bad, photo_dir):
     assert result.exit_code == 2 and bad in result.output
 
 
-def test_score_box_outside_the_photo_exits_1(use_random_weights, photo_dir):
-    result = run("score", photo_dir / "coffee.jpg", "--box", "0,0,601,400")
-    assert result.exit_code == 1
-    assert "outside the 600x400 image" in result.stderr and result.stdout == ""
+def test_score_clips_a_box_partly_outside_and_warns(use_random_weights, photo_dir):
+    photo = photo_dir / "coffee.jpg"
+    result = run("score", photo, "--box", "-10,0,601,400", "--box", "0,0,600,400")
+    assert result.exit_code == 0, result.stderr
+    assert result.stderr == (f"warning: {photo}: box [-10, 0, 601, 400] reaches outside the 600x400 "
+                             "photo: scored as [0, 0, 600, 400]\n")
+    first, second = (json.loads(line) for line in result.stdout.splitlines())
+    assert first == second and first["box"] == [0, 0, 600, 400]
+
+
+def test_score_box_wholly_outside_the_photo_exits_1(use_random_weights, photo_dir):
+    photo = photo_dir / "coffee.jpg"
+    result = run("score", photo, "--box", "700,0,800,400")
+    assert (result.exit_code, result.stdout) == (1, "")
+    assert result.stderr == f"error: {photo}: box [700, 0, 800, 400] is empty or outside the 600x400 photo\n"
 
 
 def test_score_needs_a_box(photo_dir):
@@ -371,7 +382,10 @@ def test_run_batch_counts(random_weights, photo_dir, tmp_path):
                       "crops_written": 12, "crops_existing": 0, "skipped_files": 1,
                       "not_processed": 0}
     assert seen == [r["source"] for r in report.records] == [
-        str(photo_dir / n) for n in ("broken.jpg", "chelsea-cat.jpg", "coffee.jpg", "sub/rocket.jpg")]
+        str(photo_dir / n) for n in ("notes.txt", "broken.jpg", "chelsea-cat.jpg", "coffee.jpg", "sub/rocket.jpg")]
+    assert report.records[0] == {"source": str(photo_dir / "notes.txt"), "width": None, "height": None,
+                                 "status": "skipped", "crops": [],
+                                 "error": f"{photo_dir / 'notes.txt'}: skipped: .txt files are not photos sacrop reads"}
     assert report.failed
 
 

@@ -205,7 +205,7 @@ def test_palette_png_with_transparency_becomes_rgba(tmp_path: Path) -> None:
     pal.save(src, transparency=0)
     photo = open_photo(src)
     assert photo.image.mode == "RGBA"
-    out = save_crop(photo, (0, 0, 40, 40), tmp_path / "p.crop.png")
+    out = save_crop(photo, (0, 0, 40, 39), tmp_path / "p.crop.png")
     with Image.open(out) as im:
         assert im.mode == "RGBA"
         pixels = np.asarray(im)

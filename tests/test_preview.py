@@ -287,7 +287,7 @@ def test_explain_writes_the_maps_and_the_scores(use_random_weights, tmp_path):
 def test_explain_with_basic_weights_shows_only_the_crops(basic_weights, tmp_path):
     out = tmp_path / "why.png"
     result = run("explain", EXAMPLES / "chelsea-cat.jpg", "--weights", basic_weights,
-                 "-r", "4:3", "-r", "1:1", "-n", "2", "-o", out)
+                 "-r", "4:3", "-r", "1:1", "-k", "2", "-o", out)
     assert result.exit_code == 0, result.output
     assert "basic model (no spatial-aware feature)" in result.output
     with Image.open(out) as im:  # one panel; the two ratios' lists side by side

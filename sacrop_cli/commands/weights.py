@@ -9,6 +9,7 @@ from pathlib import Path
 import click
 
 from sacrop_cli import weights as w
+from sacrop_cli.commands.options import reports_errors
 from sacrop_cli.errors import SacropError
 
 
@@ -52,6 +53,7 @@ def _file_row(entry: w.WeightsEntry, file: w.WeightsFile) -> dict:
 
 @weights.command("list")
 @click.option("--json", "as_json", is_flag=True, help="Print machine-readable JSON instead of a table.")
+@reports_errors
 def list_cmd(as_json: bool) -> None:
     """Show the known weights, their files, where they are and their checksums.
 
@@ -83,6 +85,7 @@ def list_cmd(as_json: bool) -> None:
 @weights.command("download")
 @click.argument("spec", metavar="NAME|URL")
 @_sha256_option
+@reports_errors
 def download_cmd(spec: str, sha256: str | None) -> None:
     """Download weights into the cache and print their path.
 
@@ -94,21 +97,17 @@ def download_cmd(spec: str, sha256: str | None) -> None:
       sacrop weights download https://example.org/sacrop-fcdb-v2.onnx --sha256 HEX
     """
     entry = w.REGISTRY.get(spec)
-    try:
-        if entry is not None:  # every file of the model: downloaded, or the shipped one
-            paths = []
-            for file in entry.files:
-                if file.url is not None and w.locate(spec, file.kind) is None:
-                    paths.append(w.download(file.url, sha256=file.sha256, filename=file.filename))
-                else:
-                    paths.append(w.resolve_weights(spec, kind=file.kind, allow_download=False))
-        elif spec.startswith(("http://", "https://")):
-            paths = [w.download(spec, sha256=sha256)]
-        else:
-            raise click.ClickException(
-                f"{spec}: not a URL or registered name (see `sacrop weights list`)")
-    except SacropError as err:
-        raise click.ClickException(str(err)) from None
+    if entry is not None:  # every file of the model: downloaded, or the shipped one
+        paths = []
+        for file in entry.files:
+            if file.url is not None and w.locate(spec, file.kind) is None:
+                paths.append(w.download(file.url, sha256=file.sha256, filename=file.filename))
+            else:
+                paths.append(w.resolve_weights(spec, kind=file.kind, allow_download=False))
+    elif spec.startswith(("http://", "https://")):
+        paths = [w.download(spec, sha256=sha256)]
+    else:
+        raise SacropError(f"{spec}: not a URL or registered name (see `sacrop weights list`)")
     for path in paths:
         click.echo(str(path))
 
@@ -121,6 +120,7 @@ _kind_option = click.option(
 @weights.command("path")
 @click.argument("spec", metavar="[NAME|PATH|URL]", required=False)
 @_kind_option
+@reports_errors
 def path_cmd(spec: str | None, kind: str) -> None:
     """Print the local file that NAME resolves to, without downloading.
 
@@ -130,15 +130,13 @@ def path_cmd(spec: str | None, kind: str) -> None:
     Example:
       sacrop weights path sacrop-fcdb-v2 --kind torch
     """
-    try:
-        click.echo(str(w.resolve_weights(spec, kind=kind, allow_download=False)))
-    except SacropError as err:
-        raise click.ClickException(str(err)) from None
+    click.echo(str(w.resolve_weights(spec, kind=kind, allow_download=False)))
 
 
 @weights.command("verify")
 @click.argument("spec", metavar="[NAME|PATH]", required=False)
 @_sha256_option
+@reports_errors
 def verify_cmd(spec: str | None, sha256: str | None) -> None:
     """Check that weights match their checksum and load: the ONNX graph and the checkpoint.
 
@@ -156,14 +154,11 @@ def verify_cmd(spec: str | None, sha256: str | None) -> None:
         for file in entry.files:
             path = w.locate(spec, file.kind)
             if path is None:
-                raise click.ClickException(f"{spec}: {file.filename} is not installed")
+                raise SacropError(f"{spec}: {file.filename} is not installed")
             checks.append((path, sha256 if sha256 and file.kind == "onnx" else file.sha256))
     else:
-        try:
-            path = w.resolve_weights(spec, kind="torch" if spec.endswith(".pt") else "onnx",
-                                     allow_download=False)
-        except SacropError as err:
-            raise click.ClickException(str(err)) from None
+        path = w.resolve_weights(spec, kind="torch" if spec.endswith(".pt") else "onnx",
+                                 allow_download=False)
         checks.append((path, sha256))
         siblings = {".pt": ".onnx", ".onnx": ".pt"}
         if path.suffix in siblings and path.with_suffix(siblings[path.suffix]).is_file():
@@ -182,13 +177,14 @@ def verify_cmd(spec: str | None, sha256: str | None) -> None:
         for key, value in w.summarise_meta(result["meta"]):
             click.echo(f"  {key}: {value}")
     if failed:
-        raise click.ClickException("; ".join(failed))
+        raise SacropError("; ".join(failed))
 
 
 @weights.command("export")
 @click.argument("checkpoint", type=click.Path(exists=True, dir_okay=False, path_type=Path), metavar="FILE.pt")
 @click.option("-o", "--out", type=click.Path(dir_okay=False, path_type=Path), metavar="FILE.onnx",
               help="Where to write the graph.  [default: beside the checkpoint, .onnx]")
+@reports_errors
 def export_cmd(checkpoint: Path, out: Path | None) -> None:
     """Turn a checkpoint into the ONNX graph that `sacrop crop` runs (needs sacrop[train]).
 
@@ -201,10 +197,7 @@ def export_cmd(checkpoint: Path, out: Path | None) -> None:
     """
     from sacrop_cli.engine import require_torch
 
-    try:
-        require_torch("sacrop weights export")
-        from sacrop_cli.export import export_onnx
+    require_torch("sacrop weights export")
+    from sacrop_cli.export import export_onnx
 
-        click.echo(str(export_onnx(checkpoint, out)))
-    except SacropError as err:
-        raise click.ClickException(str(err)) from None
+    click.echo(str(export_onnx(checkpoint, out)))
