@@ -303,6 +303,8 @@ def _shut_down(pools: Sequence[ThreadPoolExecutor], submitted: Sequence[Future[A
             # polled, not futures.wait: that never returns for a future cancelled in a queue
             while not all(future.done() for future in submitted):
                 time.sleep(0.01)
+            for pool in pools:  # nothing left to run: the threads end at once
+                pool.shutdown(wait=True)
             break
         except KeyboardInterrupt:
             interrupted = True
