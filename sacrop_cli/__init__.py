@@ -10,13 +10,13 @@ from typing import TYPE_CHECKING, Any
 from sacrop_cli._version import __version__
 
 if TYPE_CHECKING:
-    from sacrop_cli.api import Crop, Cropper
+    from sacrop_cli.api import Crop, CroppedImage, Cropper
 
-__all__ = ["Crop", "Cropper", "__version__"]
+__all__ = ["Crop", "CroppedImage", "Cropper", "__version__"]
 
 
 def __getattr__(name: str) -> Any:
-    if name in ("Cropper", "Crop"):
+    if name in ("Cropper", "Crop", "CroppedImage"):
         from sacrop_cli import api
 
         return getattr(api, name)

@@ -13,14 +13,18 @@ from __future__ import annotations
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 from PIL import Image
 
-from sacrop_cli.candidates import Ratio, candidates_for, neighbours, parse_ratio, top_k
+from sacrop_cli.candidates import alternatives, candidates_for, neighbours
 from sacrop_cli.engine import Engine, load_engine
 from sacrop_cli.preprocess import boxes_to_rois, image_to_array, input_size
+from sacrop_cli.ratios import Ratio, parse_ratio
+
+if TYPE_CHECKING:
+    from sacrop_cli.imageio import Photo
 
 #: At most this many refinement steps per top crop (see :meth:`Encoded.best_crops`).
 REFINE_ROUNDS = 3
@@ -34,6 +38,29 @@ class Crop:
     score: float
 
 
+@dataclass(frozen=True)
+class CroppedImage:
+    """A crop of a photo at full resolution, and how to save it with the photo's metadata."""
+
+    crop: Crop
+    photo: Photo
+
+    @property
+    def image(self) -> Image.Image:
+        """The cropped pixels (upright); ``save`` keeps EXIF, ICC and XMP, this alone does not."""
+        return self.photo.image.crop(self.crop.box)
+
+    def save(self, path: str | Path, *, format: str | None = None,  # noqa: A002 - Pillow's name
+             quality: int = 95, max_size: tuple[int, int] | None = None, overwrite: bool = False) -> Path:
+        """Write the crop as ``sacrop crop`` does: EXIF (orientation reset, crop size), ICC
+        profile and XMP kept, written whole or not at all, an existing file kept unless
+        ``overwrite``."""
+        from sacrop_cli.imageio import save_crop
+
+        return save_crop(self.photo, self.crop.box, Path(path), format=format, quality=quality,
+                         max_size=max_size, overwrite=overwrite)
+
+
 @dataclass
 class Analysis:
     """One photo ready for the network: a reduced upright RGB image and its full size."""
@@ -42,9 +69,18 @@ class Analysis:
     full_size: tuple[int, int]
 
 
-def as_ratios(ratios: Iterable[str | Ratio]) -> list[Ratio]:
+#: What the API takes for ratios: one ratio ("4:3", (4, 3), a Ratio) or several of them.
+Ratios = str | Ratio | tuple[float, float] | Iterable[str | Ratio | tuple[float, float]]
+
+
+def as_ratios(ratios: Ratios) -> list[Ratio]:
+    """``"4:3"``, ``(4, 3)``, ``Ratio`` or a list of any of them, as de-duplicated Ratios in the
+    order given."""
+    if isinstance(ratios, (str, Ratio)) or (
+            isinstance(ratios, tuple) and len(ratios) == 2 and all(isinstance(v, (int, float)) for v in ratios)):
+        ratios = [ratios]
     out = [r if isinstance(r, Ratio) else parse_ratio(r) for r in ratios]
-    return list(dict.fromkeys(out))  # de-duplicated, order kept
+    return list(dict.fromkeys(out))
 
 
 class Cropper:
@@ -74,10 +110,17 @@ class Cropper:
 
     # -- loading -------------------------------------------------------------------------
     def load(self, image_or_path: str | Path | Image.Image) -> Analysis:
-        """A path is decoded at reduced size (JPEG draft); a PIL image must already be upright."""
-        if isinstance(image_or_path, Image.Image):
-            return Analysis(image_or_path.convert("RGB"), image_or_path.size)
+        """A path is decoded upright at reduced size (JPEG draft). A PIL image must already be
+        upright; one opened from a JPEG file and not changed since is decoded from its file
+        as its path would be, so that both score alike (a draft decode differs slightly from
+        shrinking decoded pixels)."""
         from sacrop_cli.imageio import open_for_analysis
+
+        if isinstance(image_or_path, Image.Image):
+            source = getattr(image_or_path, "filename", "")
+            if not (image_or_path.format == "JPEG" and source and Path(source).is_file()):
+                return Analysis(image_or_path.convert("RGB"), image_or_path.size)
+            image_or_path = Path(source)
 
         image, full = open_for_analysis(Path(image_or_path), self.input_spec["short_side"])
         return Analysis(image, full)
@@ -102,15 +145,28 @@ class Cropper:
         """Scores of ``boxes[i]`` (``[N_i, 4]`` full-resolution pixels) on ``photos[i]``."""
         return self.encode(photos).scores(boxes)
 
-    def best_crops(self, photos: Sequence[Analysis], ratios: Iterable[str | Ratio], k: int = 1) -> list[list[Crop]]:
+    def best_crops(self, photos: Sequence[Analysis], ratios: Ratios, k: int = 1) -> list[list[Crop]]:
         """Top-``k`` de-duplicated crops per ratio for each photo, all ratios in one pass."""
         wanted = as_ratios(ratios)
         return self.encode(photos).best_crops([wanted] * len(photos), k)
 
-    def crop(self, image_or_path: str | Path | Image.Image, ratios: Iterable[str | Ratio] = ("any",),
+    def crop(self, image_or_path: str | Path | Image.Image, ratios: Ratios = ("any",),
              top_k: int = 1) -> list[Crop]:
         """The ``top_k`` best crops of one photo for each ratio, best first within a ratio."""
         return self.best_crops([self.load(image_or_path)], ratios, top_k)[0]
+
+    def crop_images(self, image_or_path: str | Path | Image.Image, ratios: Ratios = ("any",),
+                    top_k: int = 1) -> list[CroppedImage]:
+        """:meth:`crop`, with each crop's pixels at full resolution and a ``save`` that keeps
+        the photo's EXIF, ICC profile and XMP."""
+        from sacrop_cli.imageio import open_photo, photo_from_image
+
+        crops = self.crop(image_or_path, ratios, top_k)
+        if isinstance(image_or_path, Image.Image):
+            photo = photo_from_image(image_or_path)
+        else:
+            photo = open_photo(Path(image_or_path))
+        return [CroppedImage(c, photo) for c in crops]
 
     def score(self, image_or_path: str | Path | Image.Image, boxes: Sequence[Sequence[float]]) -> list[float]:
         """Scores of the given boxes (full-resolution upright pixels); higher is better."""
@@ -159,31 +215,42 @@ class Encoded:
         return out
 
     def best_crops(self, ratios: Sequence[Sequence[Ratio]], k: int = 1) -> list[list[Crop]]:
-        """Top-``k`` de-duplicated crops of photo ``i`` for each of ``ratios[i]``.
+        """Top-``k`` crops of photo ``i`` for each of ``ratios[i]``, best first.
 
-        Unless the cropper's ``refine`` is off, each top crop then climbs to the best-scoring
-        of its :func:`~sacrop_cli.candidates.neighbours` while one scores higher, for at most
-        :data:`REFINE_ROUNDS` steps, and the top ``k`` are chosen again among the climbed boxes
-        and the candidates: the grid is coarse (a twelfth of the photo), and the network, trained
-        on the human crops as well as the grid, ranks boxes between its points.
+        Rank 1 is the best candidate, which then (unless the cropper's ``refine`` is off) climbs
+        to the best-scoring of its :func:`~sacrop_cli.candidates.neighbours` while one scores
+        higher, for at most :data:`REFINE_ROUNDS` steps: the grid is coarse (a twelfth of the
+        photo), and the network, trained on the human crops as well as the grid, ranks boxes
+        between its points. Rank 1 is the same whatever ``k``. Ranks 2 to ``k`` are the best of
+        the other candidates (climbed the same way) that are visibly different framings from
+        every better rank (see :data:`~sacrop_cli.candidates.ALTERNATIVE_IOU`).
         """
         cands = [[candidates_for(r, *p.full_size) for r in rs] for p, rs in zip(self.photos, ratios)]
         flat = self.scores([np.concatenate(c) if c else np.zeros((0, 4)) for c in cands])
-        # per photo, per ratio: (boxes, scores)
+        # per photo, per ratio: (boxes, scores), and the index of the rank-1 box in them
         pools = [list(zip(c, np.split(s, np.cumsum([len(b) for b in c])[:-1]))) for c, s in zip(cands, flat)]
         if self.cropper.refine:
             self._refine(ratios, pools, k)
-        return [[Crop(r.label, rank, tuple(int(v) for v in boxes[i]), float(s[i]))
-                 for r, (boxes, s) in zip(rs, pool) for rank, i in enumerate(top_k(boxes, s, k), start=1)]
-                for rs, pool in zip(ratios, pools)]
+        out = []
+        for rs, pool in zip(ratios, pools):
+            crops = []
+            for r, (boxes, s) in zip(rs, pool):
+                # after refinement the rank-1 climber's box is first in the pool
+                first = 0 if self.cropper.refine else int(np.argmax(s))
+                picked = [first, *alternatives(boxes, s, first, k - 1)]
+                crops += [Crop(r.label, rank, tuple(int(v) for v in boxes[i]), float(s[i]))
+                          for rank, i in enumerate(picked, start=1)]
+            out.append(crops)
+        return out
 
     def _refine(self, ratios: Sequence[Sequence[Ratio]], pools: list[list[tuple[np.ndarray, np.ndarray]]],
                 k: int) -> None:
-        """Hill-climb the top ``k`` of each pool; the climbed boxes join the pool, in place."""
+        """Hill-climb the best candidate of each pool and its ``k - 1`` best alternatives; the
+        climbed boxes join the front of the pool, the best candidate's first, in place."""
         # climbers: (photo, ratio, rank) -> current box and score; dropped once no step helps
         current = {(p, r, j): (boxes[i], float(s[i]))
                    for p, pool in enumerate(pools) for r, (boxes, s) in enumerate(pool)
-                   for j, i in enumerate(top_k(boxes, s, k))}
+                   for j, i in enumerate([int(np.argmax(s)), *alternatives(boxes, s, int(np.argmax(s)), k - 1)])}
         active = sorted(current)
         for _ in range(REFINE_ROUNDS):
             if not active:
@@ -202,7 +269,8 @@ class Encoded:
                     current[key] = (boxes[int(np.argmax(s))], float(s.max()))
                     moved.append(key)
             active = moved
-        for (p, r, _), (box, score) in current.items():
-            boxes, s = pools[p][r]
-            pools[p][r] = (np.concatenate([box[None].astype(boxes.dtype), boxes]),
-                           np.concatenate([np.float32([score]), s]))
+        for p, pool in enumerate(pools):
+            for r, (boxes, s) in enumerate(pool):
+                climbed = [current[key] for key in sorted(current) if key[:2] == (p, r)]
+                pool[r] = (np.concatenate([np.asarray([b for b, _ in climbed], boxes.dtype).reshape(-1, 4), boxes]),
+                           np.concatenate([np.float32([v for _, v in climbed]), s]))

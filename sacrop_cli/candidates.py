@@ -12,12 +12,12 @@ import math
 import numpy as np
 
 from sacrop_cli.metrics import box_iou_matrix as iou_matrix
-
-from sacrop_cli.ratios import Ratio, parse_ratio  # noqa: F401 - also imported from here
+from sacrop_cli.ratios import Ratio
 
 GRID_BINS = 12
-#: Top-k results closer than this IoU to a better one are treated as the same crop.
-DEDUP_IOU = 0.85
+#: Alternatives (ranks 2 and below) overlap every better rank by at most this IoU, so that each
+#: is a visibly different framing rather than the best one moved by a few pixels.
+ALTERNATIVE_IOU = 0.6
 #: One refinement step moves an edge by this fraction of the photo's side: a third of a grid bin.
 REFINE_STEP = 1 / 36
 #: Free-ratio boxes keep GAIC's aspect bounds (width / height), as the grid does.
@@ -153,17 +153,22 @@ def neighbours(box: np.ndarray, ratio: Ratio, width: int, height: int, *, step: 
     return np.unique(np.asarray(out, dtype=np.int64).reshape(-1, 4), axis=0)
 
 
-def top_k(boxes: np.ndarray, scores: np.ndarray, k: int, *, dedup_iou: float = DEDUP_IOU) -> list[int]:
-    """Indices of the ``k`` best boxes, best first, skipping near-duplicates of a better one.
+def alternatives(boxes: np.ndarray, scores: np.ndarray, first: int, n: int, *,
+                 max_iou: float = ALTERNATIVE_IOU) -> list[int]:
+    """Indices of the ``n`` best boxes after ``first``, best first, each a visibly different
+    framing: its IoU with ``first`` and with every box chosen before it at most ``max_iou``.
 
-    Ties in score keep the candidates' order (stable sort), so results are deterministic.
+    Ties in score keep the boxes' order (stable sort), so results are deterministic.
     """
-    order = np.argsort(-np.asarray(scores, dtype=np.float64), kind="stable")
-    ious = iou_matrix(boxes, boxes)
-    kept: list[int] = []
-    for i in order:
-        if all(ious[i, j] <= dedup_iou for j in kept):
-            kept.append(int(i))
-            if len(kept) == k:
+    chosen = [first]
+    if n <= 0:
+        return []
+    boxes = np.asarray(boxes)
+    overlap = iou_matrix(boxes, boxes[[first]])[:, 0]  # with the best chosen so far, row-wise max
+    for i in np.argsort(-np.asarray(scores, dtype=np.float64), kind="stable"):
+        if i != first and overlap[i] <= max_iou:
+            chosen.append(int(i))
+            if len(chosen) > n:
                 break
-    return kept
+            overlap = np.maximum(overlap, iou_matrix(boxes, boxes[[i]])[:, 0])
+    return chosen[1:]

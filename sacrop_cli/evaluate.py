@@ -14,7 +14,7 @@ from dataclasses import dataclass, field
 import numpy as np
 
 from sacrop_cli.api import Analysis, Cropper
-from sacrop_cli.candidates import parse_ratio
+from sacrop_cli.ratios import parse_ratio
 from sacrop_cli.datasets import LabelledImage
 from sacrop_cli.errors import SacropError
 from sacrop_cli.metrics import (box_iou, displacement, gaicd_image_metrics, pair_agreement,

@@ -17,7 +17,7 @@ import numpy as np
 from PIL import Image, ImageDraw
 
 from sacrop_cli.api import Crop, Cropper
-from sacrop_cli.candidates import Ratio
+from sacrop_cli.ratios import Ratio
 from sacrop_cli.preview import draw_labelled_boxes, fit_text, load_font, text_size, thumb_size
 
 PANEL_SIDE = 360  # long side of each panel

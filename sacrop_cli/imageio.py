@@ -91,6 +91,7 @@ class Photo:
     n_frames: int = 1
     xmp: bytes | None = None  # XMP packet (keywords, ratings...), orientation already upright
     orientation: int = 1  # the EXIF orientation the file was stored with
+    from_file: bool = True  # False for an image given in memory: no file bytes to copy
 
     @property
     def size(self) -> tuple[int, int]:
@@ -290,6 +291,18 @@ def open_photo(path: Path | str, *, max_pixels: int | None = DEFAULT_MAX_PIXELS)
     )
 
 
+def photo_from_image(image: Image.Image, name: str = "image") -> Photo:
+    """A :class:`Photo` of an image in memory (already upright), with the metadata it carries."""
+    notes: list[str] = []
+    icc = image.info.get("icc_profile") or None
+    xmp = image.info.get("xmp") or image.info.get("XML:com.adobe.xmp")
+    exif = image.info.get("exif")
+    normal, icc = _normalize_mode(image, icc, Path(name), notes)
+    return Photo(path=Path(name), image=normal, format=image.format or "", exif=bytes(exif) if exif else None,
+                 icc_profile=icc, warnings=notes, xmp=xmp.encode() if isinstance(xmp, str) else xmp,
+                 from_file=False)
+
+
 def crop_extension(path: Path | str) -> str:
     """The extension of ``path``'s crops when no format is asked for: its own where sacrop
     writes that format, else the nearest it writes (GIF -> PNG, HEIC -> JPEG), found from the
@@ -433,10 +446,10 @@ def save_crop(
             params["tiffinfo"] = {700: photo.xmp}  # the XMP tag
 
     with contextlib.suppress(OSError):  # samefile fails when either file is missing
-        if os.path.samefile(out_path, photo.path):
+        if photo.from_file and os.path.samefile(out_path, photo.path):
             raise OutputError(f"{out_path}: is the source photo; refusing to overwrite it")
     whole = (x1, y1, x2, y2) == (0, 0, width, height) and crop.size == (width, height)
-    if whole and photo.orientation == 1 and photo.n_frames == 1 and fmt == photo.format:
+    if whole and photo.from_file and photo.orientation == 1 and photo.n_frames == 1 and fmt == photo.format:
         # the crop is the photo: its own bytes, rather than a larger, lossier re-encoding
         with open(photo.path, "rb") as src, atomic_open(out_path, overwrite=overwrite, durable=True) as fh:
             shutil.copyfileobj(src, fh)

@@ -24,7 +24,8 @@ import torch
 from PIL import Image
 from torch import Tensor
 
-from sacrop_cli.candidates import candidates_for, gaic_grid, parse_ratio
+from sacrop_cli.candidates import candidates_for, gaic_grid
+from sacrop_cli.ratios import parse_ratio
 from sacrop_cli.checkpoint import make_meta, read_checkpoint, save_checkpoint
 from sacrop_cli.datasets import LabelledImage
 from sacrop_cli.errors import SacropError

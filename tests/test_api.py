@@ -97,7 +97,7 @@ def test_refinement_climbs_from_the_best_grid_box(refine, expected):
 
 def test_refined_top_k_stay_distinct():
     from sacrop_cli.api import Cropper
-    from sacrop_cli.candidates import DEDUP_IOU, iou_matrix
+    from sacrop_cli.candidates import ALTERNATIVE_IOU, iou_matrix
 
     # every climber heads for the same target: the second result must still be another crop
     cropper = Cropper(engine=_DistanceEngine((58, 50, 525, 361), 0.64))
@@ -106,7 +106,7 @@ def test_refined_top_k_stay_distinct():
         boxes = np.array([c.box for c in crops if c.ratio == ratio])
         assert len(boxes) == 3
         ious = iou_matrix(boxes, boxes)
-        assert (ious[np.triu_indices(3, 1)] <= DEDUP_IOU).all()
+        assert (ious[np.triu_indices(3, 1)] <= ALTERNATIVE_IOU).all()
     assert crops[0].box == (58, 50, 525, 361)
 
 
@@ -122,3 +122,48 @@ def test_photos_of_one_size_share_a_pass_of_the_heads_with_the_same_scores(cropp
     apart = [cropper.encode([p]).scores([bx])[0] for p, bx in zip((a, b), boxes)]
     for got, want in zip(together.scores(boxes), apart):
         assert got == pytest.approx(want, abs=1e-5)
+
+
+def test_rank_one_does_not_depend_on_top_k():
+    from sacrop_cli.api import Cropper
+
+    cropper = Cropper()  # the shipped weights: real score landscapes
+    for photo in ("friends.jpg", "wine.jpg", "sunset.jpg"):
+        for ratio in ("any", "1:1", "16:9"):
+            best = [cropper.crop(EXAMPLES / photo, [ratio], top_k=k)[0] for k in (1, 2, 3)]
+            assert best[0] == best[1] == best[2], (photo, ratio)
+
+
+def test_ratios_as_one_string_a_pair_or_a_list():
+    from sacrop_cli.api import as_ratios
+    from sacrop_cli.ratios import Ratio
+
+    assert as_ratios("4:3") == as_ratios((4, 3)) == as_ratios([(4, 3)]) == [Ratio("fixed", 4, 3)]
+    assert as_ratios(["4:3", "any", (8, 6), "1.91:1"]) == [Ratio("fixed", 4, 3), Ratio("any"),
+                                                           Ratio("fixed", 191, 100)]
+
+
+def test_an_image_opened_from_a_jpeg_scores_as_its_path(cropper):
+    path = EXAMPLES / "wine.jpg"  # 1068 x 1600: decoded at a quarter of its size
+    box = [(0, 0, 800, 1000)]
+    with Image.open(path) as im:
+        assert cropper.score(im, box) == cropper.score(path, box)
+
+
+def test_crop_images_returns_full_resolution_crops_that_save_with_their_exif(cropper, tmp_path):
+    import piexif
+
+    src = tmp_path / "rated.jpg"
+    with Image.open(EXAMPLES / "coffee.jpg") as im:
+        im.save(src, exif=piexif.dump({"0th": {piexif.ImageIFD.Make: b"Canon"}}))
+    [cropped] = cropper.crop_images(src, "4:3")
+    assert cropped.crop == cropper.crop(src, "4:3")[0]
+    x1, y1, x2, y2 = cropped.crop.box
+    assert cropped.image.size == (x2 - x1, y2 - y1)
+    out = cropped.save(tmp_path / "c.jpg")
+    exif = piexif.load(str(out))
+    assert exif["0th"][piexif.ImageIFD.Make] == b"Canon"
+    assert exif["Exif"][piexif.ExifIFD.PixelXDimension] == x2 - x1
+    with Image.open(src) as im:  # an image in memory too
+        [from_image] = cropper.crop_images(im.convert("RGB"), "4:3")
+    assert from_image.image.size == (x2 - x1, y2 - y1)

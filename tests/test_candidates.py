@@ -1,8 +1,8 @@
 import numpy as np
 import pytest
 
-from sacrop_cli.candidates import (Ratio, candidates_for, gaic_grid, iou_matrix, neighbours, parse_ratio,
-                                   ratio_windows, top_k)
+from sacrop_cli.candidates import alternatives, candidates_for, gaic_grid, iou_matrix, neighbours, ratio_windows
+from sacrop_cli.ratios import parse_ratio
 
 
 def test_gaic_grid_square_matches_method():
@@ -47,36 +47,21 @@ def test_original_ratio_includes_whole_image():
     assert [0, 0, 1600, 1067] in boxes.tolist()
 
 
-@pytest.mark.parametrize("text,expected", [("4:3", Ratio("fixed", 4, 3)), ("8:6", Ratio("fixed", 4, 3)),
-                                           ("16x9", Ratio("fixed", 16, 9)), ("ANY", Ratio("any")),
-                                           ("original", Ratio("original"))])
-def test_parse_ratio(text, expected):
-    assert parse_ratio(text) == expected
+def test_alternatives_are_the_best_visibly_different_framings():
+    boxes = np.array([[0, 0, 100, 100], [1, 0, 101, 100], [50, 50, 150, 150], [0, 0, 50, 50],
+                      [0, 0, 100, 70]])
+    scores = np.array([0.9, 0.8, 0.7, 0.95, 0.85])
+    # after box 3 (first): box 0 (IoU 0.25 with box 3); box 1 overlaps box 0 by 0.98 and box 4
+    # by 0.70 (> 0.6): skipped; box 2 overlaps box 0 by 2500 / 17500 = 0.14
+    assert alternatives(boxes, scores, 3, 2) == [0, 2]
+    assert alternatives(boxes, scores, 3, 0) == []
+    assert alternatives(boxes, scores, 3, 10) == [0, 2]  # no more different ones
+    assert alternatives(boxes, scores, 0, 1, max_iou=0.99) == [3]
 
 
-@pytest.mark.parametrize("text", ["4:0", "abc", "-1:2", "0:0", "4:", "1.5:1", ""])
-def test_parse_ratio_rejects(text):
-    with pytest.raises(ValueError, match="ratio"):
-        parse_ratio(text)
-
-
-def test_labels_and_slugs():
-    assert parse_ratio("16:9").slug == "16x9"
-    assert parse_ratio("any").slug == "any"
-
-
-def test_top_k_order_and_dedup():
-    boxes = np.array([[0, 0, 100, 100], [1, 0, 101, 100], [50, 50, 150, 150], [0, 0, 50, 50]])
-    scores = np.array([0.9, 0.8, 0.7, 0.95])
-    # box 1 is a near-duplicate (IoU 0.98) of box 0 and is skipped
-    assert top_k(boxes, scores, 3) == [3, 0, 2]
-    assert top_k(boxes, scores, 1) == [3]
-    assert top_k(boxes, scores, 10) == [3, 0, 2]
-
-
-def test_top_k_ties_are_stable():
-    boxes = np.array([[0, 0, 10, 10], [20, 20, 30, 30]])
-    assert top_k(boxes, np.array([1.0, 1.0]), 2) == [0, 1]
+def test_alternatives_ties_are_stable():
+    boxes = np.array([[0, 0, 10, 10], [20, 20, 30, 30], [40, 40, 50, 50]])
+    assert alternatives(boxes, np.array([1.0, 1.0, 1.0]), 2, 2) == [0, 1]
 
 
 def test_iou_matrix_by_hand():

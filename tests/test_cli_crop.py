@@ -7,7 +7,9 @@ from __future__ import annotations
 
 import hashlib
 import json
+import os
 import re
+import shutil
 import subprocess
 import sys
 from pathlib import Path
@@ -17,8 +19,8 @@ import pytest
 from click.testing import CliRunner, Result
 from PIL import Image, ImageCms
 
+from conftest import EXAMPLES, REPO
 from sacrop_cli.cli import main
-from conftest import REPO, EXAMPLES
 
 RATIOS = {"4x3": (4, 3), "16x9": (16, 9), "1x1": (1, 1)}
 
@@ -82,7 +84,8 @@ def test_any_ratio_uses_the_free_grid(use_random_weights, photo_dir, tmp_path):
 
 
 def test_no_refine_returns_the_candidates_own_boxes(use_random_weights, photo_dir):
-    from sacrop_cli.candidates import candidates_for, gaic_grid, parse_ratio
+    from sacrop_cli.candidates import candidates_for, gaic_grid
+    from sacrop_cli.ratios import parse_ratio
 
     result = run("crop", photo_dir / "coffee.jpg", "-r", "any", "-r", "16:9", "-k", "2", "--dry-run", "--json",
                  "--no-refine")
@@ -362,88 +365,6 @@ def test_score_needs_a_box(photo_dir):
     assert run("score", photo_dir / "coffee.jpg").exit_code == 2
 
 
-# -- the pipeline directly -------------------------------------------------------------------------
-
-
-def test_run_batch_counts(random_weights, photo_dir, tmp_path):
-    from sacrop_cli.api import Cropper
-    from sacrop_cli.inputs import scan_inputs
-    from sacrop_cli.pipeline import run_batch
-
-    (photo_dir / "broken.jpg").write_text("not a photo")
-    (photo_dir / "notes.txt").write_text("shot list")
-    seen = []
-    report = run_batch(Cropper(random_weights, device="cpu"), scan_inputs([photo_dir]),
-                       ["4:3", "1:1"], 2, tmp_path / "out", dry_run=False, overwrite=False,
-                       format=None, quality=90, max_size=None, max_pixels=None, batch_size=2,
-                       on_progress=lambda record, warnings: seen.append(record["source"]))
-    counts = {k: v for k, v in report.counts.items() if k != "seconds"}
-    assert counts == {"images": 4, "ok": 3, "errors": 1, "missing": 0, "crops": 12,
-                      "crops_written": 12, "crops_existing": 0, "skipped_files": 1,
-                      "not_processed": 0}
-    assert seen == [r["source"] for r in report.records] == [
-        str(photo_dir / n) for n in ("notes.txt", "broken.jpg", "chelsea-cat.jpg", "coffee.jpg", "sub/rocket.jpg")]
-    assert report.records[0] == {"source": str(photo_dir / "notes.txt"), "width": None, "height": None,
-                                 "status": "skipped", "crops": [],
-                                 "error": f"{photo_dir / 'notes.txt'}: skipped: .txt files are not photos sacrop reads"}
-    assert report.failed
-
-
-def test_run_batch_times_each_batch_and_leaves_no_threads(random_weights, photo_dir):
-    import threading
-
-    from sacrop_cli.api import Cropper
-    from sacrop_cli.inputs import scan_inputs
-    from sacrop_cli.pipeline import run_batch
-
-    report = run_batch(Cropper(random_weights, device="cpu"), scan_inputs([photo_dir]), ["any"],
-                       1, None, dry_run=True, batch_size=2)
-    assert [n for n, _ in report.batch_seconds] == [2, 1]
-    assert all(seconds > 0 for _, seconds in report.batch_seconds)
-    assert not [t.name for t in threading.enumerate() if t.name.startswith("sacrop-")]
-
-
-@pytest.mark.parametrize("engine", ["onnx", "torch"])
-def test_run_batch_scores_two_batches_side_by_side_on_the_cpu(random_weights, photo_dir, monkeypatch, engine):
-    import threading
-
-    import torch
-
-    from sacrop_cli import onnx_engine
-    from sacrop_cli.api import Cropper
-    from sacrop_cli.inputs import scan_inputs
-    from sacrop_cli.pipeline import run_batch
-
-    monkeypatch.setattr(onnx_engine, "cpu_cores", lambda: 2)  # a 2-core machine, as CI's
-    cropper = Cropper(random_weights, device="cpu", engine=engine)
-    expected = {str(p): cropper.crop(p, ["any"], 1) for p, _ in scan_inputs([photo_dir]).images}
-    seen = []
-    best_crops = cropper.best_crops
-
-    def spy(*args, **kwargs):
-        seen.append((threading.current_thread().name, torch.get_num_threads()))
-        return best_crops(*args, **kwargs)
-
-    monkeypatch.setattr(cropper, "best_crops", spy)
-    threads = torch.get_num_threads()
-    torch.set_num_threads(2)
-    try:
-        report = run_batch(cropper, scan_inputs([photo_dir]), ["any"], 1, None, dry_run=True, batch_size=1)
-        assert torch.get_num_threads() == 2  # restored
-    finally:
-        torch.set_num_threads(threads)
-    assert len({name for name, _ in seen}) == 2
-    if engine == "torch":  # each worker on one of torch's two threads
-        assert {n for _, n in seen} == {1}
-    else:  # one ONNX Runtime thread per run
-        assert cropper.engine.threads == 1
-    # the same crops, in input order, as one photo at a time
-    assert [r["source"] for r in report.records] == list(expected)
-    for record in report.records:
-        want = expected[record["source"]][0]
-        assert (record["crops"][0]["box"], record["crops"][0]["score"]) == (list(want.box), round(want.score, 4))
-
-
 def test_earlier_crops_inside_the_input_folder_are_not_recropped(use_random_weights, photo_dir):
     out = photo_dir / "crops"
     assert run("crop", photo_dir, "-r", "1:1", "-o", out).exit_code == 0
@@ -496,3 +417,92 @@ def test_max_pixels_default_shown_in_help_is_the_real_one():
     from sacrop_cli.imageio import DEFAULT_MAX_PIXELS
 
     assert _MAX_PIXELS_SHOWN == str(DEFAULT_MAX_PIXELS)
+
+
+# -- what a new user tripped over ------------------------------------------------------------------
+
+
+def test_skipped_files_are_named_at_v_and_in_the_manifest(use_random_weights, photo_dir, tmp_path):
+    (photo_dir / "DSC_0001.NEF").write_bytes(b"raw")
+    (photo_dir / "README").write_text("shot list")
+    manifest = tmp_path / "m.jsonl"
+    result = run("crop", photo_dir, "--dry-run", "-v", "--manifest", manifest)
+    assert result.exit_code == 0, result.stderr
+    for name, reason in (("DSC_0001.NEF", ".nef files are not photos sacrop reads"), ("README", "no file extension")):
+        line = f"{photo_dir / name}: skipped: {reason}"
+        assert f"{line}\n" in result.stderr
+        [record] = [r for r in read_jsonl(manifest) if r["source"] == str(photo_dir / name)]
+        assert (record["status"], record["error"], record["crops"]) == ("skipped", line, [])
+
+
+def test_heic_and_extensionless_photos_are_read_and_cropped_to_jpeg(use_random_weights, tmp_path):
+    pillow_heif = pytest.importorskip("pillow_heif")
+    with Image.open(EXAMPLES / "coffee.jpg") as im:
+        pillow_heif.from_pillow(im).save(tmp_path / "IMG_2000.HEIC", quality=90)
+        im.save(tmp_path / "scan", "JPEG")  # a JPEG without extension
+    result = run("crop", tmp_path / "IMG_2000.HEIC", tmp_path / "scan", "-r", "4:3", "-o", tmp_path / "out", "--json")
+    assert result.exit_code == 0, result.stderr
+    written = [Path(json.loads(line)["crops"][0]["path"]) for line in result.stdout.splitlines()]
+    assert [p.name for p in written] == ["IMG_2000.4x3.1.jpg", "scan.4x3.1.jpg"]
+    for path in written:
+        with Image.open(path) as im:
+            assert im.format == "JPEG"
+            assert_exact_ratio(im.size, 4, 3)
+
+
+def test_a_closed_stdout_ends_the_run_quietly(random_weights, tmp_path):
+    folder = tmp_path / "many"
+    folder.mkdir()
+    for i in range(12):
+        shutil.copy(EXAMPLES / "coffee.jpg", folder / f"{i:02d}.jpg")
+    proc = subprocess.Popen([sys.executable, "-m", "sacrop_cli", "crop", str(folder), "--dry-run", "--json",
+                             "--batch-size", "1", "--weights", str(random_weights)],
+                            stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+    first = proc.stdout.readline()  # `| head -1`
+    proc.stdout.close()
+    stderr = proc.stderr.read().decode()
+    assert json.loads(first)["source"] == str(folder / "00.jpg")
+    assert (proc.wait(), stderr) == (141, "")
+
+
+def test_manifest_dash_is_standard_output_and_files_get_the_crops_mode(use_random_weights, photo_dir, tmp_path):
+    import stat
+
+    result = run("crop", photo_dir, "--dry-run", "--manifest", "-", "-q")
+    assert result.exit_code == 0 and not (Path.cwd() / "-").exists()
+    assert len([json.loads(line) for line in result.stdout.splitlines()]) == 3
+    manifest, out = tmp_path / "m.jsonl", tmp_path / "out"
+    assert run("crop", photo_dir, "--manifest", manifest, "-o", out, "-q").exit_code == 0
+    crop_mode = stat.S_IMODE(next(out.rglob("*.jpg")).stat().st_mode)
+    assert stat.S_IMODE(manifest.stat().st_mode) == crop_mode == 0o666 & ~_umask()
+
+
+def _umask() -> int:
+    mask = os.umask(0)
+    os.umask(mask)
+    return mask
+
+
+def test_a_missing_folder_is_one_error(use_random_weights, tmp_path):
+    result = run("crop", tmp_path / "nope", "-o", tmp_path / "out")
+    assert result.exit_code == 1
+    assert [line for line in result.stderr.splitlines() if line.startswith(("error", "warning"))] == [
+        f"error: {tmp_path / 'nope'}: no such file or folder"]
+
+
+def test_a_whole_photo_crop_is_the_original_file(tmp_path, monkeypatch):
+    monkeypatch.delenv("SACROP_WEIGHTS", raising=False)  # the shipped weights keep all of it
+    src = writable_copy(EXAMPLES / "picos-de-europa.jpg", tmp_path / "picos.jpg")  # 1600 x 1200
+    assert run("crop", src, "-r", "4:3", "-o", tmp_path / "out", "-q").exit_code == 0
+    assert (tmp_path / "out" / "picos.4x3.1.jpg").read_bytes() == src.read_bytes()
+
+
+def test_decimal_ratios_are_exact_to_the_pixel(use_random_weights, photo_dir, tmp_path):
+    result = run("crop", photo_dir / "coffee.jpg", "-r", "1.91:1", "-r", "1.5", "-o", tmp_path / "out", "--json")
+    assert result.exit_code == 0, result.stderr
+    crops = json.loads(result.stdout)["crops"]
+    assert [c["ratio"] for c in crops] == ["1.91:1", "1.5:1"]
+    assert [Path(c["path"]).name for c in crops] == ["coffee.1.91x1.1.jpg", "coffee.1.5x1.1.jpg"]
+    for c, (rw, rh) in zip(crops, ((191, 100), (3, 2))):
+        x1, y1, x2, y2 = c["box"]
+        assert abs((y2 - y1) * rw - (x2 - x1) * rh) <= max(rw, rh) / 2  # to the nearest pixel

@@ -5,7 +5,8 @@ from __future__ import annotations
 import numpy as np
 import pytest
 from sacrop_cli.api import Cropper
-from sacrop_cli.candidates import candidates_for, parse_ratio
+from sacrop_cli.candidates import candidates_for
+from sacrop_cli.ratios import parse_ratio
 from sacrop_cli.checkpoint import read_checkpoint
 from sacrop_cli.weights import sha256_file
 from conftest import REPO

@@ -20,6 +20,7 @@ from sacrop_cli.imageio import (
     DEFAULT_MAX_PIXELS,
     FORMAT_FOR_EXTENSION,
     MIN_SIDE,
+    crop_extension,
     open_for_analysis,
     open_photo,
     output_name,
@@ -487,3 +488,52 @@ def test_rotated_tiff_is_upright_and_sized_right(tmp_path: Path, orientation: in
     assert np.array_equal(np.asarray(photo.image), np.asarray(upright))
     with pytest.raises(ImageError, match=r"120x80 pixels exceeds the limit of 9000 "):
         open_photo(src, max_pixels=9000)
+
+
+def test_a_crop_of_the_whole_photo_copies_its_bytes(tmp_path: Path) -> None:
+    src = tmp_path / "a.jpg"
+    pattern(80, 60).save(src, "JPEG", quality=70, exif=exif_bytes(orientation=1))
+    photo = open_photo(src)
+    out = save_crop(photo, (0, 0, 80, 60), tmp_path / "whole.jpg")
+    assert out.read_bytes() == src.read_bytes()
+    # re-encoded when the pixels or the format differ: a part, another format, a turned photo
+    assert save_crop(photo, (0, 0, 80, 59), tmp_path / "part.jpg").read_bytes() != src.read_bytes()
+    with Image.open(save_crop(photo, (0, 0, 80, 60), tmp_path / "whole.png")) as im:
+        assert im.format == "PNG"
+    turned = tmp_path / "turned.jpg"
+    pattern(80, 60).save(turned, "JPEG", exif=exif_bytes(orientation=6))
+    out = save_crop(open_photo(turned), (0, 0, 60, 80), tmp_path / "turned.crop.jpg")
+    assert out.read_bytes() != turned.read_bytes()
+    assert piexif.load(str(out))["0th"][piexif.ImageIFD.Orientation] == 1
+
+
+XMP = (b'<x:xmpmeta xmlns:x="adobe:ns:meta/"><rdf:RDF xmlns:rdf="http://www.w3.org/1999/02/22-rdf-syntax-ns#">'
+       b'<rdf:Description xmlns:xmp="http://ns.adobe.com/xap/1.0/" xmp:Rating="5"/></rdf:RDF></x:xmpmeta>')
+
+
+@pytest.mark.parametrize("ext", [".jpg", ".png", ".webp"])
+def test_xmp_is_kept(tmp_path: Path, ext: str) -> None:
+    src = tmp_path / "rated.jpg"
+    pattern(80, 60).save(src, "JPEG", xmp=XMP)
+    out = save_crop(open_photo(src), (10, 10, 50, 40), tmp_path / f"crop{ext}")
+    with Image.open(out) as im:
+        xmp = im.info.get("xmp") or im.info.get("XML:com.adobe.xmp")
+    assert xmp is not None and b'xmp:Rating="5"' in (xmp.encode() if isinstance(xmp, str) else xmp)
+
+
+def test_heic_photos_are_read_upright_and_cropped_to_jpeg(tmp_path: Path) -> None:
+    pillow_heif = pytest.importorskip("pillow_heif")
+    src = tmp_path / "IMG_2000.HEIC"
+    pillow_heif.from_pillow(pattern(80, 60)).save(src, quality=95)
+    photo = open_photo(src)
+    assert (photo.format, photo.size) == ("HEIF", (80, 60))
+    assert crop_extension(src) == ".jpg"
+    with Image.open(save_crop(photo, (0, 0, 40, 40), tmp_path / "c.jpg")) as im:
+        assert (im.format, im.size) == ("JPEG", (40, 40))
+
+
+def test_crop_extension_follows_the_content_when_the_name_does_not_tell(tmp_path: Path) -> None:
+    pattern().save(tmp_path / "scan", "PNG")
+    pattern().save(tmp_path / "scan.1", "JPEG")
+    assert [crop_extension(tmp_path / n) for n in ("scan", "scan.1", "a.JPG", "b.gif", "c.tiff")] == [
+        ".png", ".jpg", ".jpg", ".png", ".tiff"]

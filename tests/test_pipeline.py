@@ -1,0 +1,83 @@
+"""The batch pipeline called directly: counts, records, threads."""
+from __future__ import annotations
+
+import pytest
+
+
+def test_run_batch_counts(random_weights, photo_dir, tmp_path):
+    from sacrop_cli.api import Cropper
+    from sacrop_cli.inputs import scan_inputs
+    from sacrop_cli.pipeline import run_batch
+
+    (photo_dir / "broken.jpg").write_text("not a photo")
+    (photo_dir / "notes.txt").write_text("shot list")
+    seen = []
+    report = run_batch(Cropper(random_weights, device="cpu"), scan_inputs([photo_dir]),
+                       ["4:3", "1:1"], 2, tmp_path / "out", dry_run=False, overwrite=False,
+                       format=None, quality=90, max_size=None, max_pixels=None, batch_size=2,
+                       on_progress=lambda record, warnings: seen.append(record["source"]))
+    counts = {k: v for k, v in report.counts.items() if k != "seconds"}
+    assert counts == {"images": 4, "ok": 3, "errors": 1, "missing": 0, "crops": 12,
+                      "crops_written": 12, "crops_existing": 0, "skipped_files": 1,
+                      "not_processed": 0}
+    assert seen == [r["source"] for r in report.records] == [
+        str(photo_dir / n) for n in ("notes.txt", "broken.jpg", "chelsea-cat.jpg", "coffee.jpg", "sub/rocket.jpg")]
+    assert report.records[0] == {"source": str(photo_dir / "notes.txt"), "width": None, "height": None,
+                                 "status": "skipped", "crops": [],
+                                 "error": f"{photo_dir / 'notes.txt'}: skipped: .txt files are not photos sacrop reads"}
+    assert report.failed
+
+
+def test_run_batch_times_each_batch_and_leaves_no_threads(random_weights, photo_dir):
+    import threading
+
+    from sacrop_cli.api import Cropper
+    from sacrop_cli.inputs import scan_inputs
+    from sacrop_cli.pipeline import run_batch
+
+    report = run_batch(Cropper(random_weights, device="cpu"), scan_inputs([photo_dir]), ["any"],
+                       1, None, dry_run=True, batch_size=2)
+    assert [n for n, _ in report.batch_seconds] == [2, 1]
+    assert all(seconds > 0 for _, seconds in report.batch_seconds)
+    assert not [t.name for t in threading.enumerate() if t.name.startswith("sacrop-")]
+
+
+@pytest.mark.parametrize("engine", ["onnx", "torch"])
+def test_run_batch_scores_two_batches_side_by_side_on_the_cpu(random_weights, photo_dir, monkeypatch, engine):
+    import threading
+
+    import torch
+
+    from sacrop_cli import onnx_engine
+    from sacrop_cli.api import Cropper
+    from sacrop_cli.inputs import scan_inputs
+    from sacrop_cli.pipeline import run_batch
+
+    monkeypatch.setattr(onnx_engine, "cpu_cores", lambda: 2)  # a 2-core machine, as CI's
+    cropper = Cropper(random_weights, device="cpu", engine=engine)
+    expected = {str(p): cropper.crop(p, ["any"], 1) for p, _ in scan_inputs([photo_dir]).images}
+    seen = []
+    best_crops = cropper.best_crops
+
+    def spy(*args, **kwargs):
+        seen.append((threading.current_thread().name, torch.get_num_threads()))
+        return best_crops(*args, **kwargs)
+
+    monkeypatch.setattr(cropper, "best_crops", spy)
+    threads = torch.get_num_threads()
+    torch.set_num_threads(2)
+    try:
+        report = run_batch(cropper, scan_inputs([photo_dir]), ["any"], 1, None, dry_run=True, batch_size=1)
+        assert torch.get_num_threads() == 2  # restored
+    finally:
+        torch.set_num_threads(threads)
+    assert len({name for name, _ in seen}) == 2
+    if engine == "torch":  # each worker on one of torch's two threads
+        assert {n for _, n in seen} == {1}
+    else:  # one ONNX Runtime thread per run
+        assert cropper.engine.threads == 1
+    # the same crops, in input order, as one photo at a time
+    assert [r["source"] for r in report.records] == list(expected)
+    for record in report.records:
+        want = expected[record["source"]][0]
+        assert (record["crops"][0]["box"], record["crops"][0]["score"]) == (list(want.box), round(want.score, 4))
