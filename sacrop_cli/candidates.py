@@ -11,7 +11,7 @@ import math
 
 import numpy as np
 
-from sacrop_cli.metrics import box_iou_matrix as iou_matrix
+from sacrop_cli.boxes import box_iou_matrix
 from sacrop_cli.ratios import Ratio
 
 GRID_BINS = 12
@@ -25,7 +25,7 @@ ASPECT_BOUNDS = (0.5, 2.0)
 
 
 def gaic_grid(width: int, height: int, *, bins: int = GRID_BINS, free_ratio: bool = True) -> np.ndarray:
-    """The GAIC grid anchors of a ``width x height`` image (METHOD.md).
+    """The GAIC grid anchors of a ``width x height`` image.
 
     Corners sit at bin centres: top-left in bins 0-3, bottom-right in bins 8-11 of each axis;
     a box is kept when it covers at least half of the image and, for the free-ratio set,
@@ -164,11 +164,11 @@ def alternatives(boxes: np.ndarray, scores: np.ndarray, first: int, n: int, *,
     if n <= 0:
         return []
     boxes = np.asarray(boxes)
-    overlap = iou_matrix(boxes, boxes[[first]])[:, 0]  # with the best chosen so far, row-wise max
+    overlap = box_iou_matrix(boxes, boxes[[first]])[:, 0]  # with the best chosen so far, row-wise max
     for i in np.argsort(-np.asarray(scores, dtype=np.float64), kind="stable"):
         if i != first and overlap[i] <= max_iou:
             chosen.append(int(i))
             if len(chosen) > n:
                 break
-            overlap = np.maximum(overlap, iou_matrix(boxes, boxes[[i]])[:, 0])
+            overlap = np.maximum(overlap, box_iou_matrix(boxes, boxes[[i]])[:, 0])
     return chosen[1:]

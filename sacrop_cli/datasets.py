@@ -23,6 +23,7 @@ from typing import Any, Sequence, TypeVar
 import numpy as np
 from PIL import Image, UnidentifiedImageError
 
+from .boxes import clip_boxes
 from .errors import DatasetError
 
 IMAGE_SUFFIXES = frozenset({".jpg", ".jpeg", ".png", ".webp", ".tif", ".tiff", ".bmp"})
@@ -57,39 +58,6 @@ class DatasetRead:
 
     images: list[LabelledImage] = field(default_factory=list)
     problems: list[str] = field(default_factory=list)
-
-
-# ---------------------------------------------------------------------------------------------
-# Box geometry (pure numpy; boxes are [..., 4] = x1, y1, x2, y2 with exclusive ends)
-
-
-def _as_boxes(boxes: Any) -> np.ndarray:
-    b = np.asarray(boxes)
-    if b.ndim == 0 or b.shape[-1] != 4:
-        raise ValueError(f"boxes must have shape [..., 4], got {b.shape}")
-    return b
-
-
-def hflip_boxes(boxes: Any, width: float) -> np.ndarray:
-    """Mirror [..., 4] boxes in an image of ``width``: x1' = W - x2, x2' = W - x1 (dtype kept)."""
-    b = _as_boxes(boxes)
-    out = b.copy()
-    out[..., 0] = width - b[..., 2]
-    out[..., 2] = width - b[..., 0]
-    return out
-
-
-def scale_boxes(boxes: Any, sx: float, sy: float) -> np.ndarray:
-    """Resize [..., 4] boxes with the image: x * sx, y * sy (float32 unless given float64)."""
-    b = _as_boxes(boxes)
-    dtype = b.dtype if np.issubdtype(b.dtype, np.floating) else np.float32
-    return (b * np.array([sx, sy, sx, sy])).astype(dtype)
-
-
-def clip_boxes(boxes: Any, width: float, height: float) -> np.ndarray:
-    """Clip [..., 4] boxes to the image [0, W] x [0, H] (dtype kept; may leave empty boxes)."""
-    b = _as_boxes(boxes)
-    return np.clip(b, 0, np.array([width, height, width, height])).astype(b.dtype)
 
 
 def _fit_box(box: np.ndarray, size: tuple[int, int]) -> tuple[np.ndarray | None, str | None]:

@@ -1,4 +1,4 @@
-"""The benchmarks of METHOD.md, run through the same :class:`Cropper` as ``sacrop crop``.
+"""The FCDB and GAICD benchmarks (their published protocols), run through the same :class:`Cropper` as ``sacrop crop``.
 
 FCDB: the free-ratio top-1 and the top-1 told the human crop's ratio come from
 :meth:`Encoded.best_crops`, as ``sacrop crop --ratio any --top-k 1`` (or ``--ratio W:H``) finds
@@ -14,10 +14,11 @@ from dataclasses import dataclass, field
 import numpy as np
 
 from sacrop_cli.api import Analysis, Cropper
-from sacrop_cli.ratios import parse_ratio
+from sacrop_cli.boxes import box_iou, ratio_of
 from sacrop_cli.datasets import LabelledImage
 from sacrop_cli.errors import SacropError
-from sacrop_cli.metrics import (box_iou, displacement, gaicd_image_metrics, pair_agreement,
+from sacrop_cli.ratios import parse_ratio
+from sacrop_cli.metrics import (displacement, gaicd_image_metrics, pair_agreement,
                                 summarise_fcdb, summarise_gaicd)
 
 
@@ -43,11 +44,6 @@ def _load_batches(cropper: Cropper, samples: list[LabelledImage], batch_size: in
         yield batch
 
 
-def ratio_of(box: np.ndarray) -> str:
-    """The aspect ratio of a box as ``W:H`` (whole pixels), for "told the human crop's ratio"."""
-    return f"{max(1, round(box[2] - box[0]))}:{max(1, round(box[3] - box[1]))}"
-
-
 def evaluate_fcdb(cropper: Cropper, samples: list[LabelledImage], *, batch_size: int = 8,
                   on_image: Callable[[], None] | None = None) -> EvalReport:
     """IoU and Disp of the free-ratio top-1 and of the top-1 told the human crop's ratio;
@@ -56,7 +52,7 @@ def evaluate_fcdb(cropper: Cropper, samples: list[LabelledImage], *, batch_size:
     s0, s1, v0, v1 = [], [], [], []
     for batch in _load_batches(cropper, samples, batch_size, problems):
         encoded = cropper.encode([a for _, a in batch])
-        tops = encoded.best_crops([[parse_ratio("any"), parse_ratio(ratio_of(s.best))] for s, _ in batch], 1)
+        tops = encoded.best_crops([[parse_ratio("any"), ratio_of(s.best)] for s, _ in batch], 1)
         pair_scores_all = encoded.scores([s.pair_boxes.reshape(-1, 4).astype(np.float64) for s, _ in batch])
         for (sample, analysis), (top, told), scores in zip(batch, tops, pair_scores_all):
             w, h = analysis.full_size
@@ -64,7 +60,7 @@ def evaluate_fcdb(cropper: Cropper, samples: list[LabelledImage], *, batch_size:
             record = {"name": sample.name, "width": w, "height": h, "human": sample.best.tolist(),
                       "box": top.box, "score": top.score,
                       "iou": box_iou(box, sample.best), "disp": displacement(box, sample.best, w, h),
-                      "told_ratio": ratio_of(sample.best), "told_box": told.box,
+                      "told_ratio": ratio_of(sample.best).label, "told_box": told.box,
                       "iou_told_ratio": box_iou(told_box, sample.best)}
             if len(sample.pair_boxes):
                 pair_scores = scores.reshape(-1, 2)
@@ -89,7 +85,7 @@ def evaluate_fcdb(cropper: Cropper, samples: list[LabelledImage], *, batch_size:
 
 def evaluate_gaicd(cropper: Cropper, samples: list[LabelledImage], *, batch_size: int = 8,
                    on_image: Callable[[], None] | None = None) -> EvalReport:
-    """Acc_{K/N}, wAcc, mean per-image SRCC and PCC over the annotated crops (METHOD.md)."""
+    """Acc_{K/N}, wAcc, mean per-image SRCC and PCC over the annotated crops (the GAICD protocol)."""
     per_image, problems, metrics = [], [], []
     for batch in _load_batches(cropper, samples, batch_size, problems):
         scores = cropper.score_many([a for _, a in batch], [s.crops for s, _ in batch])

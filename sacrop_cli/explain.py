@@ -18,7 +18,7 @@ from PIL import Image, ImageDraw
 
 from sacrop_cli.api import Crop, Cropper
 from sacrop_cli.ratios import Ratio
-from sacrop_cli.preview import draw_labelled_boxes, fit_text, load_font, text_size, thumb_size
+from sacrop_cli.drawing import PALETTE, draw_labelled_boxes, fit_text, load_font, text_size, thumb_size
 
 PANEL_SIDE = 360  # long side of each panel
 MARGIN, GAP = 16, 14
@@ -28,8 +28,6 @@ MIN_WIDTH = 2 * COLUMN_W + 2 * MARGIN
 MAP_TITLES = ("Low-level map (edges)", "High-level map (salient objects)")
 BASIC_NOTE = ("basic model (no spatial-aware feature): these weights have no activation maps, "
               "only the crops are shown")
-#: Colours of the ratios, in the order asked for (as in the preview sheets).
-RATIO_COLOURS = ("#e6194b", "#4363d8", "#3cb44b", "#f58231", "#911eb4", "#f032e6", "#008080", "#9a6324")
 # "inferno"-like colormap: dark purple for no activation through red and orange to pale yellow
 _STOPS = np.array([0.0, 0.25, 0.5, 0.75, 1.0])
 _COLOURS = np.array([[0, 0, 4], [87, 16, 110], [188, 55, 84], [249, 142, 9], [252, 255, 164]], dtype=np.float64)
@@ -105,7 +103,7 @@ def render(expl: Explanation, top: int = 5) -> Image.Image:
     out = Image.new("RGB", (geo["width"], geo["height"]), "white")
     draw = ImageDraw.Draw(out)
     fonts = {"title": load_font(17), "head": load_font(13), "text": load_font(12), "label": load_font(11)}
-    colours = {r: RATIO_COLOURS[i % len(RATIO_COLOURS)] for i, r in enumerate(expl.ratios)}
+    colours = {r: PALETTE[i % len(PALETTE)] for i, r in enumerate(expl.ratios)}
     w, h = expl.full_size
 
     y = MARGIN

@@ -11,7 +11,8 @@ from collections.abc import Sequence
 
 import numpy as np
 
-#: Top-K sizes and ground-truth cut-offs of the GAICD protocol (METHOD.md).
+
+#: Top-K sizes and ground-truth cut-offs of the GAICD protocol.
 GAICD_K = (1, 2, 3, 4)
 GAICD_N = (5, 10)
 #: wAcc weight decay; the GAIC TPAMI paper and its reference code use beta = 1.
@@ -22,33 +23,6 @@ DECISIVE_MARGIN = 3
 
 def _acc_key(k: int, n: int) -> str:
     return f"{k}/{n}"
-
-
-def box_iou(a: Sequence[float], b: Sequence[float]) -> float:
-    """Intersection over union of two boxes ``(x1, y1, x2, y2)``, exclusive ends.
-
-    Touching or disjoint boxes give 0.0; two empty boxes (union 0) give 0.0 rather than NaN.
-    """
-    return float(box_iou_matrix(np.asarray([a]), np.asarray([b]))[0, 0])
-
-
-def box_iou_matrix(a: np.ndarray, b: np.ndarray) -> np.ndarray:
-    """IoU of every box in ``a`` [N, 4] with every box in ``b`` [M, 4] -> float64 [N, M].
-
-    Computed in float64 so that large integer pixel boxes do not lose precision;
-    pairs whose union is empty get 0.0.
-    """
-    a = np.asarray(a, dtype=np.float64).reshape(-1, 4)
-    b = np.asarray(b, dtype=np.float64).reshape(-1, 4)
-    iw = np.minimum(a[:, None, 2], b[None, :, 2]) - np.maximum(a[:, None, 0], b[None, :, 0])
-    ih = np.minimum(a[:, None, 3], b[None, :, 3]) - np.maximum(a[:, None, 1], b[None, :, 1])
-    inter = np.clip(iw, 0.0, None) * np.clip(ih, 0.0, None)
-    area_a = np.clip(a[:, 2] - a[:, 0], 0.0, None) * np.clip(a[:, 3] - a[:, 1], 0.0, None)
-    area_b = np.clip(b[:, 2] - b[:, 0], 0.0, None) * np.clip(b[:, 3] - b[:, 1], 0.0, None)
-    union = area_a[:, None] + area_b[None, :] - inter
-    out = np.zeros_like(inter)
-    np.divide(inter, union, out=out, where=union > 0)
-    return out
 
 
 def displacement(pred: Sequence[float], gt: Sequence[float], width: float, height: float) -> float:

@@ -246,7 +246,7 @@ class CropScorer(nn.Module):
         roi = roi_align(feats.fused, rois, s, spatial_scale=scale)
         rod = rod_align(feats.fused, rois, s, spatial_scale=scale)
         # The content conv's kernel covers its whole s x s input: it is one matrix product, which
-        # F.linear computes about 3x faster on CPU than the convolution does (same function).
+        # F.linear computes faster on the CPU than the convolution does (same function).
         conv = self.content[0]
         content = F.linear(torch.cat([roi, rod], dim=1).flatten(1), conv.weight.flatten(1), conv.bias)
         parts = [F.relu(content)]
@@ -274,7 +274,7 @@ class CropScorer(nn.Module):
 
         BatchNorm layers (frozen statistics) are folded into the convolutions before them, and
         the backbone and the spatial-aware feature's encoder run channels-last, which oneDNN
-        computes about twice as fast on CPU. Scores change only by float rounding.
+        computes faster on the CPU. Scores change only by float rounding.
         """
         self.eval()
         fold_batch_norms(self.backbone)

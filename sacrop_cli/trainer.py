@@ -25,14 +25,13 @@ from PIL import Image
 from torch import Tensor
 
 from sacrop_cli.candidates import candidates_for, gaic_grid
-from sacrop_cli.ratios import parse_ratio
+from sacrop_cli.boxes import box_iou, box_iou_matrix, hflip, ratio_of
 from sacrop_cli.checkpoint import make_meta, read_checkpoint, save_checkpoint
 from sacrop_cli.datasets import LabelledImage
 from sacrop_cli.errors import SacropError
 from sacrop_cli.losses import (MOS_MEAN, MOS_STD, classification_loss, consistency_loss,
                                margin_ranking, regression_loss, upper_pairs)
-from sacrop_cli.evaluate import ratio_of
-from sacrop_cli.metrics import (box_iou, box_iou_matrix, displacement, gaicd_image_metrics, pair_agreement,
+from sacrop_cli.metrics import (displacement, gaicd_image_metrics, pair_agreement,
                                 summarise_gaicd)
 from sacrop_cli.network import CropScorer, ScorerConfig
 from sacrop_cli.preprocess import DEFAULT_INPUT, boxes_to_rois, image_to_array, input_size
@@ -113,13 +112,6 @@ def make_item(sample: LabelledImage, spec: dict = DEFAULT_INPUT) -> Item:
                 None if sample.mos is None else np.asarray(sample.mos, np.float64))
 
 
-def flip_boxes(boxes: Tensor, width: int) -> Tensor:
-    """Mirror ``[..., 4]`` boxes of a ``width``-wide image (x1' = W - x2, x2' = W - x1)."""
-    out = boxes.clone()
-    out[..., 0], out[..., 2] = width - boxes[..., 2], width - boxes[..., 0]
-    return out
-
-
 class Trainer:
     """Trains a :class:`CropScorer`; see :func:`train` for the usual entry point."""
 
@@ -128,7 +120,7 @@ class Trainer:
         self.device = torch.device(cfg.device)
         if self.device.type == "cpu":
             # a seed then gives the same weights: some kernels' multi-threaded backward passes
-            # otherwise sum in varying order (measured: no cost on this model)
+            # otherwise sum in varying order
             torch.use_deterministic_algorithms(True)
         self.model.to(self.device)
         self.rng = np.random.default_rng(cfg.seed)
@@ -212,7 +204,7 @@ class Trainer:
         boxes = item.boxes[pick]
         pair_boxes = item.pair_boxes
         if flip:
-            boxes, pair_boxes = flip_boxes(boxes, w), flip_boxes(pair_boxes, w)
+            boxes, pair_boxes = hflip(boxes, w), hflip(pair_boxes, w)
         all_boxes = torch.cat([boxes, pair_boxes.reshape(-1, 4)])
         rois = _rois(all_boxes, self.device)
         emb = self.model.embed_crops(feats, rois)
@@ -252,7 +244,7 @@ class Trainer:
         pick = torch.as_tensor(self.rng.choice(n, size=min(n, self.cfg.unlabelled_crops), replace=False))
         boxes = item.boxes[pick]
         if flip:
-            boxes = flip_boxes(boxes, item.net_size[0])
+            boxes = hflip(boxes, item.net_size[0])
         rois = _rois(boxes, self.device)
         emb = self.model.embed_crops(feats, rois)
         scores = self.model.score_embeddings(emb)
@@ -302,7 +294,7 @@ class Trainer:
     @torch.inference_mode()
     def validate(self, items: list[Item]) -> dict[str, float]:
         """FCDB: top-1 of the free-ratio grid (IoU, Disp), IoU told the human crop's ratio,
-        agreement with voted pairs. GAICD: Acc/SRCC/PCC of METHOD.md."""
+        agreement with voted pairs. GAICD: Acc/SRCC/PCC, as the benchmarks define them."""
         model = self.eval_model().eval()
         ious, disps, ratio_ious, s0, s1, v0, v1, gaicd = [], [], [], [], [], [], [], []
         for item in items:
@@ -310,7 +302,7 @@ class Trainer:
             w, h = item.photo_size
             if item.best is not None:
                 grid = gaic_grid(w, h)
-                told = candidates_for(parse_ratio(ratio_of(item.best)), w, h)
+                told = candidates_for(ratio_of(item.best), w, h)
                 boxes = np.concatenate([grid, told]).astype(np.float32)
                 scores = self._score(model, feats, _to_net(boxes, (w, h), item.net_size))
                 top = boxes[int(np.argmax(scores[:len(grid)]))]

@@ -97,7 +97,8 @@ def test_refinement_climbs_from_the_best_grid_box(refine, expected):
 
 def test_refined_top_k_stay_distinct():
     from sacrop_cli.api import Cropper
-    from sacrop_cli.candidates import ALTERNATIVE_IOU, iou_matrix
+    from sacrop_cli.boxes import box_iou_matrix as iou_matrix
+    from sacrop_cli.candidates import ALTERNATIVE_IOU
 
     # every climber heads for the same target: the second result must still be another crop
     cropper = Cropper(engine=_DistanceEngine((58, 50, 525, 361), 0.64))

@@ -1,7 +1,8 @@
 import numpy as np
 import pytest
 
-from sacrop_cli.candidates import alternatives, candidates_for, gaic_grid, iou_matrix, neighbours, ratio_windows
+from sacrop_cli.boxes import box_iou_matrix as iou_matrix
+from sacrop_cli.candidates import alternatives, candidates_for, gaic_grid, neighbours, ratio_windows
 from sacrop_cli.ratios import parse_ratio
 
 

@@ -11,12 +11,9 @@ from PIL import Image
 
 from sacrop_cli.datasets import (
     LabelledImage,
-    clip_boxes,
-    hflip_boxes,
     read_fcdb,
     read_gaicd,
     read_unlabelled,
-    scale_boxes,
     split_items,
 )
 from sacrop_cli.errors import DatasetError
@@ -290,28 +287,3 @@ def test_split_items_is_deterministic_and_order_free() -> None:
     assert [len(part) for part in split_items(_items(names), 0.0, seed=0)] == [10, 0]
     with pytest.raises(ValueError):
         split_items(_items(names), 1.0, seed=0)
-
-
-# ------------------------------------------------------------------------------------ geometry
-
-
-def test_hflip_boxes_exact_and_involution() -> None:
-    boxes = np.array([[10, 20, 110, 220], [0, 0, 640, 480]], np.float32)
-    flipped = hflip_boxes(boxes, 640)
-    np.testing.assert_array_equal(flipped, [[530, 20, 630, 220], [0, 0, 640, 480]])
-    assert flipped.dtype == np.float32
-    np.testing.assert_array_equal(hflip_boxes(flipped, 640), boxes)
-    pairs = np.array([[[1, 2, 3, 4], [5, 6, 7, 8]]])  # [P, 2, 4] works too
-    np.testing.assert_array_equal(hflip_boxes(pairs, 10), [[[7, 2, 9, 4], [3, 6, 5, 8]]])
-    assert boxes[0, 0] == 10  # input untouched
-
-
-def test_scale_and_clip_boxes() -> None:
-    scaled = scale_boxes(np.array([[10, 20, 110, 220]]), 0.5, 2.0)
-    np.testing.assert_array_equal(scaled, [[5, 40, 55, 440]])
-    assert scaled.dtype == np.float32
-    clipped = clip_boxes(np.float32([[-5, 3, 105, 60], [20, -1, 30, 40]]), 100, 50)
-    np.testing.assert_array_equal(clipped, [[0, 3, 100, 50], [20, 0, 30, 40]])
-    assert clipped.dtype == np.float32
-    with pytest.raises(ValueError, match="shape"):
-        clip_boxes(np.zeros((2, 3)), 10, 10)

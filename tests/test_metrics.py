@@ -7,8 +7,6 @@ import numpy as np
 import pytest
 
 from sacrop_cli.metrics import (
-    box_iou,
-    box_iou_matrix,
     displacement,
     gaicd_image_metrics,
     pair_agreement,
@@ -32,33 +30,6 @@ def approx(x: float) -> object:
 
 
 # ---------------------------------------------------------------- IoU / Disp
-
-
-def test_iou_overlapping_boxes():
-    # Overlap x 5..10, y 5..10 -> 5*5 = 25; union 100 + 100 - 25 = 175.
-    assert box_iou((0, 0, 10, 10), (5, 5, 15, 15)) == approx(25 / 175)
-    assert box_iou((0, 0, 10, 10), (5, 5, 15, 15)) == approx(0.14285714285714285)
-
-
-def test_iou_disjoint_touching_identical_and_empty():
-    assert box_iou((0, 0, 10, 10), (20, 20, 30, 30)) == 0.0
-    # Exclusive ends: x2 = 10 and x1 = 10 share no pixel column.
-    assert box_iou((0, 0, 10, 10), (10, 0, 20, 10)) == 0.0
-    assert box_iou((3, 4, 50, 60), (3, 4, 50, 60)) == 1.0
-    # Union 0 -> defined as 0.0, not NaN.
-    assert box_iou((5, 5, 5, 5), (5, 5, 5, 5)) == 0.0
-
-
-def test_iou_matrix():
-    a = np.array([[0, 0, 10, 10], [0, 0, 20, 10]], dtype=np.float32)
-    b = np.array([[5, 5, 15, 15], [0, 0, 10, 10], [100, 100, 110, 110]], dtype=np.float32)
-    m = box_iou_matrix(a, b)
-    assert m.shape == (2, 3)
-    # a0: 25/175; identical -> 1; disjoint -> 0.
-    # a1 (area 200) vs b0: overlap x 5..15 (10) * y 5..10 (5) = 50, union 200+100-50 = 250 -> 0.2.
-    # a1 vs b1: overlap 100, union 200 -> 0.5.
-    expected = np.array([[0.14285714285714285, 1.0, 0.0], [0.2, 0.5, 0.0]])
-    np.testing.assert_allclose(m, expected, rtol=1e-12, atol=0)
 
 
 def test_displacement():

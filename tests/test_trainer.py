@@ -8,7 +8,7 @@ import torch
 from sacrop_cli.datasets import read_fcdb, read_gaicd
 from sacrop_cli.losses import regression_loss
 from sacrop_cli.network import CropScorer, ScorerConfig
-from sacrop_cli.trainer import TrainConfig, Trainer, flip_boxes, make_item
+from sacrop_cli.trainer import TrainConfig, Trainer, make_item
 from conftest import FIXTURES
 
 
@@ -16,12 +16,6 @@ from conftest import FIXTURES
 @pytest.fixture(scope="module")
 def fcdb():
     return read_fcdb(FIXTURES / "fcdb").images
-
-
-def test_flip_boxes_exact():
-    boxes = torch.tensor([[10.0, 5, 30, 25], [0, 0, 100, 50]])
-    assert flip_boxes(boxes, 100).tolist() == [[70, 5, 90, 25], [0, 0, 100, 50]]
-    assert torch.equal(flip_boxes(flip_boxes(boxes, 100), 100), boxes)
 
 
 def test_fcdb_item_ranks_the_human_crop_first(fcdb):

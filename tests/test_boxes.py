@@ -1,0 +1,66 @@
+"""Box primitives: IoU by hand, mirroring, clipping, the ratio of a box."""
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+from sacrop_cli.boxes import box_iou, box_iou_matrix, clip_boxes, hflip, ratio_of
+from sacrop_cli.ratios import Ratio
+
+
+def approx(x: float) -> object:
+    return pytest.approx(x, rel=1e-12, abs=1e-15)
+
+
+def test_iou_overlapping_boxes():
+    # Overlap x 5..10, y 5..10 -> 5*5 = 25; union 100 + 100 - 25 = 175.
+    assert box_iou((0, 0, 10, 10), (5, 5, 15, 15)) == approx(25 / 175)
+    assert box_iou((0, 0, 10, 10), (5, 5, 15, 15)) == approx(0.14285714285714285)
+
+
+def test_iou_disjoint_touching_identical_and_empty():
+    assert box_iou((0, 0, 10, 10), (20, 20, 30, 30)) == 0.0
+    # Exclusive ends: x2 = 10 and x1 = 10 share no pixel column.
+    assert box_iou((0, 0, 10, 10), (10, 0, 20, 10)) == 0.0
+    assert box_iou((3, 4, 50, 60), (3, 4, 50, 60)) == 1.0
+    # Union 0 -> defined as 0.0, not NaN.
+    assert box_iou((5, 5, 5, 5), (5, 5, 5, 5)) == 0.0
+
+
+def test_iou_matrix():
+    a = np.array([[0, 0, 10, 10], [0, 0, 20, 10]], dtype=np.float32)
+    b = np.array([[5, 5, 15, 15], [0, 0, 10, 10], [100, 100, 110, 110]], dtype=np.float32)
+    m = box_iou_matrix(a, b)
+    assert m.shape == (2, 3)
+    # a0: 25/175; identical -> 1; disjoint -> 0.
+    # a1 (area 200) vs b0: overlap x 5..15 (10) * y 5..10 (5) = 50, union 200+100-50 = 250 -> 0.2.
+    # a1 vs b1: overlap 100, union 200 -> 0.5.
+    expected = np.array([[0.14285714285714285, 1.0, 0.0], [0.2, 0.5, 0.0]])
+    np.testing.assert_allclose(m, expected, rtol=1e-12, atol=0)
+
+
+def test_hflip_exact_involution_for_numpy_and_torch() -> None:
+    import torch
+
+    boxes = np.array([[10, 20, 110, 220], [0, 0, 640, 480]], np.float32)
+    flipped = hflip(boxes, 640)
+    np.testing.assert_array_equal(flipped, [[530, 20, 630, 220], [0, 0, 640, 480]])
+    assert flipped.dtype == np.float32 and boxes[0, 0] == 10  # a copy; the input untouched
+    np.testing.assert_array_equal(hflip(flipped, 640), boxes)
+    pairs = np.array([[[1, 2, 3, 4], [5, 6, 7, 8]]])  # [P, 2, 4] works too
+    np.testing.assert_array_equal(hflip(pairs, 10), [[[7, 2, 9, 4], [3, 6, 5, 8]]])
+    tensor = torch.tensor([[10.0, 20, 110, 220]])
+    assert hflip(tensor, 640).tolist() == [[530.0, 20.0, 630.0, 220.0]] and tensor[0, 0] == 10
+
+
+def test_clip_boxes() -> None:
+    clipped = clip_boxes(np.float32([[-5, 3, 105, 60], [20, -1, 30, 40]]), 100, 50)
+    np.testing.assert_array_equal(clipped, [[0, 3, 100, 50], [20, 0, 30, 40]])
+    assert clipped.dtype == np.float32
+    with pytest.raises(ValueError, match="shape"):
+        clip_boxes(np.zeros((2, 3)), 10, 10)
+
+
+def test_ratio_of_a_box_in_whole_pixels() -> None:
+    assert ratio_of([10, 20, 410, 320]) == Ratio("fixed", 4, 3)
+    assert ratio_of([0.4, 0, 1066.6, 600.2]).label == "533:300"
