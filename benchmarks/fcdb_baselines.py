@@ -8,6 +8,7 @@ crop of the human crop's aspect ratio (it is told that ratio, so it appears only
 "told ratio" column). For voted pairs, each baseline prefers the crop closer (IoU) to its own
 box; the whole image therefore prefers the larger crop.
 """
+
 from __future__ import annotations
 
 import argparse
@@ -45,9 +46,11 @@ def main() -> None:
         for s in images:
             w, h = s.size
             bw, bh = s.best[2] - s.best[0], s.best[3] - s.best[1]
-            box = {"whole image": np.array([0, 0, w, h], float),
-                   "centred 0.9": centred(w, h, 0.9 * w, 0.9 * h),
-                   "largest centred of the human ratio": largest_of_ratio(w, h, bw, bh)}[name]
+            box = {
+                "whole image": np.array([0, 0, w, h], float),
+                "centred 0.9": centred(w, h, 0.9 * w, 0.9 * h),
+                "largest centred of the human ratio": largest_of_ratio(w, h, bw, bh),
+            }[name]
             ious.append(box_iou(box, s.best))
             disps.append(displacement(box, s.best, w, h))
             for (a, b), (va, vb) in zip(s.pair_boxes, s.pair_votes):
@@ -57,15 +60,23 @@ def main() -> None:
                 v1.append(vb)
         agree = pair_agreement(np.array(s0), np.array(s1), np.array(v0), np.array(v1))
         told = name == "largest centred of the human ratio"
-        rows[name] = {"iou": None if told else float(np.mean(ious)),
-                      "disp": None if told else float(np.mean(disps)),
-                      "iou_told_ratio": float(np.mean(ious)) if told else None,
-                      "pairs_decisive": agree["decisive"], "pairs_all": agree["all"], "n": len(images)}
-    print(f"{'baseline':<36} {'IoU':>6} {'Disp':>6} {'IoU told':>9} {'pairs 5-0/4-1':>14} {'pairs all':>10}")
+        rows[name] = {
+            "iou": None if told else float(np.mean(ious)),
+            "disp": None if told else float(np.mean(disps)),
+            "iou_told_ratio": float(np.mean(ious)) if told else None,
+            "pairs_decisive": agree["decisive"],
+            "pairs_all": agree["all"],
+            "n": len(images),
+        }
+    print(
+        f"{'baseline':<36} {'IoU':>6} {'Disp':>6} {'IoU told':>9} {'pairs 5-0/4-1':>14} {'pairs all':>10}"
+    )
     fmt = lambda v: "   -  " if v is None else f"{v:6.4f}"  # noqa: E731
     for name, r in rows.items():
-        print(f"{name:<36} {fmt(r['iou'])} {fmt(r['disp'])} {fmt(r['iou_told_ratio']):>9} "
-              f"{r['pairs_decisive']:14.4f} {r['pairs_all']:10.4f}")
+        print(
+            f"{name:<36} {fmt(r['iou'])} {fmt(r['disp'])} {fmt(r['iou_told_ratio']):>9} "
+            f"{r['pairs_decisive']:14.4f} {r['pairs_all']:10.4f}"
+        )
     if args.json:
         args.json.write_text(json.dumps(rows, indent=1) + "\n")
 

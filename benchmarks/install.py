@@ -6,6 +6,7 @@ Creates the environment in a temporary folder, installs this checkout into it wi
 package registry, as a user would), crops one example photo with it to show it works, and prints
 the environment's size on disk and the install time. Needs the registry.
 """
+
 from __future__ import annotations
 
 import argparse
@@ -41,18 +42,37 @@ def main() -> None:
         empty = size_on_disk(env_dir)
         target = f"{REPO}[{args.extra}]" if args.extra else str(REPO)
         start = time.perf_counter()
-        subprocess.run([env_dir / "bin" / "python", "-m", "pip", "install", "-q", target], check=True)
+        subprocess.run(
+            [env_dir / "bin" / "python", "-m", "pip", "install", "-q", target], check=True
+        )
         seconds = time.perf_counter() - start
         size = size_on_disk(env_dir)
-        crop = subprocess.run([env_dir / "bin" / "sacrop", "crop", REPO / "examples" / "coffee.jpg",
-                               "--dry-run", "--json", "-q"], cwd=tmp, capture_output=True, text=True)
+        crop = subprocess.run(
+            [
+                env_dir / "bin" / "sacrop",
+                "crop",
+                REPO / "examples" / "coffee.jpg",
+                "--dry-run",
+                "--json",
+                "-q",
+            ],
+            cwd=tmp,
+            capture_output=True,
+            text=True,
+        )
         if crop.returncode:
             raise SystemExit(f"the installed sacrop failed:\n{crop.stderr}")
-        packages = subprocess.run([env_dir / "bin" / "python", "-m", "pip", "list", "--format=freeze"],
-                                  capture_output=True, text=True, check=True).stdout.split()
-    print(f"pip install {'.[' + args.extra + ']' if args.extra else '.'} into a fresh venv (Python "
-          f"{sys.version.split()[0]}): {size / 1e6:.0f} MB on disk ({(size - empty) / 1e6:.0f} MB over an "
-          f"empty venv), {seconds:.0f} s; torch installed: {any(p.startswith('torch==') for p in packages)}")
+        packages = subprocess.run(
+            [env_dir / "bin" / "python", "-m", "pip", "list", "--format=freeze"],
+            capture_output=True,
+            text=True,
+            check=True,
+        ).stdout.split()
+    print(
+        f"pip install {'.[' + args.extra + ']' if args.extra else '.'} into a fresh venv (Python "
+        f"{sys.version.split()[0]}): {size / 1e6:.0f} MB on disk ({(size - empty) / 1e6:.0f} MB over an "
+        f"empty venv), {seconds:.0f} s; torch installed: {any(p.startswith('torch==') for p in packages)}"
+    )
     print("packages: " + ", ".join(packages))
 
 

@@ -8,6 +8,7 @@ Latency is one backbone pass plus the heads over every free-ratio (GAIC grid) ca
 the network as ``sacrop`` runs it (``optimize_for_inference``). ``benchmarks/pipeline.py``
 measures whole runs over folders of photos.
 """
+
 from __future__ import annotations
 
 import argparse
@@ -32,11 +33,17 @@ def main() -> None:
     boxes = gaic_grid(*photo)
     rois = torch.from_numpy(boxes_to_rois(boxes, photo, size))
     images = torch.randn(1, 3, size[1], size[0])
-    print(f"torch {torch.__version__}, {args.threads} thread(s), input {size[0]}x{size[1]}, {len(boxes)} candidates")
+    print(
+        f"torch {torch.__version__}, {args.threads} thread(s), input {size[0]}x{size[1]}, {len(boxes)} candidates"
+    )
     print(f"{'model':<20} {'parameters':>12} {'median ms':>10} {'p90 ms':>8}")
     paper = {"reduced_dim": 32, "grid": 32}
-    for name, config in (("full", {}), ("basic", {"spatial": False}),
-                         ("full, paper heads", paper), ("basic, paper heads", {**paper, "spatial": False})):
+    for name, config in (
+        ("full", {}),
+        ("basic", {"spatial": False}),
+        ("full, paper heads", paper),
+        ("basic, paper heads", {**paper, "spatial": False}),
+    ):
         model = CropScorer(ScorerConfig(**config)).eval()
         parameters = count_parameters(model)  # before BatchNorm is folded away
         model.optimize_for_inference()

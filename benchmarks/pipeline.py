@@ -25,6 +25,7 @@ Prints a Markdown table:
 Without trained weights (``--weights`` unset and none installed) it times random weights: the
 same network, so the same speed (needs torch, to make and export them).
 """
+
 from __future__ import annotations
 
 import argparse
@@ -37,6 +38,7 @@ import sys
 import tempfile
 import time
 from pathlib import Path
+
 
 def linked(photos: list[Path], count: int, folder: Path) -> Path:
     """A folder of ``count`` links to ``photos``, cycling through them when there are fewer."""
@@ -58,8 +60,9 @@ def random_checkpoint(folder: Path) -> Path:
 
     torch.manual_seed(0)
     model = CropScorer()
-    path = save_checkpoint(folder / "random.pt", model,
-                           make_meta(model, training={"data": "none (random, benchmark)"}))
+    path = save_checkpoint(
+        folder / "random.pt", model, make_meta(model, training={"data": "none (random, benchmark)"})
+    )
     export_onnx(path)
     return path
 
@@ -77,8 +80,10 @@ def weights_path(spec: str | None, folder: Path) -> tuple[Path, str]:
     except SacropError as err:
         if spec is not None:
             raise SystemExit(str(err)) from None
-        print(f"note: {err}\nnote: timing random weights instead (same network, same speed)",
-              file=sys.stderr)
+        print(
+            f"note: {err}\nnote: timing random weights instead (same network, same speed)",
+            file=sys.stderr,
+        )
         return random_checkpoint(folder), "random (same network)"
     return path, path.stem
 
@@ -98,7 +103,9 @@ def libvips_attention(photos: list[Path]) -> float | None:
 
     def attend(path: Path) -> None:
         image = pyvips.Image.new_from_file(str(path))
-        image.smartcrop(int(image.width * 0.8), int(image.height * 0.8), interesting="attention").avg()
+        image.smartcrop(
+            int(image.width * 0.8), int(image.height * 0.8), interesting="attention"
+        ).avg()
 
     for path in photos[:8]:  # warm-up, as for sacrop
         attend(path)
@@ -123,8 +130,9 @@ def timed_runs(command: list[str], env: dict[str, str], runs: int) -> list[float
     times = []
     for _ in range(runs):
         start = time.perf_counter()
-        subprocess.run(command, env=env, check=True, stdout=subprocess.DEVNULL,
-                       stderr=subprocess.DEVNULL)
+        subprocess.run(
+            command, env=env, check=True, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL
+        )
         times.append(time.perf_counter() - start)
     return times
 
@@ -144,8 +152,13 @@ def peak_rss(command: list[str], env: dict[str, str]) -> tuple[float, float]:
     """(peak RSS in MB, wall seconds) of one process, from its own rusage."""
     with tempfile.NamedTemporaryFile("r", suffix=".rss") as report:
         start = time.perf_counter()
-        done = subprocess.run([sys.executable, "-c", _LAUNCHER, report.name, *command], env=env,
-                              stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)
+        done = subprocess.run(
+            [sys.executable, "-c", _LAUNCHER, report.name, *command],
+            env=env,
+            stdout=subprocess.DEVNULL,
+            stderr=subprocess.PIPE,
+            text=True,
+        )
         seconds = time.perf_counter() - start
         kib, code = (int(v) for v in report.read().split())
     if done.returncode or code:
@@ -166,8 +179,12 @@ def io_floor(records: list[dict], out: Path) -> float:
         if photo.mode not in ("RGB", "L"):
             photo = photo.convert("RGB")
         for crop in record["crops"]:
-            photo.crop(tuple(crop["box"])).save(out / f"{n}.{crop['rank']}.{len(crop['ratio'])}.jpg",
-                                                "JPEG", quality=95, subsampling=0)
+            photo.crop(tuple(crop["box"])).save(
+                out / f"{n}.{crop['rank']}.{len(crop['ratio'])}.jpg",
+                "JPEG",
+                quality=95,
+                subsampling=0,
+            )
     return time.perf_counter() - start
 
 
@@ -175,8 +192,11 @@ def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("folder", type=Path, help="photos, e.g. ../shared/data/fcdb-train/images")
     ap.add_argument("--n", type=int, default=100, help="photos timed in process (default 100)")
-    ap.add_argument("--rss", default="1,100,1000",
-                    help="photo counts of the peak-memory runs (default 1,100,1000)")
+    ap.add_argument(
+        "--rss",
+        default="1,100,1000",
+        help="photo counts of the peak-memory runs (default 1,100,1000)",
+    )
     ap.add_argument("--weights", default=None, help="NAME|PATH|random (default: what sacrop uses)")
     ap.add_argument("--batch-size", type=int, default=8)
     args = ap.parse_args()
@@ -203,8 +223,15 @@ def main() -> None:
 
         def analyse(cropper: Cropper, folder: Path = timed) -> tuple[BatchReport, float]:
             """A `--dry-run --ratio any` run in process: its report and ms per photo."""
-            report = run_batch(cropper, scan_inputs([folder]), ["any"], 1, tmp / "dry", dry_run=True,
-                               batch_size=args.batch_size)
+            report = run_batch(
+                cropper,
+                scan_inputs([folder]),
+                ["any"],
+                1,
+                tmp / "dry",
+                dry_run=True,
+                batch_size=args.batch_size,
+            )
             return report, report.counts["seconds"] / report.counts["images"] * 1000
 
         def analysis_rows(label: str, cropper: Cropper) -> float:
@@ -213,41 +240,78 @@ def main() -> None:
             latency = [seconds / n * 1000 for n, seconds in report.batch_seconds for _ in range(n)]
             with cropper.engine.workers() as workers:
                 pass
-            rows.append((f"Analysis (`--dry-run --ratio any`), {label}, {workers} worker(s) x "
-                         f"{cropper.engine.threads} thread(s): per photo; latency "
-                         "median / p90", f"{wall:.1f} ms; {statistics.median(latency):.1f} / "
-                         f"{percentile(latency, 0.9):.1f} ms", ""))
+            rows.append(
+                (
+                    f"Analysis (`--dry-run --ratio any`), {label}, {workers} worker(s) x "
+                    f"{cropper.engine.threads} thread(s): per photo; latency "
+                    "median / p90",
+                    f"{wall:.1f} ms; {statistics.median(latency):.1f} / "
+                    f"{percentile(latency, 0.9):.1f} ms",
+                    "",
+                )
+            )
             return wall
 
         onnx_cropper = Cropper(graph, device="cpu", engine="onnx")
         onnx_ms = analysis_rows("onnx (default)", onnx_cropper)
-        analysis_rows("onnx, one worker on every core", Cropper(graph, device="cpu", engine="onnx",
-                                                                  threads=cpu_cores()))
+        analysis_rows(
+            "onnx, one worker on every core",
+            Cropper(graph, device="cpu", engine="onnx", threads=cpu_cores()),
+        )
         onnx_cropper.refine = False  # what the local search around the top crops costs
-        rows.append(("Analysis, onnx with `--no-refine`, per photo", f"{analyse(onnx_cropper)[1]:.1f} ms", ""))
+        rows.append(
+            (
+                "Analysis, onnx with `--no-refine`, per photo",
+                f"{analyse(onnx_cropper)[1]:.1f} ms",
+                "",
+            )
+        )
         onnx_cropper.refine = True
         if torch_installed():
-            torch_ms = analysis_rows("torch (`--engine torch`)", Cropper(weights, device="cpu", engine="torch"))
+            torch_ms = analysis_rows(
+                "torch (`--engine torch`)", Cropper(weights, device="cpu", engine="torch")
+            )
             rows.append(("Throughput, onnx / torch", f"{torch_ms / onnx_ms:.2f}x", ">= 1.8x"))
         vips_ms = libvips_attention([timed / p.name for p in sorted(timed.iterdir())])
         if vips_ms is not None:
-            rows += [("libvips attention (`smartcrop(..., interesting='attention').avg()`), per photo",
-                      f"{vips_ms:.1f} ms", ""),
-                     ("Analysis, onnx / libvips attention (time per photo)", f"{onnx_ms / vips_ms:.2f}x",
-                      "<= 1x (goal 0.5x)")]
+            rows += [
+                (
+                    "libvips attention (`smartcrop(..., interesting='attention').avg()`), per photo",
+                    f"{vips_ms:.1f} ms",
+                    "",
+                ),
+                (
+                    "Analysis, onnx / libvips attention (time per photo)",
+                    f"{onnx_ms / vips_ms:.2f}x",
+                    "<= 1x (goal 0.5x)",
+                ),
+            ]
 
         # End to end, then the I/O floor of the very same crops.
-        e2e = run_batch(onnx_cropper, scan_inputs([timed]), ["4:3", "1:1"], 1, tmp / "e2e",
-                        format="jpeg", batch_size=args.batch_size)
+        e2e = run_batch(
+            onnx_cropper,
+            scan_inputs([timed]),
+            ["4:3", "1:1"],
+            1,
+            tmp / "e2e",
+            format="jpeg",
+            batch_size=args.batch_size,
+        )
         if e2e.counts["errors"]:
             raise SystemExit(f"end to end: {e2e.counts['errors']} photo(s) failed")
         floor = io_floor([r for r in e2e.records if r["status"] == "ok"], tmp / "floor")
         n = e2e.counts["images"]
         rows += [
-            ("End to end (`-r 4:3 -r 1:1 -k 1`, JPEGs written), per photo",
-             f"{e2e.counts['seconds'] / n * 1000:.1f} ms", ""),
-            ("I/O floor (Pillow: decode + encode the same crops), per photo",
-             f"{floor / n * 1000:.1f} ms", ""),
+            (
+                "End to end (`-r 4:3 -r 1:1 -k 1`, JPEGs written), per photo",
+                f"{e2e.counts['seconds'] / n * 1000:.1f} ms",
+                "",
+            ),
+            (
+                "I/O floor (Pillow: decode + encode the same crops), per photo",
+                f"{floor / n * 1000:.1f} ms",
+                "",
+            ),
             ("End to end / I/O floor", f"{e2e.counts['seconds'] / floor:.2f}x", ""),
         ]
         sizes = sorted(max(r["width"], r["height"]) for r in e2e.records if r["width"])
@@ -259,19 +323,58 @@ def main() -> None:
         for count in (int(c) for c in args.rss.split(",") if c):
             folder = linked(photos, count, tmp / f"rss{count}")
             out = tmp / f"rss{count}-out"
-            rss, seconds = peak_rss([*sacrop, "crop", str(folder), "-r", "4:3", "-r", "1:1",
-                                     "-k", "1", "-o", str(out), "--weights", str(graph), "-q"],
-                                    env)
-            rows.append((f"Peak RSS, `sacrop crop` of {count:,} photo(s) "
-                         f"({seconds:.1f} s with start-up)", f"{rss:.0f} MB",
-                         "<= 300 MB" if count == 1 else ""))
+            rss, seconds = peak_rss(
+                [
+                    *sacrop,
+                    "crop",
+                    str(folder),
+                    "-r",
+                    "4:3",
+                    "-r",
+                    "1:1",
+                    "-k",
+                    "1",
+                    "-o",
+                    str(out),
+                    "--weights",
+                    str(graph),
+                    "-q",
+                ],
+                env,
+            )
+            rows.append(
+                (
+                    f"Peak RSS, `sacrop crop` of {count:,} photo(s) "
+                    f"({seconds:.1f} s with start-up)",
+                    f"{rss:.0f} MB",
+                    "<= 300 MB" if count == 1 else "",
+                )
+            )
             shutil.rmtree(out, ignore_errors=True)
 
         # A whole `sacrop crop --dry-run` process, start-up included, as a user would time it.
-        (whole,) = timed_runs([*sacrop, "crop", str(timed), "--dry-run", "-o", str(tmp / "dry-cli"),
-                               "--weights", str(graph), "-q"], env, 1)
-        rows.append((f"`sacrop crop --dry-run` process over {args.n} photos, start-up included",
-                     f"{whole:.2f} s ({whole / args.n * 1000:.1f} ms/photo)", ""))
+        (whole,) = timed_runs(
+            [
+                *sacrop,
+                "crop",
+                str(timed),
+                "--dry-run",
+                "-o",
+                str(tmp / "dry-cli"),
+                "--weights",
+                str(graph),
+                "-q",
+            ],
+            env,
+            1,
+        )
+        rows.append(
+            (
+                f"`sacrop crop --dry-run` process over {args.n} photos, start-up included",
+                f"{whole:.2f} s ({whole / args.n * 1000:.1f} ms/photo)",
+                "",
+            )
+        )
 
         # Start-up and a cold single photo, in new processes.
         timed_runs([*sacrop, "--help"], env, 1)  # warm the file cache
@@ -279,9 +382,16 @@ def main() -> None:
         rows.append(("`sacrop --help`", f"{statistics.median(helps):.3f} s", "< 0.3 s"))
         firsts = []
         for i in range(5):
-            firsts += timed_runs([*sacrop, "crop", str(photos[0]), "-o", str(tmp / f"first{i}"), "-q"], env, 1)
-        rows.append(("Cold `sacrop crop one.jpg` (shipped weights, process start to exit), median of 5",
-                     f"{statistics.median(firsts):.2f} s", "<= 1.0 s"))
+            firsts += timed_runs(
+                [*sacrop, "crop", str(photos[0]), "-o", str(tmp / f"first{i}"), "-q"], env, 1
+            )
+        rows.append(
+            (
+                "Cold `sacrop crop one.jpg` (shipped weights, process start to exit), median of 5",
+                f"{statistics.median(firsts):.2f} s",
+                "<= 1.0 s",
+            )
+        )
 
     cpu = platform.processor() or platform.machine()
     with open("/proc/cpuinfo", encoding="utf-8") as fh:
@@ -289,9 +399,11 @@ def main() -> None:
     cpu = models[0] if models else cpu
     import onnxruntime
 
-    print(f"{n} photos from {args.folder} (long side median {statistics.median(sizes)} px), "
-          f"batch {args.batch_size}, {cpu_cores()} core(s) {cpu}, onnxruntime {onnxruntime.__version__}, "
-          f"weights {weights_label}\n")
+    print(
+        f"{n} photos from {args.folder} (long side median {statistics.median(sizes)} px), "
+        f"batch {args.batch_size}, {cpu_cores()} core(s) {cpu}, onnxruntime {onnxruntime.__version__}, "
+        f"weights {weights_label}\n"
+    )
     print("| Measure | Value | Target |\n|---|---:|---:|")
     for name, value, target in rows:
         print(f"| {name} | {value} | {target} |")

@@ -3,6 +3,7 @@
 ``Cropper`` is imported lazily so that ``import sacrop_cli`` (and ``sacrop --help``) stays
 fast and does not load torch.
 """
+
 from __future__ import annotations
 
 from typing import TYPE_CHECKING, Any

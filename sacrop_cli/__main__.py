@@ -1,4 +1,5 @@
 """``python -m sacrop_cli`` runs the same command-line interface as ``sacrop``."""
+
 from sacrop_cli.cli import main
 
 if __name__ == "__main__":

@@ -8,6 +8,7 @@
 Boxes are integer pixels of the upright photo (EXIF orientation applied), x2/y2 exclusive.
 What runs the network is an :class:`~sacrop_cli.engine.Engine`; nothing here knows which.
 """
+
 from __future__ import annotations
 
 from collections.abc import Iterable, Sequence
@@ -50,15 +51,29 @@ class CroppedImage:
         """The cropped pixels (upright); ``save`` keeps EXIF, ICC and XMP, this alone does not."""
         return self.photo.image.crop(self.crop.box)
 
-    def save(self, path: str | Path, *, format: str | None = None,  # noqa: A002 - Pillow's name
-             quality: int = 95, max_size: tuple[int, int] | None = None, overwrite: bool = False) -> Path:
+    def save(
+        self,
+        path: str | Path,
+        *,
+        format: str | None = None,  # noqa: A002 - Pillow's name
+        quality: int = 95,
+        max_size: tuple[int, int] | None = None,
+        overwrite: bool = False,
+    ) -> Path:
         """Write the crop as ``sacrop crop`` does: EXIF (orientation reset, crop size), ICC
         profile and XMP kept, written whole or not at all, an existing file kept unless
         ``overwrite``."""
         from sacrop_cli.imageio import save_crop
 
-        return save_crop(self.photo, self.crop.box, Path(path), format=format, quality=quality,
-                         max_size=max_size, overwrite=overwrite)
+        return save_crop(
+            self.photo,
+            self.crop.box,
+            Path(path),
+            format=format,
+            quality=quality,
+            max_size=max_size,
+            overwrite=overwrite,
+        )
 
 
 @dataclass
@@ -77,7 +92,10 @@ def as_ratios(ratios: Ratios) -> list[Ratio]:
     """``"4:3"``, ``(4, 3)``, ``Ratio`` or a list of any of them, as de-duplicated Ratios in the
     order given."""
     if isinstance(ratios, (str, Ratio)) or (
-            isinstance(ratios, tuple) and len(ratios) == 2 and all(isinstance(v, (int, float)) for v in ratios)):
+        isinstance(ratios, tuple)
+        and len(ratios) == 2
+        and all(isinstance(v, (int, float)) for v in ratios)
+    ):
         ratios = [ratios]
     out = [r if isinstance(r, Ratio) else parse_ratio(r) for r in ratios]
     return list(dict.fromkeys(out))
@@ -94,8 +112,15 @@ class Cropper:
     without the local search of :meth:`Encoded.best_crops`.
     """
 
-    def __init__(self, weights: str | Path | None = None, device: str = "auto", *,
-                 engine: str | Engine = "auto", threads: int | None = None, refine: bool = True) -> None:
+    def __init__(
+        self,
+        weights: str | Path | None = None,
+        device: str = "auto",
+        *,
+        engine: str | Engine = "auto",
+        threads: int | None = None,
+        refine: bool = True,
+    ) -> None:
         if isinstance(engine, str):
             engine = load_engine(weights, engine=engine, device=device, threads=threads)
         self.engine: Engine = engine
@@ -137,26 +162,34 @@ class Cropper:
             groups.setdefault(input_size(*photo.full_size, self.input_spec), []).append(i)
         encoded = []
         for size, members in groups.items():
-            images = np.stack([image_to_array(photos[i].image, size, self.input_spec) for i in members])
+            images = np.stack(
+                [image_to_array(photos[i].image, size, self.input_spec) for i in members]
+            )
             encoded.append((members, size, self.engine.encode(images)))
         return Encoded(self, list(photos), encoded)
 
-    def score_many(self, photos: Sequence[Analysis], boxes: Sequence[np.ndarray]) -> list[np.ndarray]:
+    def score_many(
+        self, photos: Sequence[Analysis], boxes: Sequence[np.ndarray]
+    ) -> list[np.ndarray]:
         """Scores of ``boxes[i]`` (``[N_i, 4]`` full-resolution pixels) on ``photos[i]``."""
         return self.encode(photos).scores(boxes)
 
-    def best_crops(self, photos: Sequence[Analysis], ratios: Ratios, k: int = 1) -> list[list[Crop]]:
+    def best_crops(
+        self, photos: Sequence[Analysis], ratios: Ratios, k: int = 1
+    ) -> list[list[Crop]]:
         """Top-``k`` de-duplicated crops per ratio for each photo, all ratios in one pass."""
         wanted = as_ratios(ratios)
         return self.encode(photos).best_crops([wanted] * len(photos), k)
 
-    def crop(self, image_or_path: str | Path | Image.Image, ratios: Ratios = ("any",),
-             top_k: int = 1) -> list[Crop]:
+    def crop(
+        self, image_or_path: str | Path | Image.Image, ratios: Ratios = ("any",), top_k: int = 1
+    ) -> list[Crop]:
         """The ``top_k`` best crops of one photo for each ratio, best first within a ratio."""
         return self.best_crops([self.load(image_or_path)], ratios, top_k)[0]
 
-    def crop_images(self, image_or_path: str | Path | Image.Image, ratios: Ratios = ("any",),
-                    top_k: int = 1) -> list[CroppedImage]:
+    def crop_images(
+        self, image_or_path: str | Path | Image.Image, ratios: Ratios = ("any",), top_k: int = 1
+    ) -> list[CroppedImage]:
         """:meth:`crop`, with each crop's pixels at full resolution and a ``save`` that keeps
         the photo's EXIF, ICC profile and XMP."""
         from sacrop_cli.imageio import open_photo, photo_from_image
@@ -168,15 +201,25 @@ class Cropper:
             photo = open_photo(Path(image_or_path))
         return [CroppedImage(c, photo) for c in crops]
 
-    def score(self, image_or_path: str | Path | Image.Image, boxes: Sequence[Sequence[float]]) -> list[float]:
+    def score(
+        self, image_or_path: str | Path | Image.Image, boxes: Sequence[Sequence[float]]
+    ) -> list[float]:
         """Scores of the given boxes (full-resolution upright pixels); higher is better."""
         photo = self.load(image_or_path)
         arr = np.asarray(boxes, dtype=np.float64).reshape(-1, 4)
         w, h = photo.full_size
-        bad = ~((arr[:, 0] >= 0) & (arr[:, 1] >= 0) & (arr[:, 2] <= w) & (arr[:, 3] <= h)
-                & (arr[:, 2] > arr[:, 0]) & (arr[:, 3] > arr[:, 1]))
+        bad = ~(
+            (arr[:, 0] >= 0)
+            & (arr[:, 1] >= 0)
+            & (arr[:, 2] <= w)
+            & (arr[:, 3] <= h)
+            & (arr[:, 2] > arr[:, 0])
+            & (arr[:, 3] > arr[:, 1])
+        )
         if bad.any():
-            raise ValueError(f"box {arr[bad][0].astype(int).tolist()} is empty or outside the {w}x{h} image")
+            raise ValueError(
+                f"box {arr[bad][0].astype(int).tolist()} is empty or outside the {w}x{h} image"
+            )
         return [float(s) for s in self.score_many([photo], [arr])[0]]
 
 
@@ -184,8 +227,12 @@ class Encoded:
     """Backbone features of some photos (see :meth:`Cropper.encode`): scoring a crop then costs
     only the heads, which is what makes the local search of :meth:`best_crops` cheap."""
 
-    def __init__(self, cropper: Cropper, photos: list[Analysis],
-                 groups: list[tuple[list[int], tuple[int, int], Any]]) -> None:
+    def __init__(
+        self,
+        cropper: Cropper,
+        photos: list[Analysis],
+        groups: list[tuple[list[int], tuple[int, int], Any]],
+    ) -> None:
         self.cropper, self.photos, self.groups = cropper, photos, groups
 
     def scores(self, boxes: Sequence[np.ndarray]) -> list[np.ndarray]:
@@ -193,14 +240,18 @@ class Encoded:
         one engine call per group of photos."""
         out: list[np.ndarray] = [np.zeros(0, np.float32)] * len(self.photos)
         for members, size, feats in self.groups:
-            rois = np.concatenate([boxes_to_rois(boxes[i], self.photos[i].full_size, size, b)
-                                   for b, i in enumerate(members)])
+            rois = np.concatenate(
+                [
+                    boxes_to_rois(boxes[i], self.photos[i].full_size, size, b)
+                    for b, i in enumerate(members)
+                ]
+            )
             if not len(rois):
                 continue
             scores = self.cropper.engine.scores(feats, rois)
             start = 0
             for i in members:
-                out[i] = scores[start:start + len(boxes[i])]
+                out[i] = scores[start : start + len(boxes[i])]
                 start += len(boxes[i])
         return out
 
@@ -225,10 +276,15 @@ class Encoded:
         the other candidates (climbed the same way) that are visibly different framings from
         every better rank (see :data:`~sacrop_cli.candidates.ALTERNATIVE_IOU`).
         """
-        cands = [[candidates_for(r, *p.full_size) for r in rs] for p, rs in zip(self.photos, ratios)]
+        cands = [
+            [candidates_for(r, *p.full_size) for r in rs] for p, rs in zip(self.photos, ratios)
+        ]
         flat = self.scores([np.concatenate(c) if c else np.zeros((0, 4)) for c in cands])
         # per photo, per ratio: (boxes, scores), and the index of the rank-1 box in them
-        pools = [list(zip(c, np.split(s, np.cumsum([len(b) for b in c])[:-1]))) for c, s in zip(cands, flat)]
+        pools = [
+            list(zip(c, np.split(s, np.cumsum([len(b) for b in c])[:-1])))
+            for c, s in zip(cands, flat)
+        ]
         if self.cropper.refine:
             self._refine(ratios, pools, k)
         out = []
@@ -238,32 +294,53 @@ class Encoded:
                 # after refinement the rank-1 climber's box is first in the pool
                 first = 0 if self.cropper.refine else int(np.argmax(s))
                 picked = [first, *alternatives(boxes, s, first, k - 1)]
-                crops += [Crop(r.label, rank, tuple(int(v) for v in boxes[i]), float(s[i]))
-                          for rank, i in enumerate(picked, start=1)]
+                crops += [
+                    Crop(r.label, rank, tuple(int(v) for v in boxes[i]), float(s[i]))
+                    for rank, i in enumerate(picked, start=1)
+                ]
             out.append(crops)
         return out
 
-    def _refine(self, ratios: Sequence[Sequence[Ratio]], pools: list[list[tuple[np.ndarray, np.ndarray]]],
-                k: int) -> None:
+    def _refine(
+        self,
+        ratios: Sequence[Sequence[Ratio]],
+        pools: list[list[tuple[np.ndarray, np.ndarray]]],
+        k: int,
+    ) -> None:
         """Hill-climb the best candidate of each pool and its ``k - 1`` best alternatives; the
         climbed boxes join the front of the pool, the best candidate's first, in place."""
         # climbers: (photo, ratio, rank) -> current box and score; dropped once no step helps
-        current = {(p, r, j): (boxes[i], float(s[i]))
-                   for p, pool in enumerate(pools) for r, (boxes, s) in enumerate(pool)
-                   for j, i in enumerate([int(np.argmax(s)), *alternatives(boxes, s, int(np.argmax(s)), k - 1)])}
+        current = {
+            (p, r, j): (boxes[i], float(s[i]))
+            for p, pool in enumerate(pools)
+            for r, (boxes, s) in enumerate(pool)
+            for j, i in enumerate(
+                [int(np.argmax(s)), *alternatives(boxes, s, int(np.argmax(s)), k - 1)]
+            )
+        }
         active = sorted(current)
         for _ in range(REFINE_ROUNDS):
             if not active:
                 break
-            steps = {key: neighbours(current[key][0], ratios[key[0]][key[1]], *self.photos[key[0]].full_size)
-                     for key in active}
-            scores = self.scores([np.concatenate([steps[key] for key in active if key[0] == p] or [np.zeros((0, 4))])
-                                  for p in range(len(self.photos))])
+            steps = {
+                key: neighbours(
+                    current[key][0], ratios[key[0]][key[1]], *self.photos[key[0]].full_size
+                )
+                for key in active
+            }
+            scores = self.scores(
+                [
+                    np.concatenate(
+                        [steps[key] for key in active if key[0] == p] or [np.zeros((0, 4))]
+                    )
+                    for p in range(len(self.photos))
+                ]
+            )
             offsets = [0] * len(self.photos)
             moved = []
             for key in active:
                 p, boxes = key[0], steps[key]
-                s = scores[p][offsets[p]:offsets[p] + len(boxes)]
+                s = scores[p][offsets[p] : offsets[p] + len(boxes)]
                 offsets[p] += len(boxes)
                 if len(s) and s.max() > current[key][1]:
                     current[key] = (boxes[int(np.argmax(s))], float(s.max()))
@@ -272,5 +349,9 @@ class Encoded:
         for p, pool in enumerate(pools):
             for r, (boxes, s) in enumerate(pool):
                 climbed = [current[key] for key in sorted(current) if key[:2] == (p, r)]
-                pool[r] = (np.concatenate([np.asarray([b for b, _ in climbed], boxes.dtype).reshape(-1, 4), boxes]),
-                           np.concatenate([np.float32([v for _, v in climbed]), s]))
+                pool[r] = (
+                    np.concatenate(
+                        [np.asarray([b for b, _ in climbed], boxes.dtype).reshape(-1, 4), boxes]
+                    ),
+                    np.concatenate([np.float32([v for _, v in climbed]), s]),
+                )

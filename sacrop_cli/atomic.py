@@ -5,6 +5,7 @@ Temporary files are named ``.<final name>.<8 random characters>.tmp`` in the des
 folder; a run killed while writing leaves one behind, which the next run writing the same name
 removes (:func:`stale_temp_files`).
 """
+
 from __future__ import annotations
 
 import contextlib
@@ -93,8 +94,9 @@ def _publish(tmp: Path, path: Path, overwrite: bool) -> None:
 
 
 @contextlib.contextmanager
-def atomic_open(path: Path | str, mode: str = "wb", *, overwrite: bool = True,
-                durable: bool = False) -> Iterator[IO]:
+def atomic_open(
+    path: Path | str, mode: str = "wb", *, overwrite: bool = True, durable: bool = False
+) -> Iterator[IO]:
     """A file object to write ``path`` through: on a clean exit from the ``with`` block the
     content appears at ``path`` (never over an existing file unless ``overwrite``); on any
     error or Ctrl-C, ``path`` is untouched and no temporary file is left. ``durable`` syncs the
@@ -106,8 +108,14 @@ def atomic_open(path: Path | str, mode: str = "wb", *, overwrite: bool = True,
         raise exists_error(path)
     try:
         path.parent.mkdir(parents=True, exist_ok=True)
-        fh = tempfile.NamedTemporaryFile(mode, dir=path.parent, prefix=f".{path.name}.", suffix=".tmp",
-                                         delete=False, **({} if "b" in mode else {"encoding": "utf-8"}))
+        fh = tempfile.NamedTemporaryFile(
+            mode,
+            dir=path.parent,
+            prefix=f".{path.name}.",
+            suffix=".tmp",
+            delete=False,
+            **({} if "b" in mode else {"encoding": "utf-8"}),
+        )
     except OSError as err:
         raise OutputError(f"{path}: cannot write: {err.strerror or err}") from None
     tmp = Path(fh.name)
@@ -128,8 +136,13 @@ def atomic_open(path: Path | str, mode: str = "wb", *, overwrite: bool = True,
         _fsync_dir(path.parent)
 
 
-def atomic_write(path: Path | str, write: Callable[[IO[bytes]], object], *, overwrite: bool = True,
-                 durable: bool = False) -> Path:
+def atomic_write(
+    path: Path | str,
+    write: Callable[[IO[bytes]], object],
+    *,
+    overwrite: bool = True,
+    durable: bool = False,
+) -> Path:
     """Write ``path`` with ``write(file)`` through :func:`atomic_open`; returns ``path``."""
     with atomic_open(path, "wb", overwrite=overwrite, durable=durable) as fh:
         write(fh)

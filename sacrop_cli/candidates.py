@@ -5,6 +5,7 @@ from here: a grid or window box, or one reached from it by :func:`neighbours` st
 are ``(x1, y1, x2, y2)`` integer pixels of the upright image with exclusive ends
 (width = x2 - x1), as ``int64`` arrays of shape ``[N, 4]``.
 """
+
 from __future__ import annotations
 
 import math
@@ -24,7 +25,9 @@ REFINE_STEP = 1 / 36
 ASPECT_BOUNDS = (0.5, 2.0)
 
 
-def gaic_grid(width: int, height: int, *, bins: int = GRID_BINS, free_ratio: bool = True) -> np.ndarray:
+def gaic_grid(
+    width: int, height: int, *, bins: int = GRID_BINS, free_ratio: bool = True
+) -> np.ndarray:
     """The GAIC grid anchors of a ``width x height`` image.
 
     Corners sit at bin centres: top-left in bins 0-3, bottom-right in bins 8-11 of each axis;
@@ -43,7 +46,9 @@ def gaic_grid(width: int, height: int, *, bins: int = GRID_BINS, free_ratio: boo
                     aspect = (x2 - x1) * sw / ((y2 - y1) * sh)
                     if free_ratio and not ASPECT_BOUNDS[0] < aspect < ASPECT_BOUNDS[1]:
                         continue
-                    boxes.append([sw * (x1 + 0.5), sh * (y1 + 0.5), sw * (x2 + 0.5), sh * (y2 + 0.5)])
+                    boxes.append(
+                        [sw * (x1 + 0.5), sh * (y1 + 0.5), sw * (x2 + 0.5), sh * (y2 + 0.5)]
+                    )
     if not boxes:  # extreme panoramas: the ratio bounds exclude every anchor
         return gaic_grid(width, height, bins=bins, free_ratio=False)
     return np.rint(np.asarray(boxes)).astype(np.int64)
@@ -114,7 +119,9 @@ def candidates_for(ratio: Ratio, width: int, height: int) -> np.ndarray:
     return ratio_windows(width, height, *_ratio_terms(ratio, width, height))
 
 
-def neighbours(box: np.ndarray, ratio: Ratio, width: int, height: int, *, step: float = REFINE_STEP) -> np.ndarray:
+def neighbours(
+    box: np.ndarray, ratio: Ratio, width: int, height: int, *, step: float = REFINE_STEP
+) -> np.ndarray:
     """The boxes one refinement step from ``box``, for a local search around a top candidate.
 
     Free ratio: each edge moved out or in by ``step`` of the photo's side (8 boxes), GAIC's aspect
@@ -128,8 +135,19 @@ def neighbours(box: np.ndarray, ratio: Ratio, width: int, height: int, *, step: 
     dx, dy = max(1, round(width * step)), max(1, round(height * step))
     x1, y1, x2, y2 = (int(v) for v in box)
     if ratio.kind == "any":
-        moves = np.array([[-dx, 0, 0, 0], [dx, 0, 0, 0], [0, -dy, 0, 0], [0, dy, 0, 0],
-                          [0, 0, -dx, 0], [0, 0, dx, 0], [0, 0, 0, -dy], [0, 0, 0, dy]], dtype=np.int64)
+        moves = np.array(
+            [
+                [-dx, 0, 0, 0],
+                [dx, 0, 0, 0],
+                [0, -dy, 0, 0],
+                [0, dy, 0, 0],
+                [0, 0, -dx, 0],
+                [0, 0, dx, 0],
+                [0, 0, 0, -dy],
+                [0, 0, 0, dy],
+            ],
+            dtype=np.int64,
+        )
         out = np.clip(box[None] + moves, 0, [width, height, width, height])
         w, h = out[:, 2] - out[:, 0], out[:, 3] - out[:, 1]
         keep = (out != box).any(1) & (w > 0) & (h > 0)
@@ -141,7 +159,12 @@ def neighbours(box: np.ndarray, ratio: Ratio, width: int, height: int, *, step: 
     rw, rh = _ratio_terms(ratio, width, height)
     cw, ch = x2 - x1, y2 - y1
     cx, cy = (x1 + x2) / 2, (y1 + y2) / 2
-    boxes = [[x1 - dx, y1, cw, ch], [x1 + dx, y1, cw, ch], [x1, y1 - dy, cw, ch], [x1, y1 + dy, cw, ch]]
+    boxes = [
+        [x1 - dx, y1, cw, ch],
+        [x1 + dx, y1, cw, ch],
+        [x1, y1 - dy, cw, ch],
+        [x1, y1 + dy, cw, ch],
+    ]
     for grow in (2 * dx, -2 * dx):
         nw, nh = _window_size(cw + grow, rw, rh, width, height)
         boxes.append([round(cx - nw / 2), round(cy - nh / 2), nw, nh])
@@ -153,8 +176,9 @@ def neighbours(box: np.ndarray, ratio: Ratio, width: int, height: int, *, step: 
     return np.unique(np.asarray(out, dtype=np.int64).reshape(-1, 4), axis=0)
 
 
-def alternatives(boxes: np.ndarray, scores: np.ndarray, first: int, n: int, *,
-                 max_iou: float = ALTERNATIVE_IOU) -> list[int]:
+def alternatives(
+    boxes: np.ndarray, scores: np.ndarray, first: int, n: int, *, max_iou: float = ALTERNATIVE_IOU
+) -> list[int]:
     """Indices of the ``n`` best boxes after ``first``, best first, each a visibly different
     framing: its IoU with ``first`` and with every box chosen before it at most ``max_iou``.
 
@@ -164,7 +188,9 @@ def alternatives(boxes: np.ndarray, scores: np.ndarray, first: int, n: int, *,
     if n <= 0:
         return []
     boxes = np.asarray(boxes)
-    overlap = box_iou_matrix(boxes, boxes[[first]])[:, 0]  # with the best chosen so far, row-wise max
+    overlap = box_iou_matrix(boxes, boxes[[first]])[
+        :, 0
+    ]  # with the best chosen so far, row-wise max
     for i in np.argsort(-np.asarray(scores, dtype=np.float64), kind="stable"):
         if i != first and overlap[i] <= max_iou:
             chosen.append(int(i))

@@ -7,6 +7,7 @@ A checkpoint is a plain dict ``{"format": "sacrop-checkpoint", "format_version":
 architecture and its options, input size and normalisation, and how it was trained.
 :func:`read_meta` reads it without torch (``sacrop weights`` on a crop-only install).
 """
+
 from __future__ import annotations
 
 import pickle
@@ -67,17 +68,30 @@ def make_meta(model: CropScorer, **extra: Any) -> dict[str, Any]:
     }
 
 
-def save_checkpoint(path: Path, model: CropScorer, meta: dict[str, Any], *, half: bool = True,
-                    extra: dict[str, Any] | None = None) -> Path:
+def save_checkpoint(
+    path: Path,
+    model: CropScorer,
+    meta: dict[str, Any],
+    *,
+    half: bool = True,
+    extra: dict[str, Any] | None = None,
+) -> Path:
     """Write atomically (temp file + rename). ``half`` stores float16, for shipping; ``extra``
     adds top-level entries (the trainer's resumable state)."""
     import torch
 
     path = Path(path)
-    state = {k: (v.detach().half() if half and v.is_floating_point() else v.detach()).cpu().clone()
-             for k, v in model.state_dict().items()}
-    payload = {"format": FORMAT, "format_version": FORMAT_VERSION, "meta": meta, "state_dict": state,
-               **(extra or {})}
+    state = {
+        k: (v.detach().half() if half and v.is_floating_point() else v.detach()).cpu().clone()
+        for k, v in model.state_dict().items()
+    }
+    payload = {
+        "format": FORMAT,
+        "format_version": FORMAT_VERSION,
+        "meta": meta,
+        "state_dict": state,
+        **(extra or {}),
+    }
     return atomic_write(path, lambda fh: torch.save(payload, fh), durable=True)
 
 
@@ -124,7 +138,9 @@ def read_checkpoint(path: Path) -> Checkpoint:
     known = {f.name for f in fields(ScorerConfig)}
     config = meta.get("config")
     if not isinstance(config, dict) or set(config) - known:
-        raise CheckpointError(f"{path}: unknown network options {sorted(set(config or {}) - known)}")
+        raise CheckpointError(
+            f"{path}: unknown network options {sorted(set(config or {}) - known)}"
+        )
     return Checkpoint(state, meta)
 
 
@@ -158,7 +174,13 @@ def read_meta(path: Path) -> dict[str, Any]:
             with archive.open(name) as fh:
                 payload = _MetaOnly(fh).load()
     except (OSError, zipfile.BadZipFile, StopIteration, pickle.UnpicklingError, EOFError) as err:
-        raise CheckpointError(f"{path}: not a readable sacrop checkpoint ({err or type(err).__name__})") from None
-    if not isinstance(payload, dict) or payload.get("format") != FORMAT or not isinstance(payload.get("meta"), dict):
+        raise CheckpointError(
+            f"{path}: not a readable sacrop checkpoint ({err or type(err).__name__})"
+        ) from None
+    if (
+        not isinstance(payload, dict)
+        or payload.get("format") != FORMAT
+        or not isinstance(payload.get("meta"), dict)
+    ):
         raise CheckpointError(f"{path}: not a sacrop checkpoint (no '{FORMAT}' header)")
     return payload["meta"]

@@ -3,6 +3,7 @@
 Sub-commands live in :mod:`sacrop_cli.commands`; none of them imports torch at import time,
 so ``sacrop --help`` and ``sacrop --version`` start fast.
 """
+
 from __future__ import annotations
 
 import warnings

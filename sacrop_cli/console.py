@@ -5,6 +5,7 @@ not a terminal or ``NO_COLOR`` is set); progress bars only run on a terminal and
 ``-q``. Levels: ``-q`` shows errors only, the default adds warnings and the summary, ``-v``
 adds a line per photo, ``-vv`` a line per crop.
 """
+
 from __future__ import annotations
 
 import contextlib
@@ -67,11 +68,22 @@ class UI:
         if self.level < NORMAL or not self.interactive or total <= 0:
             yield lambda n=1: None
             return
-        from rich.progress import (BarColumn, MofNCompleteColumn, Progress, TextColumn,
-                                   TimeElapsedColumn, TimeRemainingColumn)
+        from rich.progress import (
+            BarColumn,
+            MofNCompleteColumn,
+            Progress,
+            TextColumn,
+            TimeElapsedColumn,
+            TimeRemainingColumn,
+        )
 
-        columns = (TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(),
-                   TimeElapsedColumn(), TimeRemainingColumn())
+        columns = (
+            TextColumn("{task.description}"),
+            BarColumn(),
+            MofNCompleteColumn(),
+            TimeElapsedColumn(),
+            TimeRemainingColumn(),
+        )
         with Progress(*columns, console=self.console, transient=True) as bar:
             task = bar.add_task(label, total=total)
             yield lambda n=1: bar.advance(task, n)

@@ -13,6 +13,7 @@ carry an Orientation other than 1, the sample is kept and a problem line says so
 annotations then no longer match what an EXIF-aware viewer shows. ``size`` is always the stored
 ``(width, height)``, read from the header without decoding the pixels.
 """
+
 from __future__ import annotations
 
 import json
@@ -188,8 +189,14 @@ def read_fcdb(root: Path, *, annotation: str | None = None) -> DatasetRead:
             name, pairs_by_name.get(name, []), size, result.problems
         )
         result.images.append(
-            LabelledImage(path=path, name=name, size=size, best=best,
-                          pair_boxes=pair_boxes, pair_votes=pair_votes)
+            LabelledImage(
+                path=path,
+                name=name,
+                size=size,
+                best=best,
+                pair_boxes=pair_boxes,
+                pair_votes=pair_votes,
+            )
         )
     result.images.sort(key=lambda item: item.name)
     return result
@@ -300,9 +307,13 @@ def _gaicd_image(
     if not keep_boxes:
         problems.append(f"{name}: no usable crops; skipped")
         return None
-    return LabelledImage(path=path, name=name, size=size,
-                         crops=np.stack(keep_boxes).astype(np.float32),
-                         mos=np.array(keep_mos, np.float32))
+    return LabelledImage(
+        path=path,
+        name=name,
+        size=size,
+        crops=np.stack(keep_boxes).astype(np.float32),
+        mos=np.array(keep_mos, np.float32),
+    )
 
 
 def _read_gaicd_json(root: Path, split: str | None) -> DatasetRead:
@@ -413,8 +424,10 @@ def _image_files(folder: Path, recursive: bool) -> list[Path]:
         return []
     candidates = folder.rglob("*") if recursive else folder.iterdir()
     return sorted(
-        p for p in candidates
-        if p.suffix.lower() in IMAGE_SUFFIXES and p.is_file()
+        p
+        for p in candidates
+        if p.suffix.lower() in IMAGE_SUFFIXES
+        and p.is_file()
         and not any(part.startswith(".") for part in p.relative_to(folder).parts)
     )
 

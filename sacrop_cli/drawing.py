@@ -1,6 +1,7 @@
 """The drawing kit shared by the preview sheets and ``sacrop explain``: thumbnail sizes, the
 ratios' colours, Pillow's built-in font, and crop rectangles with labels that do not cover each
 other."""
+
 from __future__ import annotations
 
 import functools
@@ -20,8 +21,11 @@ def thumb_size(width: int, height: int, long_side: int = THUMB_SIDE) -> tuple[in
     return max(1, int(width * scale + 0.5)), max(1, int(height * scale + 0.5))
 
 
-def place_labels(boxes: Sequence[Sequence[float]], sizes: Sequence[tuple[float, float]],
-                 bounds: tuple[float, float]) -> list[tuple[float, float]]:
+def place_labels(
+    boxes: Sequence[Sequence[float]],
+    sizes: Sequence[tuple[float, float]],
+    bounds: tuple[float, float],
+) -> list[tuple[float, float]]:
     """Top-left corners for the labels of ``boxes`` (thumbnail pixels, most important first)
     so that they do not cover each other: inside each box's top-left corner, else moved down
     one label height at a time, else at its bottom; overlapping only when nothing fits."""
@@ -31,8 +35,11 @@ def place_labels(boxes: Sequence[Sequence[float]], sizes: Sequence[tuple[float, 
         x = max(0.0, min(x1, bounds[0] - w))
         tries = [y1 + k * h for k in range(max(1, int((y2 - y1) // h)))] + [y2 - h]
         tries = [min(max(0.0, y), bounds[1] - h) for y in tries]
-        free = [y for y in tries
-                if all(x + w <= a or a + c <= x or y + h <= b or b + d <= y for a, b, c, d in placed)]
+        free = [
+            y
+            for y in tries
+            if all(x + w <= a or a + c <= x or y + h <= b or b + d <= y for a, b, c, d in placed)
+        ]
         y = free[0] if free else tries[0]
         placed.append((x, y, w, h))
         corners.append((x, y))
@@ -55,7 +62,7 @@ def fit_text(draw: ImageDraw.ImageDraw, text: str, font: Any, width: float) -> s
     keep = len(text)
     while keep > 1:
         keep -= 1
-        short = text[:keep // 3] + "…" + text[len(text) - (keep - keep // 3):]
+        short = text[: keep // 3] + "…" + text[len(text) - (keep - keep // 3) :]
         if draw.textlength(short, font=font) <= width:
             return short
     return "…"
@@ -66,17 +73,28 @@ def text_size(text: str, font: Any) -> tuple[int, int]:
     return right - left, bottom - top
 
 
-def draw_labelled_boxes(image: Image.Image, boxes: Sequence[Sequence[float]], colours: Sequence[str],
-                        texts: Sequence[str], widths: Sequence[int], font: Any) -> None:
+def draw_labelled_boxes(
+    image: Image.Image,
+    boxes: Sequence[Sequence[float]],
+    colours: Sequence[str],
+    texts: Sequence[str],
+    widths: Sequence[int],
+    font: Any,
+) -> None:
     """Crop rectangles (exclusive ends, image pixels; most important first, drawn on top) and
     their labels, placed by :func:`place_labels` and drawn over every rectangle."""
     draw = ImageDraw.Draw(image)
     for (x1, y1, x2, y2), colour, width in reversed(list(zip(boxes, colours, widths))):
-        draw.rectangle((round(x1), round(y1), max(round(x1), round(x2) - 1),
-                        max(round(y1), round(y2) - 1)), outline=colour, width=width)
+        draw.rectangle(
+            (round(x1), round(y1), max(round(x1), round(x2) - 1), max(round(y1), round(y2) - 1)),
+            outline=colour,
+            width=width,
+        )
     sizes = [(w + 6, h + 5) for w, h in (text_size(t, font) for t in texts)]
     inset = [(b[0] + wd, b[1] + wd, b[2] - wd, b[3] - wd) for b, wd in zip(boxes, widths)]
-    for (x, y), (w, h), colour, text in zip(place_labels(inset, sizes, image.size), sizes, colours, texts):
+    for (x, y), (w, h), colour, text in zip(
+        place_labels(inset, sizes, image.size), sizes, colours, texts
+    ):
         x, y = round(x), round(y)
         left, top, _, _ = font.getbbox(text)
         draw.rectangle((x, y, x + w - 1, y + h - 1), fill=colour)

@@ -5,6 +5,7 @@ the Cropper, the pipeline and ``explain`` see only this interface. Two implement
 :class:`~sacrop_cli.onnx_engine.OnnxEngine` (ONNX Runtime, the default, no torch needed) and
 :class:`~sacrop_cli.torch_engine.TorchEngine` (torch, for CUDA and for comparison).
 """
+
 from __future__ import annotations
 
 import os
@@ -79,12 +80,18 @@ def require_torch(what: str) -> None:
     try:
         import torch  # noqa: F401
     except ImportError:
-        raise SacropError(f"{what} needs torch, which is not installed: "
-                          "pip install \"sacrop[train]\"") from None
+        raise SacropError(
+            f"{what} needs torch, which is not installed: pip install \"sacrop[train]\""
+        ) from None
 
 
-def load_engine(weights: str | Path | None = None, *, engine: str = "auto", device: str = "auto",
-                threads: int | None = None) -> Engine:
+def load_engine(
+    weights: str | Path | None = None,
+    *,
+    engine: str = "auto",
+    device: str = "auto",
+    threads: int | None = None,
+) -> Engine:
     """The engine for ``weights`` (a registered name, a file or a URL; default: the shipped
     weights). ``threads`` is the network's threads per worker; None lets the engine choose."""
     from sacrop_cli.weights import resolve_weights

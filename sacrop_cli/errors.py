@@ -1,4 +1,5 @@
 """Exceptions whose messages are shown to users as one line each."""
+
 from __future__ import annotations
 
 

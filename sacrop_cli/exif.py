@@ -1,4 +1,5 @@
 """The EXIF block of a crop: the original's, rewritten for the crop's pixels."""
+
 from __future__ import annotations
 
 import struct
@@ -11,14 +12,24 @@ from sacrop_cli.errors import one_line
 # Tags of the 0th IFD that describe the original's pixel layout: wrong for a crop, and Pillow's
 # TIFF writer would copy them over the crop's own.
 _LAYOUT_TAGS = (
-    piexif.ImageIFD.ImageWidth, piexif.ImageIFD.ImageLength, piexif.ImageIFD.BitsPerSample,
-    piexif.ImageIFD.Compression, piexif.ImageIFD.PhotometricInterpretation,
-    piexif.ImageIFD.StripOffsets, piexif.ImageIFD.SamplesPerPixel, piexif.ImageIFD.RowsPerStrip,
-    piexif.ImageIFD.StripByteCounts, piexif.ImageIFD.PlanarConfiguration,
-    piexif.ImageIFD.TileWidth, piexif.ImageIFD.TileLength, piexif.ImageIFD.TileOffsets,
-    piexif.ImageIFD.TileByteCounts, piexif.ImageIFD.JPEGInterchangeFormat,
+    piexif.ImageIFD.ImageWidth,
+    piexif.ImageIFD.ImageLength,
+    piexif.ImageIFD.BitsPerSample,
+    piexif.ImageIFD.Compression,
+    piexif.ImageIFD.PhotometricInterpretation,
+    piexif.ImageIFD.StripOffsets,
+    piexif.ImageIFD.SamplesPerPixel,
+    piexif.ImageIFD.RowsPerStrip,
+    piexif.ImageIFD.StripByteCounts,
+    piexif.ImageIFD.PlanarConfiguration,
+    piexif.ImageIFD.TileWidth,
+    piexif.ImageIFD.TileLength,
+    piexif.ImageIFD.TileOffsets,
+    piexif.ImageIFD.TileByteCounts,
+    piexif.ImageIFD.JPEGInterchangeFormat,
     piexif.ImageIFD.JPEGInterchangeFormatLength,
 )
+
 
 def _drop_mistyped_tags(exif_dict: dict) -> None:
     """Delete tags whose value piexif cannot dump as the type its table expects.

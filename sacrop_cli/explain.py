@@ -7,6 +7,7 @@ where a crop lies relative to both. :func:`render` shows them as heat maps over 
 the best crop of each ratio drawn on top, and lists the scores of the top candidates; the basic
 model (``--basic`` checkpoints) has no such maps, so only the crops are shown, with a note.
 """
+
 from __future__ import annotations
 
 from collections.abc import Iterable, Sequence
@@ -18,7 +19,14 @@ from PIL import Image, ImageDraw
 
 from sacrop_cli.api import Crop, Cropper
 from sacrop_cli.ratios import Ratio
-from sacrop_cli.drawing import PALETTE, draw_labelled_boxes, fit_text, load_font, text_size, thumb_size
+from sacrop_cli.drawing import (
+    PALETTE,
+    draw_labelled_boxes,
+    fit_text,
+    load_font,
+    text_size,
+    thumb_size,
+)
 
 PANEL_SIDE = 360  # long side of each panel
 MARGIN, GAP = 16, 14
@@ -26,11 +34,15 @@ TITLE_H, PANEL_TITLE_H, LINE_H = 28, 22, 18
 COLUMN_W = 300  # width of one ratio's list of candidates
 MIN_WIDTH = 2 * COLUMN_W + 2 * MARGIN
 MAP_TITLES = ("Low-level map (edges)", "High-level map (salient objects)")
-BASIC_NOTE = ("basic model (no spatial-aware feature): these weights have no activation maps, "
-              "only the crops are shown")
+BASIC_NOTE = (
+    "basic model (no spatial-aware feature): these weights have no activation maps, "
+    "only the crops are shown"
+)
 # "inferno"-like colormap: dark purple for no activation through red and orange to pale yellow
 _STOPS = np.array([0.0, 0.25, 0.5, 0.75, 1.0])
-_COLOURS = np.array([[0, 0, 4], [87, 16, 110], [188, 55, 84], [249, 142, 9], [252, 255, 164]], dtype=np.float64)
+_COLOURS = np.array(
+    [[0, 0, 4], [87, 16, 110], [188, 55, 84], [249, 142, 9], [252, 255, 164]], dtype=np.float64
+)
 
 
 @dataclass
@@ -46,8 +58,9 @@ class Explanation:
     weights: str
 
 
-def explain(cropper: Cropper, path: str | Path, ratios: Iterable[str | Ratio] = ("any",),
-            top: int = 5) -> Explanation:
+def explain(
+    cropper: Cropper, path: str | Path, ratios: Iterable[str | Ratio] = ("any",), top: int = 5
+) -> Explanation:
     """Score ``path``'s candidates (``top`` best per ratio, as ``sacrop crop -k`` would pick
     them) and compute its activation maps."""
     from sacrop_cli.api import as_ratios
@@ -58,8 +71,9 @@ def explain(cropper: Cropper, path: str | Path, ratios: Iterable[str | Ratio] = 
     crops = encoded.best_crops([wanted], top)[0]
     maps = encoded.maps()[0]
     weights = cropper.weights_path.name if cropper.weights_path is not None else "in-memory model"
-    return Explanation(str(path), photo.image, photo.full_size, maps, crops,
-                       [r.label for r in wanted], weights)
+    return Explanation(
+        str(path), photo.image, photo.full_size, maps, crops, [r.label for r in wanted], weights
+    )
 
 
 def heat_colours(values: np.ndarray) -> np.ndarray:
@@ -72,8 +86,10 @@ def heat_colours(values: np.ndarray) -> np.ndarray:
 def overlay(photo: Image.Image, amap: np.ndarray) -> Image.Image:
     """``amap`` (``[g, g]`` in [0, 1], covering the whole photo) as a heat map over ``photo``:
     opaque where the activation is high, the photo showing through where it is low."""
-    values = np.asarray(Image.fromarray(np.asarray(amap, dtype=np.float32), "F")
-                        .resize(photo.size, Image.BILINEAR), dtype=np.float64).clip(0, 1)
+    values = np.asarray(
+        Image.fromarray(np.asarray(amap, dtype=np.float32), "F").resize(photo.size, Image.BILINEAR),
+        dtype=np.float64,
+    ).clip(0, 1)
     alpha = (0.3 + 0.6 * values)[..., None]
     base = np.asarray(photo.convert("RGB"), dtype=np.float64)
     mixed = base * (1 - alpha) + heat_colours(values).astype(np.float64) * alpha
@@ -90,8 +106,14 @@ def layout(full_size: tuple[int, int], n_ratios: int, top: int, spatial: bool) -
     text = blocks * (1 + top) * LINE_H
     # one line under the panels: the heat maps' colour scale, or the basic model's note
     height = MARGIN + TITLE_H + PANEL_TITLE_H + ph + 4 + LINE_H + GAP + text + MARGIN
-    return {"panel_w": pw, "panel_h": ph, "panels": panels, "per_row": per_row,
-            "width": width, "height": height}
+    return {
+        "panel_w": pw,
+        "panel_h": ph,
+        "panels": panels,
+        "per_row": per_row,
+        "width": width,
+        "height": height,
+    }
 
 
 def render(expl: Explanation, top: int = 5) -> Image.Image:
@@ -102,14 +124,27 @@ def render(expl: Explanation, top: int = 5) -> Image.Image:
     pw, ph = geo["panel_w"], geo["panel_h"]
     out = Image.new("RGB", (geo["width"], geo["height"]), "white")
     draw = ImageDraw.Draw(out)
-    fonts = {"title": load_font(17), "head": load_font(13), "text": load_font(12), "label": load_font(11)}
+    fonts = {
+        "title": load_font(17),
+        "head": load_font(13),
+        "text": load_font(12),
+        "label": load_font(11),
+    }
     colours = {r: PALETTE[i % len(PALETTE)] for i, r in enumerate(expl.ratios)}
     w, h = expl.full_size
 
     y = MARGIN
-    draw.text((MARGIN, y), fit_text(draw, f"sacrop explain: {expl.source}  ({w} x {h}, weights "
-                                          f"{expl.weights})", fonts["title"], out.width - 2 * MARGIN),
-              fill="#222", font=fonts["title"])
+    draw.text(
+        (MARGIN, y),
+        fit_text(
+            draw,
+            f"sacrop explain: {expl.source}  ({w} x {h}, weights {expl.weights})",
+            fonts["title"],
+            out.width - 2 * MARGIN,
+        ),
+        fill="#222",
+        font=fonts["title"],
+    )
     y += TITLE_H
 
     photo = expl.image.convert("RGB").resize((pw, ph), Image.LANCZOS, reducing_gap=2.0)
@@ -123,14 +158,23 @@ def render(expl: Explanation, top: int = 5) -> Image.Image:
     best = [c for c in ordered if c.rank == 1]
     panels = [("Top crops", photo, ordered)]
     if spatial:
-        panels += [(title, overlay(photo, expl.maps[i]), best) for i, title in enumerate(MAP_TITLES)]
+        panels += [
+            (title, overlay(photo, expl.maps[i]), best) for i, title in enumerate(MAP_TITLES)
+        ]
     for n, (title, image, crops) in enumerate(panels):
         x = MARGIN + n * (pw + GAP)
-        draw.text((x, y + 2), fit_text(draw, title, fonts["head"], pw), fill="#222", font=fonts["head"])
+        draw.text(
+            (x, y + 2), fit_text(draw, title, fonts["head"], pw), fill="#222", font=fonts["head"]
+        )
         image = image.copy()
-        draw_labelled_boxes(image, [scaled(c) for c in crops], [colours[c.ratio] for c in crops],
-                            [f"{c.ratio} #{c.rank}" for c in crops],
-                            [3 if c.rank == 1 else 1 for c in crops], fonts["label"])
+        draw_labelled_boxes(
+            image,
+            [scaled(c) for c in crops],
+            [colours[c.ratio] for c in crops],
+            [f"{c.ratio} #{c.rank}" for c in crops],
+            [3 if c.rank == 1 else 1 for c in crops],
+            fonts["label"],
+        )
         out.paste(image, (x, y + PANEL_TITLE_H))
     y += PANEL_TITLE_H + ph + 4
     if spatial:  # the colour scale, under the maps
@@ -138,23 +182,38 @@ def render(expl: Explanation, top: int = 5) -> Image.Image:
         x = MARGIN + pw + GAP
         draw.text((x, y + 2), text, fill="#555", font=fonts["text"])
         x += text_size(text, fonts["text"])[0] + 6
-        bar = Image.fromarray(np.repeat(heat_colours(np.linspace(0, 1, 80))[None], 10, axis=0), "RGB")
+        bar = Image.fromarray(
+            np.repeat(heat_colours(np.linspace(0, 1, 80))[None], 10, axis=0), "RGB"
+        )
         out.paste(bar, (x, y + 4))
         draw.text((x + bar.width + 6, y + 2), "high", fill="#555", font=fonts["text"])
     else:
-        draw.text((MARGIN, y + 2), fit_text(draw, BASIC_NOTE, fonts["text"], out.width - 2 * MARGIN),
-                  fill="#c62828", font=fonts["text"])
+        draw.text(
+            (MARGIN, y + 2),
+            fit_text(draw, BASIC_NOTE, fonts["text"], out.width - 2 * MARGIN),
+            fill="#c62828",
+            font=fonts["text"],
+        )
     y += LINE_H + GAP
 
     for i, ratio in enumerate(expl.ratios):
         x = MARGIN + (i % geo["per_row"]) * COLUMN_W
         ty = y + (i // geo["per_row"]) * (1 + top) * LINE_H
         cands = [c for c in expl.crops if c.ratio == ratio]
-        draw.text((x, ty), f"{ratio}: top {len(cands)} candidate(s)", fill=colours[ratio], font=fonts["head"])
+        draw.text(
+            (x, ty),
+            f"{ratio}: top {len(cands)} candidate(s)",
+            fill=colours[ratio],
+            font=fonts["head"],
+        )
         for c in cands:
             ty += LINE_H
-            draw.text((x, ty), f"#{c.rank}  score {c.score:+.4f}  {list(c.box)}", fill="#222",
-                      font=fonts["text"])
+            draw.text(
+                (x, ty),
+                f"#{c.rank}  score {c.score:+.4f}  {list(c.box)}",
+                fill="#222",
+                font=fonts["text"],
+            )
     return out
 
 

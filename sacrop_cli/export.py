@@ -15,6 +15,7 @@ checked and matched with its checkpoint without torch.
 
 Needs torch, onnx and onnxscript (``pip install "sacrop[train]"``).
 """
+
 from __future__ import annotations
 
 import json
@@ -52,7 +53,9 @@ class _Halves(nn.Module):
 
 
 class _SpatialGraph(_Halves):
-    def forward(self, image: Tensor, fused: Tensor, maps: Tensor, rois: Tensor) -> tuple[Tensor, ...]:
+    def forward(
+        self, image: Tensor, fused: Tensor, maps: Tensor, rois: Tensor
+    ) -> tuple[Tensor, ...]:
         out = self.model.features(image)
         return out.fused, out.maps, self.heads(fused, maps, rois)
 
@@ -73,7 +76,9 @@ def export_onnx(checkpoint: Path, out: Path | None = None) -> Path:
         import onnx
         import onnxscript  # noqa: F401 - torch's exporter needs it
     except ImportError:
-        raise SacropError('exporting a graph needs onnx and onnxscript: pip install "sacrop[train]"') from None
+        raise SacropError(
+            'exporting a graph needs onnx and onnxscript: pip install "sacrop[train]"'
+        ) from None
 
     checkpoint = Path(checkpoint)
     out = Path(out) if out is not None else graph_path_for(checkpoint)
@@ -102,14 +107,25 @@ def export_onnx(checkpoint: Path, out: Path | None = None) -> Path:
     outputs.append("scores")
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")  # the exporter's notes on its own internals
-        program = torch.onnx.export(graph, args, dynamo=True, input_names=inputs, output_names=outputs,
-                                    dynamic_shapes=shapes, opset_version=OPSET, optimize=True,
-                                    verbose=False)
+        program = torch.onnx.export(
+            graph,
+            args,
+            dynamo=True,
+            input_names=inputs,
+            output_names=outputs,
+            dynamic_shapes=shapes,
+            opset_version=OPSET,
+            optimize=True,
+            verbose=False,
+        )
     proto = _branches(program.model_proto, spatial, model.config.reduced_dim)
     meta = dict(ckpt.meta)
-    for key, value in (("sacrop_format", GRAPH_FORMAT), ("sacrop_format_version", str(GRAPH_FORMAT_VERSION)),
-                       ("sacrop_meta", json.dumps(meta, sort_keys=True)),
-                       ("sacrop_checkpoint_sha256", sha256_file(checkpoint))):
+    for key, value in (
+        ("sacrop_format", GRAPH_FORMAT),
+        ("sacrop_format_version", str(GRAPH_FORMAT_VERSION)),
+        ("sacrop_meta", json.dumps(meta, sort_keys=True)),
+        ("sacrop_checkpoint_sha256", sha256_file(checkpoint)),
+    ):
         entry = proto.metadata_props.add()
         entry.key, entry.value = key, value
     proto.producer_name = "sacrop"
@@ -125,8 +141,12 @@ def _branches(combined: Any, spatial: bool, channels: int) -> Any:
 
     extractor = utils.Extractor(combined)
     maps = ["maps"] if spatial else []
-    halves = {"encode": extractor.extract_model(["image"], ["fused_out", *(["maps_out"] if spatial else [])]).graph,
-              "score": extractor.extract_model(["fused", *maps, "rois"], ["scores"]).graph}
+    halves = {
+        "encode": extractor.extract_model(
+            ["image"], ["fused_out", *(["maps_out"] if spatial else [])]
+        ).graph,
+        "score": extractor.extract_model(["fused", *maps, "rois"], ["scores"]).graph,
+    }
 
     def branch(name: str, empty: dict[str, list[int]]) -> onnx.GraphProto:
         """One half as a subgraph reading the outer inputs, with every output of the If: its own
@@ -141,18 +161,36 @@ def _branches(combined: Any, spatial: bool, channels: int) -> Any:
             else:
                 nodes.append(helper.make_node("Identity", [out.name], [local]))
             outputs.append(helper.make_tensor_value_info(local, TensorProto.FLOAT, None))
-        return helper.make_graph(nodes, name, [], outputs, initializer=list(half.initializer),
-                                 value_info=list(half.value_info))
+        return helper.make_graph(
+            nodes,
+            name,
+            [],
+            outputs,
+            initializer=list(half.initializer),
+            value_info=list(half.value_info),
+        )
 
     encode = branch("encode", {"scores": [0]})
-    score = branch("score", {"fused_out": [1, channels, 0, 0], **({"maps_out": [1, 2, 0, 0]} if spatial else {})})
+    score = branch(
+        "score",
+        {"fused_out": [1, channels, 0, 0], **({"maps_out": [1, 2, 0, 0]} if spatial else {})},
+    )
     zero = helper.make_tensor("zero_value", TensorProto.INT64, [], [0])
-    nodes = [helper.make_node("Size", ["image"], ["image_size"]),
-             helper.make_node("Constant", [], ["zero"], value=zero),
-             helper.make_node("Greater", ["image_size", "zero"], ["has_image"]),
-             helper.make_node("If", ["has_image"], [o.name for o in combined.graph.output],
-                              then_branch=encode, else_branch=score)]
-    graph = helper.make_graph(nodes, "sacrop", list(combined.graph.input), list(combined.graph.output))
+    nodes = [
+        helper.make_node("Size", ["image"], ["image_size"]),
+        helper.make_node("Constant", [], ["zero"], value=zero),
+        helper.make_node("Greater", ["image_size", "zero"], ["has_image"]),
+        helper.make_node(
+            "If",
+            ["has_image"],
+            [o.name for o in combined.graph.output],
+            then_branch=encode,
+            else_branch=score,
+        ),
+    ]
+    graph = helper.make_graph(
+        nodes, "sacrop", list(combined.graph.input), list(combined.graph.output)
+    )
     model = helper.make_model(graph, opset_imports=list(combined.opset_import))
     model.ir_version = combined.ir_version
     return model

@@ -4,6 +4,7 @@ Every box here is ``(x1, y1, x2, y2)`` in pixels of the **upright** image (after
 Orientation is applied) with exclusive ends. Sources are only ever opened for reading; crops are
 written through :mod:`sacrop_cli.atomic`.
 """
+
 from __future__ import annotations
 
 import contextlib
@@ -44,8 +45,16 @@ FORMAT_FOR_EXTENSION = {
 
 #: Formats read but not written, and what their crops become.
 _READ_ONLY_EXTENSIONS = {".gif": ".png", ".heic": ".jpg", ".heif": ".jpg"}
-_EXTENSION_FOR_FORMAT = {"JPEG": ".jpg", "MPO": ".jpg", "PNG": ".png", "WEBP": ".webp", "TIFF": ".tif",
-                         "BMP": ".bmp", "GIF": ".png", "HEIF": ".jpg"}
+_EXTENSION_FOR_FORMAT = {
+    "JPEG": ".jpg",
+    "MPO": ".jpg",
+    "PNG": ".png",
+    "WEBP": ".webp",
+    "TIFF": ".tif",
+    "BMP": ".bmp",
+    "GIF": ".png",
+    "HEIF": ".jpg",
+}
 
 DEFAULT_MAX_PIXELS = 200_000_000
 """Largest image (width x height) decoded by default: 200 MP covers every current camera while
@@ -298,9 +307,16 @@ def photo_from_image(image: Image.Image, name: str = "image") -> Photo:
     xmp = image.info.get("xmp") or image.info.get("XML:com.adobe.xmp")
     exif = image.info.get("exif")
     normal, icc = _normalize_mode(image, icc, Path(name), notes)
-    return Photo(path=Path(name), image=normal, format=image.format or "", exif=bytes(exif) if exif else None,
-                 icc_profile=icc, warnings=notes, xmp=xmp.encode() if isinstance(xmp, str) else xmp,
-                 from_file=False)
+    return Photo(
+        path=Path(name),
+        image=normal,
+        format=image.format or "",
+        exif=bytes(exif) if exif else None,
+        icc_profile=icc,
+        warnings=notes,
+        xmp=xmp.encode() if isinstance(xmp, str) else xmp,
+        from_file=False,
+    )
 
 
 def crop_extension(path: Path | str) -> str:
@@ -449,9 +465,18 @@ def save_crop(
         if photo.from_file and os.path.samefile(out_path, photo.path):
             raise OutputError(f"{out_path}: is the source photo; refusing to overwrite it")
     whole = (x1, y1, x2, y2) == (0, 0, width, height) and crop.size == (width, height)
-    if whole and photo.from_file and photo.orientation == 1 and photo.n_frames == 1 and fmt == photo.format:
+    if (
+        whole
+        and photo.from_file
+        and photo.orientation == 1
+        and photo.n_frames == 1
+        and fmt == photo.format
+    ):
         # the crop is the photo: its own bytes, rather than a larger, lossier re-encoding
-        with open(photo.path, "rb") as src, atomic_open(out_path, overwrite=overwrite, durable=True) as fh:
+        with (
+            open(photo.path, "rb") as src,
+            atomic_open(out_path, overwrite=overwrite, durable=True) as fh,
+        ):
             shutil.copyfileobj(src, fh)
         return out_path
     with atomic_open(out_path, overwrite=overwrite, durable=True) as fh:

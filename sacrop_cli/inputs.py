@@ -1,4 +1,5 @@
 """Finding the photos that command-line paths name: files as given, folders walked in order."""
+
 from __future__ import annotations
 
 import os
@@ -7,9 +8,11 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 SUPPORTED_EXTENSIONS = frozenset(
-    {".jpg", ".jpeg", ".png", ".webp", ".tif", ".tiff", ".bmp", ".gif", ".heic", ".heif"})
+    {".jpg", ".jpeg", ".png", ".webp", ".tif", ".tiff", ".bmp", ".gif", ".heic", ".heif"}
+)
 """Extensions of the photos found in folders (GIF and HEIC are read, not written: see
 :func:`sacrop_cli.imageio.crop_extension`)."""
+
 
 @dataclass
 class InputScan:

@@ -3,6 +3,7 @@
 Scores are in normalised units (MOS normalised as (MOS - 2.95) / 0.8, or pseudo-scores on the
 same scale); pair logits are those of :meth:`CropScorer.compare`.
 """
+
 from __future__ import annotations
 
 import torch

@@ -4,6 +4,7 @@ Plain numpy so that `sacrop eval` and the tests never need torch. Boxes are
 ``(x1, y1, x2, y2)`` with exclusive ends (width = x2 - x1), as everywhere in sacrop.
 Accuracies are fractions in [0, 1], not percentages.
 """
+
 from __future__ import annotations
 
 import math
@@ -114,7 +115,9 @@ def gaicd_image_metrics(pred: np.ndarray, mos: np.ndarray) -> dict:
     if pred.shape != mos.shape:
         raise ValueError(f"gaicd_image_metrics: {pred.size} predictions vs {mos.size} MOS values")
     if pred.size < max(GAICD_K):
-        raise ValueError(f"gaicd_image_metrics: need at least {max(GAICD_K)} crops, got {pred.size}")
+        raise ValueError(
+            f"gaicd_image_metrics: need at least {max(GAICD_K)} crops, got {pred.size}"
+        )
 
     top = np.argsort(-pred, kind="stable")[: max(GAICD_K)]
     top_mos = mos[top]
@@ -167,8 +170,9 @@ def summarise_gaicd(per_image: list[dict]) -> dict:
     return out
 
 
-def pair_agreement(score0: np.ndarray, score1: np.ndarray,
-                   votes0: np.ndarray, votes1: np.ndarray) -> dict:
+def pair_agreement(
+    score0: np.ndarray, score1: np.ndarray, votes0: np.ndarray, votes1: np.ndarray
+) -> dict:
     """Agreement of model scores with the human majority on FCDB voted crop pairs [P].
 
     A pair agrees (1) when the crop with the higher score got more votes, disagrees (0) when
@@ -179,7 +183,9 @@ def pair_agreement(score0: np.ndarray, score1: np.ndarray,
 
     Returns ``{"decisive": float, "all": float, "n_decisive": int, "n_all": int}``.
     """
-    s0, s1, v0, v1 = (np.asarray(x, dtype=np.float64).ravel() for x in (score0, score1, votes0, votes1))
+    s0, s1, v0, v1 = (
+        np.asarray(x, dtype=np.float64).ravel() for x in (score0, score1, votes0, votes1)
+    )
     if not (s0.shape == s1.shape == v0.shape == v1.shape):
         raise ValueError("pair_agreement: score and vote arrays differ in length")
     vote_sign = np.sign(v0 - v1)

@@ -4,6 +4,7 @@ Shapes and coordinates, said once: ``rois`` are ``Tensor[K, 5]`` rows ``(b, x1, 
 with ``b`` the image's index in the batch and the box in **network-input pixels**, continuous
 coordinates with exclusive ends. Conversion from photo pixels happens in :mod:`sacrop_cli.preprocess`.
 """
+
 from __future__ import annotations
 
 from dataclasses import asdict, dataclass
@@ -70,8 +71,10 @@ def _align_weights(lo: Tensor, hi: Tensor, n: int, size: int) -> Tensor:
     y_low = y.floor().clamp(max=n - 1)
     frac = torch.where(y_low >= n - 1, torch.zeros_like(y), y - y_low)
     cells = torch.arange(n, device=lo.device, dtype=lo.dtype)
-    w = ((cells == y_low[..., None]) * (1 - frac)[..., None]
-         + (cells == (y_low + 1)[..., None]) * frac[..., None]) * valid[..., None]  # [K, 2s, n]
+    w = (
+        (cells == y_low[..., None]) * (1 - frac)[..., None]
+        + (cells == (y_low + 1)[..., None]) * frac[..., None]
+    ) * valid[..., None]  # [K, 2s, n]
     return w.reshape(-1, size, 2, n).mean(dim=2)
 
 
@@ -83,7 +86,9 @@ def _per_image(weights_y: Tensor, features: Tensor, weights_x: Tensor, index: Te
     each crop's map first (``[K, C, H, W]``, small with the few fused channels).
     """
     maps = features if features.shape[0] == 1 else features[index]
-    return torch.matmul(torch.matmul(weights_y[:, None], maps), weights_x[:, None].transpose(-1, -2))
+    return torch.matmul(
+        torch.matmul(weights_y[:, None], maps), weights_x[:, None].transpose(-1, -2)
+    )
 
 
 def roi_align(features: Tensor, rois: Tensor, output_size: int, spatial_scale: float) -> Tensor:
@@ -91,8 +96,12 @@ def roi_align(features: Tensor, rois: Tensor, output_size: int, spatial_scale: f
     ``[K, C, s, s]``, equal to torchvision's ``roi_align(..., sampling_ratio=2, aligned=True)``."""
     _, _, h, w = features.shape
     boxes = rois[:, 1:] * spatial_scale
-    return _per_image(_align_weights(boxes[:, 1], boxes[:, 3], h, output_size), features,
-                      _align_weights(boxes[:, 0], boxes[:, 2], w, output_size), rois[:, 0].long())
+    return _per_image(
+        _align_weights(boxes[:, 1], boxes[:, 3], h, output_size),
+        features,
+        _align_weights(boxes[:, 0], boxes[:, 2], w, output_size),
+        rois[:, 0].long(),
+    )
 
 
 def rod_align(features: Tensor, rois: Tensor, output_size: int, spatial_scale: float) -> Tensor:
@@ -126,7 +135,10 @@ class ChannelAttention(nn.Module):
         super().__init__()
         hidden = max(channels // reduction, 8)
         self.gate = nn.Sequential(
-            nn.Linear(channels, hidden), nn.ReLU(inplace=True), nn.Linear(hidden, channels), nn.Sigmoid()
+            nn.Linear(channels, hidden),
+            nn.ReLU(inplace=True),
+            nn.Linear(hidden, channels),
+            nn.Sigmoid(),
         )
 
     def forward(self, x: Tensor) -> Tensor:
@@ -154,24 +166,35 @@ class SpatialAwareFeature(nn.Module):
         self.low_attention = ChannelAttention(low_channels)
         self.high_attention = ChannelAttention(high_channels)
         self.encoder = nn.Sequential(
-            nn.Conv2d(3, 32, 3, stride=2, padding=1), nn.ReLU(inplace=True),
-            nn.Conv2d(32, 64, 3, stride=2, padding=1), nn.ReLU(inplace=True),
-            nn.Conv2d(64, 128, 3, stride=2, padding=1), nn.ReLU(inplace=True),
+            nn.Conv2d(3, 32, 3, stride=2, padding=1),
+            nn.ReLU(inplace=True),
+            nn.Conv2d(32, 64, 3, stride=2, padding=1),
+            nn.ReLU(inplace=True),
+            nn.Conv2d(64, 128, 3, stride=2, padding=1),
+            nn.ReLU(inplace=True),
             nn.Flatten(),
-            nn.Linear(128 * (grid // 8) ** 2, out_dim), nn.ReLU(inplace=True),
+            nn.Linear(128 * (grid // 8) ** 2, out_dim),
+            nn.ReLU(inplace=True),
         )
 
     def maps(self, low: Tensor, high: Tensor) -> Tensor:
         """Per-image activation maps ``[B, 2, grid, grid]`` (low-level, high-level)."""
-        return torch.cat([activation_map(self.low_attention(low), self.grid),
-                          activation_map(self.high_attention(high), self.grid)], dim=1)
+        return torch.cat(
+            [
+                activation_map(self.low_attention(low), self.grid),
+                activation_map(self.high_attention(high), self.grid),
+            ],
+            dim=1,
+        )
 
     def forward(self, maps: Tensor, rois: Tensor, input_size: tuple[int, int]) -> Tensor:
         width, height = input_size
         # per coordinate rather than one tensor of scales: width and height may be symbolic
         # sizes (an ONNX export with dynamic image size), which torch.tensor cannot hold
         sx, sy = self.grid / width, self.grid / height
-        cells = torch.stack([rois[:, 1] * sx, rois[:, 2] * sy, rois[:, 3] * sx, rois[:, 4] * sy], dim=1)
+        cells = torch.stack(
+            [rois[:, 1] * sx, rois[:, 2] * sy, rois[:, 3] * sx, rois[:, 4] * sy], dim=1
+        )
         mask = box_coverage(cells, self.grid, self.grid)
         return self.encoder(torch.cat([maps[rois[:, 0].long()], mask], dim=1))
 
@@ -204,15 +227,19 @@ class CropScorer(nn.Module):
         self.reduce = nn.Conv2d(c_low + c_mid + c_high, cfg.reduced_dim, kernel_size=1)
         # a Sequential only so that checkpoints keep the key "content.0.weight"
         self.content = nn.Sequential(
-            nn.Conv2d(2 * cfg.reduced_dim, cfg.content_dim, kernel_size=cfg.align_size))
-        self.spatial = (SpatialAwareFeature(c_low, c_high, cfg.grid, cfg.spatial_dim)
-                        if cfg.spatial else None)
+            nn.Conv2d(2 * cfg.reduced_dim, cfg.content_dim, kernel_size=cfg.align_size)
+        )
+        self.spatial = (
+            SpatialAwareFeature(c_low, c_high, cfg.grid, cfg.spatial_dim) if cfg.spatial else None
+        )
         fused_dim = cfg.content_dim + (cfg.spatial_dim if cfg.spatial else 0)
         self.embed = nn.Sequential(nn.Linear(fused_dim, cfg.embed_dim), nn.ReLU(inplace=True))
         self.dropout = nn.Dropout(cfg.dropout)
         self.regress = nn.Linear(cfg.embed_dim, 1)
         # no bias in the last layer: it would cancel in h(i, j) - h(j, i)
-        self.pair = nn.Sequential(nn.Linear(3 * cfg.embed_dim, 64), nn.ReLU(inplace=True), nn.Linear(64, 1, bias=False))
+        self.pair = nn.Sequential(
+            nn.Linear(3 * cfg.embed_dim, 64), nn.ReLU(inplace=True), nn.Linear(64, 1, bias=False)
+        )
 
     def train(self, mode: bool = True) -> CropScorer:
         """Keep the pretrained backbone's BatchNorm statistics frozen, as GAIC does."""
@@ -222,14 +249,22 @@ class CropScorer(nn.Module):
                 module.eval()
         return self
 
-    def image_features(self, low: Tensor, mid: Tensor, high: Tensor, input_size: tuple[int, int]) -> ImageFeatures:
+    def image_features(
+        self, low: Tensor, mid: Tensor, high: Tensor, input_size: tuple[int, int]
+    ) -> ImageFeatures:
         """Fuse the stride 8/16/32 maps at stride 16 and build the activation maps."""
         # The input's sides are multiples of 32, so the stride-8 map is exactly twice the
         # stride-16 one and the stride-32 map exactly half: a fixed 2x pooling and a 2x
         # upsampling equal adaptive pooling and resizing to the middle map's size, and unlike
         # those export to ONNX for any image size.
-        fused = torch.cat([F.avg_pool2d(low, 2), mid,
-                           F.interpolate(high, scale_factor=2.0, mode="bilinear", align_corners=False)], dim=1)
+        fused = torch.cat(
+            [
+                F.avg_pool2d(low, 2),
+                mid,
+                F.interpolate(high, scale_factor=2.0, mode="bilinear", align_corners=False),
+            ],
+            dim=1,
+        )
         maps = self.spatial.maps(low, high) if self.spatial is not None else None
         # contiguous: a channels-last backbone (optimize_for_inference) makes the fused map
         # channels-last, and roi_align and rod_align read it in the standard layout
@@ -248,7 +283,9 @@ class CropScorer(nn.Module):
         # The content conv's kernel covers its whole s x s input: it is one matrix product, which
         # F.linear computes faster on the CPU than the convolution does (same function).
         conv = self.content[0]
-        content = F.linear(torch.cat([roi, rod], dim=1).flatten(1), conv.weight.flatten(1), conv.bias)
+        content = F.linear(
+            torch.cat([roi, rod], dim=1).flatten(1), conv.weight.flatten(1), conv.bias
+        )
         parts = [F.relu(content)]
         if self.spatial is not None:
             parts.append(self.spatial(feats.maps, rois, feats.input_size))
@@ -260,6 +297,7 @@ class CropScorer(nn.Module):
 
     def compare(self, emb_i: Tensor, emb_j: Tensor) -> Tensor:
         """Logits of P(crop i is better than crop j), ``[P]``; antisymmetric by construction."""
+
         def h(a: Tensor, b: Tensor) -> Tensor:
             return self.pair(torch.cat([a, b, a - b], dim=1)).squeeze(1)
 
@@ -293,7 +331,10 @@ def fold_batch_norms(module: nn.Module) -> nn.Module:
         if isinstance(seq, nn.Sequential):
             for i in range(len(seq) - 1):
                 if isinstance(seq[i], nn.Conv2d) and isinstance(seq[i + 1], nn.BatchNorm2d):
-                    seq[i], seq[i + 1] = fuse_conv_bn_eval(seq[i].eval(), seq[i + 1].eval()), nn.Identity()
+                    seq[i], seq[i + 1] = (
+                        fuse_conv_bn_eval(seq[i].eval(), seq[i + 1].eval()),
+                        nn.Identity(),
+                    )
     return module
 
 

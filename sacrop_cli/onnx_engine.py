@@ -2,6 +2,7 @@
 
 Needs neither torch nor the ``onnx`` package: ONNX Runtime reads the graph and its metadata.
 """
+
 from __future__ import annotations
 
 import contextlib
@@ -30,8 +31,9 @@ def _one_line(err: BaseException) -> str:
     return text[:160] or type(err).__name__
 
 
-def open_graph(path: Path, *, threads: int = 1, providers: list[str] | None = None,
-               optimize: bool = True) -> tuple[Any, dict[str, Any]]:
+def open_graph(
+    path: Path, *, threads: int = 1, providers: list[str] | None = None, optimize: bool = True
+) -> tuple[Any, dict[str, Any]]:
     """An ONNX Runtime session of a sacrop graph and the graph's metadata; CheckpointError
     (one line, naming the file) for anything that is not a sacrop graph this version runs."""
     import onnxruntime as ort
@@ -43,10 +45,15 @@ def open_graph(path: Path, *, threads: int = 1, providers: list[str] | None = No
     options.log_severity_level = 3  # ONNX Runtime's warnings about its own choices: not ours
     options.intra_op_num_threads = threads
     options.inter_op_num_threads = 1
-    options.graph_optimization_level = (ort.GraphOptimizationLevel.ORT_ENABLE_ALL if optimize
-                                        else ort.GraphOptimizationLevel.ORT_DISABLE_ALL)
+    options.graph_optimization_level = (
+        ort.GraphOptimizationLevel.ORT_ENABLE_ALL
+        if optimize
+        else ort.GraphOptimizationLevel.ORT_DISABLE_ALL
+    )
     try:
-        session = ort.InferenceSession(str(path), options, providers=providers or ["CPUExecutionProvider"])
+        session = ort.InferenceSession(
+            str(path), options, providers=providers or ["CPUExecutionProvider"]
+        )
     except Exception as err:  # noqa: BLE001 - ONNX Runtime raises its own types for damaged files
         raise CheckpointError(f"{path}: not a readable ONNX graph ({_one_line(err)})") from None
     props = session.get_modelmeta().custom_metadata_map
@@ -54,8 +61,10 @@ def open_graph(path: Path, *, threads: int = 1, providers: list[str] | None = No
         raise CheckpointError(f"{path}: not a sacrop graph (no '{GRAPH_FORMAT}' metadata)")
     version = props.get("sacrop_format_version", "")
     if not version.isdigit() or int(version) > GRAPH_FORMAT_VERSION:
-        raise CheckpointError(f"{path}: graph format version {version!r} is newer than this sacrop "
-                              f"reads (up to {GRAPH_FORMAT_VERSION}); upgrade sacrop")
+        raise CheckpointError(
+            f"{path}: graph format version {version!r} is newer than this sacrop "
+            f"reads (up to {GRAPH_FORMAT_VERSION}); upgrade sacrop"
+        )
     try:
         meta = json.loads(props.get("sacrop_meta", ""))
         spatial = bool(meta["config"]["spatial"])
@@ -63,12 +72,15 @@ def open_graph(path: Path, *, threads: int = 1, providers: list[str] | None = No
     except (ValueError, KeyError, TypeError):
         raise CheckpointError(f"{path}: the graph's metadata is damaged") from None
     if meta.get("architecture") != ARCHITECTURE:
-        raise CheckpointError(f"{path}: graph is for architecture {meta.get('architecture')!r}, "
-                              f"not {ARCHITECTURE!r}")
+        raise CheckpointError(
+            f"{path}: graph is for architecture {meta.get('architecture')!r}, not {ARCHITECTURE!r}"
+        )
     names = ([i.name for i in session.get_inputs()], [o.name for o in session.get_outputs()])
     if names != (_INPUTS[spatial], _OUTPUTS[spatial]):
-        raise CheckpointError(f"{path}: the graph's inputs and outputs are not a sacrop network's "
-                              f"({', '.join(names[0])} -> {', '.join(names[1])})")
+        raise CheckpointError(
+            f"{path}: the graph's inputs and outputs are not a sacrop network's "
+            f"({', '.join(names[0])} -> {', '.join(names[1])})"
+        )
     meta["checkpoint_sha256"] = props.get("sacrop_checkpoint_sha256")
     return session, meta
 
@@ -79,8 +91,10 @@ def _providers(device: str) -> tuple[list[str], str]:
     if onnx_cuda_available():
         return ["CUDAExecutionProvider", "CPUExecutionProvider"], "cuda"
     if device == "cuda":
-        raise SacropError("--device cuda: this ONNX Runtime has no CUDA; install onnxruntime-gpu "
-                          "or use --engine torch")
+        raise SacropError(
+            "--device cuda: this ONNX Runtime has no CUDA; install onnxruntime-gpu "
+            "or use --engine torch"
+        )
     return ["CPUExecutionProvider"], "cpu"
 
 
@@ -103,10 +117,12 @@ class OnnxEngine:
         self._inputs = [i.name for i in self._session.get_inputs()]
         grid, channels = self.meta["config"]["grid"], self.meta["config"]["reduced_dim"]
         # the inputs of the half a run does not compute: empty (an empty image selects the heads)
-        self._idle = {"image": np.zeros((1, 3, 0, 0), np.float32),
-                      "fused": np.zeros((1, channels, 0, 0), np.float32),
-                      "maps": np.zeros((1, 2, grid, grid), np.float32),
-                      "rois": np.zeros((0, 5), np.float32)}
+        self._idle = {
+            "image": np.zeros((1, 3, 0, 0), np.float32),
+            "fused": np.zeros((1, channels, 0, 0), np.float32),
+            "maps": np.zeros((1, 2, grid, grid), np.float32),
+            "rois": np.zeros((0, 5), np.float32),
+        }
 
     def _check_checkpoint_beside(self) -> None:
         """A graph beside a checkpoint of the same name must be that checkpoint's export:
@@ -116,21 +132,27 @@ class OnnxEngine:
         checkpoint = self.path.with_suffix(".pt")
         recorded = self.meta.get("checkpoint_sha256")
         if recorded and checkpoint.is_file() and sha256_file(checkpoint) != recorded:
-            raise CheckpointError(f"{self.path}: outdated: it was not exported from the {checkpoint.name} "
-                                  f"beside it; run `sacrop weights export {checkpoint}`")
+            raise CheckpointError(
+                f"{self.path}: outdated: it was not exported from the {checkpoint.name} "
+                f"beside it; run `sacrop weights export {checkpoint}`"
+            )
 
     @property
     def spatial(self) -> bool:
         return bool(self.meta["config"]["spatial"])
 
     def _run(self, outputs: list[str], feeds: dict[str, np.ndarray]) -> list[np.ndarray]:
-        return self._session.run(outputs, {name: feeds.get(name, self._idle[name]) for name in self._inputs})
+        return self._session.run(
+            outputs, {name: feeds.get(name, self._idle[name]) for name in self._inputs}
+        )
 
     def encode(self, images: np.ndarray) -> list[list[np.ndarray]]:
         """Per image: its fused map and (spatial model) its activation maps."""
         outputs = ["fused_out", "maps_out"] if self.spatial else ["fused_out"]
-        return [self._run(outputs, {"image": np.ascontiguousarray(images[i:i + 1], np.float32)})
-                for i in range(len(images))]
+        return [
+            self._run(outputs, {"image": np.ascontiguousarray(images[i : i + 1], np.float32)})
+            for i in range(len(images))
+        ]
 
     def scores(self, features: list[list[np.ndarray]], rois: np.ndarray) -> np.ndarray:
         rois = np.asarray(rois, np.float32).reshape(-1, 5)

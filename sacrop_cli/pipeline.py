@@ -24,6 +24,7 @@ Manifest record, one per processed input (missing and skipped paths included)::
      "crops": [{"ratio": "4:3", "rank": 1, "box": [x1, y1, x2, y2], "score": float (4 places),
                 "path": str | None, "status": "written" | "exists" | "dry-run" | "failed"}]}
 """
+
 from __future__ import annotations
 
 import contextlib
@@ -59,9 +60,20 @@ class BatchReport:
     """Manifest records (one per input, in input order), counts and warnings of a run."""
 
     records: list[dict[str, Any]] = field(default_factory=list)
-    counts: dict[str, float] = field(default_factory=lambda: {
-        "images": 0, "ok": 0, "errors": 0, "missing": 0, "crops": 0, "crops_written": 0,
-        "crops_existing": 0, "skipped_files": 0, "not_processed": 0, "seconds": 0.0})
+    counts: dict[str, float] = field(
+        default_factory=lambda: {
+            "images": 0,
+            "ok": 0,
+            "errors": 0,
+            "missing": 0,
+            "crops": 0,
+            "crops_written": 0,
+            "crops_existing": 0,
+            "skipped_files": 0,
+            "not_processed": 0,
+            "seconds": 0.0,
+        }
+    )
     warnings: list[str] = field(default_factory=list)
     stopped: str | None = None
     """Why the run ended before its last photo ("interrupted", "No space left on device"...)."""
@@ -76,8 +88,14 @@ class BatchReport:
 
 
 def _record(path: Path, size: tuple[int, int] | None = None) -> dict[str, Any]:
-    return {"source": str(path), "width": size[0] if size else None,
-            "height": size[1] if size else None, "status": "ok", "error": None, "crops": []}
+    return {
+        "source": str(path),
+        "width": size[0] if size else None,
+        "height": size[1] if size else None,
+        "status": "ok",
+        "error": None,
+        "crops": [],
+    }
 
 
 def _fail(record: dict[str, Any], path: Path, err: BaseException) -> None:
@@ -165,7 +183,9 @@ def _in_output_folder(path: Path, root: Path | None, out_dir: Path) -> bool:
     if root is None:
         return False
     root = root.resolve()
-    return out_dir != root and out_dir.is_relative_to(root) and path.resolve().is_relative_to(out_dir)
+    return (
+        out_dir != root and out_dir.is_relative_to(root) and path.resolve().is_relative_to(out_dir)
+    )
 
 
 def _fatal(err: BaseException) -> str | None:
@@ -209,9 +229,14 @@ class _Scored:
     seconds: float  # the reduced decodes the network waited for, plus its pass
 
 
-def _scored_ahead(cropper: Cropper, batches: list[list[tuple[Path, Path | None]]],
-                  ratios: Sequence[str | Ratio], top_k: int, max_pixels: int,
-                  workers: int = 1) -> Iterator[_Scored]:
+def _scored_ahead(
+    cropper: Cropper,
+    batches: list[list[tuple[Path, Path | None]]],
+    ratios: Sequence[str | Ratio],
+    top_k: int,
+    max_pixels: int,
+    workers: int = 1,
+) -> Iterator[_Scored]:
     """The batches, scored, in order, computed ahead of the caller in worker threads.
 
     While the caller writes the crops of batch n, ``workers`` network threads score the next
@@ -235,8 +260,10 @@ def _scored_ahead(cropper: Cropper, batches: list[list[tuple[Path, Path | None]]
             return err
         return Analysis(resize_to(image, input_size(*full, spec)), full)
 
-    def score(batch: list[tuple[Path, Path | None]],
-              loading: list[Future[Analysis | SacropError | OSError]]) -> _Scored:
+    def score(
+        batch: list[tuple[Path, Path | None]],
+        loading: list[Future[Analysis | SacropError | OSError]],
+    ) -> _Scored:
         start = time.perf_counter()
         records = [_record(path) for path, _ in batch]
         analyses: dict[int, Analysis] = {}
@@ -367,16 +394,28 @@ def run_batch(
 
     for missing in inputs.missing:
         report.counts["missing"] += 1
-        emit({**_record(Path(missing)), "status": "error",
-              "error": f"{missing}: no such file or folder"}, [])
-    for path, reason in [*((p, _skip_reason(p)) for p in inputs.skipped),
-                         *((p, "inside the output folder (the crops of an earlier run)") for p in inside)]:
+        emit(
+            {
+                **_record(Path(missing)),
+                "status": "error",
+                "error": f"{missing}: no such file or folder",
+            },
+            [],
+        )
+    for path, reason in [
+        *((p, _skip_reason(p)) for p in inputs.skipped),
+        *((p, "inside the output folder (the crops of an earlier run)") for p in inside),
+    ]:
         report.counts["skipped_files"] += 1
         emit({**_record(path), "status": "skipped", "error": f"{path}: skipped: {reason}"}, [])
 
-    batches = [images[i:i + batch_size] for i in range(0, len(images), batch_size)]
-    with cropper.engine.workers() as workers, \
-            contextlib.closing(_scored_ahead(cropper, batches, ratios, top_k, max_pixels, workers)) as ahead:
+    batches = [images[i : i + batch_size] for i in range(0, len(images), batch_size)]
+    with (
+        cropper.engine.workers() as workers,
+        contextlib.closing(
+            _scored_ahead(cropper, batches, ratios, top_k, max_pixels, workers)
+        ) as ahead,
+    ):
         for scored in ahead:
             report.batch_seconds.append((len(scored.photos), scored.seconds))
             for (path, root), record, crops in zip(scored.photos, scored.records, scored.crops):
@@ -385,9 +424,21 @@ def run_batch(
                 warnings: list[str] = []
                 if crops is not None:
                     try:
-                        _save_photo(record, warnings, path, root, crops, namer, report,
-                                    dry_run=dry_run, overwrite=overwrite, fmt=format,
-                                    quality=quality, max_size=max_size, max_pixels=max_pixels)
+                        _save_photo(
+                            record,
+                            warnings,
+                            path,
+                            root,
+                            crops,
+                            namer,
+                            report,
+                            dry_run=dry_run,
+                            overwrite=overwrite,
+                            fmt=format,
+                            quality=quality,
+                            max_size=max_size,
+                            max_pixels=max_pixels,
+                        )
                     except (SacropError, OSError) as err:
                         _fail(record, path, err)
                         for entry in record["crops"]:
@@ -405,19 +456,38 @@ def run_batch(
     return report
 
 
-def _save_photo(record: dict[str, Any], warnings: list[str], path: Path, root: Path | None,
-                crops: Sequence[Crop], namer: _Namer, report: BatchReport, *, dry_run: bool,
-                overwrite: bool, fmt: str | None, quality: int, max_size: tuple[int, int] | None,
-                max_pixels: int) -> None:
+def _save_photo(
+    record: dict[str, Any],
+    warnings: list[str],
+    path: Path,
+    root: Path | None,
+    crops: Sequence[Crop],
+    namer: _Namer,
+    report: BatchReport,
+    *,
+    dry_run: bool,
+    overwrite: bool,
+    fmt: str | None,
+    quality: int,
+    max_size: tuple[int, int] | None,
+    max_pixels: int,
+) -> None:
     """Fill ``record["crops"]`` and write the crop files of one photo (one full decode);
     the photo's warnings go to ``warnings``."""
     from sacrop_cli.imageio import open_photo, save_crop
 
     outs = namer.paths(path, root, crops)
     for crop, out in zip(crops, outs):
-        record["crops"].append({"ratio": crop.ratio, "rank": crop.rank, "box": list(crop.box),
-                                "score": round(crop.score, 4), "path": None,
-                                "status": "dry-run" if dry_run else "pending"})
+        record["crops"].append(
+            {
+                "ratio": crop.ratio,
+                "rank": crop.rank,
+                "box": list(crop.box),
+                "score": round(crop.score, 4),
+                "path": None,
+                "status": "dry-run" if dry_run else "pending",
+            }
+        )
     report.counts["crops"] += len(crops)
     if dry_run:
         return
@@ -434,8 +504,15 @@ def _save_photo(record: dict[str, Any], warnings: list[str], path: Path, root: P
     photo = open_photo(path, max_pixels=max_pixels)
     try:
         for entry, out in todo:
-            written = save_crop(photo, tuple(entry["box"]), out, format=fmt, quality=quality,
-                                max_size=max_size, overwrite=overwrite)
+            written = save_crop(
+                photo,
+                tuple(entry["box"]),
+                out,
+                format=fmt,
+                quality=quality,
+                max_size=max_size,
+                overwrite=overwrite,
+            )
             entry["status"], entry["path"] = "written", str(written)
             report.counts["crops_written"] += 1
     finally:  # save_crop adds its own warnings (e.g. corrupt EXIF dropped) to the photo's

@@ -2,6 +2,7 @@
 
 Plain numpy, so that cropping never needs torch: both engines take these arrays.
 """
+
 from __future__ import annotations
 
 import numpy as np
@@ -9,8 +10,13 @@ from PIL import Image
 
 IMAGENET_MEAN = (0.485, 0.456, 0.406)
 IMAGENET_STD = (0.229, 0.224, 0.225)
-DEFAULT_INPUT = {"short_side": 256, "max_long_side": 768, "multiple": 32,
-                 "mean": list(IMAGENET_MEAN), "std": list(IMAGENET_STD)}
+DEFAULT_INPUT = {
+    "short_side": 256,
+    "max_long_side": 768,
+    "multiple": 32,
+    "mean": list(IMAGENET_MEAN),
+    "std": list(IMAGENET_STD),
+}
 
 
 def input_size(width: int, height: int, spec: dict = DEFAULT_INPUT) -> tuple[int, int]:
@@ -18,8 +24,10 @@ def input_size(width: int, height: int, spec: dict = DEFAULT_INPUT) -> tuple[int
     ``max_long_side`` (panoramas), both rounded to a multiple of ``multiple`` (at least one)."""
     short, cap, mult = spec["short_side"], spec["max_long_side"], spec["multiple"]
     scale = min(short / min(width, height), cap / max(width, height))
+
     def snap(v: float) -> int:
         return max(mult, int(round(v * scale / mult)) * mult)
+
     return snap(width), snap(height)
 
 
@@ -33,7 +41,9 @@ def resize_to(image: Image.Image, size: tuple[int, int]) -> Image.Image:
     return image
 
 
-def image_to_array(image: Image.Image, size: tuple[int, int], spec: dict = DEFAULT_INPUT) -> np.ndarray:
+def image_to_array(
+    image: Image.Image, size: tuple[int, int], spec: dict = DEFAULT_INPUT
+) -> np.ndarray:
     """An RGB PIL image resized to ``size`` ``(w, h)`` and normalised: ``float32 [3, h, w]``."""
     image = resize_to(image, size)
     # Pillow splits the bands ten times faster than numpy transposes interleaved pixels
@@ -44,8 +54,9 @@ def image_to_array(image: Image.Image, size: tuple[int, int], spec: dict = DEFAU
     return arr
 
 
-def boxes_to_rois(boxes: np.ndarray, photo_size: tuple[int, int], net_size: tuple[int, int],
-                  batch_index: int = 0) -> np.ndarray:
+def boxes_to_rois(
+    boxes: np.ndarray, photo_size: tuple[int, int], net_size: tuple[int, int], batch_index: int = 0
+) -> np.ndarray:
     """Photo-pixel boxes ``[N, 4]`` of an upright ``photo_size`` image -> rois ``float32 [N, 5]``
     in network-input pixels for image ``batch_index`` of a batch."""
     sx, sy = net_size[0] / photo_size[0], net_size[1] / photo_size[1]

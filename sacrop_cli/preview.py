@@ -19,6 +19,7 @@ Two renderings share the layout ideas: the photo, its top crops as coloured rect
 - PNG: one image (at most :data:`MAX_PNG_PHOTOS` rows, since it is held in memory), or one
   image per photo for ``--preview-dir``.
 """
+
 from __future__ import annotations
 
 import base64
@@ -34,8 +35,16 @@ from PIL import Image, ImageDraw
 
 from sacrop_cli._version import __version__
 from sacrop_cli.atomic import atomic_write
-from sacrop_cli.drawing import (PALETTE, THUMB_SIDE, draw_labelled_boxes, fit_text, load_font, place_labels,
-                                text_size, thumb_size)
+from sacrop_cli.drawing import (
+    PALETTE,
+    THUMB_SIDE,
+    draw_labelled_boxes,
+    fit_text,
+    load_font,
+    place_labels,
+    text_size,
+    thumb_size,
+)
 from sacrop_cli.errors import SacropError
 
 JPEG_QUALITY = 80
@@ -56,6 +65,7 @@ def sheet_width(records: Sequence[dict[str, Any]]) -> int:
     columns = min(CROPS_PER_ROW, max([len(r["crops"]) for r in records] + [1]))
     return MARGIN + THUMB_SIDE + GAP + columns * CROP_CELL + (columns - 1) * GAP + MARGIN
 
+
 #: ``thumbnail(record)`` -> the upright photo at reduced size; raises SacropError/OSError.
 ThumbnailFn = Callable[[dict[str, Any]], Image.Image]
 
@@ -68,8 +78,11 @@ def thumbnail_loader(long_side: int = THUMB_SIDE, max_pixels: int | None = None)
 
     def load(record: dict[str, Any]) -> Image.Image:
         image, _ = open_for_analysis(Path(record["source"]), long_side, max_pixels=limit)
-        return image.resize(thumb_size(record["width"], record["height"], long_side),
-                            Image.LANCZOS, reducing_gap=2.0)
+        return image.resize(
+            thumb_size(record["width"], record["height"], long_side),
+            Image.LANCZOS,
+            reducing_gap=2.0,
+        )
 
     return load
 
@@ -98,7 +111,9 @@ class _Item:
     note: str | None  # the photo was read during the run but not now
 
 
-def _items(records: Sequence[dict[str, Any]], thumbnail: ThumbnailFn, start: int = 1) -> Iterator[_Item]:
+def _items(
+    records: Sequence[dict[str, Any]], thumbnail: ThumbnailFn, start: int = 1
+) -> Iterator[_Item]:
     """Records with their thumbnails, loaded one at a time; numbered from ``start``."""
     for index, record in enumerate(records, start=start):
         thumb = note = None
@@ -110,7 +125,9 @@ def _items(records: Sequence[dict[str, Any]], thumbnail: ThumbnailFn, start: int
         yield _Item(index, record, thumb, note)
 
 
-def _thumb_box(box: Sequence[float], record: dict[str, Any], thumb: Image.Image) -> tuple[float, ...]:
+def _thumb_box(
+    box: Sequence[float], record: dict[str, Any], thumb: Image.Image
+) -> tuple[float, ...]:
     """A box in full-resolution pixels -> the same box in thumbnail pixels."""
     sx, sy = thumb.width / record["width"], thumb.height / record["height"]
     return box[0] * sx, box[1] * sy, box[2] * sx, box[3] * sy
@@ -165,8 +182,11 @@ details.errors { margin: 8px 0; color: #c62828; }
 
 def _attrs(**values: object) -> str:
     """`` name="value"`` pairs, escaped; ``data_x`` becomes ``data-x``; None is left out."""
-    return "".join(f' {k.rstrip("_").replace("_", "-")}="{html.escape(str(v), quote=True)}"'
-                   for k, v in values.items() if v is not None)
+    return "".join(
+        f' {k.rstrip("_").replace("_", "-")}="{html.escape(str(v), quote=True)}"'
+        for k, v in values.items()
+        if v is not None
+    )
 
 
 def _data_uri(image: Image.Image) -> str:
@@ -181,10 +201,19 @@ def _box_text(box: Sequence[float]) -> str:
 
 def _html_item(item: _Item, colours: dict[str, str]) -> str:
     rec, esc = item.record, html.escape
-    parts = [f'<article class="photo {"ok" if rec["status"] == "ok" else "error"}"'
-             + _attrs(id=f"photo-{item.index}", data_index=item.index, data_source=rec["source"],
-                      data_status=rec["status"], data_error=rec.get("error"),
-                      data_width=rec.get("width"), data_height=rec.get("height")) + ">"]
+    parts = [
+        f'<article class="photo {"ok" if rec["status"] == "ok" else "error"}"'
+        + _attrs(
+            id=f"photo-{item.index}",
+            data_index=item.index,
+            data_source=rec["source"],
+            data_status=rec["status"],
+            data_error=rec.get("error"),
+            data_width=rec.get("width"),
+            data_height=rec.get("height"),
+        )
+        + ">"
+    ]
     size = f'<span class="size">{rec["width"]} × {rec["height"]}</span>' if rec.get("width") else ""
     parts.append(f'<h3>{item.index}. {esc(rec["source"])}{size}</h3>')
     if rec.get("error"):
@@ -195,10 +224,12 @@ def _html_item(item: _Item, colours: dict[str, str]) -> str:
         parts.append('<div class="row">')
         if item.thumb is not None:
             w, h = item.thumb.size
-            parts.append(f'<div class="frame" style="width: {w}px">'
-                         f'<img loading="lazy" decoding="async"'
-                         + _attrs(width=w, height=h, alt=rec["source"], src=_data_uri(item.thumb))
-                         + ">")
+            parts.append(
+                f'<div class="frame" style="width: {w}px">'
+                f'<img loading="lazy" decoding="async"'
+                + _attrs(width=w, height=h, alt=rec["source"], src=_data_uri(item.thumb))
+                + ">"
+            )
             crops = _by_importance(rec["crops"])
             thumb_boxes = [_thumb_box(c["box"], rec, item.thumb) for c in crops]
             # label sizes measured with Pillow's font of about the browser's 11 px text
@@ -207,59 +238,96 @@ def _html_item(item: _Item, colours: dict[str, str]) -> str:
             for crop, tbox, (lx, ly) in zip(crops, thumb_boxes, corners):
                 x1, y1, x2, y2 = crop["box"]
                 label = f"left: {lx - tbox[0]:.0f}px; top: {ly - tbox[1]:.0f}px"
-                style = (f"--c: {colours[crop['ratio']]}; left: {100 * x1 / rec['width']:.3f}%; "
-                         f"top: {100 * y1 / rec['height']:.3f}%; "
-                         f"width: {100 * (x2 - x1) / rec['width']:.3f}%; "
-                         f"height: {100 * (y2 - y1) / rec['height']:.3f}%")
-                parts.append('<div' + _attrs(class_="box best" if crop["rank"] == 1 else "box",
-                                            style=style, data_ratio=crop["ratio"],
-                                            data_rank=crop["rank"], data_box=_box_text(crop["box"]),
-                                            data_score=crop["score"])
-                             + f'><span class="label" style="{label}">{esc(crop_label(crop))}</span></div>')
+                style = (
+                    f"--c: {colours[crop['ratio']]}; left: {100 * x1 / rec['width']:.3f}%; "
+                    f"top: {100 * y1 / rec['height']:.3f}%; "
+                    f"width: {100 * (x2 - x1) / rec['width']:.3f}%; "
+                    f"height: {100 * (y2 - y1) / rec['height']:.3f}%"
+                )
+                parts.append(
+                    '<div'
+                    + _attrs(
+                        class_="box best" if crop["rank"] == 1 else "box",
+                        style=style,
+                        data_ratio=crop["ratio"],
+                        data_rank=crop["rank"],
+                        data_box=_box_text(crop["box"]),
+                        data_score=crop["score"],
+                    )
+                    + f'><span class="label" style="{label}">{esc(crop_label(crop))}</span></div>'
+                )
             parts.append("</div>")
         parts.append('<div class="crops">')
         for crop in rec["crops"]:
             image = ""
             if item.thumb is not None:
-                image = ('<img loading="lazy" decoding="async"'
-                         + _attrs(alt=crop_label(crop), src=_data_uri(_crop_thumb(item, crop))) + ">")
+                image = (
+                    '<img loading="lazy" decoding="async"'
+                    + _attrs(alt=crop_label(crop), src=_data_uri(_crop_thumb(item, crop)))
+                    + ">"
+                )
             where = f'<br><code>{esc(crop["path"])}</code>' if crop.get("path") else ""
-            parts.append('<figure' + _attrs(class_="crop", style=f"--c: {colours[crop['ratio']]}",
-                                           data_ratio=crop["ratio"], data_rank=crop["rank"],
-                                           data_box=_box_text(crop["box"]), data_score=crop["score"])
-                         + f'>{image}<figcaption>{esc(crop_label(crop))}<br>'
-                         f'<code>[{esc(", ".join(map(str, crop["box"])))}]</code>{where}'
-                         "</figcaption></figure>")
+            parts.append(
+                '<figure'
+                + _attrs(
+                    class_="crop",
+                    style=f"--c: {colours[crop['ratio']]}",
+                    data_ratio=crop["ratio"],
+                    data_rank=crop["rank"],
+                    data_box=_box_text(crop["box"]),
+                    data_score=crop["score"],
+                )
+                + f'>{image}<figcaption>{esc(crop_label(crop))}<br>'
+                f'<code>[{esc(", ".join(map(str, crop["box"])))}]</code>{where}'
+                "</figcaption></figure>"
+            )
         parts.append("</div></div>")
     parts.append("</article>")
     return "\n".join(parts) + "\n"
 
 
-def write_html(records: Sequence[dict[str, Any]], out: IO[str], thumbnail: ThumbnailFn, *,
-               title: str = "sacrop preview", page_size: int = PAGE_SIZE) -> None:
+def write_html(
+    records: Sequence[dict[str, Any]],
+    out: IO[str],
+    thumbnail: ThumbnailFn,
+    *,
+    title: str = "sacrop preview",
+    page_size: int = PAGE_SIZE,
+) -> None:
     """Write the HTML sheet of ``records`` (one per input, failed ones included) to ``out``."""
     esc, n = html.escape, len(records)
     colours = ratio_colours(records)
     failed = [(i, r) for i, r in enumerate(records, start=1) if r["status"] != "ok"]
     pages = [(first, min(first + page_size, n)) for first in range(0, n, page_size)] or [(0, 0)]
-    nav = " ".join(f'<a href="#page-{p}">{a + 1}–{b}</a>' for p, (a, b) in enumerate(pages, start=1))
-    out.write("<!DOCTYPE html>\n<html lang=\"en\">\n<head>\n<meta charset=\"utf-8\">\n"
-              '<meta name="viewport" content="width=device-width, initial-scale=1">\n'
-              f'<meta name="generator" content="sacrop {esc(__version__)}">\n'
-              f"<title>{esc(title)}</title>\n<style>{_CSS}</style>\n</head>\n<body>\n<header>\n"
-              f"<h1>{esc(title)}</h1>\n"
-              f'<p class="summary">{n} photo(s), {n - len(failed)} cropped, {len(failed)} failed. '
-              + "Ratios: " + (" ".join(f'<span class="key" style="--c: {c}">{esc(r)}</span>'
-                                       for r, c in colours.items()) or "none")
-              + ". Rank 1 has a solid frame, the others a dashed one.</p>\n")
+    nav = " ".join(
+        f'<a href="#page-{p}">{a + 1}–{b}</a>' for p, (a, b) in enumerate(pages, start=1)
+    )
+    out.write(
+        "<!DOCTYPE html>\n<html lang=\"en\">\n<head>\n<meta charset=\"utf-8\">\n"
+        '<meta name="viewport" content="width=device-width, initial-scale=1">\n'
+        f'<meta name="generator" content="sacrop {esc(__version__)}">\n'
+        f"<title>{esc(title)}</title>\n<style>{_CSS}</style>\n</head>\n<body>\n<header>\n"
+        f"<h1>{esc(title)}</h1>\n"
+        f'<p class="summary">{n} photo(s), {n - len(failed)} cropped, {len(failed)} failed. '
+        + "Ratios: "
+        + (
+            " ".join(
+                f'<span class="key" style="--c: {c}">{esc(r)}</span>' for r, c in colours.items()
+            )
+            or "none"
+        )
+        + ". Rank 1 has a solid frame, the others a dashed one.</p>\n"
+    )
     if len(pages) > 1:
         out.write(f'<nav class="pages">Pages of {page_size}: {nav}</nav>\n')
     if failed:
         out.write(f'<details class="errors" open><summary>{len(failed)} failed</summary><ul>\n')
         for i, rec in failed:
             page = (i - 1) // page_size + 1
-            out.write(f'<li><a href="#page-{page}">{esc(rec["source"])}</a>: '
-                      f'{esc(rec.get("error") or "")}</li>\n')
+            out.write(
+                f'<li><a href="#page-{page}">{esc(rec["source"])}</a>: '
+                f'{esc(rec.get("error") or "")}</li>\n'
+            )
         out.write("</ul></details>\n")
     out.write('</header>\n<main id="pages">\n')
     items = _items(records, thumbnail)
@@ -294,32 +362,55 @@ def row_height(record: dict[str, Any], thumb: tuple[int, int] | None, note: bool
     return height
 
 
-def _draw_item(sheet: Image.Image, draw: ImageDraw.ImageDraw, item: _Item, top: int,
-               colours: dict[str, str], fonts: dict[str, Any]) -> None:
+def _draw_item(
+    sheet: Image.Image,
+    draw: ImageDraw.ImageDraw,
+    item: _Item,
+    top: int,
+    colours: dict[str, str],
+    fonts: dict[str, Any],
+) -> None:
     rec = item.record
     right = sheet.width - 2 * MARGIN
     size = f"   {rec['width']} x {rec['height']}" if rec.get("width") else ""
-    draw.text((MARGIN, top + 2), fit_text(draw, f"{item.index}. {rec['source']}{size}", fonts["head"], right),
-              fill="#222", font=fonts["head"])
+    draw.text(
+        (MARGIN, top + 2),
+        fit_text(draw, f"{item.index}. {rec['source']}{size}", fonts["head"], right),
+        fill="#222",
+        font=fonts["head"],
+    )
     y = top + HEADER_H
     for text, colour in ((rec.get("error"), "#c62828"), (item.note, "#777")):
         if text:
-            draw.text((MARGIN, y + 1), fit_text(draw, text, fonts["small"], right), fill=colour,
-                      font=fonts["small"])
+            draw.text(
+                (MARGIN, y + 1),
+                fit_text(draw, text, fonts["small"], right),
+                fill=colour,
+                font=fonts["small"],
+            )
             y += LINE_H
     if not rec["crops"]:
         return
     if item.thumb is None:
         for crop in rec["crops"]:
-            draw.text((MARGIN, y + 1), f"{crop_label(crop)}  {crop['box']}", fill=colours[crop["ratio"]],
-                      font=fonts["small"])
+            draw.text(
+                (MARGIN, y + 1),
+                f"{crop_label(crop)}  {crop['box']}",
+                fill=colours[crop["ratio"]],
+                font=fonts["small"],
+            )
             y += LINE_H
         return
     photo = item.thumb.copy()
     crops = _by_importance(rec["crops"])
-    draw_labelled_boxes(photo, [_thumb_box(c["box"], rec, photo) for c in crops],
-                        [colours[c["ratio"]] for c in crops], [crop_label(c) for c in crops],
-                        [3 if c["rank"] == 1 else 1 for c in crops], fonts["label"])
+    draw_labelled_boxes(
+        photo,
+        [_thumb_box(c["box"], rec, photo) for c in crops],
+        [colours[c["ratio"]] for c in crops],
+        [crop_label(c) for c in crops],
+        [3 if c["rank"] == 1 else 1 for c in crops],
+        fonts["label"],
+    )
     sheet.paste(photo, (MARGIN, y))
     x0 = MARGIN + THUMB_SIDE + GAP
     for n, crop in enumerate(rec["crops"]):
@@ -327,42 +418,76 @@ def _draw_item(sheet: Image.Image, draw: ImageDraw.ImageDraw, item: _Item, top: 
         cy = y + (n // CROPS_PER_ROW) * (CROP_CELL + CAPTION_H + GAP)
         image = _crop_thumb(item, crop)
         scale = min(CROP_CELL / image.width, CROP_CELL / image.height)
-        image = image.resize((max(1, round(image.width * scale)), max(1, round(image.height * scale))),
-                             Image.LANCZOS)
+        image = image.resize(
+            (max(1, round(image.width * scale)), max(1, round(image.height * scale))), Image.LANCZOS
+        )
         sheet.paste(image, (cx, cy + CROP_CELL - image.height))
         colour = colours[crop["ratio"]]
         draw.rectangle((cx, cy + CROP_CELL, cx + image.width - 1, cy + CROP_CELL + 3), fill=colour)
         draw.text((cx, cy + CROP_CELL + 5), crop_label(crop), fill="#222", font=fonts["small"])
-        draw.text((cx, cy + CROP_CELL + 19), fit_text(draw, str(crop["box"]), fonts["label"], CROP_CELL),
-                  fill="#777", font=fonts["label"])
+        draw.text(
+            (cx, cy + CROP_CELL + 19),
+            fit_text(draw, str(crop["box"]), fonts["label"], CROP_CELL),
+            fill="#777",
+            font=fonts["label"],
+        )
 
 
-def render_png(records: Sequence[dict[str, Any]], thumbnail: ThumbnailFn, *,
-               title: str | None = "sacrop preview", start: int = 1) -> Image.Image:
+def render_png(
+    records: Sequence[dict[str, Any]],
+    thumbnail: ThumbnailFn,
+    *,
+    title: str | None = "sacrop preview",
+    start: int = 1,
+) -> Image.Image:
     """The PNG sheet: one row per record (at most :data:`MAX_PNG_PHOTOS`, then a note),
     numbered from ``start``."""
     shown = records[:MAX_PNG_PHOTOS]
     items = list(_items(shown, thumbnail, start))
     colours = ratio_colours(records)
     height = MARGIN + (TITLE_H if title else 0) + (GAP + LINE_H if len(records) > len(shown) else 0)
-    height += sum(row_height(it.record, it.thumb.size if it.thumb else None, bool(it.note))
-                  for it in items) + GAP * max(0, len(items) - 1) + MARGIN
+    height += (
+        sum(
+            row_height(it.record, it.thumb.size if it.thumb else None, bool(it.note))
+            for it in items
+        )
+        + GAP * max(0, len(items) - 1)
+        + MARGIN
+    )
     sheet = Image.new("RGB", (sheet_width(shown), height), "white")
     draw = ImageDraw.Draw(sheet)
-    fonts = {"title": load_font(18), "head": load_font(14), "small": load_font(12), "label": load_font(11)}
+    fonts = {
+        "title": load_font(18),
+        "head": load_font(14),
+        "small": load_font(12),
+        "label": load_font(11),
+    }
     y = MARGIN
     if title:
         failed = sum(r["status"] != "ok" for r in records)
-        draw.text((MARGIN, y), fit_text(draw, f"{title}: {len(records)} photo(s), {failed} failed",
-                                        fonts["title"], sheet.width - 2 * MARGIN),
-                  fill="#222", font=fonts["title"])
+        draw.text(
+            (MARGIN, y),
+            fit_text(
+                draw,
+                f"{title}: {len(records)} photo(s), {failed} failed",
+                fonts["title"],
+                sheet.width - 2 * MARGIN,
+            ),
+            fill="#222",
+            font=fonts["title"],
+        )
         y += TITLE_H
     for item in items:
         _draw_item(sheet, draw, item, y, colours, fonts)
         y += row_height(item.record, item.thumb.size if item.thumb else None, bool(item.note)) + GAP
     if len(records) > len(shown):
-        draw.text((MARGIN, y), f"… and {len(records) - len(shown)} more photo(s): use an .html "
-                               "sheet or --preview-dir to see them all", fill="#c62828", font=fonts["small"])
+        draw.text(
+            (MARGIN, y),
+            f"… and {len(records) - len(shown)} more photo(s): use an .html "
+            "sheet or --preview-dir to see them all",
+            fill="#c62828",
+            font=fonts["small"],
+        )
     return sheet
 
 
@@ -370,7 +495,9 @@ def render_png(records: Sequence[dict[str, Any]], thumbnail: ThumbnailFn, *,
 # Files
 
 
-def write_preview(records: Sequence[dict[str, Any]], path: Path, thumbnail: ThumbnailFn) -> list[str]:
+def write_preview(
+    records: Sequence[dict[str, Any]], path: Path, thumbnail: ThumbnailFn
+) -> list[str]:
     """Write the sheet to ``path`` (``.html``/``.htm`` or ``.png``, atomically); return warnings."""
     path = Path(path)
     suffix = path.suffix.lower()
@@ -380,8 +507,10 @@ def write_preview(records: Sequence[dict[str, Any]], path: Path, thumbnail: Thum
         sheet = render_png(records, thumbnail)
         atomic_write(path, lambda fh: sheet.save(fh, "PNG"))
         if len(records) > MAX_PNG_PHOTOS:
-            return [f"{path}: the PNG sheet shows the first {MAX_PNG_PHOTOS} of {len(records)} "
-                    "photos; use an .html sheet or --preview-dir for all of them"]
+            return [
+                f"{path}: the PNG sheet shows the first {MAX_PNG_PHOTOS} of {len(records)} "
+                "photos; use an .html sheet or --preview-dir for all of them"
+            ]
         return []
 
     def write(fh: IO[bytes]) -> None:
@@ -412,7 +541,9 @@ def preview_names(records: Sequence[dict[str, Any]]) -> list[Path]:
     return names
 
 
-def write_preview_dir(records: Sequence[dict[str, Any]], folder: Path, thumbnail: ThumbnailFn) -> list[Path]:
+def write_preview_dir(
+    records: Sequence[dict[str, Any]], folder: Path, thumbnail: ThumbnailFn
+) -> list[Path]:
     """One PNG per record (failed ones show their error) under ``folder``; returns the paths."""
     written = []
     for index, (record, name) in enumerate(zip(records, preview_names(records)), start=1):

@@ -3,6 +3,7 @@
 Apart from :mod:`sacrop_cli.candidates` (which needs numpy) so that the command line can parse
 ``--ratio`` without importing numpy: ``sacrop --help`` must start fast.
 """
+
 from __future__ import annotations
 
 import re
@@ -49,7 +50,9 @@ def parse_ratio(text: str | tuple[float, float]) -> Ratio:
     The ratio is kept exactly (``1.91:1`` is 191:100), so windows are exact to the pixel.
     """
     if isinstance(text, tuple):
-        if len(text) != 2 or not all(isinstance(v, (int, float)) and not isinstance(v, bool) for v in text):
+        if len(text) != 2 or not all(
+            isinstance(v, (int, float)) and not isinstance(v, bool) for v in text
+        ):
             raise ValueError(f"{text!r} is not a ratio: a pair of numbers (W, H) is")
         text = f"{text[0]}:{text[1]}"
     low = str(text).strip().lower()

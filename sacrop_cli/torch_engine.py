@@ -3,6 +3,7 @@
 Needed for ``--device cuda`` (unless ONNX Runtime has CUDA) and to compare with the ONNX graph;
 ``pip install "sacrop[train]"`` brings torch.
 """
+
 from __future__ import annotations
 
 import contextlib
@@ -71,7 +72,9 @@ class TorchEngine:
             return np.zeros(0, np.float32)
         rois = torch.cat([rois, rois[-1:].expand(-n % ROI_BUCKET, 5)])
         with self._autocast():
-            scores = self.model.score_embeddings(self.model.embed_crops(features, rois.to(self._device)))
+            scores = self.model.score_embeddings(
+                self.model.embed_crops(features, rois.to(self._device))
+            )
         return scores.float().cpu().numpy()[:n]
 
     def maps(self, features: ImageFeatures) -> np.ndarray | None:

@@ -11,6 +11,7 @@ With ``freeze_backbone`` the backbone's stem (strides 8 and 16) runs once per ph
 and its output is cached; the stride-32 stage is fine-tuned on top of it when ``tune_top``.
 Boxes inside an :class:`Item` are already in network-input pixels.
 """
+
 from __future__ import annotations
 
 import math
@@ -29,10 +30,16 @@ from sacrop_cli.boxes import box_iou, box_iou_matrix, hflip, ratio_of
 from sacrop_cli.checkpoint import make_meta, read_checkpoint, save_checkpoint
 from sacrop_cli.datasets import LabelledImage
 from sacrop_cli.errors import SacropError
-from sacrop_cli.losses import (MOS_MEAN, MOS_STD, classification_loss, consistency_loss,
-                               margin_ranking, regression_loss, upper_pairs)
-from sacrop_cli.metrics import (displacement, gaicd_image_metrics, pair_agreement,
-                                summarise_gaicd)
+from sacrop_cli.losses import (
+    MOS_MEAN,
+    MOS_STD,
+    classification_loss,
+    consistency_loss,
+    margin_ranking,
+    regression_loss,
+    upper_pairs,
+)
+from sacrop_cli.metrics import displacement, gaicd_image_metrics, pair_agreement, summarise_gaicd
 from sacrop_cli.network import CropScorer, ScorerConfig
 from sacrop_cli.preprocess import DEFAULT_INPUT, boxes_to_rois, image_to_array, input_size
 
@@ -99,17 +106,27 @@ def make_item(sample: LabelledImage, spec: dict = DEFAULT_INPUT) -> Item:
         boxes = np.asarray(sample.crops, np.float32)
         targets = torch.as_tensor((np.asarray(sample.mos, np.float32) - MOS_MEAN) / MOS_STD)
     elif sample.best is not None:
-        boxes = np.concatenate([gaic_grid(w, h), sample.best[None].astype(np.int64)]).astype(np.float32)
+        boxes = np.concatenate([gaic_grid(w, h), sample.best[None].astype(np.int64)]).astype(
+            np.float32
+        )
         iou = box_iou_matrix(boxes, sample.best[None])[:, 0]
         targets = torch.as_tensor(((iou - iou.mean()) / max(iou.std(), 0.05)).astype(np.float32))
     else:
         boxes, targets = gaic_grid(w, h).astype(np.float32), None
     votes = np.asarray(sample.pair_votes, np.float32).reshape(-1, 2)
     q = votes[:, 0] / np.maximum(votes.sum(1), 1)
-    return Item(sample.name, net, (w, h), _to_net(boxes, (w, h), net), targets,
-                _to_net(sample.pair_boxes, (w, h), net).reshape(-1, 2, 4), torch.as_tensor(q), votes,
-                None if sample.best is None else np.asarray(sample.best, np.float64),
-                None if sample.mos is None else np.asarray(sample.mos, np.float64))
+    return Item(
+        sample.name,
+        net,
+        (w, h),
+        _to_net(boxes, (w, h), net),
+        targets,
+        _to_net(sample.pair_boxes, (w, h), net).reshape(-1, 2, 4),
+        torch.as_tensor(q),
+        votes,
+        None if sample.best is None else np.asarray(sample.best, np.float64),
+        None if sample.mos is None else np.asarray(sample.mos, np.float64),
+    )
 
 
 class Trainer:
@@ -126,21 +143,29 @@ class Trainer:
         self.rng = np.random.default_rng(cfg.seed)
         if cfg.freeze_backbone:
             for name, p in self.model.backbone.named_parameters():
-                p.requires_grad = ((cfg.tune_top or cfg.tune_mid) and name.startswith("top.")
-                                   or cfg.tune_mid and name.startswith("mid."))
+                p.requires_grad = (
+                    (cfg.tune_top or cfg.tune_mid)
+                    and name.startswith("top.")
+                    or cfg.tune_mid
+                    and name.startswith("mid.")
+                )
         params = [p for p in self.model.parameters() if p.requires_grad]
         self.optimizer = torch.optim.AdamW(params, lr=cfg.lr, weight_decay=cfg.weight_decay)
         self.ema = None
         if cfg.ema > 0:
             from torch.optim.swa_utils import AveragedModel, get_ema_multi_avg_fn
 
-            self.ema = AveragedModel(self.model, multi_avg_fn=get_ema_multi_avg_fn(cfg.ema), use_buffers=True)
+            self.ema = AveragedModel(
+                self.model, multi_avg_fn=get_ema_multi_avg_fn(cfg.ema), use_buffers=True
+            )
         self.epoch = 0
         self.history: list[dict] = []
         self.best: dict | None = None
 
     # -- data ------------------------------------------------------------------------------
-    def prepare(self, samples: list[LabelledImage], on_item: Callable[[], None] | None = None) -> tuple[list[Item], list[str]]:
+    def prepare(
+        self, samples: list[LabelledImage], on_item: Callable[[], None] | None = None
+    ) -> tuple[list[Item], list[str]]:
         """Decode each photo once; cache the backbone stem for it and its mirror image."""
         from sacrop_cli.imageio import open_for_analysis
 
@@ -200,7 +225,9 @@ class Trainer:
         feats = self.features(self.model, item, flip, train=True)
         w = item.net_size[0]
         n = len(item.boxes)
-        pick = torch.as_tensor(self.rng.choice(n, size=min(n, self.cfg.crops_per_image), replace=False))
+        pick = torch.as_tensor(
+            self.rng.choice(n, size=min(n, self.cfg.crops_per_image), replace=False)
+        )
         boxes = item.boxes[pick]
         pair_boxes = item.pair_boxes
         if flip:
@@ -241,7 +268,9 @@ class Trainer:
         flip = bool(self.rng.random() < 0.5)
         feats = self.features(self.model, item, flip, train=True)
         n = len(item.boxes)
-        pick = torch.as_tensor(self.rng.choice(n, size=min(n, self.cfg.unlabelled_crops), replace=False))
+        pick = torch.as_tensor(
+            self.rng.choice(n, size=min(n, self.cfg.unlabelled_crops), replace=False)
+        )
         boxes = item.boxes[pick]
         if flip:
             boxes = hflip(boxes, item.net_size[0])
@@ -257,8 +286,12 @@ class Trainer:
     def steps_per_epoch(self, labelled: list[Item]) -> int:
         return math.ceil(len(labelled) / self.cfg.images_per_step)
 
-    def train_epoch(self, labelled: list[Item], unlabelled: list[Item],
-                    on_step: Callable[[dict[str, float]], None] | None = None) -> dict[str, float]:
+    def train_epoch(
+        self,
+        labelled: list[Item],
+        unlabelled: list[Item],
+        on_step: Callable[[dict[str, float]], None] | None = None,
+    ) -> dict[str, float]:
         cfg = self.cfg
         self.model.train()
         order = self.rng.permutation(len(labelled))
@@ -266,15 +299,19 @@ class Trainer:
         totals: dict[str, float] = {}
         steps = self.steps_per_epoch(labelled)
         for step in range(steps):
-            batch = order[step * cfg.images_per_step:(step + 1) * cfg.images_per_step]
+            batch = order[step * cfg.images_per_step : (step + 1) * cfg.images_per_step]
             parts: dict[str, Tensor] = {}
             for idx in batch:
                 for key, value in self._labelled_loss(labelled[idx]).items():
                     parts[key] = parts.get(key, 0) + value / len(batch)
             if use_cons:
                 n_extra = max(1, len(batch) // 2)
-                extra = self.rng.choice(len(unlabelled), size=n_extra, replace=len(unlabelled) < n_extra)
-                parts["cons"] = sum(self._unlabelled_loss(unlabelled[u]) for u in extra) / len(extra)
+                extra = self.rng.choice(
+                    len(unlabelled), size=n_extra, replace=len(unlabelled) < n_extra
+                )
+                parts["cons"] = sum(self._unlabelled_loss(unlabelled[u]) for u in extra) / len(
+                    extra
+                )
             loss = sum(parts.values())
             self.optimizer.zero_grad(set_to_none=True)
             loss.backward()
@@ -305,10 +342,10 @@ class Trainer:
                 told = candidates_for(ratio_of(item.best), w, h)
                 boxes = np.concatenate([grid, told]).astype(np.float32)
                 scores = self._score(model, feats, _to_net(boxes, (w, h), item.net_size))
-                top = boxes[int(np.argmax(scores[:len(grid)]))]
+                top = boxes[int(np.argmax(scores[: len(grid)]))]
                 ious.append(box_iou(top, item.best))
                 disps.append(displacement(top, item.best, w, h))
-                top_told = boxes[len(grid) + int(np.argmax(scores[len(grid):]))]
+                top_told = boxes[len(grid) + int(np.argmax(scores[len(grid) :]))]
                 ratio_ious.append(box_iou(top_told, item.best))
                 if len(item.pair_boxes):
                     ps = self._score(model, feats, item.pair_boxes.reshape(-1, 4)).reshape(-1, 2)
@@ -320,13 +357,22 @@ class Trainer:
                 gaicd.append(gaicd_image_metrics(self._score(model, feats, item.boxes), item.mos))
         out: dict[str, float] = {}
         if ious:
-            out.update(iou=float(np.mean(ious)), disp=float(np.mean(disps)), iou_told_ratio=float(np.mean(ratio_ious)))
+            out.update(
+                iou=float(np.mean(ious)),
+                disp=float(np.mean(disps)),
+                iou_told_ratio=float(np.mean(ratio_ious)),
+            )
         if s0:
             agree = pair_agreement(np.array(s0), np.array(s1), np.array(v0), np.array(v1))
             out.update(pairs_decisive=agree["decisive"], pairs_all=agree["all"])
         if gaicd:
             summary = summarise_gaicd(gaicd)
-            out.update(acc5=summary["acc5"], acc10=summary["acc10"], srcc=summary["srcc"], pcc=summary["pcc"])
+            out.update(
+                acc5=summary["acc5"],
+                acc10=summary["acc10"],
+                srcc=summary["srcc"],
+                pcc=summary["pcc"],
+            )
         return out
 
     def _score(self, model: CropScorer, feats, boxes: Tensor) -> np.ndarray:
@@ -335,10 +381,15 @@ class Trainer:
 
     # -- checkpoints ------------------------------------------------------------------------
     def train_state(self) -> dict:
-        return {"epoch": self.epoch, "optimizer": self.optimizer.state_dict(),
-                "ema": None if self.ema is None else self.ema.state_dict(),
-                "history": self.history, "best": self.best,
-                "rng": self.rng.bit_generator.state, "torch_rng": torch.get_rng_state()}
+        return {
+            "epoch": self.epoch,
+            "optimizer": self.optimizer.state_dict(),
+            "ema": None if self.ema is None else self.ema.state_dict(),
+            "history": self.history,
+            "best": self.best,
+            "rng": self.rng.bit_generator.state,
+            "torch_rng": torch.get_rng_state(),
+        }
 
     def load_train_state(self, state: dict) -> None:
         self.epoch = state["epoch"]
@@ -360,7 +411,9 @@ def config_from(cfg: TrainConfig) -> ScorerConfig:
 
 
 def save_resumable(trainer: Trainer, path: Path, meta: dict) -> Path:
-    return save_checkpoint(path, trainer.model, meta, half=False, extra={"train_state": trainer.train_state()})
+    return save_checkpoint(
+        path, trainer.model, meta, half=False, extra={"train_state": trainer.train_state()}
+    )
 
 
 def load_resumable(path: Path) -> tuple[dict, dict, dict]:
@@ -372,9 +425,16 @@ def load_resumable(path: Path) -> tuple[dict, dict, dict]:
     return ckpt.state_dict, ckpt.meta, payload["train_state"]
 
 
-def training_meta(cfg: TrainConfig, model: CropScorer, data: dict, command: str, metrics: dict | None) -> dict:
-    return make_meta(model, training={"config": asdict(cfg), "data": data, "command": command},
-                     lambda_cls=cfg.lambda_cls, delta=cfg.delta, metrics=metrics or {})
+def training_meta(
+    cfg: TrainConfig, model: CropScorer, data: dict, command: str, metrics: dict | None
+) -> dict:
+    return make_meta(
+        model,
+        training={"config": asdict(cfg), "data": data, "command": command},
+        lambda_cls=cfg.lambda_cls,
+        delta=cfg.delta,
+        metrics=metrics or {},
+    )
 
 
 @dataclass
@@ -392,7 +452,9 @@ class Reporter:
 
     def stage(self, name: str, total: int) -> None: ...
     def advance(self, info: dict[str, float] | None = None) -> None: ...
-    def epoch_done(self, epoch: int, losses: dict[str, float], val: dict[str, float], best: bool) -> None: ...
+    def epoch_done(
+        self, epoch: int, losses: dict[str, float], val: dict[str, float], best: bool
+    ) -> None: ...
     def message(self, text: str) -> None: ...
 
 
@@ -406,9 +468,16 @@ def build_model(cfg: TrainConfig, backbone_weights: Path | None) -> CropScorer:
     return model
 
 
-def run_training(data: TrainData, cfg: TrainConfig, out: Path, *, command: str,
-                 backbone_weights: Path | None = None, resume: Path | None = None,
-                 reporter: Reporter | None = None) -> dict:
+def run_training(
+    data: TrainData,
+    cfg: TrainConfig,
+    out: Path,
+    *,
+    command: str,
+    backbone_weights: Path | None = None,
+    resume: Path | None = None,
+    reporter: Reporter | None = None,
+) -> dict:
     """Train, validate every epoch, keep the best weights in ``out`` (float16, shipping format).
 
     A resumable checkpoint (float32 + optimiser state) is kept beside it as ``<out>.resume.pt``
@@ -427,11 +496,17 @@ def run_training(data: TrainData, cfg: TrainConfig, out: Path, *, command: str,
         rep.message(f"resumed from {resume} at epoch {trainer.epoch}")
     started = time.perf_counter()
     prepared = {}
-    for name, samples in (("train", data.train), ("val", data.val), ("unlabelled", data.unlabelled)):
+    for name, samples in (
+        ("train", data.train),
+        ("val", data.val),
+        ("unlabelled", data.unlabelled),
+    ):
         if not samples:
             prepared[name] = []
             continue
-        rep.stage(f"caching {name} features" if cfg.freeze_backbone else f"loading {name}", len(samples))
+        rep.stage(
+            f"caching {name} features" if cfg.freeze_backbone else f"loading {name}", len(samples)
+        )
         prepared[name], problems = trainer.prepare(samples, on_item=rep.advance)
         for line in problems:
             rep.message(f"skipped {line}")
@@ -443,15 +518,26 @@ def run_training(data: TrainData, cfg: TrainConfig, out: Path, *, command: str,
     interrupted = False
     try:
         while trainer.epoch < cfg.epochs:
-            rep.stage(f"epoch {trainer.epoch + 1}/{cfg.epochs}", trainer.steps_per_epoch(prepared["train"]))
-            losses = trainer.train_epoch(prepared["train"], prepared["unlabelled"], on_step=rep.advance)
+            rep.stage(
+                f"epoch {trainer.epoch + 1}/{cfg.epochs}",
+                trainer.steps_per_epoch(prepared["train"]),
+            )
+            losses = trainer.train_epoch(
+                prepared["train"], prepared["unlabelled"], on_step=rep.advance
+            )
             val = trainer.validate(prepared["val"]) if prepared["val"] else {}
             record = {"epoch": trainer.epoch, "losses": losses, "val": val}
             trainer.history.append(record)
-            is_best = trainer.best is None or not val or selection_key(val) > selection_key(trainer.best["val"])
+            is_best = (
+                trainer.best is None
+                or not val
+                or selection_key(val) > selection_key(trainer.best["val"])
+            )
             if is_best:
                 trainer.best = record
-                save_checkpoint(out, trainer.eval_model(), meta({"validation": val, "epoch": trainer.epoch}))
+                save_checkpoint(
+                    out, trainer.eval_model(), meta({"validation": val, "epoch": trainer.epoch})
+                )
             rep.epoch_done(trainer.epoch, losses, val, is_best)
             save_resumable(trainer, resume_path, meta(None))
     except KeyboardInterrupt:
@@ -469,7 +555,15 @@ def run_training(data: TrainData, cfg: TrainConfig, out: Path, *, command: str,
         kept.load_state_dict({k: v.float() for k, v in best.state_dict.items()})
         save_checkpoint(out, kept, best.meta)
         resume_path.unlink(missing_ok=True)  # the run is complete: nothing to resume
-    return {"out": str(out), "resume": str(resume_path), "interrupted": interrupted,
-            "epochs": trainer.epoch, "best": trainer.best, "seconds": seconds,
-            "history": trainer.history, "n_train": len(prepared["train"]),
-            "n_val": len(prepared["val"]), "n_unlabelled": len(prepared["unlabelled"])}
+    return {
+        "out": str(out),
+        "resume": str(resume_path),
+        "interrupted": interrupted,
+        "epochs": trainer.epoch,
+        "best": trainer.best,
+        "seconds": seconds,
+        "history": trainer.history,
+        "n_train": len(prepared["train"]),
+        "n_val": len(prepared["val"]),
+        "n_unlabelled": len(prepared["unlabelled"]),
+    }

@@ -4,6 +4,7 @@ Shipped weights are looked up next to the source tree and in a wheel's data_file
 anything downloaded goes to a per-user cache. Torch is only imported by ``verify`` (through
 ``sacrop_cli.checkpoint``) so that ``sacrop --help`` stays fast.
 """
+
 from __future__ import annotations
 
 import contextlib
@@ -55,10 +56,16 @@ REGISTRY: dict[str, WeightsEntry] = {
         name=DEFAULT_WEIGHTS,
         description="MobileNetV2 + spatial-aware feature + rank consistency, trained on FCDB",
         files=(
-            WeightsFile("onnx", "sacrop-fcdb-v2.onnx",
-                        "40acc995712cf76aaa107b0646638a453d4006bb7690d25e20a0eff52939421a"),
-            WeightsFile("torch", "sacrop-fcdb-v2.pt",
-                        "e79041a4d81ced3ba72f5f7bb8d07588d47c62c07b4c587c6e9ff2574c02e8b6"),
+            WeightsFile(
+                "onnx",
+                "sacrop-fcdb-v2.onnx",
+                "40acc995712cf76aaa107b0646638a453d4006bb7690d25e20a0eff52939421a",
+            ),
+            WeightsFile(
+                "torch",
+                "sacrop-fcdb-v2.pt",
+                "e79041a4d81ced3ba72f5f7bb8d07588d47c62c07b4c587c6e9ff2574c02e8b6",
+            ),
         ),
     ),
 }
@@ -130,18 +137,31 @@ def _parse_content_range(value: str | None) -> tuple[int | None, int | None]:
 
 
 @contextlib.contextmanager
-def _progress_bar(enabled: bool, label: str, total: int | None, done: int) -> Iterator[Callable[[int], None]]:
+def _progress_bar(
+    enabled: bool, label: str, total: int | None, done: int
+) -> Iterator[Callable[[int], None]]:
     from rich.console import Console
 
     console = Console(stderr=True)
     if not (enabled and console.is_terminal):  # no bar (nor stray newline) in logs and pipes
         yield lambda n: None
         return
-    from rich.progress import (BarColumn, DownloadColumn, Progress, TextColumn,
-                               TimeRemainingColumn, TransferSpeedColumn)
+    from rich.progress import (
+        BarColumn,
+        DownloadColumn,
+        Progress,
+        TextColumn,
+        TimeRemainingColumn,
+        TransferSpeedColumn,
+    )
 
-    columns = (TextColumn("{task.description}"), BarColumn(), DownloadColumn(),
-               TransferSpeedColumn(), TimeRemainingColumn())
+    columns = (
+        TextColumn("{task.description}"),
+        BarColumn(),
+        DownloadColumn(),
+        TransferSpeedColumn(),
+        TimeRemainingColumn(),
+    )
     with Progress(*columns, console=console, transient=True) as bar:
         task = bar.add_task(label, total=total, completed=done)
         yield lambda n: bar.advance(task, n)
@@ -174,8 +194,10 @@ def _fetch(url: str, part: Path, *, progress: bool, timeout: float) -> None:
             length = response.headers.get("Content-Length")
             total = offset + int(length) if length and length.isdigit() else None
             received = offset
-            with open(part, "ab" if resumed else "wb") as out, \
-                    _progress_bar(progress, part.name[: -len(".part")], total, offset) as advance:
+            with (
+                open(part, "ab" if resumed else "wb") as out,
+                _progress_bar(progress, part.name[: -len(".part")], total, offset) as advance,
+            ):
                 try:
                     while chunk := response.read(_CHUNK):
                         out.write(chunk)
@@ -187,13 +209,21 @@ def _fetch(url: str, part: Path, *, progress: bool, timeout: float) -> None:
                     ) from None
             if total is not None and received < total:
                 raise DownloadError(
-                    f"{url}: connection closed after {received} of {total} bytes; rerun to resume")
+                    f"{url}: connection closed after {received} of {total} bytes; rerun to resume"
+                )
             return
     raise DownloadError(f"{url}: the server does not answer range requests consistently")
 
 
-def download(url: str, *, sha256: str | None = None, dest_dir: Path | None = None,
-             filename: str | None = None, progress: bool = True, timeout: float = 30) -> Path:
+def download(
+    url: str,
+    *,
+    sha256: str | None = None,
+    dest_dir: Path | None = None,
+    filename: str | None = None,
+    progress: bool = True,
+    timeout: float = 30,
+) -> Path:
     """Download ``url`` into ``dest_dir`` (default: the cache) and return the final path.
 
     The body goes to ``<final>.part`` first, so an interrupted transfer resumes on the next call
@@ -219,13 +249,19 @@ def download(url: str, *, sha256: str | None = None, dest_dir: Path | None = Non
         if actual != expected:
             part.unlink()
             raise DownloadError(
-                f"{url}: SHA-256 mismatch: expected {expected}, got {actual}; the file was removed")
+                f"{url}: SHA-256 mismatch: expected {expected}, got {actual}; the file was removed"
+            )
     os.replace(part, final)
     return final
 
 
-def resolve_weights(spec: str | Path | None = None, *, kind: str = "onnx", progress: bool = True,
-                    allow_download: bool = True) -> Path:
+def resolve_weights(
+    spec: str | Path | None = None,
+    *,
+    kind: str = "onnx",
+    progress: bool = True,
+    allow_download: bool = True,
+) -> Path:
     """Turn a URL, registered name or file path into the local ``kind`` file (``onnx``: the
     graph, ``torch``: the checkpoint).
 
@@ -238,8 +274,11 @@ def resolve_weights(spec: str | Path | None = None, *, kind: str = "onnx", progr
     if spec.startswith(("http://", "https://")):
         if allow_download:
             return _of_kind(download(spec, progress=progress), kind)
-        cached = cache_dir() / "weights" / urllib.parse.unquote(
-            PurePosixPath(urllib.parse.urlparse(spec).path).name)
+        cached = (
+            cache_dir()
+            / "weights"
+            / urllib.parse.unquote(PurePosixPath(urllib.parse.urlparse(spec).path).name)
+        )
         if cached.is_file():
             return _of_kind(cached, kind)
         raise CheckpointError(f"{spec}: not downloaded yet (run `sacrop weights download {spec}`)")
@@ -251,15 +290,23 @@ def resolve_weights(spec: str | Path | None = None, *, kind: str = "onnx", progr
         found = locate(spec, kind)
         if found is None and wanted.url is not None:
             if not allow_download:
-                raise CheckpointError(f"{spec}: not downloaded yet (run `sacrop weights download {spec}`)")
-            found = download(wanted.url, sha256=wanted.sha256, filename=wanted.filename, progress=progress)
+                raise CheckpointError(
+                    f"{spec}: not downloaded yet (run `sacrop weights download {spec}`)"
+                )
+            found = download(
+                wanted.url, sha256=wanted.sha256, filename=wanted.filename, progress=progress
+            )
         if found is None:
             searched = ", ".join(str(d) for d in _search_dirs())
-            raise CheckpointError(f"no trained weights are installed: {wanted.filename} is missing from "
-                                  f"{searched}; reinstall sacrop or pass --weights PATH")
+            raise CheckpointError(
+                f"no trained weights are installed: {wanted.filename} is missing from "
+                f"{searched}; reinstall sacrop or pass --weights PATH"
+            )
         if wanted.sha256 and (actual := sha256_file(found)) != wanted.sha256:
-            raise CheckpointError(f"{found}: SHA-256 mismatch: expected {wanted.sha256}, got {actual}; "
-                                  "the file is damaged or was replaced: reinstall sacrop")
+            raise CheckpointError(
+                f"{found}: SHA-256 mismatch: expected {wanted.sha256}, got {actual}; "
+                "the file is damaged or was replaced: reinstall sacrop"
+            )
         return found
     path = Path(spec).expanduser()
     if path.is_file():
@@ -267,7 +314,8 @@ def resolve_weights(spec: str | Path | None = None, *, kind: str = "onnx", progr
     if path.is_dir():
         raise CheckpointError(f"{spec}: is a folder, not a weights file")
     raise CheckpointError(
-        f"{spec}: no such weights file or registered name (see `sacrop weights list`)")
+        f"{spec}: no such weights file or registered name (see `sacrop weights list`)"
+    )
 
 
 def _of_kind(path: Path, kind: str) -> Path:
@@ -280,10 +328,14 @@ def _of_kind(path: Path, kind: str) -> Path:
     if sibling.is_file():
         return sibling
     if kind == "onnx":
-        raise CheckpointError(f"{path}: no ONNX graph beside it ({sibling.name}): make one with "
-                              f"`sacrop weights export {path}`, or use --engine torch")
-    raise CheckpointError(f"{path}: the torch engine needs the checkpoint {sibling.name} beside it "
-                          "(an ONNX graph cannot be turned back into one)")
+        raise CheckpointError(
+            f"{path}: no ONNX graph beside it ({sibling.name}): make one with "
+            f"`sacrop weights export {path}`, or use --engine torch"
+        )
+    raise CheckpointError(
+        f"{path}: the torch engine needs the checkpoint {sibling.name} beside it "
+        "(an ONNX graph cannot be turned back into one)"
+    )
 
 
 def read_weights_meta(path: Path) -> tuple[dict, str | None]:
@@ -314,8 +366,15 @@ def verify(path: Path, sha256: str | None) -> dict:
     a bad file, so callers can report every problem the same way.
     """
     path = Path(path)
-    result: dict = {"path": str(path), "sha256": None, "size": None, "ok": False,
-                    "error": None, "note": None, "meta": None}
+    result: dict = {
+        "path": str(path),
+        "sha256": None,
+        "size": None,
+        "ok": False,
+        "error": None,
+        "note": None,
+        "meta": None,
+    }
     if not path.is_file():
         result["error"] = f"{path}: no such file"
         return result
@@ -340,10 +399,18 @@ def summarise_meta(meta: dict) -> list[tuple[str, str]]:
     data = training.get("data") or {}
     config = meta.get("config") or {}
     spec = meta.get("input") or {}
-    rows = [("architecture", f"{meta.get('architecture')} ({config.get('backbone')}, "
-                             f"{'spatial-aware feature' if config.get('spatial') else 'basic'})"),
-            ("input", f"short side {spec.get('short_side')}, long side <= {spec.get('max_long_side')}, "
-                      f"multiple of {spec.get('multiple')}")]
+    rows = [
+        (
+            "architecture",
+            f"{meta.get('architecture')} ({config.get('backbone')}, "
+            f"{'spatial-aware feature' if config.get('spatial') else 'basic'})",
+        ),
+        (
+            "input",
+            f"short side {spec.get('short_side')}, long side <= {spec.get('max_long_side')}, "
+            f"multiple of {spec.get('multiple')}",
+        ),
+    ]
     if training.get("command"):
         rows.append(("trained with", str(training["command"])))
     if isinstance(data, dict) and data:

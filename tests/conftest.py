@@ -1,5 +1,6 @@
 """Shared fixtures and helpers: real (randomly initialised) weights, copies of real photos,
 synthetic images and EXIF blocks."""
+
 from __future__ import annotations
 
 import io

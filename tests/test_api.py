@@ -1,4 +1,5 @@
 """The Python API on real photos with a random (seeded) model: mechanics, not taste."""
+
 from __future__ import annotations
 
 import contextlib
@@ -8,7 +9,6 @@ import numpy as np
 import pytest
 from PIL import Image
 from conftest import EXAMPLES
-
 
 
 @pytest.fixture(scope="module")
@@ -47,7 +47,9 @@ def test_a_pil_image_gives_the_same_crops_as_its_png_file(cropper, tmp_path):
     from_path = cropper.crop(png, ratios=["4:3", "any"], top_k=2)
     with Image.open(png) as im:
         from_image = cropper.crop(im, ratios=["4:3", "any"], top_k=2)
-    assert [(c.ratio, c.rank, c.box) for c in from_image] == [(c.ratio, c.rank, c.box) for c in from_path]
+    assert [(c.ratio, c.rank, c.box) for c in from_image] == [
+        (c.ratio, c.rank, c.box) for c in from_path
+    ]
     assert [c.score for c in from_image] == pytest.approx([c.score for c in from_path], abs=1e-6)
 
 
@@ -82,7 +84,9 @@ class _DistanceEngine:
         return contextlib.nullcontext(1)
 
 
-@pytest.mark.parametrize("refine, expected", [(False, (75, 50, 525, 350)), (True, (58, 50, 525, 361))])
+@pytest.mark.parametrize(
+    "refine, expected", [(False, (75, 50, 525, 350)), (True, (58, 50, 525, 361))]
+)
 def test_refinement_climbs_from_the_best_grid_box(refine, expected):
     from sacrop_cli.api import Cropper
 
@@ -140,8 +144,11 @@ def test_ratios_as_one_string_a_pair_or_a_list():
     from sacrop_cli.ratios import Ratio
 
     assert as_ratios("4:3") == as_ratios((4, 3)) == as_ratios([(4, 3)]) == [Ratio("fixed", 4, 3)]
-    assert as_ratios(["4:3", "any", (8, 6), "1.91:1"]) == [Ratio("fixed", 4, 3), Ratio("any"),
-                                                           Ratio("fixed", 191, 100)]
+    assert as_ratios(["4:3", "any", (8, 6), "1.91:1"]) == [
+        Ratio("fixed", 4, 3),
+        Ratio("any"),
+        Ratio("fixed", 191, 100),
+    ]
 
 
 def test_an_image_opened_from_a_jpeg_scores_as_its_path(cropper):

@@ -1,4 +1,5 @@
 """Files written whole or not at all."""
+
 from __future__ import annotations
 
 import os
@@ -44,9 +45,16 @@ def test_an_unwritable_place_is_one_line(tmp_path: Path) -> None:
 
 
 def test_stale_temp_files_of_killed_runs_by_final_name(tmp_path: Path) -> None:
-    for name in (".a.jpg.abcd1234.tmp", ".a.jpg.zz_z9999.tmp", ".b.png.00000000.tmp", "a.jpg", ".a.jpg.tmp"):
+    for name in (
+        ".a.jpg.abcd1234.tmp",
+        ".a.jpg.zz_z9999.tmp",
+        ".b.png.00000000.tmp",
+        "a.jpg",
+        ".a.jpg.tmp",
+    ):
         (tmp_path / name).write_bytes(b"")
     assert stale_temp_files(tmp_path) == {
         "a.jpg": [tmp_path / ".a.jpg.abcd1234.tmp", tmp_path / ".a.jpg.zz_z9999.tmp"],
-        "b.png": [tmp_path / ".b.png.00000000.tmp"]}
+        "b.png": [tmp_path / ".b.png.00000000.tmp"],
+    }
     assert stale_temp_files(tmp_path / "missing") == {}

@@ -1,4 +1,5 @@
 """Box primitives: IoU by hand, mirroring, clipping, the ratio of a box."""
+
 from __future__ import annotations
 
 import numpy as np

@@ -34,13 +34,22 @@ def test_fixed_ratio_windows_are_exact_to_the_pixel(ratio, size):
     boxes = candidates_for(r, *size)
     w, h = boxes[:, 2] - boxes[:, 0], boxes[:, 3] - boxes[:, 1]
     assert (np.abs(h - w * r.h / r.w) <= 0.5).all() or (np.abs(w - h * r.w / r.h) <= 0.5).all()
-    assert (boxes[:, :2] >= 0).all() and (boxes[:, 2] <= size[0]).all() and (boxes[:, 3] <= size[1]).all()
+    assert (
+        (boxes[:, :2] >= 0).all()
+        and (boxes[:, 2] <= size[0]).all()
+        and (boxes[:, 3] <= size[1]).all()
+    )
 
 
 def test_largest_window_is_offered():
     boxes = ratio_windows(1600, 1200, 16, 9)
     full_width = boxes[boxes[:, 2] - boxes[:, 0] == 1600].tolist()
-    assert full_width == [[0, 0, 1600, 900], [0, 100, 1600, 1000], [0, 200, 1600, 1100], [0, 300, 1600, 1200]]
+    assert full_width == [
+        [0, 0, 1600, 900],
+        [0, 100, 1600, 1000],
+        [0, 200, 1600, 1100],
+        [0, 300, 1600, 1200],
+    ]
 
 
 def test_original_ratio_includes_whole_image():
@@ -49,8 +58,9 @@ def test_original_ratio_includes_whole_image():
 
 
 def test_alternatives_are_the_best_visibly_different_framings():
-    boxes = np.array([[0, 0, 100, 100], [1, 0, 101, 100], [50, 50, 150, 150], [0, 0, 50, 50],
-                      [0, 0, 100, 70]])
+    boxes = np.array(
+        [[0, 0, 100, 100], [1, 0, 101, 100], [50, 50, 150, 150], [0, 0, 50, 50], [0, 0, 100, 70]]
+    )
     scores = np.array([0.9, 0.8, 0.7, 0.95, 0.85])
     # after box 3 (first): box 0 (IoU 0.25 with box 3); box 1 overlaps box 0 by 0.98 and box 4
     # by 0.70 (> 0.6): skipped; box 2 overlaps box 0 by 2500 / 17500 = 0.14
@@ -74,25 +84,46 @@ def test_iou_matrix_by_hand():
 def test_neighbours_of_a_free_box_move_each_edge_by_a_third_of_a_bin():
     # 360 x 240: a step is 10 x 7 pixels (1/36 of each side)
     got = neighbours(np.array([36, 20, 300, 200]), parse_ratio("any"), 360, 240)
-    assert sorted(got.tolist()) == sorted([
-        [26, 20, 300, 200], [46, 20, 300, 200], [36, 13, 300, 200], [36, 27, 300, 200],
-        [36, 20, 290, 200], [36, 20, 310, 200], [36, 20, 300, 193], [36, 20, 300, 207]])
+    assert sorted(got.tolist()) == sorted(
+        [
+            [26, 20, 300, 200],
+            [46, 20, 300, 200],
+            [36, 13, 300, 200],
+            [36, 27, 300, 200],
+            [36, 20, 290, 200],
+            [36, 20, 310, 200],
+            [36, 20, 300, 193],
+            [36, 20, 300, 207],
+        ]
+    )
 
 
 def test_free_neighbours_stop_at_the_edge_and_keep_the_aspect_bounds():
     got = neighbours(np.array([5, 0, 300, 200]), parse_ratio("any"), 360, 240).tolist()
     assert [0, 0, 300, 200] in got  # x1 - 10 stops at the edge
-    assert not any(b[1] < 0 for b in got) and [5, 0, 300, 200] not in got  # y1 cannot move out: dropped
+    assert (
+        not any(b[1] < 0 for b in got) and [5, 0, 300, 200] not in got
+    )  # y1 cannot move out: dropped
     # 290 x 146 is just under 2:1; widening it or making it lower would cross 2:1
     got = neighbours(np.array([0, 60, 290, 206]), parse_ratio("any"), 360, 240).tolist()
-    assert [0, 60, 300, 206] not in got and [0, 67, 290, 206] not in got and [0, 60, 290, 199] not in got
+    assert (
+        [0, 60, 300, 206] not in got
+        and [0, 67, 290, 206] not in got
+        and [0, 60, 290, 199] not in got
+    )
     assert [0, 53, 290, 206] in got and [0, 60, 280, 206] in got
 
 
 def test_fixed_ratio_neighbours_shift_and_scale_keeping_the_ratio():
     got = neighbours(np.array([20, 20, 180, 140]), parse_ratio("4:3"), 360, 240).tolist()
-    assert sorted(got) == [[10, 12, 190, 147], [10, 20, 170, 140], [20, 13, 180, 133],
-                           [20, 27, 180, 147], [30, 20, 190, 140], [30, 28, 170, 133]]
+    assert sorted(got) == [
+        [10, 12, 190, 147],
+        [10, 20, 170, 140],
+        [20, 13, 180, 133],
+        [20, 27, 180, 147],
+        [30, 20, 190, 140],
+        [30, 28, 170, 133],
+    ]
     # the largest 4:3 window: only a shift right and a shrink fit in the photo
     got = neighbours(np.array([0, 0, 320, 240]), parse_ratio("4:3"), 360, 240).tolist()
     assert got == [[10, 0, 330, 240], [10, 8, 310, 233]]
@@ -101,5 +132,11 @@ def test_fixed_ratio_neighbours_shift_and_scale_keeping_the_ratio():
 
 
 def test_original_ratio_neighbours_keep_the_photo_shape():
-    for x1, y1, x2, y2 in neighbours(np.array([30, 20, 330, 220]), parse_ratio("original"), 360, 240):
-        assert abs((y2 - y1) - (x2 - x1) * 2 / 3) <= 0.5 and 0 <= x1 < x2 <= 360 and 0 <= y1 < y2 <= 240
+    for x1, y1, x2, y2 in neighbours(
+        np.array([30, 20, 330, 220]), parse_ratio("original"), 360, 240
+    ):
+        assert (
+            abs((y2 - y1) - (x2 - x1) * 2 / 3) <= 0.5
+            and 0 <= x1 < x2 <= 360
+            and 0 <= y1 < y2 <= 240
+        )

@@ -23,7 +23,9 @@ def _scores(model: CropScorer) -> torch.Tensor:
 
 
 def test_round_trip_float32_gives_identical_scores(model, tmp_path):
-    path = save_checkpoint(tmp_path / "a.pt", model, make_meta(model, lambda_cls=1.0, delta=0.1), half=False)
+    path = save_checkpoint(
+        tmp_path / "a.pt", model, make_meta(model, lambda_cls=1.0, delta=0.1), half=False
+    )
     ckpt = read_checkpoint(path)
     assert ckpt.meta["lambda_cls"] == 1.0 and ckpt.meta["config"]["spatial"] is False
     assert torch.equal(_scores(ckpt.build()), _scores(model))
@@ -43,6 +45,7 @@ def test_float16_file_loads_as_float32(model, tmp_path):
 class _Evil:
     def __reduce__(self):
         import os
+
         return (os.system, ("touch EVIL_RAN",))
 
 
@@ -78,8 +81,15 @@ def test_other_architecture_is_refused(model, tmp_path):
 
 def test_newer_format_is_refused(model, tmp_path):
     path = tmp_path / "n.pt"
-    torch.save({"format": "sacrop-checkpoint", "format_version": FORMAT_VERSION + 1,
-                "meta": make_meta(model), "state_dict": {}}, path)
+    torch.save(
+        {
+            "format": "sacrop-checkpoint",
+            "format_version": FORMAT_VERSION + 1,
+            "meta": make_meta(model),
+            "state_dict": {},
+        },
+        path,
+    )
     with pytest.raises(CheckpointError, match="newer"):
         read_checkpoint(path)
 

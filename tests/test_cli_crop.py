@@ -3,6 +3,7 @@
 The random weights give arbitrary but deterministic scores: these tests check mechanics (exact
 ratios, names, metadata, manifest, exit codes), not taste.
 """
+
 from __future__ import annotations
 
 import hashlib
@@ -54,12 +55,28 @@ def assert_exact_ratio(size: tuple[int, int], rw: int, rh: int) -> None:
 
 def test_two_ratios_in_one_run_are_exact_to_the_pixel(use_random_weights, photo_dir, tmp_path):
     out = tmp_path / "out"
-    result = run("crop", photo_dir, "--ratio", "16:9", "--ratio", "1:1", "-o", out,
-                 "--manifest", tmp_path / "m.jsonl")
+    result = run(
+        "crop",
+        photo_dir,
+        "--ratio",
+        "16:9",
+        "--ratio",
+        "1:1",
+        "-o",
+        out,
+        "--manifest",
+        tmp_path / "m.jsonl",
+    )
     assert result.exit_code == 0, result.output
     names = sorted(p.relative_to(out).as_posix() for p in out.rglob("*.jpg"))
-    assert names == ["chelsea-cat.16x9.1.jpg", "chelsea-cat.1x1.1.jpg", "coffee.16x9.1.jpg",
-                     "coffee.1x1.1.jpg", "sub/rocket.16x9.1.jpg", "sub/rocket.1x1.1.jpg"]
+    assert names == [
+        "chelsea-cat.16x9.1.jpg",
+        "chelsea-cat.1x1.1.jpg",
+        "coffee.16x9.1.jpg",
+        "coffee.1x1.1.jpg",
+        "sub/rocket.16x9.1.jpg",
+        "sub/rocket.1x1.1.jpg",
+    ]
     for path in out.rglob("*.jpg"):
         with Image.open(path) as im:
             assert_exact_ratio(im.size, *RATIOS[path.name.split(".")[1]])
@@ -67,8 +84,12 @@ def test_two_ratios_in_one_run_are_exact_to_the_pixel(use_random_weights, photo_
 
 def test_original_ratio_keeps_the_photo_shape(use_random_weights, photo_dir, tmp_path):
     out = tmp_path / "out"
-    assert run("crop", photo_dir / "chelsea-cat.jpg", "--ratio", "original", "-o", out,
-               "-k", "2").exit_code == 0
+    assert (
+        run(
+            "crop", photo_dir / "chelsea-cat.jpg", "--ratio", "original", "-o", out, "-k", "2"
+        ).exit_code
+        == 0
+    )
     for rank in (1, 2):
         with Image.open(out / f"chelsea-cat.original.{rank}.jpg") as im:
             assert_exact_ratio(im.size, 451, 300)
@@ -87,8 +108,19 @@ def test_no_refine_returns_the_candidates_own_boxes(use_random_weights, photo_di
     from sacrop_cli.candidates import candidates_for, gaic_grid
     from sacrop_cli.ratios import parse_ratio
 
-    result = run("crop", photo_dir / "coffee.jpg", "-r", "any", "-r", "16:9", "-k", "2", "--dry-run", "--json",
-                 "--no-refine")
+    result = run(
+        "crop",
+        photo_dir / "coffee.jpg",
+        "-r",
+        "any",
+        "-r",
+        "16:9",
+        "-k",
+        "2",
+        "--dry-run",
+        "--json",
+        "--no-refine",
+    )
     assert result.exit_code == 0
     crops = json.loads(result.stdout)["crops"]
     sets = {"any": gaic_grid(600, 400), "16:9": candidates_for(parse_ratio("16:9"), 600, 400)}
@@ -112,12 +144,16 @@ def test_top_k_ranks_order_and_names_json_on_stdout(use_random_weights, photo_di
 
 def test_manifest_records_every_input_with_upright_size(use_random_weights, photo_dir, tmp_path):
     out, manifest = tmp_path / "out", tmp_path / "logs" / "m.jsonl"
-    assert run("crop", photo_dir, "-r", "4:3", "-k", "2", "-o", out,
-               "--manifest", manifest).exit_code == 0
+    assert (
+        run("crop", photo_dir, "-r", "4:3", "-k", "2", "-o", out, "--manifest", manifest).exit_code
+        == 0
+    )
     records = read_jsonl(manifest)
-    expected = {str(photo_dir / "chelsea-cat.jpg"): (451, 300),
-                str(photo_dir / "coffee.jpg"): (600, 400),
-                str(photo_dir / "sub" / "rocket.jpg"): (640, 427)}
+    expected = {
+        str(photo_dir / "chelsea-cat.jpg"): (451, 300),
+        str(photo_dir / "coffee.jpg"): (600, 400),
+        str(photo_dir / "sub" / "rocket.jpg"): (640, 427),
+    }
     assert {r["source"]: (r["width"], r["height"]) for r in records} == expected
     for record in records:
         assert record["status"] == "ok" and record["error"] is None
@@ -171,8 +207,12 @@ def test_same_output_name_from_two_sources_gets_a_suffix(use_random_weights, tmp
     with Image.open(EXAMPLES / "rocket.jpg") as im:
         im.save(src / "a.png")
     out, manifest = tmp_path / "out", tmp_path / "m.jsonl"
-    assert run("crop", src, "-r", "4:3", "--format", "jpeg", "-o", out,
-               "--manifest", manifest).exit_code == 0
+    assert (
+        run(
+            "crop", src, "-r", "4:3", "--format", "jpeg", "-o", out, "--manifest", manifest
+        ).exit_code
+        == 0
+    )
     paths = {Path(r["source"]).name: r["crops"][0]["path"] for r in read_jsonl(manifest)}
     assert paths == {"a.jpg": str(out / "a.4x3.1.jpg"), "a.png": str(out / "a-2.4x3.1.jpg")}
     assert sorted(p.name for p in out.iterdir()) == ["a-2.4x3.1.jpg", "a.4x3.1.jpg"]
@@ -211,16 +251,19 @@ def test_a_broken_file_fails_alone(use_random_weights, photo_dir, tmp_path):
     (photo_dir / "broken.jpg").write_text("not a photo")
     (photo_dir / "notes.txt").write_text("shot list")
     out, manifest = tmp_path / "out", tmp_path / "m.jsonl"
-    result = run("crop", photo_dir, tmp_path / "missing.jpg", "-r", "4:3", "-o", out,
-                 "--manifest", manifest)
+    result = run(
+        "crop", photo_dir, tmp_path / "missing.jpg", "-r", "4:3", "-o", out, "--manifest", manifest
+    )
     assert result.exit_code == 1
     assert len(list(out.rglob("*.jpg"))) == 3
     records = {Path(r["source"]).name: r for r in read_jsonl(manifest)}
     assert records["broken.jpg"]["status"] == "error"
     assert "broken.jpg" in records["broken.jpg"]["error"]
     assert records["missing.jpg"]["status"] == "error"
-    assert [r["status"] for n, r in records.items() if n.endswith(("cat.jpg", "coffee.jpg"))] \
-        == ["ok", "ok"]
+    assert [r["status"] for n, r in records.items() if n.endswith(("cat.jpg", "coffee.jpg"))] == [
+        "ok",
+        "ok",
+    ]
     assert f"error: {photo_dir / 'broken.jpg'}: cannot identify image file" in result.stderr
     assert re.search(r"Skipped files.*\b1\b", result.stderr)
     assert re.search(r"Errors.*\b2\b", result.stderr)
@@ -231,7 +274,8 @@ def test_quiet_prints_only_errors(use_random_weights, photo_dir, tmp_path):
     result = run("crop", photo_dir, "-q", "-o", tmp_path / "out")
     assert result.exit_code == 1
     assert result.stderr.strip().splitlines() == [
-        f"error: {photo_dir / 'broken.jpg'}: cannot identify image file (not an image?)"]
+        f"error: {photo_dir / 'broken.jpg'}: cannot identify image file (not an image?)"
+    ]
 
 
 def test_warnings_are_shown_unless_quiet(use_random_weights, tmp_path):
@@ -241,8 +285,9 @@ def test_warnings_are_shown_unless_quiet(use_random_weights, tmp_path):
         im.save(src, save_all=True, append_images=[im.rotate(180)])
     result = run("crop", src, "-o", tmp_path / "out")
     assert result.exit_code == 0
-    assert f"warning: {src}: animated image (2 frames): only the first frame is used" \
-        in result.stderr
+    assert (
+        f"warning: {src}: animated image (2 frames): only the first frame is used" in result.stderr
+    )
     quiet = run("crop", src, "-o", tmp_path / "out", "-q", "--overwrite")
     assert quiet.exit_code == 0 and quiet.stderr == ""
 
@@ -270,9 +315,14 @@ def test_no_trained_weights_exits_1_with_the_reason(photo_dir, tmp_path, monkeyp
 
 def test_exif_round_trip_and_upright_crop(use_random_weights, tmp_path):
     src = writable_copy(EXAMPLES / "coffee.jpg", tmp_path / "in" / "tagged.jpg")  # 600x400 stored
-    exif = {"0th": {piexif.ImageIFD.Make: b"Acme", piexif.ImageIFD.Model: b"Snap 1",
-                    piexif.ImageIFD.Orientation: 6},
-            "Exif": {piexif.ExifIFD.DateTimeOriginal: b"2024:05:06 07:08:09"}}
+    exif = {
+        "0th": {
+            piexif.ImageIFD.Make: b"Acme",
+            piexif.ImageIFD.Model: b"Snap 1",
+            piexif.ImageIFD.Orientation: 6,
+        },
+        "Exif": {piexif.ExifIFD.DateTimeOriginal: b"2024:05:06 07:08:09"},
+    }
     piexif.insert(piexif.dump(exif), str(src))
     out, manifest = tmp_path / "out", tmp_path / "m.jsonl"
     assert run("crop", src, "-r", "4:3", "-o", out, "--manifest", manifest).exit_code == 0
@@ -311,8 +361,12 @@ def test_png_stays_png_webp_on_request_and_max_size(use_random_weights, tmp_path
     assert run("crop", src, "-r", "4:3", "-o", out).exit_code == 0
     with Image.open(out / "pic.4x3.1.png") as im:
         assert im.format == "PNG"
-    assert run("crop", src, "-r", "4:3", "-o", out, "--format", "webp",
-               "--max-size", "100x100").exit_code == 0
+    assert (
+        run(
+            "crop", src, "-r", "4:3", "-o", out, "--format", "webp", "--max-size", "100x100"
+        ).exit_code
+        == 0
+    )
     with Image.open(out / "pic.4x3.1.webp") as im:
         assert im.format == "WEBP"
         assert max(im.size) == 100 and im.size == (100, 75)
@@ -323,13 +377,28 @@ def test_png_stays_png_webp_on_request_and_max_size(use_random_weights, tmp_path
 
 def test_score_matches_the_crop_manifest(use_random_weights, photo_dir, tmp_path):
     photo, manifest = photo_dir / "coffee.jpg", tmp_path / "m.jsonl"
-    assert run("crop", photo_dir, "-r", "4:3", "-r", "1:1", "-k", "2", "--dry-run",
-               "--manifest", manifest).exit_code == 0
+    assert (
+        run(
+            "crop",
+            photo_dir,
+            "-r",
+            "4:3",
+            "-r",
+            "1:1",
+            "-k",
+            "2",
+            "--dry-run",
+            "--manifest",
+            manifest,
+        ).exit_code
+        == 0
+    )
     crops = next(r for r in read_jsonl(manifest) if r["source"] == str(photo))["crops"]
     boxes_file = tmp_path / "boxes.json"
     boxes_file.write_text(json.dumps([c["box"] for c in crops[1:]]))
-    result = run("score", photo, "--box", ",".join(map(str, crops[0]["box"])),
-                 "--boxes", boxes_file)
+    result = run(
+        "score", photo, "--box", ",".join(map(str, crops[0]["box"])), "--boxes", boxes_file
+    )
     assert result.exit_code == 0, result.output
     scored = [json.loads(line) for line in result.stdout.splitlines()]  # one line per box
     assert len(scored) == 4 and all(set(s) == {"box", "score"} for s in scored)
@@ -348,8 +417,10 @@ def test_score_clips_a_box_partly_outside_and_warns(use_random_weights, photo_di
     photo = photo_dir / "coffee.jpg"
     result = run("score", photo, "--box", "-10,0,601,400", "--box", "0,0,600,400")
     assert result.exit_code == 0, result.stderr
-    assert result.stderr == (f"warning: {photo}: box [-10, 0, 601, 400] reaches outside the 600x400 "
-                             "photo: scored as [0, 0, 600, 400]\n")
+    assert result.stderr == (
+        f"warning: {photo}: box [-10, 0, 601, 400] reaches outside the 600x400 "
+        "photo: scored as [0, 0, 600, 400]\n"
+    )
     first, second = (json.loads(line) for line in result.stdout.splitlines())
     assert first == second and first["box"] == [0, 0, 600, 400]
 
@@ -358,7 +429,10 @@ def test_score_box_wholly_outside_the_photo_exits_1(use_random_weights, photo_di
     photo = photo_dir / "coffee.jpg"
     result = run("score", photo, "--box", "700,0,800,400")
     assert (result.exit_code, result.stdout) == (1, "")
-    assert result.stderr == f"error: {photo}: box [700, 0, 800, 400] is empty or outside the 600x400 photo\n"
+    assert (
+        result.stderr
+        == f"error: {photo}: box [700, 0, 800, 400] is empty or outside the 600x400 photo\n"
+    )
 
 
 def test_score_needs_a_box(photo_dir):
@@ -378,36 +452,45 @@ def test_earlier_crops_inside_the_input_folder_are_not_recropped(use_random_weig
 
 
 def test_version_via_python_m():
-    proc = subprocess.run([sys.executable, "-m", "sacrop_cli", "--version"], cwd=REPO,
-                          capture_output=True, text=True, check=True)
+    proc = subprocess.run(
+        [sys.executable, "-m", "sacrop_cli", "--version"],
+        cwd=REPO,
+        capture_output=True,
+        text=True,
+        check=True,
+    )
     from sacrop_cli import __version__
 
     assert __version__ in proc.stdout
 
 
 def test_help_and_version_do_not_import_torch_numpy_or_pillow():
-    code = ("import sys\n"
-            "from click.testing import CliRunner\n"
-            "from sacrop_cli.cli import main\n"
-            "for args in (['--help'], ['--version'], ['crop', '--help'], ['score', '--help'],\n"
-            "             ['explain', '--help'], ['train', '--help'], ['weights', '--help']):\n"
-            "    r = CliRunner().invoke(main, args)\n"
-            "    assert r.exit_code == 0, r.output\n"
-            "heavy = sorted({'torch', 'torchvision', 'numpy', 'PIL'} & set(sys.modules))\n"
-            "assert not heavy, f'imported: {heavy}'\n")
+    code = (
+        "import sys\n"
+        "from click.testing import CliRunner\n"
+        "from sacrop_cli.cli import main\n"
+        "for args in (['--help'], ['--version'], ['crop', '--help'], ['score', '--help'],\n"
+        "             ['explain', '--help'], ['train', '--help'], ['weights', '--help']):\n"
+        "    r = CliRunner().invoke(main, args)\n"
+        "    assert r.exit_code == 0, r.output\n"
+        "heavy = sorted({'torch', 'torchvision', 'numpy', 'PIL'} & set(sys.modules))\n"
+        "assert not heavy, f'imported: {heavy}'\n"
+    )
     subprocess.run([sys.executable, "-c", code], cwd=REPO, check=True)
 
 
 def test_cropping_does_not_import_torchvision(random_weights, photo_dir, tmp_path):
     # importing torchvision (and torch._dynamo with it) took a second of every `sacrop crop`
-    code = ("import sys\n"
-            "from click.testing import CliRunner\n"
-            "from sacrop_cli.cli import main\n"
-            f"r = CliRunner().invoke(main, ['crop', {str(photo_dir)!r}, '-r', '4:3', '-o', {str(tmp_path / 'out')!r},\n"
-            f"                              '--weights', {str(random_weights)!r}])\n"
-            "assert r.exit_code == 0, r.output\n"
-            "heavy = sorted(m for m in sys.modules if m.startswith(('torchvision', 'torch._dynamo')))\n"
-            "assert not heavy, f'imported: {heavy[:5]}'\n")
+    code = (
+        "import sys\n"
+        "from click.testing import CliRunner\n"
+        "from sacrop_cli.cli import main\n"
+        f"r = CliRunner().invoke(main, ['crop', {str(photo_dir)!r}, '-r', '4:3', '-o', {str(tmp_path / 'out')!r},\n"
+        f"                              '--weights', {str(random_weights)!r}])\n"
+        "assert r.exit_code == 0, r.output\n"
+        "heavy = sorted(m for m in sys.modules if m.startswith(('torchvision', 'torch._dynamo')))\n"
+        "assert not heavy, f'imported: {heavy[:5]}'\n"
+    )
     subprocess.run([sys.executable, "-c", code], cwd=REPO, check=True)
     assert len(list((tmp_path / "out").rglob("*.jpg"))) == 3
 
@@ -428,7 +511,10 @@ def test_skipped_files_are_named_at_v_and_in_the_manifest(use_random_weights, ph
     manifest = tmp_path / "m.jsonl"
     result = run("crop", photo_dir, "--dry-run", "-v", "--manifest", manifest)
     assert result.exit_code == 0, result.stderr
-    for name, reason in (("DSC_0001.NEF", ".nef files are not photos sacrop reads"), ("README", "no file extension")):
+    for name, reason in (
+        ("DSC_0001.NEF", ".nef files are not photos sacrop reads"),
+        ("README", "no file extension"),
+    ):
         line = f"{photo_dir / name}: skipped: {reason}"
         assert f"{line}\n" in result.stderr
         [record] = [r for r in read_jsonl(manifest) if r["source"] == str(photo_dir / name)]
@@ -440,7 +526,16 @@ def test_heic_and_extensionless_photos_are_read_and_cropped_to_jpeg(use_random_w
     with Image.open(EXAMPLES / "coffee.jpg") as im:
         pillow_heif.from_pillow(im).save(tmp_path / "IMG_2000.HEIC", quality=90)
         im.save(tmp_path / "scan", "JPEG")  # a JPEG without extension
-    result = run("crop", tmp_path / "IMG_2000.HEIC", tmp_path / "scan", "-r", "4:3", "-o", tmp_path / "out", "--json")
+    result = run(
+        "crop",
+        tmp_path / "IMG_2000.HEIC",
+        tmp_path / "scan",
+        "-r",
+        "4:3",
+        "-o",
+        tmp_path / "out",
+        "--json",
+    )
     assert result.exit_code == 0, result.stderr
     written = [Path(json.loads(line)["crops"][0]["path"]) for line in result.stdout.splitlines()]
     assert [p.name for p in written] == ["IMG_2000.4x3.1.jpg", "scan.4x3.1.jpg"]
@@ -455,9 +550,23 @@ def test_a_closed_stdout_ends_the_run_quietly(random_weights, tmp_path):
     folder.mkdir()
     for i in range(12):
         shutil.copy(EXAMPLES / "coffee.jpg", folder / f"{i:02d}.jpg")
-    proc = subprocess.Popen([sys.executable, "-m", "sacrop_cli", "crop", str(folder), "--dry-run", "--json",
-                             "--batch-size", "1", "--weights", str(random_weights)],
-                            stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+    proc = subprocess.Popen(
+        [
+            sys.executable,
+            "-m",
+            "sacrop_cli",
+            "crop",
+            str(folder),
+            "--dry-run",
+            "--json",
+            "--batch-size",
+            "1",
+            "--weights",
+            str(random_weights),
+        ],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+    )
     first = proc.stdout.readline()  # `| head -1`
     proc.stdout.close()
     stderr = proc.stderr.read().decode()
@@ -465,7 +574,9 @@ def test_a_closed_stdout_ends_the_run_quietly(random_weights, tmp_path):
     assert (proc.wait(), stderr) == (141, "")
 
 
-def test_manifest_dash_is_standard_output_and_files_get_the_crops_mode(use_random_weights, photo_dir, tmp_path):
+def test_manifest_dash_is_standard_output_and_files_get_the_crops_mode(
+    use_random_weights, photo_dir, tmp_path
+):
     import stat
 
     result = run("crop", photo_dir, "--dry-run", "--manifest", "-", "-q")
@@ -486,8 +597,9 @@ def _umask() -> int:
 def test_a_missing_folder_is_one_error(use_random_weights, tmp_path):
     result = run("crop", tmp_path / "nope", "-o", tmp_path / "out")
     assert result.exit_code == 1
-    assert [line for line in result.stderr.splitlines() if line.startswith(("error", "warning"))] == [
-        f"error: {tmp_path / 'nope'}: no such file or folder"]
+    assert [
+        line for line in result.stderr.splitlines() if line.startswith(("error", "warning"))
+    ] == [f"error: {tmp_path / 'nope'}: no such file or folder"]
 
 
 def test_a_whole_photo_crop_is_the_original_file(tmp_path, monkeypatch):
@@ -498,7 +610,17 @@ def test_a_whole_photo_crop_is_the_original_file(tmp_path, monkeypatch):
 
 
 def test_decimal_ratios_are_exact_to_the_pixel(use_random_weights, photo_dir, tmp_path):
-    result = run("crop", photo_dir / "coffee.jpg", "-r", "1.91:1", "-r", "1.5", "-o", tmp_path / "out", "--json")
+    result = run(
+        "crop",
+        photo_dir / "coffee.jpg",
+        "-r",
+        "1.91:1",
+        "-r",
+        "1.5",
+        "-o",
+        tmp_path / "out",
+        "--json",
+    )
     assert result.exit_code == 0, result.stderr
     crops = json.loads(result.stdout)["crops"]
     assert [c["ratio"] for c in crops] == ["1.91:1", "1.5:1"]

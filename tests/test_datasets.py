@@ -1,4 +1,5 @@
 """Dataset readers against real FCDB/GAICD files (tests/fixtures) and small generated cases."""
+
 from __future__ import annotations
 
 import json
@@ -89,19 +90,32 @@ def test_fcdb_overruns_clipped_and_outside_boxes_skipped(tmp_path: Path) -> None
         {"url": _url("far.jpg"), "crop": [10, 20, 120, 50]},  # 30 px past the right edge
         {"url": _url("gone.jpg"), "crop": [150, 0, 20, 20]},  # fully outside
     ]
-    pairs = {"vote_for_0": 1, "vote_for_1": 4, "crop_0": [123, 200, 400, 291],
-             "crop_1": [206, 230, 400, 291]}
-    outside = {"vote_for_0": 3, "vote_for_1": 2, "crop_0": [0, 0, 50, 50],
-               "crop_1": [0, 700, 50, 50]}
-    ranking = [{"url": _url("21745708903_38eb372588_c.jpg"), "crops": [pairs, outside]},
-               {"url": _url("not-in-this-split.jpg"), "crops": [pairs]}]
+    pairs = {
+        "vote_for_0": 1,
+        "vote_for_1": 4,
+        "crop_0": [123, 200, 400, 291],
+        "crop_1": [206, 230, 400, 291],
+    }
+    outside = {
+        "vote_for_0": 3,
+        "vote_for_1": 2,
+        "crop_0": [0, 0, 50, 50],
+        "crop_1": [0, 700, 50, 50],
+    }
+    ranking = [
+        {"url": _url("21745708903_38eb372588_c.jpg"), "crops": [pairs, outside]},
+        {"url": _url("not-in-this-split.jpg"), "crops": [pairs]},
+    ]
     (root / "cropping_testing_set.json").write_text(json.dumps(crops))
     (root / "ranking_annotation.json").write_text(json.dumps(ranking))
 
     read = read_fcdb(root)
     by_name = {item.name: item for item in read.images}
-    assert sorted(by_name) == ["21745708903_38eb372588_c.jpg", "4910188666_04cf9f487d_b.jpg",
-                               "far.jpg"]
+    assert sorted(by_name) == [
+        "21745708903_38eb372588_c.jpg",
+        "4910188666_04cf9f487d_b.jpg",
+        "far.jpg",
+    ]
     np.testing.assert_array_equal(by_name["21745708903_38eb372588_c.jpg"].best, [7, 254, 800, 582])
     np.testing.assert_array_equal(by_name["4910188666_04cf9f487d_b.jpg"].best, [266, 6, 1023, 405])
     np.testing.assert_array_equal(by_name["far.jpg"].best, [10, 20, 100, 70])
@@ -255,7 +269,10 @@ def test_read_unlabelled_sorted_recursive_with_problems(tmp_path: Path) -> None:
 
     read = read_unlabelled(tmp_path)
     assert [(i.name, i.size) for i in read.images] == [
-        ("b.JPG", (30, 20)), ("c.png", (12, 8)), ("sub/a.jpeg", (10, 40))]
+        ("b.JPG", (30, 20)),
+        ("c.png", (12, 8)),
+        ("sub/a.jpeg", (10, 40)),
+    ]
     assert read.problems == ["broken.jpg: cannot identify image file (not an image?)"]
     item = read.images[0]
     assert item.path == tmp_path / "b.JPG"
@@ -277,12 +294,22 @@ def test_split_items_is_deterministic_and_order_free() -> None:
     train, val = split_items(_items(names), 0.3, seed=0)
     assert [i.name for i in val] == ["a02.jpg", "a04.jpg", "a06.jpg"]
     assert [i.name for i in train] == [
-        "a00.jpg", "a01.jpg", "a03.jpg", "a05.jpg", "a07.jpg", "a08.jpg", "a09.jpg"]
+        "a00.jpg",
+        "a01.jpg",
+        "a03.jpg",
+        "a05.jpg",
+        "a07.jpg",
+        "a08.jpg",
+        "a09.jpg",
+    ]
     train_r, val_r = split_items(_items(names[::-1]), 0.3, seed=0)
     assert [i.name for i in val_r] == ["a02.jpg", "a04.jpg", "a06.jpg"]
     assert [i.name for i in train_r] == [i.name for i in train]
     assert [i.name for i in split_items(_items(names), 0.3, seed=1)[1]] == [
-        "a04.jpg", "a07.jpg", "a08.jpg"]
+        "a04.jpg",
+        "a07.jpg",
+        "a08.jpg",
+    ]
     assert [len(part) for part in split_items(_items(names[:3]), 0.1, seed=0)] == [2, 1]
     assert [len(part) for part in split_items(_items(names), 0.0, seed=0)] == [10, 0]
     with pytest.raises(ValueError):

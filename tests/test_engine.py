@@ -1,4 +1,5 @@
 """Choosing an engine, and cropping without torch."""
+
 from __future__ import annotations
 
 import subprocess
@@ -12,15 +13,17 @@ from sacrop_cli.errors import SacropError
 from conftest import REPO
 
 
-
-@pytest.mark.parametrize("asked, device, cuda_in_onnxruntime, chosen", [
-    ("auto", "auto", False, "onnx"),
-    ("auto", "cpu", False, "onnx"),
-    ("auto", "cuda", False, "torch"),  # CUDA through torch when ONNX Runtime has none
-    ("auto", "cuda", True, "onnx"),
-    ("torch", "cpu", False, "torch"),
-    ("onnx", "cuda", False, "onnx"),  # then the engine itself says CUDA is missing
-])
+@pytest.mark.parametrize(
+    "asked, device, cuda_in_onnxruntime, chosen",
+    [
+        ("auto", "auto", False, "onnx"),
+        ("auto", "cpu", False, "onnx"),
+        ("auto", "cuda", False, "torch"),  # CUDA through torch when ONNX Runtime has none
+        ("auto", "cuda", True, "onnx"),
+        ("torch", "cpu", False, "torch"),
+        ("onnx", "cuda", False, "onnx"),  # then the engine itself says CUDA is missing
+    ],
+)
 def test_choose_engine(monkeypatch, asked, device, cuda_in_onnxruntime, chosen):
     monkeypatch.setattr(engine, "onnx_cuda_available", lambda: cuda_in_onnxruntime)
     assert engine.choose_engine(asked, device) == chosen
@@ -35,8 +38,11 @@ def test_unknown_engine_or_device_is_one_line():
 
 def test_onnx_engine_on_cuda_without_cuda_says_what_to_do(random_weights, monkeypatch):
     monkeypatch.setattr("sacrop_cli.onnx_engine.onnx_cuda_available", lambda: False)
-    with pytest.raises(SacropError, match="^--device cuda: this ONNX Runtime has no CUDA; install "
-                                          "onnxruntime-gpu or use --engine torch$"):
+    with pytest.raises(
+        SacropError,
+        match="^--device cuda: this ONNX Runtime has no CUDA; install "
+        "onnxruntime-gpu or use --engine torch$",
+    ):
         engine.load_engine(random_weights, engine="onnx", device="cuda")
 
 
@@ -44,21 +50,35 @@ def test_torch_engine_without_torch_names_the_extra(random_weights, photo_dir, m
     from sacrop_cli.cli import main
 
     monkeypatch.setitem(sys.modules, "torch", None)  # `import torch` now fails
-    result = CliRunner().invoke(main, ["crop", str(photo_dir), "--engine", "torch", "--dry-run",
-                                       "--weights", str(random_weights)])
+    result = CliRunner().invoke(
+        main,
+        [
+            "crop",
+            str(photo_dir),
+            "--engine",
+            "torch",
+            "--dry-run",
+            "--weights",
+            str(random_weights),
+        ],
+    )
     assert result.exit_code == 1
-    assert result.stderr == ("error: the torch engine (--engine torch, or --device cuda without "
-                             'onnxruntime-gpu) needs torch, which is not installed: pip install "sacrop[train]"\n')
+    assert result.stderr == (
+        "error: the torch engine (--engine torch, or --device cuda without "
+        'onnxruntime-gpu) needs torch, which is not installed: pip install "sacrop[train]"\n'
+    )
 
 
 def test_cropping_never_imports_torch(random_weights, photo_dir):
-    code = ("import sys; from sacrop_cli.cli import main\n"
-            "try:\n"
-            f"    main(['crop', {str(photo_dir)!r}, '--dry-run', '-q', '--weights', {str(random_weights)!r},"
-            " '-r', 'any', '-r', '4:3'])\n"
-            "except SystemExit as e:\n"
-            "    assert e.code in (0, None), e.code\n"
-            "print(sorted(m for m in sys.modules if m.split('.')[0] in ('torch', 'torchvision')))")
+    code = (
+        "import sys; from sacrop_cli.cli import main\n"
+        "try:\n"
+        f"    main(['crop', {str(photo_dir)!r}, '--dry-run', '-q', '--weights', {str(random_weights)!r},"
+        " '-r', 'any', '-r', '4:3'])\n"
+        "except SystemExit as e:\n"
+        "    assert e.code in (0, None), e.code\n"
+        "print(sorted(m for m in sys.modules if m.split('.')[0] in ('torch', 'torchvision')))"
+    )
     done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, cwd=REPO)
     assert done.returncode == 0, done.stderr
     assert done.stdout.strip().splitlines()[-1] == "[]"

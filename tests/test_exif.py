@@ -1,4 +1,5 @@
 """The EXIF block of a crop."""
+
 from __future__ import annotations
 
 import struct
@@ -22,10 +23,12 @@ def test_exif_for_crop_none_and_garbage() -> None:
 def test_exif_for_crop_drops_mistyped_scene_type() -> None:
     # SceneType (41729) is UNDEFINED; some cameras write it as BYTE, which piexif loads as an
     # int and then refuses to dump.
-    block = piexif.dump({
-        "0th": {piexif.ImageIFD.Make: MAKE},
-        "Exif": {piexif.ExifIFD.SceneType: b"\x01", piexif.ExifIFD.DateTimeOriginal: DATE},
-    })
+    block = piexif.dump(
+        {
+            "0th": {piexif.ImageIFD.Make: MAKE},
+            "Exif": {piexif.ExifIFD.SceneType: b"\x01", piexif.ExifIFD.DateTimeOriginal: DATE},
+        }
+    )
     entry = struct.pack(">HHI", 41729, 7, 1)
     assert block.count(entry) == 1
     block = block.replace(entry, struct.pack(">HHI", 41729, 1, 1))

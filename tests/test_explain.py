@@ -1,4 +1,5 @@
 """`sacrop explain` and its picture, with a random (seeded) model."""
+
 from __future__ import annotations
 
 import numpy as np
@@ -22,14 +23,28 @@ def test_explain_writes_the_maps_and_the_scores(use_random_weights, tmp_path):
     with Image.open(out) as im:
         # 3 panels of 360x239 (451x300 scaled) with gaps of 14; below them: the colour scale
         # line, and a title and 5 candidates for the one ratio
-        assert im.size == (16 + 3 * 360 + 2 * 14 + 16,
-                           16 + 28 + 22 + 239 + 4 + 18 + 14 + 6 * 18 + 16)
+        assert im.size == (
+            16 + 3 * 360 + 2 * 14 + 16,
+            16 + 28 + 22 + 239 + 4 + 18 + 14 + 6 * 18 + 16,
+        )
 
 
 def test_explain_with_basic_weights_shows_only_the_crops(basic_weights, tmp_path):
     out = tmp_path / "why.png"
-    result = run("explain", EXAMPLES / "chelsea-cat.jpg", "--weights", basic_weights,
-                 "-r", "4:3", "-r", "1:1", "-k", "2", "-o", out)
+    result = run(
+        "explain",
+        EXAMPLES / "chelsea-cat.jpg",
+        "--weights",
+        basic_weights,
+        "-r",
+        "4:3",
+        "-r",
+        "1:1",
+        "-k",
+        "2",
+        "-o",
+        out,
+    )
     assert result.exit_code == 0, result.output
     assert "basic model (no spatial-aware feature)" in result.output
     with Image.open(out) as im:  # one panel; the two ratios' lists side by side
@@ -50,7 +65,9 @@ def test_explain_maps_come_from_the_spatial_feature(random_weights):
     size = input_size(600, 400, cropper.input_spec)
     model = read_checkpoint(random_weights).build()
     with torch.inference_mode():
-        feats = model.features(torch.from_numpy(image_to_array(result.image, size, cropper.input_spec)[None]))
+        feats = model.features(
+            torch.from_numpy(image_to_array(result.image, size, cropper.input_spec)[None])
+        )
     np.testing.assert_allclose(result.maps, feats.maps[0].numpy(), atol=1e-5, rtol=0)
     assert [c.rank for c in result.crops] == [1, 2, 3]
     assert result.crops == cropper.crop(EXAMPLES / "coffee.jpg", ["4:3"], top_k=3)
@@ -60,7 +77,11 @@ def test_heat_colours_and_overlay():
     from sacrop_cli.explain import heat_colours, overlay
 
     assert heat_colours(np.array([0.0, 0.5, 1.0, 2.0])).tolist() == [
-        [0, 0, 4], [188, 55, 84], [252, 255, 164], [252, 255, 164]]
+        [0, 0, 4],
+        [188, 55, 84],
+        [252, 255, 164],
+        [252, 255, 164],
+    ]
     photo = Image.new("RGB", (8, 4), (100, 200, 50))
     low = np.asarray(overlay(photo, np.zeros((2, 2))))  # 30 % of the darkest colour
     assert low[0, 0].tolist() == [70, 140, 36]

@@ -1,4 +1,5 @@
 """The exported ONNX graph against the torch network it comes from."""
+
 from __future__ import annotations
 
 
@@ -55,11 +56,18 @@ def test_one_graph_for_every_input_size(random_weights, size):
     for k in (1, 7, 300):
         xy = rng.uniform(0, [w, h], size=(k, 2))
         wh = rng.uniform(1, [w, h], size=(k, 2))
-        rois = np.concatenate([np.zeros((k, 1)), xy, np.minimum(xy + wh, [w, h])], 1).astype(np.float32)
-        np.testing.assert_allclose(graph.scores(graph.encode(images), rois),
-                                   model.scores(model.encode(images), rois), atol=1e-4, rtol=0)
-    np.testing.assert_allclose(graph.maps(graph.encode(images)), model.maps(model.encode(images)),
-                               atol=1e-5, rtol=0)
+        rois = np.concatenate([np.zeros((k, 1)), xy, np.minimum(xy + wh, [w, h])], 1).astype(
+            np.float32
+        )
+        np.testing.assert_allclose(
+            graph.scores(graph.encode(images), rois),
+            model.scores(model.encode(images), rois),
+            atol=1e-4,
+            rtol=0,
+        )
+    np.testing.assert_allclose(
+        graph.maps(graph.encode(images)), model.maps(model.encode(images)), atol=1e-5, rtol=0
+    )
 
 
 def test_basic_model_graph_has_no_maps(basic_weights):
@@ -69,10 +77,16 @@ def test_basic_model_graph_has_no_maps(basic_weights):
     graph = OnnxEngine(basic_weights.with_suffix(".onnx"), device="cpu")
     model = TorchEngine(basic_weights, device="cpu")
     images = np.random.default_rng(2).normal(size=(2, 3, 256, 384)).astype(np.float32)
-    rois = np.asarray([[0, 0, 0, 384, 256], [1, 10, 20, 200, 250], [0, 50, 5, 300, 200]], np.float32)
+    rois = np.asarray(
+        [[0, 0, 0, 384, 256], [1, 10, 20, 200, 250], [0, 50, 5, 300, 200]], np.float32
+    )
     assert not graph.spatial and graph.maps(graph.encode(images)) is None
-    np.testing.assert_allclose(graph.scores(graph.encode(images), rois),
-                               model.scores(model.encode(images), rois), atol=1e-4, rtol=0)
+    np.testing.assert_allclose(
+        graph.scores(graph.encode(images), rois),
+        model.scores(model.encode(images), rois),
+        atol=1e-4,
+        rtol=0,
+    )
 
 
 def test_graph_keeps_the_checkpoints_metadata(random_weights):
@@ -93,6 +107,11 @@ def test_export_command_writes_the_graph_beside_the_checkpoint(random_weights, t
     copy.write_bytes(random_weights.read_bytes())
     result = CliRunner().invoke(main, ["weights", "export", str(copy)])
     assert (result.exit_code, result.stdout) == (0, f"{tmp_path / 'mine.onnx'}\n"), result.output
-    assert sorted(p.name for p in tmp_path.iterdir()) == ["mine.onnx", "mine.pt"]  # no temporary left
+    assert sorted(p.name for p in tmp_path.iterdir()) == [
+        "mine.onnx",
+        "mine.pt",
+    ]  # no temporary left
     photo = REPO / "examples" / "coffee.jpg"
-    assert Cropper(copy, engine="onnx").crop(photo) == Cropper(random_weights, engine="onnx").crop(photo)
+    assert Cropper(copy, engine="onnx").crop(photo) == Cropper(random_weights, engine="onnx").crop(
+        photo
+    )

@@ -1,4 +1,5 @@
 """Tests of reading photos upright and writing crops with their metadata."""
+
 from __future__ import annotations
 
 import errno
@@ -42,6 +43,7 @@ SHOW = {
     8: Image.Transpose.ROTATE_90,
 }
 STORE = {**SHOW, 6: Image.Transpose.ROTATE_90, 8: Image.Transpose.ROTATE_270}
+
 
 def diff(a: Image.Image, b: Image.Image) -> float:
     return float(np.abs(np.asarray(a, dtype=np.int16) - np.asarray(b, dtype=np.int16)).mean())
@@ -120,9 +122,7 @@ def test_rotated_jpeg_matches_pillow_exif_transpose(tmp_path: Path, orientation:
     with Image.open(COFFEE) as im:
         upright = im.convert("RGB")
     path = tmp_path / "r.jpg"
-    upright.transpose(STORE[orientation]).save(
-        path, quality=95, exif=exif_bytes(orientation)
-    )
+    upright.transpose(STORE[orientation]).save(path, quality=95, exif=exif_bytes(orientation))
     photo = open_photo(path)
     assert photo.size == (600, 400)
     with Image.open(path) as im:
@@ -507,8 +507,10 @@ def test_a_crop_of_the_whole_photo_copies_its_bytes(tmp_path: Path) -> None:
     assert piexif.load(str(out))["0th"][piexif.ImageIFD.Orientation] == 1
 
 
-XMP = (b'<x:xmpmeta xmlns:x="adobe:ns:meta/"><rdf:RDF xmlns:rdf="http://www.w3.org/1999/02/22-rdf-syntax-ns#">'
-       b'<rdf:Description xmlns:xmp="http://ns.adobe.com/xap/1.0/" xmp:Rating="5"/></rdf:RDF></x:xmpmeta>')
+XMP = (
+    b'<x:xmpmeta xmlns:x="adobe:ns:meta/"><rdf:RDF xmlns:rdf="http://www.w3.org/1999/02/22-rdf-syntax-ns#">'
+    b'<rdf:Description xmlns:xmp="http://ns.adobe.com/xap/1.0/" xmp:Rating="5"/></rdf:RDF></x:xmpmeta>'
+)
 
 
 @pytest.mark.parametrize("ext", [".jpg", ".png", ".webp"])
@@ -535,5 +537,6 @@ def test_heic_photos_are_read_upright_and_cropped_to_jpeg(tmp_path: Path) -> Non
 def test_crop_extension_follows_the_content_when_the_name_does_not_tell(tmp_path: Path) -> None:
     pattern().save(tmp_path / "scan", "PNG")
     pattern().save(tmp_path / "scan.1", "JPEG")
-    assert [crop_extension(tmp_path / n) for n in ("scan", "scan.1", "a.JPG", "b.gif", "c.tiff")] == [
-        ".png", ".jpg", ".jpg", ".png", ".tiff"]
+    assert [
+        crop_extension(tmp_path / n) for n in ("scan", "scan.1", "a.JPG", "b.gif", "c.tiff")
+    ] == [".png", ".jpg", ".jpg", ".png", ".tiff"]

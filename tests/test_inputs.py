@@ -1,4 +1,5 @@
 """Finding photos: files as given, folders walked in order, the rest skipped or missing."""
+
 from __future__ import annotations
 
 import os
@@ -14,8 +15,16 @@ def tree(tmp_path: Path) -> Path:
     root = tmp_path / "photos"
     (root / "b_sub" / "deeper").mkdir(parents=True)
     (root / ".hidden").mkdir()
-    for rel in ["c.jpg", "a.PNG", "b_sub/x.tif", "b_sub/deeper/y.webp", "notes.txt",
-                "b_sub/readme.md", ".DS_Store", ".hidden/z.jpg"]:
+    for rel in [
+        "c.jpg",
+        "a.PNG",
+        "b_sub/x.tif",
+        "b_sub/deeper/y.webp",
+        "notes.txt",
+        "b_sub/readme.md",
+        ".DS_Store",
+        ".hidden/z.jpg",
+    ]:
         (root / rel).write_bytes(b"x")
     os.symlink(root, root / "b_sub" / "loop")  # symlink loop back to the top
     os.symlink(root / "c.jpg", root / "b_sub" / "same.jpg")  # mirrored as a file of its own

@@ -1,7 +1,13 @@
 import pytest
 import torch
 
-from sacrop_cli.losses import classification_loss, consistency_loss, margin_ranking, regression_loss, upper_pairs
+from sacrop_cli.losses import (
+    classification_loss,
+    consistency_loss,
+    margin_ranking,
+    regression_loss,
+    upper_pairs,
+)
 
 
 def test_upper_pairs_order():
@@ -23,7 +29,9 @@ def test_consistency_positive_when_scores_disagree_or_agree_too_little():
     assert consistency_loss(scores, verdicts, delta=0.5).item() == pytest.approx(1.5 / 3)
     # agreeing, but by less than delta: (0,1) costs 0.5 + (2.8 - 3) = 0.3
     close = torch.tensor([3.0, 2.8, 1.0])
-    assert consistency_loss(close, torch.tensor([0.9, 0.9, 0.9]), delta=0.5).item() == pytest.approx(0.3 / 3)
+    assert consistency_loss(
+        close, torch.tensor([0.9, 0.9, 0.9]), delta=0.5
+    ).item() == pytest.approx(0.3 / 3)
 
 
 def test_consistency_gradient_does_not_reach_the_verdicts():
@@ -36,10 +44,16 @@ def test_consistency_gradient_does_not_reach_the_verdicts():
 
 def test_regression_and_classification_by_hand():
     # Smooth L1 (beta 1): |0.5| -> 0.125, |2| -> 1.5 ; mean 0.8125
-    assert regression_loss(torch.tensor([0.5, 2.0]), torch.tensor([0.0, 0.0])).item() == pytest.approx(0.8125)
+    assert regression_loss(
+        torch.tensor([0.5, 2.0]), torch.tensor([0.0, 0.0])
+    ).item() == pytest.approx(0.8125)
     # BCE of logit 0 is log 2 whatever the target
-    assert classification_loss(torch.tensor([0.0]), torch.tensor([1.0])).item() == pytest.approx(0.693147, abs=1e-6)
+    assert classification_loss(torch.tensor([0.0]), torch.tensor([1.0])).item() == pytest.approx(
+        0.693147, abs=1e-6
+    )
 
 
 def test_margin_ranking_by_hand():
-    assert margin_ranking(torch.tensor([1.0, 0.0]), torch.tensor([0.0, 0.05]), 0.1).item() == pytest.approx(0.075)
+    assert margin_ranking(
+        torch.tensor([1.0, 0.0]), torch.tensor([0.0, 0.05]), 0.1
+    ).item() == pytest.approx(0.075)

@@ -1,4 +1,5 @@
 """Metric tests on tiny cases whose expected values are worked out by hand in the comments."""
+
 from __future__ import annotations
 
 import math
@@ -144,14 +145,19 @@ def test_correlations_perfect_and_constant():
 
 
 def _image(acc: list[float], wacc: list[float], srcc: float, pcc: float) -> dict:
-    return {"acc": dict(zip(ACC_KEYS, acc)), "wacc": dict(zip(ACC_KEYS, wacc)),
-            "srcc": srcc, "pcc": pcc}
+    return {
+        "acc": dict(zip(ACC_KEYS, acc)),
+        "wacc": dict(zip(ACC_KEYS, wacc)),
+        "srcc": srcc,
+        "pcc": pcc,
+    }
 
 
 def test_summarise_gaicd():
     a = _image([1, 1, 0.5, 0.5, 1, 1, 1, 1], [1, 0.5, 0.5, 0.5, 1, 1, 1, 1], 0.5, 0.2)
-    b = _image([0, 0.5, 0.5, 0.25, 1, 0.5, 0.5, 0.75], [0, 0, 0, 0, 1, 0.5, 0.5, 0.5],
-               math.nan, 0.6)
+    b = _image(
+        [0, 0.5, 0.5, 0.25, 1, 0.5, 0.5, 0.75], [0, 0, 0, 0, 1, 0.5, 0.5, 0.5], math.nan, 0.6
+    )
     s = summarise_gaicd([a, b])
     # Per-key means: acc/5 (0.5, 0.75, 0.5, 0.375), acc/10 (1, 0.75, 0.75, 0.875).
     assert [s["acc"][k] for k in ACC_KEYS] == [0.5, 0.75, 0.5, 0.375, 1.0, 0.75, 0.75, 0.875]

@@ -6,8 +6,15 @@ import torch
 import torch.nn.functional as F
 from torchvision.ops import roi_align as tv_roi_align
 
-from sacrop_cli.network import (CropScorer, ScorerConfig, _per_image, box_coverage, count_parameters, roi_align,
-                                rod_align)
+from sacrop_cli.network import (
+    CropScorer,
+    ScorerConfig,
+    _per_image,
+    box_coverage,
+    count_parameters,
+    roi_align,
+    rod_align,
+)
 from sacrop_cli.preprocess import boxes_to_rois, input_size
 
 
@@ -32,9 +39,14 @@ def test_scores_shape_for_sizes_and_ratios(model, photo):
     w, h = input_size(*photo)
     assert w % 32 == 0 and h % 32 == 0 and min(w, h) <= 256
     images = torch.randn(2, 3, h, w)
-    rois = torch.from_numpy(np.concatenate([
-        boxes_to_rois([[0, 0, photo[0], photo[1]], [10, 10, 400, 300]], photo, (w, h), 0),
-        boxes_to_rois([[5, 5, 300, 200]], photo, (w, h), 1)]))
+    rois = torch.from_numpy(
+        np.concatenate(
+            [
+                boxes_to_rois([[0, 0, photo[0], photo[1]], [10, 10, 400, 300]], photo, (w, h), 0),
+                boxes_to_rois([[5, 5, 300, 200]], photo, (w, h), 1),
+            ]
+        )
+    )
     with torch.inference_mode():
         scores = model(images, rois)
     assert scores.shape == (3,)
@@ -46,7 +58,9 @@ def test_rod_matches_roi_align_of_the_masked_map():
     feats = torch.randn(2, 4, 16, 24)
     rois = torch.tensor([[0, 10.0, 20, 300, 200], [1, 33.3, 50.1, 200.7, 255.9]])
     keep = 1 - box_coverage(rois[:, 1:] / 16, 16, 24)
-    whole = torch.cat([torch.arange(2.0)[:, None], torch.tensor([[0.0, 0, 24, 16]]).expand(2, 4)], 1)
+    whole = torch.cat(
+        [torch.arange(2.0)[:, None], torch.tensor([[0.0, 0, 24, 16]]).expand(2, 4)], 1
+    )
     expected = tv_roi_align(feats[rois[:, 0].long()] * keep, whole, 9, 1.0, 2, True)
     torch.testing.assert_close(rod_align(feats, rois, 9, 1 / 16), expected, atol=1e-5, rtol=0)
 
@@ -54,12 +68,16 @@ def test_rod_matches_roi_align_of_the_masked_map():
 def test_roi_align_equals_torchvisions():
     torch.manual_seed(6)
     feats = torch.randn(2, 3, 12, 20)
-    rois = torch.tensor([[0, 0.0, 0, 320, 192],  # the whole map
-                         [1, 33.3, 50.1, 200.7, 155.9],
-                         [0, 300.5, 170.2, 319.9, 191.8],  # a sliver at the far corner
-                         [1, -40.0, -30.0, 20.0, 10.0],  # partly outside: samples clamped or dropped
-                         [0, 330.0, 5.0, 360.0, 40.0],  # wholly past the right edge
-                         [1, 7.0, 9.0, 7.5, 9.5]])  # smaller than a cell
+    rois = torch.tensor(
+        [
+            [0, 0.0, 0, 320, 192],  # the whole map
+            [1, 33.3, 50.1, 200.7, 155.9],
+            [0, 300.5, 170.2, 319.9, 191.8],  # a sliver at the far corner
+            [1, -40.0, -30.0, 20.0, 10.0],  # partly outside: samples clamped or dropped
+            [0, 330.0, 5.0, 360.0, 40.0],  # wholly past the right edge
+            [1, 7.0, 9.0, 7.5, 9.5],
+        ]
+    )  # smaller than a cell
     expected = tv_roi_align(feats, rois, 7, 1 / 16, 2, True)
     torch.testing.assert_close(roi_align(feats, rois, 7, 1 / 16), expected, atol=1e-6, rtol=1e-5)
     grad = torch.randn_like(expected)
@@ -78,7 +96,9 @@ def test_backbone_equals_torchvisions_mobilenet_v2(tmp_path):
     reference = mobilenet_v2().eval()
     torch.save(reference.state_dict(), tmp_path / "mobilenet_v2.pth")
     ours = MobileNetV2Backbone().eval()
-    ours.load_imagenet(tmp_path / "mobilenet_v2.pth")  # the same key mapping as ImageNet weights get
+    ours.load_imagenet(
+        tmp_path / "mobilenet_v2.pth"
+    )  # the same key mapping as ImageNet weights get
     x = torch.randn(1, 3, 96, 128)
     with torch.no_grad():
         low, mid, high = ours(x)
@@ -94,8 +114,12 @@ def test_rod_ignores_the_inside_of_the_crop_and_roi_does_not():
     rois = torch.tensor([[0, 64.0, 64, 192, 192]])  # cells 4..11 at stride 16
     changed = feats.clone()
     changed[:, :, 4:12, 4:12] += 10  # only cells fully inside the crop
-    torch.testing.assert_close(rod_align(feats, rois, 9, 1 / 16), rod_align(changed, rois, 9, 1 / 16))
-    assert not torch.allclose(roi_align(feats, rois, 9, 1 / 16), roi_align(changed, rois, 9, 1 / 16))
+    torch.testing.assert_close(
+        rod_align(feats, rois, 9, 1 / 16), rod_align(changed, rois, 9, 1 / 16)
+    )
+    assert not torch.allclose(
+        roi_align(feats, rois, 9, 1 / 16), roi_align(changed, rois, 9, 1 / 16)
+    )
 
 
 def test_spatial_mask_moves_with_the_box():
@@ -128,14 +152,20 @@ def test_gradients_reach_every_parameter():
     pairs = emb[:2] + torch.randn(2, emb.shape[1]), emb[1:] + torch.randn(2, emb.shape[1])
     loss = model.score_embeddings(emb).sum() + model.compare(*pairs).sum()
     loss.backward()
-    missing = [n for n, p in model.named_parameters() if p.requires_grad and (p.grad is None or not p.grad.abs().sum() > 0)]
+    missing = [
+        n
+        for n, p in model.named_parameters()
+        if p.requires_grad and (p.grad is None or not p.grad.abs().sum() > 0)
+    ]
     assert missing == []
 
 
 def test_pair_classifier_is_antisymmetric(model):
     emb = torch.randn(5, model.config.embed_dim)
     with torch.inference_mode():
-        torch.testing.assert_close(model.compare(emb[:3], emb[2:]), -model.compare(emb[2:], emb[:3]))
+        torch.testing.assert_close(
+            model.compare(emb[:3], emb[2:]), -model.compare(emb[2:], emb[:3])
+        )
 
 
 def test_eval_mode_is_deterministic(model):
@@ -152,7 +182,9 @@ def test_backbone_batchnorm_stays_frozen_in_train_mode():
     assert model.regress.training
 
 
-def _straightforward_scores(model: CropScorer, images: torch.Tensor, rois: torch.Tensor) -> torch.Tensor:
+def _straightforward_scores(
+    model: CropScorer, images: torch.Tensor, rois: torch.Tensor
+) -> torch.Tensor:
     """Scores computed the plain way: BatchNorm layers on their own and the content head as the
     convolution it is declared as (``embed_crops`` uses a matrix product instead)."""
     feats = model.features(images)
@@ -184,7 +216,9 @@ def test_optimized_for_inference_gives_the_same_scores():
     photo = (1024, 683)
     size = input_size(*photo)
     boxes = gaic_grid(*photo)
-    rois = torch.from_numpy(np.concatenate([boxes_to_rois(boxes, photo, size, b) for b in range(2)]))
+    rois = torch.from_numpy(
+        np.concatenate([boxes_to_rois(boxes, photo, size, b) for b in range(2)])
+    )
     images = torch.randn(2, 3, size[1], size[0])
     with torch.inference_mode():
         expected = _straightforward_scores(plain, images, rois)
@@ -201,10 +235,15 @@ def test_fixed_scale_fusion_equals_resizing_to_the_middle_map(size):
     w, h = size
     low, mid, high = (torch.randn(1, 5, h // s, w // s) for s in (8, 16, 32))
     target = mid.shape[-2:]
-    torch.testing.assert_close(F.avg_pool2d(low, 2), F.adaptive_avg_pool2d(low, target), atol=1e-6, rtol=0)
-    torch.testing.assert_close(F.interpolate(high, scale_factor=2.0, mode="bilinear", align_corners=False),
-                               F.interpolate(high, size=target, mode="bilinear", align_corners=False),
-                               atol=1e-6, rtol=0)
+    torch.testing.assert_close(
+        F.avg_pool2d(low, 2), F.adaptive_avg_pool2d(low, target), atol=1e-6, rtol=0
+    )
+    torch.testing.assert_close(
+        F.interpolate(high, scale_factor=2.0, mode="bilinear", align_corners=False),
+        F.interpolate(high, size=target, mode="bilinear", align_corners=False),
+        atol=1e-6,
+        rtol=0,
+    )
 
 
 @pytest.mark.parametrize("batch", [1, 3])

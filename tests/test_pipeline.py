@@ -1,4 +1,5 @@
 """The batch pipeline called directly: counts, records, threads."""
+
 from __future__ import annotations
 
 import pytest
@@ -12,19 +13,49 @@ def test_run_batch_counts(random_weights, photo_dir, tmp_path):
     (photo_dir / "broken.jpg").write_text("not a photo")
     (photo_dir / "notes.txt").write_text("shot list")
     seen = []
-    report = run_batch(Cropper(random_weights, device="cpu"), scan_inputs([photo_dir]),
-                       ["4:3", "1:1"], 2, tmp_path / "out", dry_run=False, overwrite=False,
-                       format=None, quality=90, max_size=None, max_pixels=None, batch_size=2,
-                       on_progress=lambda record, warnings: seen.append(record["source"]))
+    report = run_batch(
+        Cropper(random_weights, device="cpu"),
+        scan_inputs([photo_dir]),
+        ["4:3", "1:1"],
+        2,
+        tmp_path / "out",
+        dry_run=False,
+        overwrite=False,
+        format=None,
+        quality=90,
+        max_size=None,
+        max_pixels=None,
+        batch_size=2,
+        on_progress=lambda record, warnings: seen.append(record["source"]),
+    )
     counts = {k: v for k, v in report.counts.items() if k != "seconds"}
-    assert counts == {"images": 4, "ok": 3, "errors": 1, "missing": 0, "crops": 12,
-                      "crops_written": 12, "crops_existing": 0, "skipped_files": 1,
-                      "not_processed": 0}
-    assert seen == [r["source"] for r in report.records] == [
-        str(photo_dir / n) for n in ("notes.txt", "broken.jpg", "chelsea-cat.jpg", "coffee.jpg", "sub/rocket.jpg")]
-    assert report.records[0] == {"source": str(photo_dir / "notes.txt"), "width": None, "height": None,
-                                 "status": "skipped", "crops": [],
-                                 "error": f"{photo_dir / 'notes.txt'}: skipped: .txt files are not photos sacrop reads"}
+    assert counts == {
+        "images": 4,
+        "ok": 3,
+        "errors": 1,
+        "missing": 0,
+        "crops": 12,
+        "crops_written": 12,
+        "crops_existing": 0,
+        "skipped_files": 1,
+        "not_processed": 0,
+    }
+    assert (
+        seen
+        == [r["source"] for r in report.records]
+        == [
+            str(photo_dir / n)
+            for n in ("notes.txt", "broken.jpg", "chelsea-cat.jpg", "coffee.jpg", "sub/rocket.jpg")
+        ]
+    )
+    assert report.records[0] == {
+        "source": str(photo_dir / "notes.txt"),
+        "width": None,
+        "height": None,
+        "status": "skipped",
+        "crops": [],
+        "error": f"{photo_dir / 'notes.txt'}: skipped: .txt files are not photos sacrop reads",
+    }
     assert report.failed
 
 
@@ -35,15 +66,24 @@ def test_run_batch_times_each_batch_and_leaves_no_threads(random_weights, photo_
     from sacrop_cli.inputs import scan_inputs
     from sacrop_cli.pipeline import run_batch
 
-    report = run_batch(Cropper(random_weights, device="cpu"), scan_inputs([photo_dir]), ["any"],
-                       1, None, dry_run=True, batch_size=2)
+    report = run_batch(
+        Cropper(random_weights, device="cpu"),
+        scan_inputs([photo_dir]),
+        ["any"],
+        1,
+        None,
+        dry_run=True,
+        batch_size=2,
+    )
     assert [n for n, _ in report.batch_seconds] == [2, 1]
     assert all(seconds > 0 for _, seconds in report.batch_seconds)
     assert not [t.name for t in threading.enumerate() if t.name.startswith("sacrop-")]
 
 
 @pytest.mark.parametrize("engine", ["onnx", "torch"])
-def test_run_batch_scores_two_batches_side_by_side_on_the_cpu(random_weights, photo_dir, monkeypatch, engine):
+def test_run_batch_scores_two_batches_side_by_side_on_the_cpu(
+    random_weights, photo_dir, monkeypatch, engine
+):
     import threading
 
     import torch
@@ -67,7 +107,9 @@ def test_run_batch_scores_two_batches_side_by_side_on_the_cpu(random_weights, ph
     threads = torch.get_num_threads()
     torch.set_num_threads(2)
     try:
-        report = run_batch(cropper, scan_inputs([photo_dir]), ["any"], 1, None, dry_run=True, batch_size=1)
+        report = run_batch(
+            cropper, scan_inputs([photo_dir]), ["any"], 1, None, dry_run=True, batch_size=1
+        )
         assert torch.get_num_threads() == 2  # restored
     finally:
         torch.set_num_threads(threads)
@@ -80,4 +122,7 @@ def test_run_batch_scores_two_batches_side_by_side_on_the_cpu(random_weights, ph
     assert [r["source"] for r in report.records] == list(expected)
     for record in report.records:
         want = expected[record["source"]][0]
-        assert (record["crops"][0]["box"], record["crops"][0]["score"]) == (list(want.box), round(want.score, 4))
+        assert (record["crops"][0]["box"], record["crops"][0]["score"]) == (
+            list(want.box),
+            round(want.score, 4),
+        )

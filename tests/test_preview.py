@@ -4,6 +4,7 @@ The sheets are checked against the manifest of the same run: every input is list
 with their error, and every crop's box, rank and score; the HTML must be a well-formed tree and
 render in a real browser (chromium, when installed).
 """
+
 from __future__ import annotations
 
 import io
@@ -24,8 +25,21 @@ from sacrop_cli.cli import main
 from conftest import EXAMPLES
 
 CHROMIUM = Path("/usr/bin/chromium")
-VOID = {"area", "base", "br", "col", "embed", "hr", "img", "input", "link", "meta", "source",
-        "track", "wbr"}
+VOID = {
+    "area",
+    "base",
+    "br",
+    "col",
+    "embed",
+    "hr",
+    "img",
+    "input",
+    "link",
+    "meta",
+    "source",
+    "track",
+    "wbr",
+}
 
 
 def run(*args: object) -> Result:
@@ -59,8 +73,15 @@ class Sheet(HTMLParser):
             self.stack.append(tag)
         classes = (a.get("class") or "").split()
         if tag == "article":
-            self.photos.append({"source": a["data-source"], "status": a["data-status"],
-                                "error": a.get("data-error"), "boxes": [], "crops": []})
+            self.photos.append(
+                {
+                    "source": a["data-source"],
+                    "status": a["data-status"],
+                    "error": a.get("data-error"),
+                    "boxes": [],
+                    "crops": [],
+                }
+            )
         elif tag == "section":
             self.sections.append(a["id"])
         elif tag == "a":
@@ -69,8 +90,12 @@ class Sheet(HTMLParser):
             self.images += 1
             assert a["src"].startswith("data:image/jpeg;base64,") and a["loading"] == "lazy"
         if "box" in classes or "crop" in classes:
-            entry = (a["data-ratio"], int(a["data-rank"]), [int(v) for v in a["data-box"].split(",")],
-                     float(a["data-score"]))
+            entry = (
+                a["data-ratio"],
+                int(a["data-rank"]),
+                [int(v) for v in a["data-box"].split(",")],
+                float(a["data-score"]),
+            )
             self.photos[-1]["boxes" if "box" in classes else "crops"].append(entry)
 
     def handle_startendtag(self, tag: str, attrs: list[tuple[str, str | None]]) -> None:
@@ -82,8 +107,10 @@ class Sheet(HTMLParser):
         if tag in VOID:
             self.problems.append(f"</{tag}> closes a void element")
         elif not self.stack or self.stack[-1] != tag:
-            self.problems.append(f"</{tag}> closes <{self.stack[-1] if self.stack else None}> "
-                                 f"at line {self.getpos()[0]}")
+            self.problems.append(
+                f"</{tag}> closes <{self.stack[-1] if self.stack else None}> "
+                f"at line {self.getpos()[0]}"
+            )
         else:
             self.stack.pop()
 
@@ -105,14 +132,44 @@ def fake_records(n: int) -> list[dict]:
     out = []
     for i in range(n):
         if i % 4 == 3:
-            out.append({"source": f"p/{i}.jpg", "width": None, "height": None, "status": "error",
-                        "error": f"p/{i}.jpg: cannot identify image file (not an image?)", "crops": []})
+            out.append(
+                {
+                    "source": f"p/{i}.jpg",
+                    "width": None,
+                    "height": None,
+                    "status": "error",
+                    "error": f"p/{i}.jpg: cannot identify image file (not an image?)",
+                    "crops": [],
+                }
+            )
         else:
-            out.append({"source": f"p/{i}.jpg", "width": 600, "height": 400, "status": "ok", "error": None,
-                        "crops": [{"ratio": "4:3", "rank": 1, "box": [0, 0, 532, 400], "score": 0.5,
-                                   "path": None, "status": "dry-run"},
-                                  {"ratio": "1:1", "rank": 1, "box": [100, 0, 500, 400], "score": 0.25,
-                                   "path": None, "status": "dry-run"}]})
+            out.append(
+                {
+                    "source": f"p/{i}.jpg",
+                    "width": 600,
+                    "height": 400,
+                    "status": "ok",
+                    "error": None,
+                    "crops": [
+                        {
+                            "ratio": "4:3",
+                            "rank": 1,
+                            "box": [0, 0, 532, 400],
+                            "score": 0.5,
+                            "path": None,
+                            "status": "dry-run",
+                        },
+                        {
+                            "ratio": "1:1",
+                            "rank": 1,
+                            "box": [100, 0, 500, 400],
+                            "score": 0.25,
+                            "path": None,
+                            "status": "dry-run",
+                        },
+                    ],
+                }
+            )
     return out
 
 
@@ -123,13 +180,31 @@ def crop_run(random_weights: Path, tmp_path_factory: pytest.TempPathFactory) -> 
     tmp = tmp_path_factory.mktemp("preview")
     photos = tmp / "photos"
     (photos / "sub").mkdir(parents=True)
-    for name, dst in (("chelsea-cat.jpg", "chelsea-cat.jpg"), ("coffee.jpg", "coffee.jpg"),
-                      ("rocket.jpg", "sub/rocket.jpg")):
+    for name, dst in (
+        ("chelsea-cat.jpg", "chelsea-cat.jpg"),
+        ("coffee.jpg", "coffee.jpg"),
+        ("rocket.jpg", "sub/rocket.jpg"),
+    ):
         shutil.copy(EXAMPLES / name, photos / dst)
     (photos / "broken.jpg").write_bytes(b"not a JPEG")
-    result = run("crop", photos, tmp / "missing.jpg", "-r", "4:3", "-r", "1:1", "--dry-run",
-                 "--weights", random_weights, "--manifest", tmp / "m.jsonl",
-                 "--preview", tmp / "sheet.html", "--preview-dir", tmp / "previews")
+    result = run(
+        "crop",
+        photos,
+        tmp / "missing.jpg",
+        "-r",
+        "4:3",
+        "-r",
+        "1:1",
+        "--dry-run",
+        "--weights",
+        random_weights,
+        "--manifest",
+        tmp / "m.jsonl",
+        "--preview",
+        tmp / "sheet.html",
+        "--preview-dir",
+        tmp / "previews",
+    )
     return {"tmp": tmp, "result": result, "records": read_jsonl(tmp / "m.jsonl")}
 
 
@@ -142,7 +217,12 @@ def test_html_sheet_lists_every_input_with_the_manifest_boxes(crop_run):
     sheet = Sheet((crop_run["tmp"] / "sheet.html").read_text(encoding="utf-8"))
     assert [p["source"] for p in sheet.photos] == [r["source"] for r in records]
     assert [Path(r["source"]).name for r in records] == [
-        "missing.jpg", "broken.jpg", "chelsea-cat.jpg", "coffee.jpg", "rocket.jpg"]
+        "missing.jpg",
+        "broken.jpg",
+        "chelsea-cat.jpg",
+        "coffee.jpg",
+        "rocket.jpg",
+    ]
     for photo, record in zip(sheet.photos, records):
         assert (photo["status"], photo["error"]) == (record["status"], record["error"])
         assert sorted(photo["boxes"]) == sorted(crops_of(record))  # drawn on the photo
@@ -201,8 +281,10 @@ def test_png_sheet_has_the_expected_size(crop_run, tmp_path):
         # width: margin 16, thumbnail 320, gap 12, two crop cells of 140 with a gap, margin 16;
         # height: margin, title 30, two failed rows (header 22 + error line 18), three photo rows
         # (header 22 + thumbnails of 320x213, 320x213 and 320x214), 4 gaps of 12, margin
-        assert im.size == (16 + 320 + 12 + 140 + 12 + 140 + 16,
-                           16 + 30 + 2 * 40 + 3 * 22 + 213 + 213 + 214 + 4 * 12 + 16)
+        assert im.size == (
+            16 + 320 + 12 + 140 + 12 + 140 + 16,
+            16 + 30 + 2 * 40 + 3 * 22 + 213 + 213 + 214 + 4 * 12 + 16,
+        )
         assert im.mode == "RGB"
 
 
@@ -210,9 +292,13 @@ def test_preview_dir_has_one_png_per_input(crop_run):
     folder = crop_run["tmp"] / "previews"
     names = sorted(p.relative_to(folder).as_posix() for p in folder.rglob("*.png"))
     # mirrored below the sources' common folder, here the one holding photos/ and missing.jpg
-    assert names == ["missing.preview.png", "photos/broken.preview.png",
-                     "photos/chelsea-cat.preview.png", "photos/coffee.preview.png",
-                     "photos/sub/rocket.preview.png"]
+    assert names == [
+        "missing.preview.png",
+        "photos/broken.preview.png",
+        "photos/chelsea-cat.preview.png",
+        "photos/coffee.preview.png",
+        "photos/sub/rocket.preview.png",
+    ]
     with Image.open(folder / "missing.preview.png") as im:
         assert im.size == (16 + 320 + 12 + 140 + 16, 16 + 22 + 18 + 16)
     with Image.open(folder / "photos" / "coffee.preview.png") as im:
@@ -223,14 +309,20 @@ def test_preview_dir_has_one_png_per_input(crop_run):
 def test_preview_names_mirror_folders_and_never_collide():
     records = [{"source": s} for s in ("a/x.jpg", "a/x.png", "a/b/x.jpg", "a/y.jpg")]
     assert [p.as_posix() for p in preview.preview_names(records)] == [
-        "x.preview.png", "x-2.preview.png", "b/x.preview.png", "y.preview.png"]
+        "x.preview.png",
+        "x-2.preview.png",
+        "b/x.preview.png",
+        "y.preview.png",
+    ]
 
 
 def test_png_sheet_of_many_photos_is_capped_with_a_warning(tmp_path, monkeypatch):
     monkeypatch.setattr(preview, "MAX_PNG_PHOTOS", 3)
     warnings = preview.write_preview(fake_records(5), tmp_path / "s.png", grey_thumbnail)
-    assert warnings == [f"{tmp_path / 's.png'}: the PNG sheet shows the first 3 of 5 photos; "
-                        "use an .html sheet or --preview-dir for all of them"]
+    assert warnings == [
+        f"{tmp_path / 's.png'}: the PNG sheet shows the first 3 of 5 photos; "
+        "use an .html sheet or --preview-dir for all of them"
+    ]
     with Image.open(tmp_path / "s.png") as im:  # 3 rows, then a line saying what was left out
         assert im.height == 16 + 30 + 3 * (22 + 213) + 2 * 12 + 12 + 18 + 16
 
@@ -258,11 +350,26 @@ def test_html_sheet_renders_in_a_headless_browser(tmp_path):
     preview.write_preview(fake_records(8), sheet, grey_thumbnail)
     shot = tmp_path / "s.png"
     proc = subprocess.run(
-        [str(CHROMIUM), "--headless", "--no-sandbox", "--disable-gpu", "--disable-quic",
-         "--no-first-run", "--disable-background-networking", "--disable-component-update",
-         "--disable-sync", f"--user-data-dir={tmp_path / 'profile'}", "--window-size=1200,900",
-         f"--screenshot={shot}", sheet.as_uri()],
-        capture_output=True, text=True, timeout=120, env={**os.environ, "HOME": str(tmp_path)})
+        [
+            str(CHROMIUM),
+            "--headless",
+            "--no-sandbox",
+            "--disable-gpu",
+            "--disable-quic",
+            "--no-first-run",
+            "--disable-background-networking",
+            "--disable-component-update",
+            "--disable-sync",
+            f"--user-data-dir={tmp_path / 'profile'}",
+            "--window-size=1200,900",
+            f"--screenshot={shot}",
+            sheet.as_uri(),
+        ],
+        capture_output=True,
+        text=True,
+        timeout=120,
+        env={**os.environ, "HOME": str(tmp_path)},
+    )
     assert proc.returncode == 0 and shot.exists(), proc.stderr[-2000:]
     with Image.open(shot) as im:
         assert im.size == (1200, 900)

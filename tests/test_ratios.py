@@ -1,4 +1,5 @@
 """Parsing requested aspect ratios."""
+
 from __future__ import annotations
 
 import pytest
@@ -6,11 +7,22 @@ import pytest
 from sacrop_cli.ratios import Ratio, parse_ratio
 
 
-@pytest.mark.parametrize("text, ratio, label", [
-    ("4:3", (4, 3), "4:3"), ("8:6", (4, 3), "4:3"), ("16x9", (16, 9), "16:9"), ("3/2", (3, 2), "3:2"),
-    ("1.91:1", (191, 100), "1.91:1"), ("1.5", (3, 2), "1.5:1"), ("2.39 : 1", (239, 100), "2.39:1"),
-    ("1.50:1.0", (3, 2), "1.5:1"), (".5", (1, 2), "0.5:1"), ((4, 3), (4, 3), "4:3"), ((1.91, 1), (191, 100), "1.91:1"),
-])
+@pytest.mark.parametrize(
+    "text, ratio, label",
+    [
+        ("4:3", (4, 3), "4:3"),
+        ("8:6", (4, 3), "4:3"),
+        ("16x9", (16, 9), "16:9"),
+        ("3/2", (3, 2), "3:2"),
+        ("1.91:1", (191, 100), "1.91:1"),
+        ("1.5", (3, 2), "1.5:1"),
+        ("2.39 : 1", (239, 100), "2.39:1"),
+        ("1.50:1.0", (3, 2), "1.5:1"),
+        (".5", (1, 2), "0.5:1"),
+        ((4, 3), (4, 3), "4:3"),
+        ((1.91, 1), (191, 100), "1.91:1"),
+    ],
+)
 def test_whole_and_decimal_ratios_are_kept_exactly(text, ratio, label):
     parsed = parse_ratio(text)
     assert ((parsed.w, parsed.h), parsed.label) == (ratio, label)
@@ -22,19 +34,32 @@ def test_ratios_compare_by_value():
     assert parse_ratio("Original").label == "original"
 
 
-@pytest.mark.parametrize("text, message", [
-    ("0:1", "both sides of a ratio must be positive"), ("4:0", "both sides of a ratio must be positive"),
-    ("wide", "is not a ratio"), ("-4:3", "is not a ratio"), ("101:1", "beyond 100:1"),
-    ((4, 3, 1), "a pair of numbers"),
-])
+@pytest.mark.parametrize(
+    "text, message",
+    [
+        ("0:1", "both sides of a ratio must be positive"),
+        ("4:0", "both sides of a ratio must be positive"),
+        ("wide", "is not a ratio"),
+        ("-4:3", "is not a ratio"),
+        ("101:1", "beyond 100:1"),
+        ((4, 3, 1), "a pair of numbers"),
+    ],
+)
 def test_bad_ratios_say_why(text, message):
     with pytest.raises(ValueError, match=message):
         parse_ratio(text)
 
 
-@pytest.mark.parametrize("text,expected", [("4:3", Ratio("fixed", 4, 3)), ("8:6", Ratio("fixed", 4, 3)),
-                                           ("16x9", Ratio("fixed", 16, 9)), ("ANY", Ratio("any")),
-                                           ("original", Ratio("original"))])
+@pytest.mark.parametrize(
+    "text,expected",
+    [
+        ("4:3", Ratio("fixed", 4, 3)),
+        ("8:6", Ratio("fixed", 4, 3)),
+        ("16x9", Ratio("fixed", 16, 9)),
+        ("ANY", Ratio("any")),
+        ("original", Ratio("original")),
+    ],
+)
 def test_parse_ratio(text, expected):
     assert parse_ratio(text) == expected
 

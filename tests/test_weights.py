@@ -1,4 +1,5 @@
 """Weights lookup, resumable downloads (against a local HTTP server) and the `weights` CLI."""
+
 from __future__ import annotations
 
 import hashlib
@@ -83,6 +84,7 @@ def cache(tmp_path, monkeypatch):
 def fake_reader(monkeypatch):
     """A stand-in for reading a weights file's metadata (the real one needs torch or ONNX Runtime
     and a real file): files starting with b"bad" fail to load, others give FAKE_META."""
+
     def read(path):
         if Path(path).read_bytes().startswith(b"bad"):
             raise CheckpointError(f"{path}: not a sacrop checkpoint")
@@ -91,11 +93,17 @@ def fake_reader(monkeypatch):
     monkeypatch.setattr(w, "read_weights_meta", read)
 
 
-FAKE_META = {"architecture": "sacrop.CropScorer", "config": {"backbone": "mobilenet_v2", "spatial": True},
-             "input": {"short_side": 256, "max_long_side": 768, "multiple": 32}, "lambda_cls": 1.0}
-FAKE_META_LINES = ("  architecture: sacrop.CropScorer (mobilenet_v2, spatial-aware feature)\n"
-                   "  input: short side 256, long side <= 768, multiple of 32\n"
-                   "  lambda_cls: 1.0\n")
+FAKE_META = {
+    "architecture": "sacrop.CropScorer",
+    "config": {"backbone": "mobilenet_v2", "spatial": True},
+    "input": {"short_side": 256, "max_long_side": 768, "multiple": 32},
+    "lambda_cls": 1.0,
+}
+FAKE_META_LINES = (
+    "  architecture: sacrop.CropScorer (mobilenet_v2, spatial-aware feature)\n"
+    "  input: short side 256, long side <= 768, multiple of 32\n"
+    "  lambda_cls: 1.0\n"
+)
 
 
 def _cli() -> click.Group:
@@ -115,9 +123,13 @@ SHIPPED_GRAPH_SHA = "40acc995712cf76aaa107b0646638a453d4006bb7690d25e20a0eff5293
 
 def test_registry_default_entry():
     assert w.REGISTRY[w.DEFAULT_WEIGHTS] == w.WeightsEntry(
-        "sacrop-fcdb-v2", "MobileNetV2 + spatial-aware feature + rank consistency, trained on FCDB",
-        (w.WeightsFile("onnx", "sacrop-fcdb-v2.onnx", SHIPPED_GRAPH_SHA),
-         w.WeightsFile("torch", "sacrop-fcdb-v2.pt", SHIPPED_SHA)))
+        "sacrop-fcdb-v2",
+        "MobileNetV2 + spatial-aware feature + rank consistency, trained on FCDB",
+        (
+            w.WeightsFile("onnx", "sacrop-fcdb-v2.onnx", SHIPPED_GRAPH_SHA),
+            w.WeightsFile("torch", "sacrop-fcdb-v2.pt", SHIPPED_SHA),
+        ),
+    )
 
 
 def test_shipped_files_match_the_registry():
@@ -135,8 +147,9 @@ def test_cache_dir_env(tmp_path, monkeypatch):
 
 
 def test_download_plain_with_sha256(server, tmp_path):
-    path = w.download(f"{server.url}/file.bin", sha256=PAYLOAD_SHA.upper(), dest_dir=tmp_path,
-                      progress=False)
+    path = w.download(
+        f"{server.url}/file.bin", sha256=PAYLOAD_SHA.upper(), dest_dir=tmp_path, progress=False
+    )
     assert path == tmp_path / "file.bin"
     assert path.read_bytes() == PAYLOAD
     assert list(tmp_path.iterdir()) == [path]
@@ -145,8 +158,10 @@ def test_download_plain_with_sha256(server, tmp_path):
 
 def test_download_existing_file_is_not_fetched_again(server, tmp_path):
     (tmp_path / "file.bin").write_bytes(PAYLOAD)
-    assert w.download(f"{server.url}/file.bin", sha256=PAYLOAD_SHA, dest_dir=tmp_path,
-                      progress=False) == tmp_path / "file.bin"
+    assert (
+        w.download(f"{server.url}/file.bin", sha256=PAYLOAD_SHA, dest_dir=tmp_path, progress=False)
+        == tmp_path / "file.bin"
+    )
     assert server.requests == []
 
 
@@ -155,8 +170,9 @@ def test_interrupted_download_resumes(server, tmp_path):
     server.cut_after = 120_000
     with pytest.raises(DownloadError) as info:
         w.download(url, sha256=PAYLOAD_SHA, dest_dir=tmp_path, progress=False)
-    assert str(info.value) == (f"{url}: connection closed after 120000 of 300000 bytes; "
-                               "rerun to resume")
+    assert str(info.value) == (
+        f"{url}: connection closed after 120000 of 300000 bytes; rerun to resume"
+    )
     part = tmp_path / "file.bin.part"
     assert part.read_bytes() == PAYLOAD[:120_000]
     assert not (tmp_path / "file.bin").exists()
@@ -170,16 +186,18 @@ def test_interrupted_download_resumes(server, tmp_path):
 
 def test_server_ignoring_range_restarts(server, tmp_path):
     (tmp_path / "file.bin.part").write_bytes(b"stale bytes")
-    path = w.download(f"{server.url}/norange/file.bin", sha256=PAYLOAD_SHA, dest_dir=tmp_path,
-                      progress=False)
+    path = w.download(
+        f"{server.url}/norange/file.bin", sha256=PAYLOAD_SHA, dest_dir=tmp_path, progress=False
+    )
     assert server.requests == [("/norange/file.bin", "bytes=11-")]
     assert path.read_bytes() == PAYLOAD
 
 
 def test_complete_part_answered_416_is_used(server, tmp_path):
     (tmp_path / "file.bin.part").write_bytes(PAYLOAD)
-    path = w.download(f"{server.url}/file.bin", sha256=PAYLOAD_SHA, dest_dir=tmp_path,
-                      progress=False)
+    path = w.download(
+        f"{server.url}/file.bin", sha256=PAYLOAD_SHA, dest_dir=tmp_path, progress=False
+    )
     assert server.requests == [("/file.bin", "bytes=300000-")]
     assert path.read_bytes() == PAYLOAD
 
@@ -203,8 +221,9 @@ def test_wrong_checksum_removes_file(server, tmp_path):
     url = f"{server.url}/file.bin"
     with pytest.raises(DownloadError) as info:
         w.download(url, sha256="0" * 64, dest_dir=tmp_path, progress=False)
-    assert str(info.value) == (f"{url}: SHA-256 mismatch: expected {'0' * 64}, got {PAYLOAD_SHA}; "
-                               "the file was removed")
+    assert str(info.value) == (
+        f"{url}: SHA-256 mismatch: expected {'0' * 64}, got {PAYLOAD_SHA}; the file was removed"
+    )
     assert list(tmp_path.iterdir()) == []
 
 
@@ -237,8 +256,9 @@ def test_resolve_path_env_and_unknown(cache, tmp_path, monkeypatch):
     assert w.resolve_weights(kind="torch") == ckpt
     with pytest.raises(CheckpointError) as info:
         w.resolve_weights("nope")
-    assert str(info.value) == ("nope: no such weights file or registered name "
-                               "(see `sacrop weights list`)")
+    assert str(info.value) == (
+        "nope: no such weights file or registered name (see `sacrop weights list`)"
+    )
 
 
 def test_a_file_of_the_other_kind_stands_for_its_sibling(cache, tmp_path):
@@ -246,13 +266,17 @@ def test_a_file_of_the_other_kind_stands_for_its_sibling(cache, tmp_path):
     ckpt.write_bytes(b"x")
     with pytest.raises(CheckpointError) as info:
         w.resolve_weights(ckpt, kind="onnx")
-    assert str(info.value) == (f"{ckpt}: no ONNX graph beside it (mine.onnx): make one with "
-                               f"`sacrop weights export {ckpt}`, or use --engine torch")
+    assert str(info.value) == (
+        f"{ckpt}: no ONNX graph beside it (mine.onnx): make one with "
+        f"`sacrop weights export {ckpt}`, or use --engine torch"
+    )
     graph.write_bytes(b"y")
     assert w.resolve_weights(ckpt, kind="onnx") == graph
     assert w.resolve_weights(graph, kind="torch") == ckpt
     ckpt.unlink()
-    with pytest.raises(CheckpointError, match="the torch engine needs the checkpoint mine.pt beside it"):
+    with pytest.raises(
+        CheckpointError, match="the torch engine needs the checkpoint mine.pt beside it"
+    ):
         w.resolve_weights(graph, kind="torch")
     other = tmp_path / "model.bin"  # neither kind's suffix: taken as it is
     other.write_bytes(b"z")
@@ -262,8 +286,10 @@ def test_a_file_of_the_other_kind_stands_for_its_sibling(cache, tmp_path):
 def test_resolve_default_missing_damaged_and_found(cache, tmp_path, monkeypatch):
     with pytest.raises(CheckpointError) as info:
         w.resolve_weights()
-    assert str(info.value) == ("no trained weights are installed: sacrop-fcdb-v2.onnx is missing from "
-                               f"{cache}; reinstall sacrop or pass --weights PATH")
+    assert str(info.value) == (
+        "no trained weights are installed: sacrop-fcdb-v2.onnx is missing from "
+        f"{cache}; reinstall sacrop or pass --weights PATH"
+    )
     shipped = tmp_path / "shipped"
     shipped.mkdir()
     (shipped / "sacrop-fcdb-v2.onnx").write_bytes(b"x")
@@ -272,11 +298,16 @@ def test_resolve_default_missing_damaged_and_found(cache, tmp_path, monkeypatch)
     assert w.locate("sacrop-fcdb-v2", "torch") is None
     with pytest.raises(CheckpointError) as info:  # a registered file is checked
         w.resolve_weights("sacrop-fcdb-v2")
-    assert str(info.value) == (f"{shipped / 'sacrop-fcdb-v2.onnx'}: SHA-256 mismatch: expected "
-                               f"{SHIPPED_GRAPH_SHA}, got {hashlib.sha256(b'x').hexdigest()}; "
-                               "the file is damaged or was replaced: reinstall sacrop")
-    entry = w.WeightsEntry("sacrop-fcdb-v2", "test", (
-        w.WeightsFile("onnx", "sacrop-fcdb-v2.onnx", hashlib.sha256(b"x").hexdigest()),))
+    assert str(info.value) == (
+        f"{shipped / 'sacrop-fcdb-v2.onnx'}: SHA-256 mismatch: expected "
+        f"{SHIPPED_GRAPH_SHA}, got {hashlib.sha256(b'x').hexdigest()}; "
+        "the file is damaged or was replaced: reinstall sacrop"
+    )
+    entry = w.WeightsEntry(
+        "sacrop-fcdb-v2",
+        "test",
+        (w.WeightsFile("onnx", "sacrop-fcdb-v2.onnx", hashlib.sha256(b"x").hexdigest()),),
+    )
     monkeypatch.setitem(w.REGISTRY, "sacrop-fcdb-v2", entry)
     assert w.resolve_weights("sacrop-fcdb-v2") == shipped / "sacrop-fcdb-v2.onnx"
     with pytest.raises(CheckpointError, match="sacrop-fcdb-v2: has no torch file"):
@@ -295,11 +326,20 @@ def test_verify(tmp_path, fake_reader):
     good = tmp_path / "good.pt"
     good.write_bytes(b"good")
     sha = hashlib.sha256(b"good").hexdigest()
-    assert w.verify(good, sha) == {"path": str(good), "sha256": sha, "size": 4, "ok": True,
-                                   "error": None, "note": None, "meta": FAKE_META}
+    assert w.verify(good, sha) == {
+        "path": str(good),
+        "sha256": sha,
+        "size": 4,
+        "ok": True,
+        "error": None,
+        "note": None,
+        "meta": FAKE_META,
+    }
     result = w.verify(good, "f" * 64)
     assert (result["ok"], result["error"]) == (
-        False, f"{good}: SHA-256 mismatch: expected {'f' * 64}, got {sha}")
+        False,
+        f"{good}: SHA-256 mismatch: expected {'f' * 64}, got {sha}",
+    )
     bad = tmp_path / "bad.pt"
     bad.write_bytes(b"bad")
     assert w.verify(bad, None)["error"] == f"{bad}: not a sacrop checkpoint"
@@ -307,13 +347,22 @@ def test_verify(tmp_path, fake_reader):
 
 
 def test_summarise_meta_counts_the_training_files():
-    meta = {**FAKE_META, "training": {"command": "sacrop train --fcdb d -o m.pt",
-                                      "data": {"n_train": 10, "n_val": 2, "val_names": ["a.jpg"] * 2}},
-            "metrics": {"validation": {"iou": 0.71234, "disp": 0.0712}}, "checkpoint_sha256": "ab" * 32}
+    meta = {
+        **FAKE_META,
+        "training": {
+            "command": "sacrop train --fcdb d -o m.pt",
+            "data": {"n_train": 10, "n_val": 2, "val_names": ["a.jpg"] * 2},
+        },
+        "metrics": {"validation": {"iou": 0.71234, "disp": 0.0712}},
+        "checkpoint_sha256": "ab" * 32,
+    }
     assert w.summarise_meta(meta)[2:] == [
-        ("trained with", "sacrop train --fcdb d -o m.pt"), ("training data", "n_train 10, n_val 2"),
-        ("lambda_cls", "1.0"), ("validation", "iou 0.7123, disp 0.0712"),
-        ("exported from", f"checkpoint {'ab' * 32}")]
+        ("trained with", "sacrop train --fcdb d -o m.pt"),
+        ("training data", "n_train 10, n_val 2"),
+        ("lambda_cls", "1.0"),
+        ("validation", "iou 0.7123, disp 0.0712"),
+        ("exported from", f"checkpoint {'ab' * 32}"),
+    ]
 
 
 def test_cli_list_json(cache):
@@ -321,13 +370,34 @@ def test_cli_list_json(cache):
     (cache / "sacrop-fcdb-v2.pt").write_bytes(PAYLOAD)
     result = CliRunner().invoke(_cli(), ["weights", "list", "--json"])
     assert result.exit_code == 0, result.output
-    common = {"name": "sacrop-fcdb-v2", "default": True, "url": None,
-              "description": w.REGISTRY["sacrop-fcdb-v2"].description}
+    common = {
+        "name": "sacrop-fcdb-v2",
+        "default": True,
+        "url": None,
+        "description": w.REGISTRY["sacrop-fcdb-v2"].description,
+    }
     assert json.loads(result.stdout) == [
-        {**common, "kind": "onnx", "filename": "sacrop-fcdb-v2.onnx", "path": None, "present": False,
-         "size": None, "sha256": None, "expected_sha256": SHIPPED_GRAPH_SHA},
-        {**common, "kind": "torch", "filename": "sacrop-fcdb-v2.pt", "path": str(cache / "sacrop-fcdb-v2.pt"),
-         "present": True, "size": 300_000, "sha256": PAYLOAD_SHA, "expected_sha256": SHIPPED_SHA}]
+        {
+            **common,
+            "kind": "onnx",
+            "filename": "sacrop-fcdb-v2.onnx",
+            "path": None,
+            "present": False,
+            "size": None,
+            "sha256": None,
+            "expected_sha256": SHIPPED_GRAPH_SHA,
+        },
+        {
+            **common,
+            "kind": "torch",
+            "filename": "sacrop-fcdb-v2.pt",
+            "path": str(cache / "sacrop-fcdb-v2.pt"),
+            "present": True,
+            "size": 300_000,
+            "sha256": PAYLOAD_SHA,
+            "expected_sha256": SHIPPED_SHA,
+        },
+    ]
 
 
 def test_cli_list_table_shows_the_whole_sha256(cache):
@@ -346,7 +416,8 @@ def test_cli_list_table(cache):
 
 def test_cli_download(server, cache):
     result = CliRunner().invoke(
-        _cli(), ["weights", "download", f"{server.url}/file.bin", "--sha256", PAYLOAD_SHA])
+        _cli(), ["weights", "download", f"{server.url}/file.bin", "--sha256", PAYLOAD_SHA]
+    )
     assert result.exit_code == 0, result.output
     assert result.stdout == f"{cache / 'file.bin'}\n"
     assert (cache / "file.bin").read_bytes() == PAYLOAD
@@ -359,8 +430,9 @@ def test_cli_download_404(server, cache):
 
 
 def test_cli_bad_sha256_is_usage_error(cache):
-    result = CliRunner().invoke(_cli(), ["weights", "download", "http://127.0.0.1:1/x.pt",
-                                         "--sha256", "abc"])
+    result = CliRunner().invoke(
+        _cli(), ["weights", "download", "http://127.0.0.1:1/x.pt", "--sha256", "abc"]
+    )
     assert result.exit_code == 2
     assert "expected 64 hexadecimal characters" in result.stderr
 
@@ -384,8 +456,10 @@ def test_cli_verify(cache, tmp_path, fake_reader):
     good.write_bytes(b"good")
     result = CliRunner().invoke(_cli(), ["weights", "verify", str(good)])
     assert result.exit_code == 0
-    assert result.stdout == (f"OK {good}\n  size: 4 bytes\n"
-                             f"  sha256: {hashlib.sha256(b'good').hexdigest()}\n" + FAKE_META_LINES)
+    assert result.stdout == (
+        f"OK {good}\n  size: 4 bytes\n"
+        f"  sha256: {hashlib.sha256(b'good').hexdigest()}\n" + FAKE_META_LINES
+    )
     result = CliRunner().invoke(_cli(), ["weights", "verify", str(good), "--sha256", "a" * 64])
     assert result.exit_code == 1
     assert "SHA-256 mismatch" in result.stderr

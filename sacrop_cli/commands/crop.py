@@ -3,6 +3,7 @@
 Nothing heavy is imported here at module level (torch, Pillow, the API): ``sacrop --help``
 must stay fast. Machine output (``--json``, ``score``) goes to stdout, everything else to stderr.
 """
+
 from __future__ import annotations
 
 import contextlib
@@ -17,8 +18,16 @@ from typing import IO, Any
 
 import click
 
-from sacrop_cli.commands.options import (BoxType, RatioType, SizeType, load_cropper, model_options, parse_box,
-                                         reports_errors, verbosity_options)
+from sacrop_cli.commands.options import (
+    BoxType,
+    RatioType,
+    SizeType,
+    load_cropper,
+    model_options,
+    parse_box,
+    reports_errors,
+    verbosity_options,
+)
 from sacrop_cli.console import UI, level_from_flags
 from sacrop_cli.errors import SacropError
 from sacrop_cli.ratios import Ratio
@@ -82,11 +91,9 @@ def _summary(report: Any, out_dir: Path, dry_run: bool) -> Any:
         table.add_row(f"Crops written to {out_dir}", str(c["crops_written"]))
         table.add_row("Already existing (kept)", str(c["crops_existing"]))
     table.add_row("Skipped files (not images)", str(c["skipped_files"]))
-    table.add_row("Errors", str(c["errors"] + c["missing"]),
-                  style="red" if report.failed else None)
+    table.add_row("Errors", str(c["errors"] + c["missing"]), style="red" if report.failed else None)
     if report.stopped:
-        table.add_row(f"Not processed ({report.stopped})", str(c["not_processed"]),
-                      style="yellow")
+        table.add_row(f"Not processed ({report.stopped})", str(c["not_processed"]), style="yellow")
     table.add_row("Time", f"{c['seconds']:.1f} s")
     return table
 
@@ -97,8 +104,13 @@ def _check_preview(ctx: click.Context, param: click.Parameter, value: Path | Non
     return value
 
 
-def _write_previews(ui: UI, records: list[dict[str, Any]], sheet: Path | None,
-                    folder: Path | None, max_pixels: int | None) -> None:
+def _write_previews(
+    ui: UI,
+    records: list[dict[str, Any]],
+    sheet: Path | None,
+    folder: Path | None,
+    max_pixels: int | None,
+) -> None:
     """The preview sheet and/or per-photo previews, after the run (exit 1 if unwritable)."""
     from sacrop_cli.preview import thumbnail_loader, write_preview, write_preview_dir
 
@@ -140,61 +152,149 @@ not exist (the others are still processed), 2 for invalid options, 130 when inte
 
 
 @click.command("crop", help=CROP_HELP)
-@click.argument("paths", nargs=-1, required=True, type=click.Path(path_type=Path), metavar="PATH...")
-@click.option("-r", "--ratio", "ratios", type=RatioType(), multiple=True, default=("any",),
-              show_default=True, help="Aspect ratio of the crops; repeat for several.")
-@click.option("-k", "--top-k", type=click.IntRange(min=1), default=1, show_default=True,
-              help="How many crops per ratio, best first (visibly different framings).")
-@click.option("-o", "--out", "out_dir", type=click.Path(file_okay=False, path_type=Path),
-              default=Path("crops"), help="Folder for the crop files.  [default: ./crops]")
+@click.argument(
+    "paths", nargs=-1, required=True, type=click.Path(path_type=Path), metavar="PATH..."
+)
+@click.option(
+    "-r",
+    "--ratio",
+    "ratios",
+    type=RatioType(),
+    multiple=True,
+    default=("any",),
+    show_default=True,
+    help="Aspect ratio of the crops; repeat for several.",
+)
+@click.option(
+    "-k",
+    "--top-k",
+    type=click.IntRange(min=1),
+    default=1,
+    show_default=True,
+    help="How many crops per ratio, best first (visibly different framings).",
+)
+@click.option(
+    "-o",
+    "--out",
+    "out_dir",
+    type=click.Path(file_okay=False, path_type=Path),
+    default=Path("crops"),
+    help="Folder for the crop files.  [default: ./crops]",
+)
 @click.option("--no-recursive", is_flag=True, help="Do not descend into sub-folders.")
 @click.option("--overwrite", is_flag=True, help="Replace crop files left by an earlier run.")
-@click.option("--resume", is_flag=True,
-              help="Keep the crops an earlier (interrupted) run wrote and make the missing "
-                   "ones; this is the default, the flag only says so.")
-@click.option("--format", "fmt", type=click.Choice(["jpeg", "png", "webp", "tiff"],
-                                                    case_sensitive=False),
-              help="Output format [default: the format of each photo; JPEG for HEIC, PNG for GIF].")
-@click.option("--quality", type=click.IntRange(1, 100), default=95, show_default=True,
-              help="JPEG/WebP quality.")
-@click.option("--max-size", type=SizeType(), default=None,
-              help="Shrink crops to fit in WxH pixels (ratio kept, never enlarged).")
-@click.option("--manifest", type=click.Path(dir_okay=False, allow_dash=True, path_type=Path),
-              help="Write a JSON Lines record per photo (boxes, scores, files) to this file; "
-                   "'-' for standard output.")
-@click.option("--preview", type=click.Path(dir_okay=False, path_type=Path), callback=_check_preview,
-              metavar="FILE.html|FILE.png",
-              help="Write a contact sheet of the photos with their crops drawn on them: a "
-                   "self-contained .html file (paged, for any number of photos) or a .png image.")
-@click.option("--preview-dir", type=click.Path(file_okay=False, path_type=Path), metavar="DIR",
-              help="Write one preview PNG per photo (<name>.preview.png) into DIR.")
-@click.option("-n", "--dry-run", is_flag=True,
-              help="Find the crops but write no image files (the manifest is still written).")
-@click.option("--json", "as_json", is_flag=True,
-              help="Print the records as JSON Lines on stdout (messages stay on stderr).")
+@click.option(
+    "--resume",
+    is_flag=True,
+    help="Keep the crops an earlier (interrupted) run wrote and make the missing "
+    "ones; this is the default, the flag only says so.",
+)
+@click.option(
+    "--format",
+    "fmt",
+    type=click.Choice(["jpeg", "png", "webp", "tiff"], case_sensitive=False),
+    help="Output format [default: the format of each photo; JPEG for HEIC, PNG for GIF].",
+)
+@click.option(
+    "--quality",
+    type=click.IntRange(1, 100),
+    default=95,
+    show_default=True,
+    help="JPEG/WebP quality.",
+)
+@click.option(
+    "--max-size",
+    type=SizeType(),
+    default=None,
+    help="Shrink crops to fit in WxH pixels (ratio kept, never enlarged).",
+)
+@click.option(
+    "--manifest",
+    type=click.Path(dir_okay=False, allow_dash=True, path_type=Path),
+    help="Write a JSON Lines record per photo (boxes, scores, files) to this file; "
+    "'-' for standard output.",
+)
+@click.option(
+    "--preview",
+    type=click.Path(dir_okay=False, path_type=Path),
+    callback=_check_preview,
+    metavar="FILE.html|FILE.png",
+    help="Write a contact sheet of the photos with their crops drawn on them: a "
+    "self-contained .html file (paged, for any number of photos) or a .png image.",
+)
+@click.option(
+    "--preview-dir",
+    type=click.Path(file_okay=False, path_type=Path),
+    metavar="DIR",
+    help="Write one preview PNG per photo (<name>.preview.png) into DIR.",
+)
+@click.option(
+    "-n",
+    "--dry-run",
+    is_flag=True,
+    help="Find the crops but write no image files (the manifest is still written).",
+)
+@click.option(
+    "--json",
+    "as_json",
+    is_flag=True,
+    help="Print the records as JSON Lines on stdout (messages stay on stderr).",
+)
 @model_options
-@click.option("--no-refine", is_flag=True,
-              help="Keep the best candidate boxes as they are: no local search around them "
-                   "(a little faster, a little worse: see the README).")
-@click.option("--batch-size", type=click.IntRange(min=1), default=8, show_default=True,
-              help="Photos scored together; lower it if memory is short.")
-@click.option("--max-pixels", type=click.IntRange(min=1), default=None,
-              help="Refuse photos with more pixels than this (decompression-bomb guard).  "
-                   f"[default: {_MAX_PIXELS_SHOWN}]")
+@click.option(
+    "--no-refine",
+    is_flag=True,
+    help="Keep the best candidate boxes as they are: no local search around them "
+    "(a little faster, a little worse: see the README).",
+)
+@click.option(
+    "--batch-size",
+    type=click.IntRange(min=1),
+    default=8,
+    show_default=True,
+    help="Photos scored together; lower it if memory is short.",
+)
+@click.option(
+    "--max-pixels",
+    type=click.IntRange(min=1),
+    default=None,
+    help="Refuse photos with more pixels than this (decompression-bomb guard).  "
+    f"[default: {_MAX_PIXELS_SHOWN}]",
+)
 @verbosity_options
 @reports_errors
-def crop(paths: tuple[Path, ...], ratios: tuple[Ratio, ...], top_k: int, out_dir: Path,
-         no_recursive: bool, overwrite: bool, resume: bool, fmt: str | None, quality: int,
-         max_size: tuple[int, int] | None, manifest: Path | None, preview: Path | None,
-         preview_dir: Path | None, dry_run: bool, as_json: bool,
-         weights: str | None, engine: str, device: str, no_refine: bool, batch_size: int,
-         max_pixels: int | None, quiet: bool, verbose: int) -> None:
+def crop(
+    paths: tuple[Path, ...],
+    ratios: tuple[Ratio, ...],
+    top_k: int,
+    out_dir: Path,
+    no_recursive: bool,
+    overwrite: bool,
+    resume: bool,
+    fmt: str | None,
+    quality: int,
+    max_size: tuple[int, int] | None,
+    manifest: Path | None,
+    preview: Path | None,
+    preview_dir: Path | None,
+    dry_run: bool,
+    as_json: bool,
+    weights: str | None,
+    engine: str,
+    device: str,
+    no_refine: bool,
+    batch_size: int,
+    max_pixels: int | None,
+    quiet: bool,
+    verbose: int,
+) -> None:
     from sacrop_cli.inputs import scan_inputs
     from sacrop_cli.pipeline import run_batch
 
     if resume and overwrite:
-        raise click.UsageError("--resume keeps existing crops and --overwrite replaces them: "
-                               "choose one")
+        raise click.UsageError(
+            "--resume keeps existing crops and --overwrite replaces them: choose one"
+        )
     if manifest is not None and str(manifest) == "-":  # the records on standard output
         manifest, as_json = None, True
     ui = UI(level_from_flags(quiet, verbose))
@@ -226,18 +326,31 @@ def crop(paths: tuple[Path, ...], ratios: tuple[Ratio, ...], top_k: int, out_dir
         else:
             ui.info(f"{record['source']}: {len(record['crops'])} crop(s)")
             for c in record["crops"]:
-                ui.debug(f"  {c['ratio']} #{c['rank']} {c['box']} score {c['score']:.4f} "
-                         f"-> {c['path'] or c['status']}")
+                ui.debug(
+                    f"  {c['ratio']} #{c['rank']} {c['box']} score {c['score']:.4f} "
+                    f"-> {c['path'] or c['status']}"
+                )
         advance(1)
 
     cropper = load_cropper(ui, weights, device, engine, refine=not no_refine)
     total = len(scan.images) + len(scan.missing) + len(scan.skipped)
     with _jsonl_sink(manifest) as sink, ui.progress(total, "Cropping") as advance:
         report = run_batch(
-            cropper, scan, ratios, top_k, out_dir, dry_run=dry_run, overwrite=overwrite,
-            format=fmt.lower() if fmt else None, quality=quality, max_size=max_size,
-            max_pixels=max_pixels, batch_size=batch_size, on_progress=show,
-            should_stop=lambda: stop_requested() or stdout_closed)
+            cropper,
+            scan,
+            ratios,
+            top_k,
+            out_dir,
+            dry_run=dry_run,
+            overwrite=overwrite,
+            format=fmt.lower() if fmt else None,
+            quality=quality,
+            max_size=max_size,
+            max_pixels=max_pixels,
+            batch_size=batch_size,
+            on_progress=show,
+            should_stop=lambda: stop_requested() or stdout_closed,
+        )
     if stdout_closed:  # end quietly, as Unix tools do when their reader goes away
         _silence_stdout()
         raise click.exceptions.Exit(141)  # 128 + SIGPIPE
@@ -248,8 +361,10 @@ def crop(paths: tuple[Path, ...], ratios: tuple[Ratio, ...], top_k: int, out_dir
         _write_previews(ui, report.records, preview, preview_dir, max_pixels)
     ui.print(_summary(report, out_dir, dry_run))
     if report.stopped:
-        message = (f"{report.stopped}: {report.counts['not_processed']} photo(s) not processed;"
-                   " run the same command again to finish")
+        message = (
+            f"{report.stopped}: {report.counts['not_processed']} photo(s) not processed;"
+            " run the same command again to finish"
+        )
         if report.stopped == "interrupted":
             ui.warning(message)
             raise click.exceptions.Exit(130)
@@ -286,8 +401,10 @@ def _read_boxes(ctx: click.Context, param: click.Parameter, value: Path | None) 
         data = json.loads(value.read_text(encoding="utf-8"))
         if not isinstance(data, list):
             raise ValueError("expected a JSON list of [x1, y1, x2, y2]")
-        return [parse_box(item["box"] if isinstance(item, dict) and "box" in item else item)
-                for item in data]
+        return [
+            parse_box(item["box"] if isinstance(item, dict) and "box" in item else item)
+            for item in data
+        ]
     except (OSError, UnicodeDecodeError, ValueError) as err:
         raise click.BadParameter(f"{value}: {err}", ctx, param) from None
 
@@ -300,14 +417,26 @@ def _clipped(box: list[float | int], width: int, height: int) -> list[float | in
 @click.command("score", help=SCORE_HELP)
 @click.argument("image", type=click.Path(exists=True, dir_okay=False, path_type=Path))
 @click.option("--box", "boxes", type=BoxType(), multiple=True, help="A box to score; repeatable.")
-@click.option("--boxes", "boxes_file", type=click.Path(exists=True, dir_okay=False, path_type=Path),
-              callback=_read_boxes, metavar="FILE.json",
-              help='A JSON list of boxes: [[x1, y1, x2, y2], ...] (or objects with a "box").')
+@click.option(
+    "--boxes",
+    "boxes_file",
+    type=click.Path(exists=True, dir_okay=False, path_type=Path),
+    callback=_read_boxes,
+    metavar="FILE.json",
+    help='A JSON list of boxes: [[x1, y1, x2, y2], ...] (or objects with a "box").',
+)
 @model_options
 @click.option("-q", "--quiet", is_flag=True, help="Only errors and the scores: no warnings.")
 @reports_errors
-def score(image: Path, boxes: tuple[list, ...], boxes_file: list | None, weights: str | None,
-          engine: str, device: str, quiet: bool) -> None:
+def score(
+    image: Path,
+    boxes: tuple[list, ...],
+    boxes_file: list | None,
+    weights: str | None,
+    engine: str,
+    device: str,
+    quiet: bool,
+) -> None:
     import numpy as np
 
     given = [*boxes, *(boxes_file or [])]
@@ -323,8 +452,10 @@ def score(image: Path, boxes: tuple[list, ...], boxes_file: list | None, weights
         if clipped[2] <= clipped[0] or clipped[3] <= clipped[1]:
             raise SacropError(f"{image}: box {box} is empty or outside the {width}x{height} photo")
         if clipped != box:
-            ui.warning(f"{image}: box {box} reaches outside the {width}x{height} photo: "
-                       f"scored as {clipped}")
+            ui.warning(
+                f"{image}: box {box} reaches outside the {width}x{height} photo: "
+                f"scored as {clipped}"
+            )
         scored.append(clipped)
     scores = cropper.score_many([photo], [np.asarray(scored, dtype=np.float64)])[0]
     for box, value in zip(scored, scores):

@@ -2,6 +2,7 @@
 
 The network and Pillow are imported inside the command only (``sacrop --help`` stays fast).
 """
+
 from __future__ import annotations
 
 from pathlib import Path
@@ -31,24 +32,54 @@ Examples:
 
 def _check_out(ctx: click.Context, param: click.Parameter, value: Path | None) -> Path | None:
     if value is not None and value.suffix.lower() not in _PICTURE_FORMATS:
-        raise click.BadParameter(f"{value}: the picture's name must end in .png, .jpg or .webp",
-                                 ctx, param)
+        raise click.BadParameter(
+            f"{value}: the picture's name must end in .png, .jpg or .webp", ctx, param
+        )
     return value
 
 
 @click.command("explain", help=EXPLAIN_HELP)
 @click.argument("image", type=click.Path(exists=True, dir_okay=False, path_type=Path))
-@click.option("-r", "--ratio", "ratios", type=RatioType(), multiple=True, default=("any",),
-              show_default=True, help="Aspect ratio of the crops; repeat for several.")
-@click.option("-k", "--top-k", "top", type=click.IntRange(1, 20), default=5, show_default=True,
-              help="Candidates drawn and listed per ratio, best first (as `sacrop crop -k`).")
-@click.option("-o", "--out", type=click.Path(dir_okay=False, path_type=Path), callback=_check_out,
-              metavar="OUT.png", help="The picture to write.  [default: ./<name>.explain.png]")
+@click.option(
+    "-r",
+    "--ratio",
+    "ratios",
+    type=RatioType(),
+    multiple=True,
+    default=("any",),
+    show_default=True,
+    help="Aspect ratio of the crops; repeat for several.",
+)
+@click.option(
+    "-k",
+    "--top-k",
+    "top",
+    type=click.IntRange(1, 20),
+    default=5,
+    show_default=True,
+    help="Candidates drawn and listed per ratio, best first (as `sacrop crop -k`).",
+)
+@click.option(
+    "-o",
+    "--out",
+    type=click.Path(dir_okay=False, path_type=Path),
+    callback=_check_out,
+    metavar="OUT.png",
+    help="The picture to write.  [default: ./<name>.explain.png]",
+)
 @model_options
 @click.option("-q", "--quiet", is_flag=True, help="Only print errors.")
 @reports_errors
-def explain(image: Path, ratios: tuple[Ratio, ...], top: int, out: Path | None,
-            weights: str | None, engine: str, device: str, quiet: bool) -> None:
+def explain(
+    image: Path,
+    ratios: tuple[Ratio, ...],
+    top: int,
+    out: Path | None,
+    weights: str | None,
+    engine: str,
+    device: str,
+    quiet: bool,
+) -> None:
     ui = UI(level_from_flags(quiet, 0))
     out = out if out is not None else Path(f"{image.stem}.explain.png")
     if out.resolve() == image.resolve():
@@ -62,8 +93,10 @@ def explain(image: Path, ratios: tuple[Ratio, ...], top: int, out: Path | None,
     picture = render(result, top)
     atomic_write(out, lambda fh: picture.save(fh, _PICTURE_FORMATS[out.suffix.lower()]))
     if result.maps is None:
-        ui.warning(f"{cropper.weights_path}: basic model (no spatial-aware feature): "
-                   "no activation maps to show, only the crops")
+        ui.warning(
+            f"{cropper.weights_path}: basic model (no spatial-aware feature): "
+            "no activation maps to show, only the crops"
+        )
     from rich.text import Text  # plain text: boxes and file names are not markup
 
     for line in [*summary(result), f"wrote {out}"]:

