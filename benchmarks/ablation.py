@@ -137,12 +137,14 @@ def main() -> None:
     )
     base = json.loads((args.runs / "baselines.json").read_text())
     print(
-        "\n| model | IoU | Disp | IoU told ratio | pairs 5-0/4-1 | all pairs |\n|---|---|---|---|---|---|"
+        "\n| model | IoU | Disp | IoU told ratio | pairs 5-0/4-1 | all pairs |"
+        "\n|---|---|---|---|---|---|"
     )
     f = lambda v: "–" if v is None else f"{v:.4f}"  # noqa: E731
     for name, r in base.items():
         print(
-            f"| {name} | {f(r['iou'])} | {f(r['disp'])} | {f(r['iou_told_ratio'])} | {f(r['pairs_decisive'])} | {f(r['pairs_all'])} |"
+            f"| {name} | {f(r['iou'])} | {f(r['disp'])} | {f(r['iou_told_ratio'])} | "
+            f"{f(r['pairs_decisive'])} | {f(r['pairs_all'])} |"
         )
     keys = ("iou", "disp", "iou_told_ratio", "pairs_decisive", "pairs_all")
     for variant, runs in results.items():
@@ -154,7 +156,8 @@ def main() -> None:
             )
         if len(runs) > 1:
             cells = [
-                f"{sum(r[k] for r in runs) / len(runs):.4f} ({max(r[k] for r in runs) - min(r[k] for r in runs):.4f})"
+                f"{sum(r[k] for r in runs) / len(runs):.4f} "
+                f"({max(r[k] for r in runs) - min(r[k] for r in runs):.4f})"
                 for k in keys
             ]
             print(
@@ -163,7 +166,8 @@ def main() -> None:
                 + " |"
             )
     print(
-        f"\n({next(iter(results.values()))[0]['n']} validation photos; baselines: {baselines.stdout.count(chr(10)) - 1} rows)"
+        f"\n({next(iter(results.values()))[0]['n']} validation photos; "
+        f"baselines: {baselines.stdout.count(chr(10)) - 1} rows)"
     )
 
 

@@ -69,7 +69,8 @@ def main() -> None:
             "n": len(images),
         }
     print(
-        f"{'baseline':<36} {'IoU':>6} {'Disp':>6} {'IoU told':>9} {'pairs 5-0/4-1':>14} {'pairs all':>10}"
+        f"{'baseline':<36} {'IoU':>6} {'Disp':>6} {'IoU told':>9} "
+        f"{'pairs 5-0/4-1':>14} {'pairs all':>10}"
     )
     fmt = lambda v: "   -  " if v is None else f"{v:6.4f}"  # noqa: E731
     for name, r in rows.items():

@@ -70,8 +70,10 @@ def main() -> None:
         ).stdout.split()
     print(
         f"pip install {'.[' + args.extra + ']' if args.extra else '.'} into a fresh venv (Python "
-        f"{sys.version.split()[0]}): {size / 1e6:.0f} MB on disk ({(size - empty) / 1e6:.0f} MB over an "
-        f"empty venv), {seconds:.0f} s; torch installed: {any(p.startswith('torch==') for p in packages)}"
+        f"{sys.version.split()[0]}): {size / 1e6:.0f} MB on disk "
+        f"({(size - empty) / 1e6:.0f} MB over an "
+        f"empty venv), {seconds:.0f} s; "
+        f"torch installed: {any(p.startswith('torch==') for p in packages)}"
     )
     print("packages: " + ", ".join(packages))
 

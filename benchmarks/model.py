@@ -34,7 +34,8 @@ def main() -> None:
     rois = torch.from_numpy(boxes_to_rois(boxes, photo, size))
     images = torch.randn(1, 3, size[1], size[0])
     print(
-        f"torch {torch.__version__}, {args.threads} thread(s), input {size[0]}x{size[1]}, {len(boxes)} candidates"
+        f"torch {torch.__version__}, {args.threads} thread(s), input {size[0]}x{size[1]}, "
+        f"{len(boxes)} candidates"
     )
     print(f"{'model':<20} {'parameters':>12} {'median ms':>10} {'p90 ms':>8}")
     paper = {"reduced_dim": 32, "grid": 32}

@@ -276,7 +276,8 @@ def main() -> None:
         if vips_ms is not None:
             rows += [
                 (
-                    "libvips attention (`smartcrop(..., interesting='attention').avg()`), per photo",
+                    "libvips attention (`smartcrop(..., interesting='attention').avg()`), "
+                    "per photo",
                     f"{vips_ms:.1f} ms",
                     "",
                 ),
@@ -401,7 +402,8 @@ def main() -> None:
 
     print(
         f"{n} photos from {args.folder} (long side median {statistics.median(sizes)} px), "
-        f"batch {args.batch_size}, {cpu_cores()} core(s) {cpu}, onnxruntime {onnxruntime.__version__}, "
+        f"batch {args.batch_size}, {cpu_cores()} core(s) {cpu}, "
+        f"onnxruntime {onnxruntime.__version__}, "
         f"weights {weights_label}\n"
     )
     print("| Measure | Value | Target |\n|---|---:|---:|")

@@ -31,7 +31,8 @@ def _conv_bn(
 
 
 class InvertedResidual(nn.Module):
-    """MobileNetV2's block: 1x1 expansion, 3x3 depthwise, linear 1x1 projection, skip when shapes allow."""
+    """MobileNetV2's block: 1x1 expansion, 3x3 depthwise, linear 1x1 projection, skip when
+    shapes allow."""
 
     def __init__(self, inp: int, out: int, stride: int, expand: int) -> None:
         super().__init__()

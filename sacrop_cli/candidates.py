@@ -96,7 +96,8 @@ def ratio_windows(
 
 
 def _window_size(cw: int, rw: int, rh: int, width: int, height: int) -> tuple[int, int]:
-    """Width and height of an ``rw:rh`` window about ``cw`` wide, to the nearest pixel, that fits."""
+    """Width and height of an ``rw:rh`` window about ``cw`` wide, to the nearest pixel, that
+    fits."""
     cw = max(1, min(width, cw))
     ch = max(1, round(cw * rh / rw))
     if ch > height:

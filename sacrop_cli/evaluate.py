@@ -1,4 +1,5 @@
-"""The FCDB and GAICD benchmarks (their published protocols), run through the same :class:`Cropper` as ``sacrop crop``.
+"""The FCDB and GAICD benchmarks (their published protocols), run through the same
+:class:`Cropper` as ``sacrop crop``.
 
 FCDB: the free-ratio top-1 and the top-1 told the human crop's ratio come from
 :meth:`Encoded.best_crops`, as ``sacrop crop --ratio any --top-k 1`` (or ``--ratio W:H``) finds
@@ -117,7 +118,8 @@ def evaluate_gaicd(
     batch_size: int = 8,
     on_image: Callable[[], None] | None = None,
 ) -> EvalReport:
-    """Acc_{K/N}, wAcc, mean per-image SRCC and PCC over the annotated crops (the GAICD protocol)."""
+    """Acc_{K/N}, wAcc, mean per-image SRCC and PCC over the annotated crops (the GAICD
+    protocol)."""
     per_image, problems, metrics = [], [], []
     for batch in _load_batches(cropper, samples, batch_size, problems):
         scores = cropper.score_many([a for _, a in batch], [s.crops for s, _ in batch])

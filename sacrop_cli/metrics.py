@@ -27,7 +27,8 @@ def _acc_key(k: int, n: int) -> str:
 
 
 def displacement(pred: Sequence[float], gt: Sequence[float], width: float, height: float) -> float:
-    """FCDB boundary displacement ("Disp") of ``pred`` from ``gt`` in an image ``width`` x ``height``.
+    """FCDB boundary displacement ("Disp") of ``pred`` from ``gt`` in an image ``width`` x
+    ``height``.
 
     ``((|dx1| + |dx2|) / W + (|dy1| + |dy2|) / H) / 4``: the mean of the four edge offsets,
     each normalised by the image side it runs along. 0 means identical boxes.

@@ -2,7 +2,8 @@
 
 Shapes and coordinates, said once: ``rois`` are ``Tensor[K, 5]`` rows ``(b, x1, y1, x2, y2)``
 with ``b`` the image's index in the batch and the box in **network-input pixels**, continuous
-coordinates with exclusive ends. Conversion from photo pixels happens in :mod:`sacrop_cli.preprocess`.
+coordinates with exclusive ends. Conversion from photo pixels happens in
+:mod:`sacrop_cli.preprocess`.
 """
 
 from __future__ import annotations
@@ -276,7 +277,8 @@ class CropScorer(nn.Module):
         return self.image_features(low, mid, high, (images.shape[-1], images.shape[-2]))
 
     def embed_crops(self, feats: ImageFeatures, rois: Tensor) -> Tensor:
-        """Per-crop embeddings ``[K, embed_dim]`` shared by the regression head and the classifier."""
+        """Per-crop embeddings ``[K, embed_dim]`` shared by the regression head and the
+        classifier."""
         s, scale = self.config.align_size, 1.0 / STRIDE
         roi = roi_align(feats.fused, rois, s, spatial_scale=scale)
         rod = rod_align(feats.fused, rois, s, spatial_scale=scale)

@@ -14,7 +14,8 @@ Two renderings share the layout ideas: the photo, its top crops as coloured rect
   come in pages of :data:`PAGE_SIZE` (``<section id="page-N">``); CSS ``:target`` shows one
   page at a time without scripts (a browser without CSS ``:has`` also keeps page 1 shown),
   and images carry ``loading="lazy"``, so a browser only decodes the page on screen. The file
-  is written as it is built: memory holds one thumbnail at a time. Every input has an ``<article>`` with ``data-source``/``data-status``/
+  is written as it is built: memory holds one thumbnail at a time. Every input has an
+  ``<article>`` with ``data-source``/``data-status``/
   ``data-error``; every crop has ``data-ratio``/``data-rank``/``data-box``/``data-score``.
 - PNG: one image (at most :data:`MAX_PNG_PHOTOS` rows, since it is held in memory), or one
   image per photo for ``--preview-dir``.
@@ -154,7 +155,8 @@ h1 { font-size: 20px; margin: 16px 0 4px; }
 h2 { font-size: 16px; margin: 20px 0 8px; }
 h3 { font-size: 14px; margin: 0 0 6px; overflow-wrap: anywhere; }
 .size { color: #777; font-weight: normal; margin-left: 8px; }
-.key { display: inline-block; color: #fff; background: var(--c); padding: 0 6px; border-radius: 3px; }
+.key { display: inline-block; color: #fff; background: var(--c); padding: 0 6px;
+       border-radius: 3px; }
 nav a { margin-right: 8px; }
 .page { display: none; }
 .page:first-of-type, .page:target { display: block; }

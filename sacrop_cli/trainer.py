@@ -417,7 +417,8 @@ def save_resumable(trainer: Trainer, path: Path, meta: dict) -> Path:
 
 
 def load_resumable(path: Path) -> tuple[dict, dict, dict]:
-    """(state_dict, meta, train_state) of a resumable checkpoint written by :func:`save_resumable`."""
+    """(state_dict, meta, train_state) of a resumable checkpoint written by
+    :func:`save_resumable`."""
     ckpt = read_checkpoint(path)
     payload = torch.load(path, map_location="cpu", weights_only=True)
     if "train_state" not in payload:

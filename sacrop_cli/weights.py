@@ -205,7 +205,8 @@ def _fetch(url: str, part: Path, *, progress: bool, timeout: float) -> None:
                         advance(len(chunk))
                 except (OSError, http.client.HTTPException) as err:
                     raise DownloadError(
-                        f"{url}: transfer interrupted after {received} bytes ({err}); rerun to resume"
+                        f"{url}: transfer interrupted after {received} bytes ({err}); "
+                        "rerun to resume"
                     ) from None
             if total is not None and received < total:
                 raise DownloadError(

