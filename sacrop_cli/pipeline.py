@@ -288,10 +288,11 @@ def _scored_ahead(
     decoder = ThreadPoolExecutor(_DECODE_THREADS, thread_name_prefix="sacrop-decode")
     network = ThreadPoolExecutor(workers, thread_name_prefix="sacrop-network")
 
-    submitted: list[Future[Any]] = []
+    submitted: list[Future[Any]] = []  # those not known to be done, for the shutdown
 
     def schedule(n: int) -> Future[_Scored]:
         """Batch n's reduced decodes start now, its scoring once the network is free."""
+        submitted[:] = [f for f in submitted if not f.done()]  # done ones hold images: let go
         loading = [decoder.submit(analyse, path) for path, _ in batches[n]]
         submitted.extend(loading)
         submitted.append(network.submit(score, batches[n], loading))
