@@ -20,11 +20,11 @@ import click
 
 from sacrop_cli.commands.options import (
     BoxType,
-    RatioType,
     SizeType,
     load_cropper,
     model_options,
     parse_box,
+    ratios_option,
     reports_errors,
     verbosity_options,
 )
@@ -155,16 +155,7 @@ not exist (the others are still processed), 2 for invalid options, 130 when inte
 @click.argument(
     "paths", nargs=-1, required=True, type=click.Path(path_type=Path), metavar="PATH..."
 )
-@click.option(
-    "-r",
-    "--ratio",
-    "ratios",
-    type=RatioType(),
-    multiple=True,
-    default=("any",),
-    show_default=True,
-    help="Aspect ratio of the crops; repeat for several.",
-)
+@ratios_option
 @click.option(
     "-k",
     "--top-k",

@@ -9,7 +9,7 @@ from pathlib import Path
 
 import click
 
-from sacrop_cli.commands.options import RatioType, load_cropper, model_options, reports_errors
+from sacrop_cli.commands.options import load_cropper, model_options, ratios_option, reports_errors
 from sacrop_cli.console import UI, level_from_flags
 from sacrop_cli.ratios import Ratio
 
@@ -40,16 +40,7 @@ def _check_out(ctx: click.Context, param: click.Parameter, value: Path | None) -
 
 @click.command("explain", help=EXPLAIN_HELP)
 @click.argument("image", type=click.Path(exists=True, dir_okay=False, path_type=Path))
-@click.option(
-    "-r",
-    "--ratio",
-    "ratios",
-    type=RatioType(),
-    multiple=True,
-    default=("any",),
-    show_default=True,
-    help="Aspect ratio of the crops; repeat for several.",
-)
+@ratios_option
 @click.option(
     "-k",
     "--top-k",
@@ -85,9 +76,9 @@ def explain(
     if out.resolve() == image.resolve():
         raise click.UsageError(f"{out}: the picture would replace the photo; choose another -o")
     cropper = load_cropper(ui, weights, device, engine)
+    from sacrop_cli.atomic import atomic_write
     from sacrop_cli.explain import explain as explain_photo
     from sacrop_cli.explain import render, summary
-    from sacrop_cli.atomic import atomic_write
 
     result = explain_photo(cropper, image, ratios, top)
     picture = render(result, top)

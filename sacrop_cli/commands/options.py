@@ -134,6 +134,20 @@ def load_cropper(
     return cropper
 
 
+def ratios_option(func: Any) -> Any:
+    """-r/--ratio, repeatable, ``any`` by default (crop and explain)."""
+    return click.option(
+        "-r",
+        "--ratio",
+        "ratios",
+        type=RatioType(),
+        multiple=True,
+        default=("any",),
+        show_default=True,
+        help="Aspect ratio of the crops; repeat for several.",
+    )(func)
+
+
 def verbosity_options(func: Any) -> Any:
     """-q and -v, shared by the commands that report progress."""
     func = click.option(
