@@ -25,10 +25,13 @@ DEVICES = ("auto", "cpu", "cuda")
 
 
 class Engine(Protocol):
+    """What runs the network, seen from the Cropper."""
+
     name: str  # "onnx" or "torch"
     device: str  # "cpu" or "cuda"
     path: Path  # the weights file it runs
     meta: dict[str, Any]  # the checkpoint's metadata (architecture, input spec, training...)
+    threads: int  # the network's threads per worker, on the CPU
 
     @property
     def spatial(self) -> bool:

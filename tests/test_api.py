@@ -63,7 +63,7 @@ class _DistanceEngine:
     """An engine that scores a crop by minus its L1 distance (photo pixels) to ``target``: a
     known landscape. Its features are the network input sizes; rois come in input pixels."""
 
-    name, device, spatial = "distance", "cpu", False
+    name, device, spatial, threads = "distance", "cpu", False, 1
 
     def __init__(self, target: tuple[int, int, int, int], scale: float) -> None:
         from sacrop_cli.preprocess import DEFAULT_INPUT
