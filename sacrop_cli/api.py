@@ -29,6 +29,11 @@ if TYPE_CHECKING:
 
 #: At most this many refinement steps per top crop (see :meth:`Encoded.best_crops`).
 REFINE_ROUNDS = 3
+#: With ``any``, the whole photo is the best crop when it scores this much above the best
+#: candidate (normalised MOS units). The network prefers large crops and FCDB's human crops are
+#: never the whole photo, so offered plainly it would win a third of the time; with this margin
+#: it wins when it clearly does (see the README).
+WHOLE_PHOTO_MARGIN = 0.2
 
 
 @dataclass(frozen=True)
@@ -175,26 +180,41 @@ class Cropper:
         return self.encode(photos).scores(boxes)
 
     def best_crops(
-        self, photos: Sequence[Analysis], ratios: Ratios, k: int = 1
+        self, photos: Sequence[Analysis], ratios: Ratios, k: int = 1, *, orient: bool = False
     ) -> list[list[Crop]]:
-        """Top-``k`` de-duplicated crops per ratio for each photo, all ratios in one pass."""
+        """Top-``k`` crops per ratio for each photo, all ratios in one pass. With ``orient``, a
+        fixed ratio follows each photo's orientation (4:3 is 3:4 on a portrait photo)."""
         wanted = as_ratios(ratios)
-        return self.encode(photos).best_crops([wanted] * len(photos), k)
+        per_photo = [
+            [r.oriented(*p.full_size) for r in wanted] if orient else wanted for p in photos
+        ]
+        return self.encode(photos).best_crops(per_photo, k)
 
     def crop(
-        self, image_or_path: str | Path | Image.Image, ratios: Ratios = ("any",), top_k: int = 1
+        self,
+        image_or_path: str | Path | Image.Image,
+        ratios: Ratios = ("any",),
+        top_k: int = 1,
+        *,
+        orient: bool = False,
     ) -> list[Crop]:
-        """The ``top_k`` best crops of one photo for each ratio, best first within a ratio."""
-        return self.best_crops([self.load(image_or_path)], ratios, top_k)[0]
+        """The ``top_k`` best crops of one photo for each ratio, best first within a ratio;
+        ``orient`` as in :meth:`best_crops`."""
+        return self.best_crops([self.load(image_or_path)], ratios, top_k, orient=orient)[0]
 
     def crop_images(
-        self, image_or_path: str | Path | Image.Image, ratios: Ratios = ("any",), top_k: int = 1
+        self,
+        image_or_path: str | Path | Image.Image,
+        ratios: Ratios = ("any",),
+        top_k: int = 1,
+        *,
+        orient: bool = False,
     ) -> list[CroppedImage]:
         """:meth:`crop`, with each crop's pixels at full resolution and a ``save`` that keeps
         the photo's EXIF, ICC profile and XMP."""
         from sacrop_cli.imageio import open_photo, photo_from_image
 
-        crops = self.crop(image_or_path, ratios, top_k)
+        crops = self.crop(image_or_path, ratios, top_k, orient=orient)
         if isinstance(image_or_path, Image.Image):
             photo = photo_from_image(image_or_path)
         else:
@@ -272,14 +292,24 @@ class Encoded:
         to the best-scoring of its :func:`~sacrop_cli.candidates.neighbours` while one scores
         higher, for at most :data:`REFINE_ROUNDS` steps: the grid is coarse (a twelfth of the
         photo), and the network, trained on the human crops as well as the grid, ranks boxes
-        between its points. Rank 1 is the same whatever ``k``. Ranks 2 to ``k`` are the best of
-        the other candidates (climbed the same way) that are visibly different framings from
-        every better rank (see :data:`~sacrop_cli.candidates.ALTERNATIVE_IOU`).
+        between its points. For the free ratio, the whole photo replaces that box when it scores
+        :data:`WHOLE_PHOTO_MARGIN` higher: a well-framed photo can stay as it is. Rank 1 is the
+        same whatever ``k``. Ranks 2 to ``k`` are the best of the other candidates (climbed the
+        same way) that are visibly different framings from every better rank (see
+        :data:`~sacrop_cli.candidates.ALTERNATIVE_IOU`).
         """
         cands = [
             [candidates_for(r, *p.full_size) for r in rs] for p, rs in zip(self.photos, ratios)
         ]
-        flat = self.scores([np.concatenate(c) if c else np.zeros((0, 4)) for c in cands])
+        wholes = [
+            np.array([[0, 0, *p.full_size]] if any(r.kind == "any" for r in rs) else []).reshape(
+                -1, 4
+            )
+            for p, rs in zip(self.photos, ratios)
+        ]
+        flat = self.scores([np.concatenate([*c, w]) for c, w in zip(cands, wholes)])
+        whole_scores = [s[len(s) - len(w) :] for s, w in zip(flat, wholes)]
+        flat = [s[: len(s) - len(w)] for s, w in zip(flat, wholes)]
         # per photo, per ratio: (boxes, scores), and the index of the rank-1 box in them
         pools = [
             list(zip(c, np.split(s, np.cumsum([len(b) for b in c])[:-1])))
@@ -288,11 +318,15 @@ class Encoded:
         if self.cropper.refine:
             self._refine(ratios, pools, k)
         out = []
-        for rs, pool in zip(ratios, pools):
+        for rs, pool, whole, whole_score in zip(ratios, pools, wholes, whole_scores):
             crops = []
             for r, (boxes, s) in zip(rs, pool):
                 # after refinement the rank-1 climber's box is first in the pool
                 first = 0 if self.cropper.refine else int(np.argmax(s))
+                if r.kind == "any" and whole_score[0] > s[first] + WHOLE_PHOTO_MARGIN:
+                    boxes = np.concatenate([boxes, whole.astype(boxes.dtype)])
+                    s = np.concatenate([s, whole_score.astype(s.dtype)])
+                    first = len(s) - 1
                 picked = [first, *alternatives(boxes, s, first, k - 1)]
                 crops += [
                     Crop(r.label, rank, tuple(int(v) for v in boxes[i]), float(s[i]))

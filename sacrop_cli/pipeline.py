@@ -236,6 +236,7 @@ def _scored_ahead(
     top_k: int,
     max_pixels: int,
     workers: int = 1,
+    orient: bool = False,
 ) -> Iterator[_Scored]:
     """The batches, scored, in order, computed ahead of the caller in worker threads.
 
@@ -276,7 +277,11 @@ def _scored_ahead(
                 _fail(records[i], path, loaded)
         crops: list[list[Crop] | None] = [None] * len(batch)
         try:
-            found = cropper.best_crops(list(analyses.values()), ratios, top_k) if analyses else []
+            found = (
+                cropper.best_crops(list(analyses.values()), ratios, top_k, orient=orient)
+                if analyses
+                else []
+            )
         except (SacropError, OSError) as err:
             for i in analyses:
                 _fail(records[i], batch[i][0], err)
@@ -356,6 +361,7 @@ def run_batch(
     batch_size: int = 8,
     on_progress: ProgressCallback | None = None,
     should_stop: Callable[[], bool] | None = None,
+    orient: bool = False,
 ) -> BatchReport:
     """Crop every photo of ``inputs`` and save the crops under ``out_dir`` (default ``./crops``).
 
@@ -363,7 +369,8 @@ def run_batch(
     (PNG for GIFs). An existing crop file is left alone (counted as ``crops_existing``) unless
     ``overwrite``; a source photo is never written to, even with ``overwrite``.
     ``should_stop`` is polled between photos: once true, the run ends after the current photo
-    (``report.stopped == "interrupted"``). Raises OutputError when ``out_dir`` is unusable.
+    (``report.stopped == "interrupted"``). ``orient`` turns fixed ratios to each photo's
+    orientation. Raises OutputError when ``out_dir`` is unusable.
     """
     from sacrop_cli.imageio import DEFAULT_MAX_PIXELS
 
@@ -414,7 +421,7 @@ def run_batch(
     with (
         cropper.engine.workers() as workers,
         contextlib.closing(
-            _scored_ahead(cropper, batches, ratios, top_k, max_pixels, workers)
+            _scored_ahead(cropper, batches, ratios, top_k, max_pixels, workers, orient)
         ) as ahead,
     ):
         for scored in ahead:

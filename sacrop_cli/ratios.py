@@ -31,6 +31,17 @@ class Ratio:
     def __str__(self) -> str:
         return self.label
 
+    def oriented(self, width: int, height: int) -> Ratio:
+        """This ratio turned to the orientation of a ``width x height`` photo (4:3 becomes 3:4
+        on a portrait photo); square ratios and photos, ``any`` and ``original`` stay as they
+        are."""
+        if self.kind != "fixed" or self.w == self.h or width == height:
+            return self
+        if (self.w > self.h) == (width > height):
+            return self
+        text = ":".join(reversed(self.text.split(":"))) if self.text else ""
+        return Ratio("fixed", self.h, self.w, text)
+
 
 _NUMBER = r"(\d+(?:\.\d+)?|\.\d+)"
 _RATIO_RE = re.compile(rf"^\s*{_NUMBER}\s*(?:[:x/]\s*{_NUMBER}\s*)?$")

@@ -175,3 +175,34 @@ def test_crop_images_returns_full_resolution_crops_that_save_with_their_exif(cro
     with Image.open(src) as im:  # an image in memory too
         [from_image] = cropper.crop_images(im.convert("RGB"), "4:3")
     assert from_image.image.size == (x2 - x1, y2 - y1)
+
+
+def test_a_photo_whose_best_crop_is_all_of_it_stays_whole():
+    from sacrop_cli.api import Cropper
+
+    # the network's favourite is the whole 600 x 400 photo, which no grid box reaches
+    cropper = Cropper(engine=_DistanceEngine((0, 0, 600, 400), 0.64))
+    [whole, other] = cropper.crop(EXAMPLES / "coffee.jpg", ratios="any", top_k=2)
+    assert (whole.box, whole.score, whole.rank) == (
+        (0, 0, 600, 400),
+        pytest.approx(0.0, abs=1e-3),
+        1,
+    )
+    assert other.box != whole.box
+    # offered only for the free ratio: 4:3 keeps its own windows
+    [four_three] = cropper.crop(EXAMPLES / "coffee.jpg", ratios="4:3")
+    assert four_three.box != (0, 0, 600, 400)
+
+
+def test_orient_auto_turns_fixed_ratios_to_the_photo():
+    from sacrop_cli.api import Cropper
+
+    cropper = Cropper(engine=_DistanceEngine((100, 300, 700, 1100), 1.0))
+    photo = Image.new("RGB", (800, 1200))  # portrait
+    [fixed] = cropper.crop(photo, ratios="4:3")
+    [auto] = cropper.crop(photo, ratios="4:3", orient=True)
+    assert (fixed.ratio, auto.ratio) == ("4:3", "3:4")
+    x1, y1, x2, y2 = auto.box
+    assert abs((y2 - y1) - (x2 - x1) * 4 / 3) <= 0.5  # 3:4 to the nearest pixel
+    x1, y1, x2, y2 = fixed.box
+    assert abs((y2 - y1) - (x2 - x1) * 3 / 4) <= 0.5

@@ -629,3 +629,13 @@ def test_decimal_ratios_are_exact_to_the_pixel(use_random_weights, photo_dir, tm
     for c, (rw, rh) in zip(crops, ((191, 100), (3, 2))):
         x1, y1, x2, y2 = c["box"]
         assert abs((y2 - y1) * rw - (x2 - x1) * rh) <= max(rw, rh) / 2  # to the nearest pixel
+
+
+def test_orient_auto_names_the_turned_ratio(use_random_weights, tmp_path):
+    src = writable_copy(EXAMPLES / "wine.jpg", tmp_path / "wine.jpg")  # portrait, 1068 x 1600
+    result = run("crop", src, "-r", "4:3", "--orient", "auto", "-o", tmp_path / "out", "--json")
+    assert result.exit_code == 0, result.stderr
+    [crop] = json.loads(result.stdout)["crops"]
+    assert (crop["ratio"], Path(crop["path"]).name) == ("3:4", "wine.3x4.1.jpg")
+    with Image.open(crop["path"]) as im:
+        assert_exact_ratio(im.size, 3, 4)

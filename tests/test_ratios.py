@@ -68,3 +68,13 @@ def test_parse_ratio(text, expected):
 def test_parse_ratio_rejects(text):
     with pytest.raises(ValueError, match="ratio"):
         parse_ratio(text)
+
+
+def test_oriented_follows_the_photo():
+    assert parse_ratio("4:3").oriented(1065, 1600) == Ratio("fixed", 3, 4)
+    assert parse_ratio("4:3").oriented(1600, 1065) == Ratio("fixed", 4, 3)
+    assert parse_ratio("3:4").oriented(1600, 1065) == Ratio("fixed", 4, 3)
+    assert parse_ratio("1.91:1").oriented(600, 900).label == "1:1.91"
+    for same in ("1:1", "any", "original"):  # nothing to turn
+        assert parse_ratio(same).oriented(600, 900) == parse_ratio(same)
+    assert parse_ratio("16:9").oriented(500, 500) == Ratio("fixed", 16, 9)  # a square photo

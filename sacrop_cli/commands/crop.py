@@ -220,6 +220,14 @@ not exist (the others are still processed), 2 for invalid options, 130 when inte
     help="Write one preview PNG per photo (<name>.preview.png) into DIR.",
 )
 @click.option(
+    "--orient",
+    type=click.Choice(["fixed", "auto"]),
+    default="fixed",
+    show_default=True,
+    help="auto: a fixed ratio follows each photo's orientation (4:3 is cropped as 3:4 from a "
+    "portrait photo, and named so).",
+)
+@click.option(
     "-n",
     "--dry-run",
     is_flag=True,
@@ -276,6 +284,7 @@ def crop(
     no_refine: bool,
     batch_size: int,
     max_pixels: int | None,
+    orient: str,
     quiet: bool,
     verbose: int,
 ) -> None:
@@ -341,6 +350,7 @@ def crop(
             batch_size=batch_size,
             on_progress=show,
             should_stop=lambda: stop_requested() or stdout_closed,
+            orient=orient == "auto",
         )
     if stdout_closed:  # end quietly, as Unix tools do when their reader goes away
         _silence_stdout()
