@@ -123,7 +123,7 @@ def export_onnx(checkpoint: Path, out: Path | None = None) -> Path:
     for key, value in (
         ("sacrop_format", GRAPH_FORMAT),
         ("sacrop_format_version", str(GRAPH_FORMAT_VERSION)),
-        ("sacrop_meta", json.dumps(meta, sort_keys=True)),
+        ("sacrop_meta", json.dumps(meta)),
         ("sacrop_checkpoint_sha256", sha256_file(checkpoint)),
     ):
         entry = proto.metadata_props.add()

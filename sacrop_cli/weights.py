@@ -59,7 +59,7 @@ REGISTRY: dict[str, WeightsEntry] = {
             WeightsFile(
                 "onnx",
                 "sacrop-fcdb-v2.onnx",
-                "40acc995712cf76aaa107b0646638a453d4006bb7690d25e20a0eff52939421a",
+                "8e727fc13c95067437a84f53a19fcc250437f96ed923271eda13f36db7fe0f82",
             ),
             WeightsFile(
                 "torch",

@@ -118,7 +118,7 @@ def _cli() -> click.Group:
 
 
 SHIPPED_SHA = "e79041a4d81ced3ba72f5f7bb8d07588d47c62c07b4c587c6e9ff2574c02e8b6"
-SHIPPED_GRAPH_SHA = "40acc995712cf76aaa107b0646638a453d4006bb7690d25e20a0eff52939421a"
+SHIPPED_GRAPH_SHA = "8e727fc13c95067437a84f53a19fcc250437f96ed923271eda13f36db7fe0f82"
 
 
 def test_registry_default_entry():

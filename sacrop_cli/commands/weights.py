@@ -78,7 +78,9 @@ def list_cmd(as_json: bool) -> None:
     from rich.filesize import decimal
     from rich.table import Table
 
-    table = Table("Name", "Kind", "Default", "Location", "Size", "SHA-256")
+    table = Table("Name", "Kind", "Default", "Location", "Size")
+    table.add_column("SHA-256", overflow="fold")  # whole, wrapped if it must be: never cut
+    table.columns[3].overflow = "fold"
     for row in rows:
         table.add_row(
             row["name"],
