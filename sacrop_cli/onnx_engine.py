@@ -14,7 +14,7 @@ from typing import Any
 import numpy as np
 
 from sacrop_cli.engine import ARCHITECTURE, cpu_cores, onnx_cuda_available, split_by_image
-from sacrop_cli.errors import CheckpointError, SacropError
+from sacrop_cli.errors import CheckpointError, SacropError, one_line
 
 GRAPH_FORMAT = "sacrop-onnx"
 GRAPH_FORMAT_VERSION = 1
@@ -22,13 +22,13 @@ _INPUTS = {True: ["image", "fused", "maps", "rois"], False: ["image", "fused", "
 _OUTPUTS = {True: ["fused_out", "maps_out", "scores"], False: ["fused_out", "scores"]}
 
 
-def _one_line(err: BaseException) -> str:
-    """ONNX Runtime's messages carry a C++ source location and run over lines: keep the gist."""
-    text = " ".join(str(err).split())
-    for marker in ("] ", ": "):
-        if text.startswith("[ONNXRuntimeError]") and marker in text:
-            text = text.split(marker, 1)[1]
-    return text[:160] or type(err).__name__
+def _gist(err: BaseException) -> str:
+    """ONNX Runtime's messages start with an error code and run over lines: keep the gist."""
+    # "[ONNXRuntimeError] : 7 : INVALID_PROTOBUF : Load model from X failed:Protobuf parsing..."
+    text = one_line(err)
+    if text.startswith("[ONNXRuntimeError]"):
+        text = text.rsplit(" : ", 1)[-1].split("failed:", 1)[-1].strip()
+    return text[:160].rstrip(".")
 
 
 def open_graph(
@@ -55,7 +55,7 @@ def open_graph(
             str(path), options, providers=providers or ["CPUExecutionProvider"]
         )
     except Exception as err:  # noqa: BLE001 - ONNX Runtime raises its own types for damaged files
-        raise CheckpointError(f"{path}: not a readable ONNX graph ({_one_line(err)})") from None
+        raise CheckpointError(f"{path}: not a readable ONNX graph ({_gist(err)})") from None
     props = session.get_modelmeta().custom_metadata_map
     if props.get("sacrop_format") != GRAPH_FORMAT:
         raise CheckpointError(f"{path}: not a sacrop graph (no '{GRAPH_FORMAT}' metadata)")
