@@ -9,7 +9,7 @@ from __future__ import annotations
 import functools
 import re
 from collections.abc import Callable
-from typing import Any, NoReturn
+from typing import Any
 
 import click
 
@@ -19,7 +19,7 @@ from sacrop_cli.ratios import Ratio, parse_ratio
 
 
 class RatioType(click.ParamType):
-    """``W:H`` (also ``WxH``, ``W/H``), ``any`` or ``original``."""
+    """``W:H`` (also ``WxH``, ``W/H``; whole or decimal numbers), ``any`` or ``original``."""
 
     name = "ratio"
 
@@ -159,11 +159,6 @@ def verbosity_options(func: Any) -> Any:
         is_flag=True,
         help="Only errors and results: no progress, warnings or summary.",
     )(func)
-
-
-def fail(message: str) -> NoReturn:
-    """End the command: the one-line ``message`` on stderr, exit status 1."""
-    raise SacropError(message)
 
 
 def reports_errors(command: Callable[..., None]) -> Callable[..., None]:
