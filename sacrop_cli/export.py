@@ -31,7 +31,7 @@ from sacrop_cli.checkpoint import read_checkpoint
 from sacrop_cli.errors import SacropError
 from sacrop_cli.network import STRIDE, CropScorer, ImageFeatures, fold_batch_norms
 from sacrop_cli.onnx_engine import GRAPH_FORMAT, GRAPH_FORMAT_VERSION
-from sacrop_cli.weights import sha256_file
+from sacrop_cli.weights import sha256_file, sibling
 
 #: ONNX operator set the graph is written with (ONNX Runtime 1.17 and newer run it).
 OPSET = 18
@@ -65,11 +65,6 @@ class _BasicGraph(_Halves):
         return self.model.features(image).fused, self.heads(fused, None, rois)
 
 
-def graph_path_for(checkpoint: Path) -> Path:
-    """Where the graph of a checkpoint lives: beside it, ``.onnx`` for ``.pt``."""
-    return Path(checkpoint).with_suffix(".onnx")
-
-
 def export_onnx(checkpoint: Path, out: Path | None = None) -> Path:
     """Write the ONNX graph of ``checkpoint`` to ``out`` (default: beside it), atomically."""
     try:
@@ -81,7 +76,7 @@ def export_onnx(checkpoint: Path, out: Path | None = None) -> Path:
         ) from None
 
     checkpoint = Path(checkpoint)
-    out = Path(out) if out is not None else graph_path_for(checkpoint)
+    out = Path(out) if out is not None else sibling(checkpoint, "onnx")
     ckpt = read_checkpoint(checkpoint)
     model = ckpt.build("cpu").eval()
     fold_batch_norms(model.backbone)  # ONNX Runtime would fold them too; a smaller file

@@ -285,7 +285,6 @@ def open_photo(path: Path | str, *, max_pixels: int | None = DEFAULT_MAX_PIXELS)
         icc = im.info.get("icc_profile") or None
         orientation = _orientation(im)
         upright = _upright(im, path, notes)
-    xmp = upright.info.get("xmp") or upright.info.get("XML:com.adobe.xmp")
     image, icc = _normalize_mode(upright, icc, path, notes)
     return Photo(
         path=path,
@@ -295,16 +294,21 @@ def open_photo(path: Path | str, *, max_pixels: int | None = DEFAULT_MAX_PIXELS)
         icc_profile=icc,
         warnings=notes,
         n_frames=n_frames,
-        xmp=xmp.encode() if isinstance(xmp, str) else xmp,
+        xmp=_xmp(upright.info),
         orientation=orientation,
     )
+
+
+def _xmp(info: dict) -> bytes | None:
+    """The XMP packet Pillow read (JPEG and WebP give bytes, PNG an iTXt string), as bytes."""
+    xmp = info.get("xmp") or info.get("XML:com.adobe.xmp")
+    return xmp.encode() if isinstance(xmp, str) else xmp
 
 
 def photo_from_image(image: Image.Image, name: str = "image") -> Photo:
     """A :class:`Photo` of an image in memory (already upright), with the metadata it carries."""
     notes: list[str] = []
     icc = image.info.get("icc_profile") or None
-    xmp = image.info.get("xmp") or image.info.get("XML:com.adobe.xmp")
     exif = image.info.get("exif")
     normal, icc = _normalize_mode(image, icc, Path(name), notes)
     return Photo(
@@ -314,7 +318,7 @@ def photo_from_image(image: Image.Image, name: str = "image") -> Photo:
         exif=bytes(exif) if exif else None,
         icc_profile=icc,
         warnings=notes,
-        xmp=xmp.encode() if isinstance(xmp, str) else xmp,
+        xmp=_xmp(image.info),
         from_file=False,
     )
 

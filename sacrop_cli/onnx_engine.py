@@ -127,9 +127,9 @@ class OnnxEngine:
     def _check_checkpoint_beside(self) -> None:
         """A graph beside a checkpoint of the same name must be that checkpoint's export:
         otherwise ``sacrop train`` or a copy replaced one and not the other."""
-        from sacrop_cli.weights import sha256_file
+        from sacrop_cli.weights import sha256_file, sibling
 
-        checkpoint = self.path.with_suffix(".pt")
+        checkpoint = sibling(self.path, "torch")
         recorded = self.meta.get("checkpoint_sha256")
         if recorded and checkpoint.is_file() and sha256_file(checkpoint) != recorded:
             raise CheckpointError(

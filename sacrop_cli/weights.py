@@ -319,22 +319,28 @@ def resolve_weights(
     )
 
 
+def sibling(path: Path, kind: str) -> Path:
+    """Where the ``kind`` file of the model whose other file is ``path`` lives: beside it, with
+    the same name (``model.onnx`` for ``model.pt``)."""
+    return Path(path).with_suffix(KINDS[kind])
+
+
 def _of_kind(path: Path, kind: str) -> Path:
     """``path``, or its sibling of the other kind when ``path`` is a ``.pt`` or ``.onnx`` file of
     the wrong one; a missing sibling is a one-line error saying how to make it."""
     suffix = path.suffix.lower()
     if suffix not in KINDS.values() or suffix == KINDS[kind]:
         return path
-    sibling = path.with_suffix(KINDS[kind])
-    if sibling.is_file():
-        return sibling
+    other = sibling(path, kind)
+    if other.is_file():
+        return other
     if kind == "onnx":
         raise CheckpointError(
-            f"{path}: no ONNX graph beside it ({sibling.name}): make one with "
+            f"{path}: no ONNX graph beside it ({other.name}): make one with "
             f"`sacrop weights export {path}`, or use --engine torch"
         )
     raise CheckpointError(
-        f"{path}: the torch engine needs the checkpoint {sibling.name} beside it "
+        f"{path}: the torch engine needs the checkpoint {other.name} beside it "
         "(an ONNX graph cannot be turned back into one)"
     )
 

@@ -102,3 +102,18 @@ def pattern(width: int = 64, height: int = 48, mode: str = "RGB") -> Image.Image
     y, x = np.mgrid[0:height, 0:width]
     rgb = np.stack([x * 255 // width, y * 255 // height, (x * 7 + y * 13) % 256], axis=-1)
     return Image.fromarray(rgb.astype(np.uint8), "RGB").convert(mode)
+
+
+def run(*args: object):
+    """``sacrop ARGS...`` in process (click's CliRunner), exceptions not swallowed."""
+    from click.testing import CliRunner
+
+    from sacrop_cli.cli import main
+
+    return CliRunner().invoke(main, [str(a) for a in args], catch_exceptions=False)
+
+
+def read_jsonl(path: Path) -> list[dict]:
+    import json
+
+    return [json.loads(line) for line in path.read_text(encoding="utf-8").splitlines()]

@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import hashlib
 import json
-import os
 import re
 import shutil
 import subprocess
@@ -17,21 +16,11 @@ from pathlib import Path
 
 import piexif
 import pytest
-from click.testing import CliRunner, Result
 from PIL import Image, ImageCms
 
-from conftest import EXAMPLES, REPO
-from sacrop_cli.cli import main
+from conftest import EXAMPLES, REPO, read_jsonl, run
 
 RATIOS = {"4x3": (4, 3), "16x9": (16, 9), "1x1": (1, 1)}
-
-
-def run(*args: object) -> Result:
-    return CliRunner().invoke(main, [str(a) for a in args], catch_exceptions=False)
-
-
-def read_jsonl(path: Path) -> list[dict]:
-    return [json.loads(line) for line in path.read_text().splitlines()]
 
 
 def sha256(path: Path) -> str:
@@ -580,19 +569,15 @@ def test_manifest_dash_is_standard_output_and_files_get_the_crops_mode(
 ):
     import stat
 
+    from sacrop_cli.atomic import default_file_mode
+
     result = run("crop", photo_dir, "--dry-run", "--manifest", "-", "-q")
     assert result.exit_code == 0 and not (Path.cwd() / "-").exists()
     assert len([json.loads(line) for line in result.stdout.splitlines()]) == 3
     manifest, out = tmp_path / "m.jsonl", tmp_path / "out"
     assert run("crop", photo_dir, "--manifest", manifest, "-o", out, "-q").exit_code == 0
     crop_mode = stat.S_IMODE(next(out.rglob("*.jpg")).stat().st_mode)
-    assert stat.S_IMODE(manifest.stat().st_mode) == crop_mode == 0o666 & ~_umask()
-
-
-def _umask() -> int:
-    mask = os.umask(0)
-    os.umask(mask)
-    return mask
+    assert stat.S_IMODE(manifest.stat().st_mode) == crop_mode == default_file_mode()
 
 
 def test_a_missing_folder_is_one_error(use_random_weights, tmp_path):

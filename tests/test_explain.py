@@ -4,15 +4,9 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
-from click.testing import CliRunner, Result
 from PIL import Image
 
-from conftest import EXAMPLES
-from sacrop_cli.cli import main
-
-
-def run(*args: object) -> Result:
-    return CliRunner().invoke(main, [str(a) for a in args])
+from conftest import EXAMPLES, run
 
 
 def test_explain_writes_the_maps_and_the_scores(use_random_weights, tmp_path):

@@ -8,7 +8,6 @@ render in a real browser (chromium, when installed).
 from __future__ import annotations
 
 import io
-import json
 import os
 import shutil
 import subprocess
@@ -17,12 +16,10 @@ from pathlib import Path
 
 import numpy as np
 import pytest
-from click.testing import CliRunner, Result
 from PIL import Image
 
 from sacrop_cli import drawing, preview
-from sacrop_cli.cli import main
-from conftest import EXAMPLES
+from conftest import EXAMPLES, read_jsonl, run
 
 CHROMIUM = Path("/usr/bin/chromium")
 VOID = {
@@ -40,10 +37,6 @@ VOID = {
     "track",
     "wbr",
 }
-
-
-def run(*args: object) -> Result:
-    return CliRunner().invoke(main, [str(a) for a in args], catch_exceptions=False)
 
 
 class Sheet(HTMLParser):
@@ -113,10 +106,6 @@ class Sheet(HTMLParser):
             )
         else:
             self.stack.pop()
-
-
-def read_jsonl(path: Path) -> list[dict]:
-    return [json.loads(line) for line in path.read_text().splitlines()]
 
 
 def crops_of(record: dict) -> list[tuple]:

@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import hashlib
 import io
-import json
 import os
 import re
 import shutil
@@ -26,12 +25,10 @@ import numpy as np
 import piexif
 import pytest
 import torch
-from click.testing import CliRunner, Result
 from PIL import Image
 
 from sacrop_cli import pipeline
-from sacrop_cli.cli import main
-from conftest import EXAMPLES, REPO, pattern
+from conftest import EXAMPLES, REPO, pattern, read_jsonl, run
 
 
 # Display transform of each EXIF orientation's inverse: how a camera stores an upright image.
@@ -45,14 +42,6 @@ STORE = {
     8: Image.Transpose.ROTATE_270,
 }
 TOO_SMALL = "image too small ({0}x{0}; both sides must be at least 32 pixels)"
-
-
-def run(*args: object) -> Result:
-    return CliRunner().invoke(main, [str(a) for a in args], catch_exceptions=False)
-
-
-def read_jsonl(path: Path) -> list[dict]:
-    return [json.loads(line) for line in path.read_text(encoding="utf-8").splitlines()]
 
 
 def jpeg_bytes(image: Image.Image, **params: object) -> bytes:

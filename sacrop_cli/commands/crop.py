@@ -411,8 +411,11 @@ def _read_boxes(ctx: click.Context, param: click.Parameter, value: Path | None) 
 
 
 def _clipped(box: list[float | int], width: int, height: int) -> list[float | int]:
-    x1, y1, x2, y2 = box
-    return [max(0, x1), max(0, y1), min(width, x2), min(height, y2)]
+    """``box`` inside the photo, each number of the type it was given (echoed as given)."""
+    from sacrop_cli.boxes import clip_boxes
+
+    inside = clip_boxes([float(v) for v in box], width, height).tolist()
+    return [type(v)(c) for v, c in zip(box, inside)]
 
 
 @click.command("score", help=SCORE_HELP)

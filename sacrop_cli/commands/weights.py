@@ -176,9 +176,9 @@ def verify_cmd(spec: str | None, sha256: str | None) -> None:
             spec, kind="torch" if spec.endswith(".pt") else "onnx", allow_download=False
         )
         checks.append((path, sha256))
-        siblings = {".pt": ".onnx", ".onnx": ".pt"}
-        if path.suffix in siblings and path.with_suffix(siblings[path.suffix]).is_file():
-            checks.append((path.with_suffix(siblings[path.suffix]), None))
+        other_kind = {".pt": "onnx", ".onnx": "torch"}.get(path.suffix)
+        if other_kind and w.sibling(path, other_kind).is_file():
+            checks.append((w.sibling(path, other_kind), None))
     failed = []
     for path, expected in checks:
         result = w.verify(path, expected)
