@@ -20,8 +20,9 @@ import numpy as np
 from PIL import Image
 
 from sacrop_cli.candidates import alternatives, candidates_for, neighbours
+from sacrop_cli.constraints import FaceRules, note
 from sacrop_cli.engine import Engine, load_engine
-from sacrop_cli.preprocess import boxes_to_rois, image_to_array, input_size
+from sacrop_cli.preprocess import boxes_to_rois, image_to_array, input_size, resize_to
 from sacrop_cli.ratios import Ratio, parse_ratio
 
 if TYPE_CHECKING:
@@ -42,6 +43,8 @@ class Crop:
     rank: int
     box: tuple[int, int, int, int]
     score: float
+    #: Set when a face rule could not be met by any window of the ratio (see ``constraints``).
+    note: str | None = None
 
 
 @dataclass(frozen=True)
@@ -83,10 +86,13 @@ class CroppedImage:
 
 @dataclass
 class Analysis:
-    """One photo ready for the network: a reduced upright RGB image and its full size."""
+    """One photo ready for the network: a reduced upright RGB image, its full size, and its
+    faces (``[N, 5]`` ``x1, y1, x2, y2, score`` in full-size pixels, largest first; None when
+    faces were not looked for)."""
 
     image: Image.Image
     full_size: tuple[int, int]
+    faces: np.ndarray | None = None
 
 
 #: What the API takes for ratios: one ratio ("4:3", (4, 3), a Ratio) or several of them.
@@ -114,7 +120,8 @@ class Cropper:
     Runtime has no CUDA), or an :class:`~sacrop_cli.engine.Engine` already loaded. ``threads``
     is the network's threads per worker (default: the engine's choice).
     ``refine=False`` returns the best candidates as they are (grid anchors, ratio windows),
-    without the local search of :meth:`Encoded.best_crops`.
+    without the local search of :meth:`Encoded.best_crops`. ``faces=False`` neither looks for
+    faces nor keeps crops from cutting them (see :mod:`sacrop_cli.constraints`).
     """
 
     def __init__(
@@ -125,7 +132,10 @@ class Cropper:
         engine: str | Engine = "auto",
         threads: int | None = None,
         refine: bool = True,
+        faces: bool = True,
     ) -> None:
+        from sacrop_cli.faces import FaceDetector
+
         if isinstance(engine, str):
             engine = load_engine(weights, engine=engine, device=device, threads=threads)
         self.engine: Engine = engine
@@ -133,6 +143,7 @@ class Cropper:
         self.meta: dict[str, Any] = engine.meta
         self.input_spec: dict[str, Any] = engine.meta["input"]
         self.weights_path: Path = engine.path
+        self.detector: FaceDetector | None = FaceDetector() if faces else None
 
     @property
     def device(self) -> str:
@@ -149,11 +160,20 @@ class Cropper:
         if isinstance(image_or_path, Image.Image):
             source = getattr(image_or_path, "filename", "")
             if not (image_or_path.format == "JPEG" and source and Path(source).is_file()):
-                return Analysis(image_or_path.convert("RGB"), image_or_path.size)
+                return self.analyse(image_or_path.convert("RGB"), image_or_path.size)
             image_or_path = Path(source)
 
-        image, full = open_for_analysis(Path(image_or_path), self.input_spec["short_side"])
-        return Analysis(image, full)
+        return self.analyse(*open_for_analysis(Path(image_or_path), self.input_spec["short_side"]))
+
+    def analyse(
+        self, image: Image.Image, full_size: tuple[int, int], *, resize: bool = False
+    ) -> Analysis:
+        """An upright RGB ``image`` of a photo of ``full_size``, with its faces found (on this
+        image, before any resize), and with ``resize`` already at the network's input size."""
+        faces = self.detector.detect(image, full_size) if self.detector else None
+        if resize:
+            image = resize_to(image, input_size(*full_size, self.input_spec))
+        return Analysis(image, full_size, faces)
 
     # -- scoring ---------------------------------------------------------------------------
     def encode(self, photos: Sequence[Analysis]) -> Encoded:
@@ -243,6 +263,17 @@ class Cropper:
         return [float(s) for s in self.score_many([photo], [arr])[0]]
 
 
+def _faces_of(photo: Analysis) -> tuple[np.ndarray, int, int]:
+    faces = photo.faces if photo.faces is not None else np.zeros((0, 4))
+    return faces, *photo.full_size
+
+
+def _with_anchored(boxes: np.ndarray, rules: FaceRules) -> np.ndarray:
+    """The candidates, and copies of them moved to hold the faces (when there are any)."""
+    moved = rules.anchored(boxes)
+    return np.unique(np.concatenate([boxes, moved]), axis=0) if len(moved) else boxes
+
+
 class Encoded:
     """Backbone features of some photos (see :meth:`Cropper.encode`): scoring a crop then costs
     only the heads, which is what makes the local search of :meth:`best_crops` cheap."""
@@ -288,18 +319,24 @@ class Encoded:
     def best_crops(self, ratios: Sequence[Sequence[Ratio]], k: int = 1) -> list[list[Crop]]:
         """Top-``k`` crops of photo ``i`` for each of ``ratios[i]``, best first.
 
-        Rank 1 is the best candidate, which then (unless the cropper's ``refine`` is off) climbs
-        to the best-scoring of its :func:`~sacrop_cli.candidates.neighbours` while one scores
-        higher, for at most :data:`REFINE_ROUNDS` steps: the grid is coarse (a twelfth of the
-        photo), and the network, trained on the human crops as well as the grid, ranks boxes
-        between its points. For the free ratio, the whole photo replaces that box when it scores
-        :data:`WHOLE_PHOTO_MARGIN` higher: a well-framed photo can stay as it is. Rank 1 is the
-        same whatever ``k``. Ranks 2 to ``k`` are the best of the other candidates (climbed the
-        same way) that are visibly different framings from every better rank (see
+        Where faces were found, only the boxes of the best face level any box of the ratio
+        reaches compete (see :mod:`sacrop_cli.constraints`), the candidates joined by copies
+        moved to hold the faces. Rank 1 is the best of them, which then (unless the cropper's
+        ``refine`` is off) climbs to the best-scoring of its
+        :func:`~sacrop_cli.candidates.neighbours` of the same level while one scores higher, for
+        at most :data:`REFINE_ROUNDS` steps: the grid is coarse (a twelfth of the photo), and the
+        network, trained on the human crops as well as the grid, ranks boxes between its points.
+        For the free ratio, the whole photo replaces that box when it scores
+        :data:`WHOLE_PHOTO_MARGIN` higher (a well-framed photo can stay as it is), or when it
+        alone keeps the faces whole. Rank 1 is the
+        same whatever ``k``. Ranks 2 to ``k`` are the best of the other boxes (climbed the same
+        way) that are visibly different framings from every better rank (see
         :data:`~sacrop_cli.candidates.ALTERNATIVE_IOU`).
         """
+        rules = [FaceRules(*_faces_of(p)) for p in self.photos]
         cands = [
-            [candidates_for(r, *p.full_size) for r in rs] for p, rs in zip(self.photos, ratios)
+            [_with_anchored(candidates_for(r, *p.full_size), rule) for r in rs]
+            for p, rs, rule in zip(self.photos, ratios, rules)
         ]
         wholes = [
             np.array([[0, 0, *p.full_size]] if any(r.kind == "any" for r in rs) else []).reshape(
@@ -310,26 +347,36 @@ class Encoded:
         flat = self.scores([np.concatenate([*c, w]) for c, w in zip(cands, wholes)])
         whole_scores = [s[len(s) - len(w) :] for s, w in zip(flat, wholes)]
         flat = [s[: len(s) - len(w)] for s, w in zip(flat, wholes)]
-        # per photo, per ratio: (boxes, scores), and the index of the rank-1 box in them
-        pools = [
-            list(zip(c, np.split(s, np.cumsum([len(b) for b in c])[:-1])))
-            for c, s in zip(cands, flat)
-        ]
+        # per photo, per ratio: (boxes, scores) of the best face level, and that level
+        pools, levels = [], []
+        for c, s, rule in zip(cands, flat, rules):
+            pool, level = [], []
+            for boxes, scores in zip(c, np.split(s, np.cumsum([len(b) for b in c])[:-1])):
+                lv = rule.levels(boxes)
+                best = lv <= lv.min() if len(lv) else lv.astype(bool)
+                pool.append((boxes[best], scores[best]))
+                level.append(float(lv.min()) if len(lv) else 0.0)
+            pools.append(pool)
+            levels.append(level)
         if self.cropper.refine:
-            self._refine(ratios, pools, k)
+            self._refine(ratios, pools, k, rules, levels)
         out = []
-        for rs, pool, whole, whole_score in zip(ratios, pools, wholes, whole_scores):
+        for rs, pool, level, whole, whole_score, rule in zip(
+            ratios, pools, levels, wholes, whole_scores, rules
+        ):
             crops = []
-            for r, (boxes, s) in zip(rs, pool):
+            for r, (boxes, s), lv in zip(rs, pool, level):
                 # after refinement the rank-1 climber's box is first in the pool
                 first = 0 if self.cropper.refine else int(np.argmax(s))
-                if r.kind == "any" and whole_score[0] > s[first] + WHOLE_PHOTO_MARGIN:
+                if r.kind == "any" and (
+                    rule.levels(whole)[0] < lv or whole_score[0] > s[first] + WHOLE_PHOTO_MARGIN
+                ):
                     boxes = np.concatenate([boxes, whole.astype(boxes.dtype)])
                     s = np.concatenate([s, whole_score.astype(s.dtype)])
-                    first = len(s) - 1
+                    first, lv = len(s) - 1, 0.0  # the whole photo cuts nothing
                 picked = [first, *alternatives(boxes, s, first, k - 1)]
                 crops += [
-                    Crop(r.label, rank, tuple(int(v) for v in boxes[i]), float(s[i]))
+                    Crop(r.label, rank, tuple(int(v) for v in boxes[i]), float(s[i]), note(lv, r))
                     for rank, i in enumerate(picked, start=1)
                 ]
             out.append(crops)
@@ -340,9 +387,12 @@ class Encoded:
         ratios: Sequence[Sequence[Ratio]],
         pools: list[list[tuple[np.ndarray, np.ndarray]]],
         k: int,
+        rules: Sequence[FaceRules],
+        levels: Sequence[Sequence[float]],
     ) -> None:
-        """Hill-climb the best candidate of each pool and its ``k - 1`` best alternatives; the
-        climbed boxes join the front of the pool, the best candidate's first, in place."""
+        """Hill-climb the best candidate of each pool and its ``k - 1`` best alternatives,
+        never to a box of a worse face level than the pool's; the climbed boxes join the front
+        of the pool, the best candidate's first, in place."""
         # climbers: (photo, ratio, rank) -> current box and score; dropped once no step helps
         current = {
             (p, r, j): (boxes[i], float(s[i]))
@@ -356,12 +406,10 @@ class Encoded:
         for _ in range(REFINE_ROUNDS):
             if not active:
                 break
-            steps = {
-                key: neighbours(
-                    current[key][0], ratios[key[0]][key[1]], *self.photos[key[0]].full_size
-                )
-                for key in active
-            }
+            steps = {}
+            for p, r, j in active:
+                near = neighbours(current[p, r, j][0], ratios[p][r], *self.photos[p].full_size)
+                steps[p, r, j] = near[rules[p].levels(near) <= levels[p][r]] if rules[p] else near
             scores = self.scores(
                 [
                     np.concatenate(

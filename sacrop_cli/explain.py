@@ -18,15 +18,17 @@ import numpy as np
 from PIL import Image, ImageDraw
 
 from sacrop_cli.api import Crop, Cropper
-from sacrop_cli.ratios import Ratio
 from sacrop_cli.drawing import (
     PALETTE,
+    draw_faces,
     draw_labelled_boxes,
     fit_text,
     load_font,
     text_size,
     thumb_size,
 )
+from sacrop_cli.faces import face_list
+from sacrop_cli.ratios import Ratio
 
 PANEL_SIDE = 360  # long side of each panel
 MARGIN, GAP = 16, 14
@@ -56,6 +58,7 @@ class Explanation:
     crops: list[Crop]  # the top candidates of each ratio, best first within a ratio
     ratios: list[str]  # the ratio labels, in the order asked for
     weights: str
+    faces: np.ndarray | None = None  # [N, 5] found faces (full-resolution); None: not looked for
 
 
 def explain(
@@ -72,7 +75,14 @@ def explain(
     maps = encoded.maps()[0]
     weights = cropper.weights_path.name if cropper.weights_path is not None else "in-memory model"
     return Explanation(
-        str(path), photo.image, photo.full_size, maps, crops, [r.label for r in wanted], weights
+        str(path),
+        photo.image,
+        photo.full_size,
+        maps,
+        crops,
+        [r.label for r in wanted],
+        weights,
+        photo.faces,
     )
 
 
@@ -167,6 +177,8 @@ def render(expl: Explanation, top: int = 5) -> Image.Image:
             (x, y + 2), fit_text(draw, title, fonts["head"], pw), fill="#222", font=fonts["head"]
         )
         image = image.copy()
+        if expl.faces is not None:
+            draw_faces(image, [(f[0] * sx, f[1] * sy, f[2] * sx, f[3] * sy) for f in expl.faces])
         draw_labelled_boxes(
             image,
             [scaled(c) for c in crops],
@@ -218,5 +230,13 @@ def render(expl: Explanation, top: int = 5) -> Image.Image:
 
 
 def summary(expl: Explanation) -> Sequence[str]:
-    """One line per ratio: its best crop and score (for the terminal)."""
-    return [f"{c.ratio}: best {list(c.box)} score {c.score:.4f}" for c in expl.crops if c.rank == 1]
+    """A line for the faces found, then one per ratio: its best crop and score, and its note
+    (for the terminal)."""
+    lines = []
+    if expl.faces is not None:
+        lines.append(f"faces: {face_list(expl.faces) or 'none found'}")
+    for c in expl.crops:
+        if c.rank == 1:
+            note = f" ({c.note})" if c.note else ""
+            lines.append(f"{c.ratio}: best {list(c.box)} score {c.score:.4f}{note}")
+    return lines

@@ -21,7 +21,9 @@ Manifest record, one per processed input (missing and skipped paths included)::
 
     {"source": str, "width": W | None, "height": H | None,   # upright size
      "status": "ok" | "error" | "skipped", "error": None | one-line message (why, if skipped),
+     "faces": [[x1, y1, x2, y2, score], ...] | None (not looked for, or not analysed),
      "crops": [{"ratio": "4:3", "rank": 1, "box": [x1, y1, x2, y2], "score": float (4 places),
+                "note": None | why a face rule could not be met (see ``constraints``),
                 "path": str | None, "status": "written" | "exists" | "dry-run" | "failed"}]}
 """
 
@@ -39,6 +41,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from sacrop_cli.errors import OutputError, SacropError
+from sacrop_cli.faces import face_list
 from sacrop_cli.ratios import Ratio
 
 if TYPE_CHECKING:
@@ -94,6 +97,7 @@ def _record(path: Path, size: tuple[int, int] | None = None) -> dict[str, Any]:
         "height": size[1] if size else None,
         "status": "ok",
         "error": None,
+        "faces": None,
         "crops": [],
     }
 
@@ -248,18 +252,17 @@ def _scored_ahead(
     """
     from sacrop_cli.api import Analysis
     from sacrop_cli.imageio import open_for_analysis
-    from sacrop_cli.preprocess import input_size, resize_to
 
     spec = cropper.input_spec
 
     def analyse(path: Path) -> Analysis | SacropError | OSError:
-        """The reduced image, already at the network's input size: resized here, in the pool,
-        rather than by the network thread."""
+        """The reduced image, its faces found and already at the network's input size: done
+        here, in the pool, rather than by the network thread."""
         try:
             image, full = open_for_analysis(path, spec["short_side"], max_pixels=max_pixels)
         except (SacropError, OSError) as err:
             return err
-        return Analysis(resize_to(image, input_size(*full, spec)), full)
+        return cropper.analyse(image, full, resize=True)
 
     def score(
         batch: list[tuple[Path, Path | None]],
@@ -273,6 +276,8 @@ def _scored_ahead(
             if isinstance(loaded, Analysis):
                 analyses[i] = loaded
                 records[i]["width"], records[i]["height"] = loaded.full_size
+                if loaded.faces is not None:
+                    records[i]["faces"] = face_list(loaded.faces)
             else:
                 _fail(records[i], path, loaded)
         crops: list[list[Crop] | None] = [None] * len(batch)
@@ -492,6 +497,7 @@ def _save_photo(
                 "rank": crop.rank,
                 "box": list(crop.box),
                 "score": round(crop.score, 4),
+                "note": crop.note,
                 "path": None,
                 "status": "dry-run" if dry_run else "pending",
             }

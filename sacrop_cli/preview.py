@@ -39,6 +39,7 @@ from sacrop_cli.atomic import atomic_write
 from sacrop_cli.drawing import (
     PALETTE,
     THUMB_SIDE,
+    draw_faces,
     draw_labelled_boxes,
     fit_text,
     load_font,
@@ -171,6 +172,8 @@ main:has(.page:target) .page:first-of-type:not(:target) { display: none; }
 .frame img { display: block; max-width: 100%; height: auto; }
 .box { position: absolute; box-sizing: border-box; border: 1.5px dashed var(--c); }
 .box.best { border: 3px solid var(--c); }
+.face { position: absolute; box-sizing: border-box; border: 1px solid #fff;
+        outline: 1px solid #000; }
 .label { position: absolute; z-index: 1; font: 11px/1.3 system-ui, sans-serif;
          color: #fff; background: var(--c); padding: 0 3px; white-space: nowrap; }
 .crops { display: flex; flex-wrap: wrap; gap: 10px; }
@@ -199,6 +202,16 @@ def _data_uri(image: Image.Image) -> str:
 
 def _box_text(box: Sequence[float]) -> str:
     return ",".join(str(v) for v in box)
+
+
+def _percent_style(box: Sequence[float], record: dict[str, Any]) -> str:
+    """CSS placing a box over the photo in percent of its size (follows any display size)."""
+    x1, y1, x2, y2 = box[:4]
+    w, h = record["width"], record["height"]
+    return (
+        f"left: {100 * x1 / w:.3f}%; top: {100 * y1 / h:.3f}%; "
+        f"width: {100 * (x2 - x1) / w:.3f}%; height: {100 * (y2 - y1) / h:.3f}%"
+    )
 
 
 def _html_item(item: _Item, colours: dict[str, str]) -> str:
@@ -232,20 +245,22 @@ def _html_item(item: _Item, colours: dict[str, str]) -> str:
                 + _attrs(width=w, height=h, alt=rec["source"], src=_data_uri(item.thumb))
                 + ">"
             )
+            for face in rec.get("faces") or []:
+                parts.append(
+                    '<div'
+                    + _attrs(
+                        class_="face", style=_percent_style(face, rec), data_box=_box_text(face[:4])
+                    )
+                    + "></div>"
+                )
             crops = _by_importance(rec["crops"])
             thumb_boxes = [_thumb_box(c["box"], rec, item.thumb) for c in crops]
             # label sizes measured with Pillow's font of about the browser's 11 px text
             sizes = [(text_size(crop_label(c), load_font(11))[0] + 6, 15) for c in crops]
             corners = place_labels(thumb_boxes, sizes, (w, h))
             for crop, tbox, (lx, ly) in zip(crops, thumb_boxes, corners):
-                x1, y1, x2, y2 = crop["box"]
                 label = f"left: {lx - tbox[0]:.0f}px; top: {ly - tbox[1]:.0f}px"
-                style = (
-                    f"--c: {colours[crop['ratio']]}; left: {100 * x1 / rec['width']:.3f}%; "
-                    f"top: {100 * y1 / rec['height']:.3f}%; "
-                    f"width: {100 * (x2 - x1) / rec['width']:.3f}%; "
-                    f"height: {100 * (y2 - y1) / rec['height']:.3f}%"
-                )
+                style = f"--c: {colours[crop['ratio']]}; {_percent_style(crop['box'], rec)}"
                 parts.append(
                     '<div'
                     + _attrs(
@@ -404,6 +419,7 @@ def _draw_item(
             y += LINE_H
         return
     photo = item.thumb.copy()
+    draw_faces(photo, [_thumb_box(f, rec, photo) for f in rec.get("faces") or []])
     crops = _by_importance(rec["crops"])
     draw_labelled_boxes(
         photo,

@@ -206,3 +206,88 @@ def test_orient_auto_turns_fixed_ratios_to_the_photo():
     assert abs((y2 - y1) - (x2 - x1) * 4 / 3) <= 0.5  # 3:4 to the nearest pixel
     x1, y1, x2, y2 = fixed.box
     assert abs((y2 - y1) - (x2 - x1) * 3 / 4) <= 0.5
+
+
+class _FixedFaces:
+    """A face detector that finds the given faces in every photo."""
+
+    def __init__(self, faces) -> None:
+        self.faces = np.asarray(faces, np.float64)
+
+    def detect(self, image, full_size):
+        return self.faces
+
+
+def _cuts(box, face) -> bool:
+    from sacrop_cli.constraints import inside
+
+    share = inside(np.asarray([box]), np.asarray([face]))[0, 0]
+    return 0.0 < share < 1.0
+
+
+def test_no_crop_cuts_a_face_the_unconstrained_best_would_cut():
+    from sacrop_cli.api import Cropper
+    from sacrop_cli.constraints import heads, inside
+
+    face = (500, 100, 560, 170)  # straddles the favourite crop's right edge (x = 525)
+    cropper = Cropper(engine=_DistanceEngine((58, 50, 525, 361), 0.64))
+    ratios = ["any", "4:3", "1:1", "9:16"]
+    free = cropper.crop(EXAMPLES / "coffee.jpg", ratios, top_k=2)
+    assert free[0].box == (58, 50, 525, 361) and _cuts(free[0].box, face)
+    cropper.detector = _FixedFaces([[*face, 0.9]])
+    crops = cropper.crop(EXAMPLES / "coffee.jpg", ratios, top_k=2)
+    head = heads(np.asarray([face]), 600, 400)[0]
+    assert [(c.ratio, c.rank) for c in crops][:3] == [("any", 1), ("any", 2), ("4:3", 1)]
+    for c in crops:  # every rank of every ratio keeps the head whole, refined or not
+        assert inside(np.asarray([c.box]), head[None])[0, 0] >= 0.95, c
+        assert c.note is None
+    # the nearest box to the favourite that holds the head: its right edge moved out to 575
+    assert crops[0].box == (58, 50, 575, 361)
+    cropper.refine = False
+    for c in cropper.crop(EXAMPLES / "coffee.jpg", ratios, top_k=2):
+        assert inside(np.asarray([c.box]), head[None])[0, 0] >= 0.95, c
+
+
+def test_the_group_is_kept_when_it_fits_else_the_largest_face():
+    from sacrop_cli.api import Cropper
+
+    cropper = Cropper(engine=_DistanceEngine((200, 100, 400, 300), 0.64))
+    faces = [[100, 150, 160, 220, 0.9], [420, 150, 470, 210, 0.9]]  # 60 x 70 and 50 x 60
+    cropper.detector = _FixedFaces(faces)
+    [square, tall] = cropper.crop(EXAMPLES / "coffee.jpg", ["1:1", "9:16"])
+    # heads: (85, 115, 175, 230.5) and (407.5, 120, 482.5, 219)
+    x1, _, x2, _ = square.box  # a 400 x 400 window holds both (85..482.5 wide)
+    assert x1 <= 85 and x2 >= 482
+    x1, _, x2, _ = tall.box  # a 225 x 400 window cannot: the largest face's head is kept
+    assert x1 <= 85 and 175 <= x2 <= 408  # and the other head is left out whole
+
+
+def test_a_face_no_window_can_hold_is_said_in_a_note():
+    from sacrop_cli.api import Cropper
+
+    cropper = Cropper(engine=_DistanceEngine((58, 50, 525, 361), 0.64))
+    cropper.detector = _FixedFaces([[20, 20, 580, 380, 0.9]])  # nearly all of the photo
+    [free, tall] = cropper.crop(EXAMPLES / "coffee.jpg", ["any", "9:16"])
+    assert (free.box, free.note) == ((0, 0, 600, 400), None)  # only the whole photo keeps it
+    assert tall.note == "every 9:16 window cuts a face; this one keeps the most faces whole"
+
+
+def test_faces_off_leaves_the_scorer_alone():
+    from sacrop_cli.api import Cropper
+
+    cropper = Cropper(faces=False)
+    assert cropper.detector is None and cropper.load(EXAMPLES / "friends.jpg").faces is None
+
+
+def test_the_dogs_at_the_window_keep_their_heads():
+    """The issue's example: two dogs' faces found and kept whole in a 16:9 crop; without the
+    rules the best 16:9 window cuts the upper dog's face."""
+    from sacrop_cli.api import Cropper
+
+    with_faces, without = Cropper(), Cropper(faces=False)
+    faces = with_faces.load(EXAMPLES / "friends.jpg").faces
+    [kept] = with_faces.crop(EXAMPLES / "friends.jpg", "16:9")
+    [cut] = without.crop(EXAMPLES / "friends.jpg", "16:9")
+    assert kept.box == (0, 349, 1065, 948) and cut.box == (0, 456, 1065, 1055)
+    assert not any(_cuts(kept.box, f[:4]) for f in faces)
+    assert any(_cuts(cut.box, f[:4]) for f in faces)

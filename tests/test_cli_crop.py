@@ -624,3 +624,28 @@ def test_orient_auto_names_the_turned_ratio(use_random_weights, tmp_path):
     assert (crop["ratio"], Path(crop["path"]).name) == ("3:4", "wine.3x4.1.jpg")
     with Image.open(crop["path"]) as im:
         assert_exact_ratio(im.size, 3, 4)
+
+
+# -- faces -------------------------------------------------------------------------------------
+
+
+def test_faces_are_in_the_manifest_and_no_faces_turns_them_off(use_random_weights, tmp_path):
+    from sacrop_cli.constraints import heads, inside
+
+    src = writable_copy(EXAMPLES / "astronaut.jpg", tmp_path / "in" / "astronaut.jpg")
+    manifest = tmp_path / "m.jsonl"
+    ratios = ["-r", "16:9", "-r", "9:16", "-r", "1:1"]
+    assert run("crop", src, *ratios, "-k", "2", "--dry-run", "--manifest", manifest).exit_code == 0
+    [record] = read_jsonl(manifest)
+    [face] = record["faces"]  # 512 x 512: her face, about (179, 64, 268, 175)
+    assert face[:4] == pytest.approx([180, 67, 269, 175], abs=3) and face[4] > 0.9
+    head = heads([face[:4]], 512, 512)
+    for crop in record["crops"]:  # random weights: only the faces keep these crops sensible
+        assert crop["note"] is None
+        assert inside([crop["box"]], head)[0, 0] >= 0.95
+    assert (
+        run("crop", src, *ratios, "--dry-run", "--no-faces", "--manifest", manifest).exit_code == 0
+    )
+    [record] = read_jsonl(manifest)
+    assert record["faces"] is None and all(c["note"] is None for c in record["crops"])
+    assert any(inside([c["box"]], head)[0, 0] < 0.95 for c in record["crops"])  # some cut it

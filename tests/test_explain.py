@@ -87,3 +87,22 @@ def test_explain_output_must_be_a_picture(tmp_path):
     result = run("explain", EXAMPLES / "coffee.jpg", "-o", tmp_path / "why.gif")
     assert result.exit_code == 2
     assert "why.gif: the picture's name must end in .png, .jpg or .webp" in result.output
+
+
+def test_explain_names_and_draws_the_faces(use_random_weights, tmp_path):
+    out, plain = tmp_path / "why.png", tmp_path / "plain.png"
+    result = run("explain", EXAMPLES / "astronaut.jpg", "-r", "1:1", "-o", out)
+    assert result.exit_code == 0, result.output
+    assert "faces: [[1" in result.output  # one face, about (179, 64, 268, 175)
+    result = run("explain", EXAMPLES / "astronaut.jpg", "-r", "1:1", "-o", plain, "--no-faces")
+    assert "faces:" not in result.output
+    with Image.open(out) as a, Image.open(plain) as b:
+        drawn, bare = np.asarray(a.convert("RGB")), np.asarray(b.convert("RGB"))
+
+    # the first panel is 360 x 360 (scale 0.703) from (16, 66): the face's top edge is a white
+    # line about 63 px long at y = 66 + 47, from x = 16 + 126
+    def white_run(picture: np.ndarray) -> int:
+        band = (picture[66 + 44 : 66 + 51, 16 + 120 : 16 + 200] == 255).all(axis=2)
+        return int(band.sum(axis=1).max())
+
+    assert white_run(drawn) >= 55 and white_run(bare) < 20

@@ -52,6 +52,7 @@ def test_run_batch_counts(random_weights, photo_dir, tmp_path):
         "source": str(photo_dir / "notes.txt"),
         "width": None,
         "height": None,
+        "faces": None,
         "status": "skipped",
         "crops": [],
         "error": f"{photo_dir / 'notes.txt'}: skipped: .txt files are not photos sacrop reads",

@@ -73,6 +73,7 @@ class Sheet(HTMLParser):
                     "error": a.get("data-error"),
                     "boxes": [],
                     "crops": [],
+                    "faces": [],
                 }
             )
         elif tag == "section":
@@ -82,6 +83,8 @@ class Sheet(HTMLParser):
         elif tag == "img":
             self.images += 1
             assert a["src"].startswith("data:image/jpeg;base64,") and a["loading"] == "lazy"
+        if "face" in classes:
+            self.photos[-1]["faces"].append([int(v) for v in a["data-box"].split(",")])
         if "box" in classes or "crop" in classes:
             entry = (
                 a["data-ratio"],
@@ -257,6 +260,20 @@ def test_a_photo_unreadable_at_preview_time_is_listed_with_its_boxes():
     [photo] = Sheet(out.getvalue()).photos
     assert photo["crops"] == crops_of(record) and photo["boxes"] == []
     assert "no thumbnail: p/0.jpg: vanished" in out.getvalue()
+
+
+def test_faces_are_drawn_on_both_sheets():
+    [record] = fake_records(1)
+    record["faces"] = [[300, 100, 360, 170, 0.93]]
+    out = io.StringIO()
+    preview.write_html([record], out, grey_thumbnail)
+    assert Sheet(out.getvalue()).photos[0]["faces"] == [[300, 100, 360, 170]]
+    drawn = np.asarray(preview.render_png([record], grey_thumbnail, title=None))
+    plain = np.asarray(preview.render_png([{**record, "faces": None}], grey_thumbnail, title=None))
+    # the thumbnail is 320 x 213 for 600 x 400 (scale 0.533), 16 px from the left: the face's
+    # rectangle spans x = 16 + 160 .. 16 + 192, its outer black edge one pixel wider
+    columns = np.flatnonzero((drawn != plain).any(axis=(0, 2)))
+    assert (columns.min(), columns.max()) == (16 + 160 - 1, 16 + 192 - 1 + 1)
 
 
 # -- PNG ---------------------------------------------------------------------------------------

@@ -21,6 +21,7 @@ import click
 from sacrop_cli.commands.options import (
     BoxType,
     SizeType,
+    faces_option,
     load_cropper,
     model_options,
     parse_box,
@@ -240,6 +241,7 @@ not exist (the others are still processed), 2 for invalid options, 130 when inte
     help="Print the records as JSON Lines on stdout (messages stay on stderr).",
 )
 @model_options
+@faces_option
 @click.option(
     "--no-refine",
     is_flag=True,
@@ -281,6 +283,7 @@ def crop(
     weights: str | None,
     engine: str,
     device: str,
+    faces: bool,
     no_refine: bool,
     batch_size: int,
     max_pixels: int | None,
@@ -332,7 +335,7 @@ def crop(
                 )
         advance(1)
 
-    cropper = load_cropper(ui, weights, device, engine, refine=not no_refine)
+    cropper = load_cropper(ui, weights, device, engine, refine=not no_refine, faces=faces)
     total = len(scan.images) + len(scan.missing) + len(scan.skipped)
     with _jsonl_sink(manifest) as sink, ui.progress(total, "Cropping") as advance:
         report = run_batch(
@@ -447,7 +450,7 @@ def score(
     if not given:
         raise click.UsageError("give at least one --box x1,y1,x2,y2 or --boxes FILE.json")
     ui = UI(level_from_flags(quiet, 0))
-    cropper = load_cropper(ui, weights, device, engine)
+    cropper = load_cropper(ui, weights, device, engine, faces=False)
     photo = cropper.load(image)
     width, height = photo.full_size
     scored = []

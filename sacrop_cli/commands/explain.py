@@ -9,7 +9,13 @@ from pathlib import Path
 
 import click
 
-from sacrop_cli.commands.options import load_cropper, model_options, ratios_option, reports_errors
+from sacrop_cli.commands.options import (
+    faces_option,
+    load_cropper,
+    model_options,
+    ratios_option,
+    reports_errors,
+)
 from sacrop_cli.console import UI, level_from_flags
 from sacrop_cli.ratios import Ratio
 
@@ -59,6 +65,7 @@ def _check_out(ctx: click.Context, param: click.Parameter, value: Path | None) -
     help="The picture to write.  [default: ./<name>.explain.png]",
 )
 @model_options
+@faces_option
 @click.option("-q", "--quiet", is_flag=True, help="Only print errors.")
 @reports_errors
 def explain(
@@ -69,13 +76,14 @@ def explain(
     weights: str | None,
     engine: str,
     device: str,
+    faces: bool,
     quiet: bool,
 ) -> None:
     ui = UI(level_from_flags(quiet, 0))
     out = out if out is not None else Path(f"{image.stem}.explain.png")
     if out.resolve() == image.resolve():
         raise click.UsageError(f"{out}: the picture would replace the photo; choose another -o")
-    cropper = load_cropper(ui, weights, device, engine)
+    cropper = load_cropper(ui, weights, device, engine, faces=faces)
     from sacrop_cli.atomic import atomic_write
     from sacrop_cli.explain import explain as explain_photo
     from sacrop_cli.explain import render, summary

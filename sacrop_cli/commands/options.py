@@ -123,13 +123,30 @@ def model_options(func: Any) -> Any:
     )(func)
 
 
+def faces_option(func: Any) -> Any:
+    """--faces/--no-faces, for the commands that choose crops."""
+    return click.option(
+        "--faces/--no-faces",
+        default=True,
+        show_default=True,
+        help="Find faces and never cut one: the largest face (and those near its size, when "
+        "they fit) stays whole. --no-faces leaves the crops to the scorer alone.",
+    )(func)
+
+
 def load_cropper(
-    ui: UI, weights: str | None, device: str, engine: str = "auto", *, refine: bool = True
+    ui: UI,
+    weights: str | None,
+    device: str,
+    engine: str = "auto",
+    *,
+    refine: bool = True,
+    faces: bool = True,
 ) -> Any:
     """The Cropper (a SacropError, e.g. no trained weights installed, ends the command)."""
     from sacrop_cli.api import Cropper
 
-    cropper = Cropper(weights=weights, device=device, engine=engine, refine=refine)
+    cropper = Cropper(weights=weights, device=device, engine=engine, refine=refine, faces=faces)
     ui.info(f"weights: {cropper.weights_path} ({cropper.engine.name} on {cropper.device})")
     return cropper
 

@@ -10,7 +10,12 @@ from pathlib import Path
 
 import click
 
-from sacrop_cli.commands.options import model_options, reports_errors, verbosity_options
+from sacrop_cli.commands.options import (
+    faces_option,
+    model_options,
+    reports_errors,
+    verbosity_options,
+)
 from sacrop_cli.console import UI, level_from_flags
 
 _dir = click.Path(exists=True, file_okay=False, path_type=Path)
@@ -363,6 +368,7 @@ class _TrainReporter:
     help="GAICD split to evaluate.",
 )
 @model_options
+@faces_option
 @click.option("--batch-size", type=click.IntRange(1), default=8, show_default=True)
 @click.option(
     "--no-refine",
@@ -379,7 +385,18 @@ class _TrainReporter:
 @click.option("-v", "--verbose", count=True)
 @reports_errors
 def evaluate(
-    fcdb, gaicd, split, weights, engine, device, batch_size, no_refine, json_out, quiet, verbose
+    fcdb,
+    gaicd,
+    split,
+    weights,
+    engine,
+    device,
+    faces,
+    batch_size,
+    no_refine,
+    json_out,
+    quiet,
+    verbose,
 ) -> None:
     """Measure crops against human labels (the papers' protocols).
 
@@ -401,7 +418,7 @@ def evaluate(
     from sacrop_cli.datasets import read_fcdb, read_gaicd
     from sacrop_cli.evaluate import evaluate_fcdb, evaluate_gaicd
 
-    cropper = Cropper(weights, device, engine=engine, refine=not no_refine)
+    cropper = Cropper(weights, device, engine=engine, refine=not no_refine, faces=faces)
     read = read_fcdb(fcdb) if fcdb else read_gaicd(gaicd, None if split == "all" else split)
     for line in read.problems:
         ui.warning(line)

@@ -1,0 +1,122 @@
+"""Faces in a photo, found offline by YuNet on ONNX Runtime (the runtime that scores crops).
+
+YuNet (2023mar, MIT, from OpenCV's model zoo; ``weights/LICENSE-yunet``) is a 0.23 MB
+detector. The shipped graph is the zoo's with its input size made free (the zoo's is fixed at
+640x640), so a photo is detected at its own aspect ratio; nothing else in it differs. It reads
+BGR pixels in 0-255, its sides multiples of 32, and answers, for each stride 8, 16 and 32, a
+class and an objectness score and a box per cell.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+from PIL import Image
+
+from sacrop_cli.boxes import box_iou_matrix
+from sacrop_cli.errors import CheckpointError
+
+GRAPH = "yunet-2023mar.onnx"
+GRAPH_SHA256 = "85260e29ac9c2546c0f4dcb9f98ad5b754e986f76592473013aa6cfd8c0e446b"
+#: Photos are detected with their longer side this long (the reduced decode scaled, up if need
+#: be): YuNet's smallest faces, about 10 px here, are 2% of the frame, too small to decide a crop.
+DETECT_SIDE = 512
+#: A detection counts as a face from this score (YuNet's score: sqrt(class * objectness)).
+SCORE_THRESHOLD = 0.6
+#: Of two detections overlapping more than this (IoU), only the better one is a face.
+NMS_IOU = 0.3
+_STRIDES = (8, 16, 32)
+
+
+def _graph_path() -> Path:
+    from sacrop_cli.weights import shipped_weights_dirs
+
+    for folder in shipped_weights_dirs():
+        if (folder / GRAPH).is_file():
+            return folder / GRAPH
+    raise CheckpointError(
+        f"{GRAPH}: the face detector is missing from this install; reinstall sacrop"
+    )
+
+
+class FaceDetector:
+    """Finds faces in upright RGB images; thread-safe (one ONNX Runtime session, one thread per
+    call, as the scorer's workers run)."""
+
+    def __init__(self, path: str | Path | None = None) -> None:
+        import onnxruntime as ort
+
+        from sacrop_cli.weights import sha256_file
+
+        path = Path(path) if path is not None else _graph_path()
+        if sha256_file(path) != GRAPH_SHA256:
+            raise CheckpointError(f"{path}: not the shipped face detector (SHA-256 differs)")
+        options = ort.SessionOptions()
+        options.intra_op_num_threads = 1
+        options.inter_op_num_threads = 1
+        self.session = ort.InferenceSession(str(path), options, providers=["CPUExecutionProvider"])
+        self.path = path
+
+    def detect(
+        self, image: Image.Image, full_size: tuple[int, int], side: int = DETECT_SIDE
+    ) -> np.ndarray:
+        """Faces of ``image`` (a reduced copy of a photo whose upright size is ``full_size``),
+        looked for with its longer side ``side`` pixels long: ``[N, 5]`` float rows
+        ``x1, y1, x2, y2, score`` in full-resolution pixels, clipped to the photo, largest
+        first."""
+        w, h = image.size
+        scale = side / max(w, h)
+        dw, dh = max(1, round(w * scale)), max(1, round(h * scale))
+        small = image.convert("RGB")
+        if (dw, dh) != (w, h):
+            small = small.resize((dw, dh), Image.Resampling.BILINEAR, reducing_gap=2.0)
+        pw, ph = -(-dw // 32) * 32, -(-dh // 32) * 32
+        x = np.zeros((1, 3, ph, pw), np.float32)
+        x[0, :, :dh, :dw] = np.asarray(small, np.float32)[:, :, ::-1].transpose(2, 0, 1)
+        outputs = dict(
+            zip(
+                (o.name for o in self.session.get_outputs()),
+                self.session.run(None, {"input": x}),
+            )
+        )
+        faces = decode(outputs, pw, ph)
+        fw, fh = full_size
+        faces[:, [0, 2]] = np.clip(faces[:, [0, 2]] * (fw / dw), 0, fw)
+        faces[:, [1, 3]] = np.clip(faces[:, [1, 3]] * (fh / dh), 0, fh)
+        area = (faces[:, 2] - faces[:, 0]) * (faces[:, 3] - faces[:, 1])
+        return faces[np.argsort(-area, kind="stable")]
+
+
+def decode(outputs: dict[str, np.ndarray], width: int, height: int) -> np.ndarray:
+    """YuNet's raw outputs for a ``width`` x ``height`` input as ``[N, 5]`` boxes in its pixels,
+    thresholded and de-duplicated (greedy NMS)."""
+    rows = []
+    for s in _STRIDES:
+        cols = width // s
+        cls = outputs[f"cls_{s}"][0, :, 0]
+        obj = outputs[f"obj_{s}"][0, :, 0]
+        score = np.sqrt(np.clip(cls, 0, 1) * np.clip(obj, 0, 1))
+        keep = np.flatnonzero(score >= SCORE_THRESHOLD)
+        if not len(keep):
+            continue
+        b = outputs[f"bbox_{s}"][0, keep]
+        cx = (keep % cols + b[:, 0]) * s
+        cy = (keep // cols + b[:, 1]) * s
+        bw, bh = np.exp(b[:, 2]) * s, np.exp(b[:, 3]) * s
+        rows.append(np.stack([cx - bw / 2, cy - bh / 2, cx + bw / 2, cy + bh / 2, score[keep]], 1))
+    if not rows:
+        return np.zeros((0, 5), np.float64)
+    found = np.concatenate(rows).astype(np.float64)
+    found = found[np.argsort(-found[:, 4], kind="stable")]
+    iou = box_iou_matrix(found[:, :4], found[:, :4])
+    kept: list[int] = []
+    for i in range(len(found)):
+        if all(iou[i, j] <= NMS_IOU for j in kept):
+            kept.append(i)
+    return found[kept]
+
+
+def face_list(faces: np.ndarray) -> list[list[float]]:
+    """Faces as JSON-ready rows: whole pixels and the score to 2 places."""
+    return [[*(round(float(v)) for v in f[:4]), round(float(f[4]), 2)] for f in faces]

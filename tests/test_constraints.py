@@ -1,0 +1,92 @@
+"""The face rules: heads, shares inside a crop, levels and moved windows, worked by hand."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+
+def test_a_head_widens_the_face_and_stays_in_the_photo():
+    from sacrop_cli.constraints import heads
+
+    # 40 x 40 face: 10 px each side, 20 above, 6 below; the second is clipped at the top-left
+    got = heads(np.array([[100, 100, 140, 140], [5, 5, 45, 45]]), 300, 200)
+    np.testing.assert_allclose(got, [[90, 80, 150, 146], [0, 0, 55, 51]])
+
+
+def test_inside_is_the_share_of_each_region_in_each_box():
+    from sacrop_cli.constraints import inside
+
+    regions = np.array([[0, 0, 10, 10], [20, 0, 30, 10]])
+    boxes = np.array([[0, 0, 5, 10], [0, 0, 100, 100], [40, 40, 50, 50]])
+    np.testing.assert_allclose(inside(boxes, regions), [[0.5, 0.0], [1.0, 1.0], [0.0, 0.0]])
+
+
+@pytest.fixture
+def rules():
+    from sacrop_cli.constraints import FaceRules
+
+    # a 400 x 300 photo: a large face at the left, one of half its width (a quarter of its
+    # area: still of the group) at the right, and a small one (outside the group)
+    faces = np.array(
+        [[60, 100, 100, 140, 0.9], [300, 100, 320, 120, 0.8], [200, 250, 210, 260, 0.7]]
+    )
+    return FaceRules(faces, 400, 300)
+
+
+def test_levels_rank_boxes_by_the_rules_they_meet(rules):
+    # heads: (50, 80, 110, 146), (295, 90, 325, 123), (197.5, 245, 212.5, 261.5)
+    boxes = np.array(
+        [
+            [40, 60, 340, 200],  # 0: both group heads whole, nothing cut
+            [40, 60, 200, 200],  # 1: the largest head, the small head left out
+            [55, 95, 110, 200],  # 2: the largest face whole, its head cut
+            [120, 0, 280, 300],  # 3: no face cut, the largest face out
+            [80, 0, 310, 200],  # 4: cuts the largest and the second; the small one out
+            [80, 0, 400, 300],  # 4: cuts the largest; second and small whole
+        ]
+    )
+    # level 4 + 1 - (faces whole + 1) / (faces + 1): more faces whole is better
+    assert rules.levels(boxes) == pytest.approx([0, 1, 2, 3, 4 + 1 - 1 / 4, 4 + 1 - 3 / 4])
+
+
+def test_a_row_of_hair_is_not_a_cut(rules):
+    from sacrop_cli.constraints import TOLERANCE
+
+    # the largest head is 60 x 66: a crop starting 1 px into it leaves 1/60 outside
+    assert 1 / 60 < TOLERANCE
+    assert rules.levels(np.array([[51, 60, 340, 200]])) == pytest.approx([0])
+
+
+def test_no_faces_no_rules():
+    from sacrop_cli.constraints import FaceRules
+
+    empty = FaceRules(np.zeros((0, 5)), 400, 300)
+    assert not empty
+    assert empty.levels(np.array([[0, 0, 10, 10]])) == pytest.approx([0])
+    assert empty.anchored(np.array([[0, 0, 10, 10]])).shape == (0, 4)
+
+
+def test_anchored_moves_windows_just_enough_to_hold_the_faces(rules):
+    boxes = np.array(
+        [
+            [0, 0, 300, 200],  # holds the group's heads (50..325 wide) once moved right by 25
+            [200, 150, 300, 250],  # 100 x 100: to the largest head's top-left (50, 80)
+            [0, 0, 50, 50],  # holds the largest face (60..100, 100..140), not its head
+            [0, 0, 30, 30],  # too small for any: dropped
+        ]
+    )
+    assert rules.anchored(boxes).tolist() == [  # sorted, duplicates dropped
+        [25, 0, 325, 200],
+        [50, 80, 150, 180],
+        [50, 90, 100, 140],
+    ]
+
+
+def test_notes_name_the_ratio():
+    from sacrop_cli.constraints import note
+    from sacrop_cli.ratios import parse_ratio
+
+    assert note(0, parse_ratio("16:9")) is None and note(2, parse_ratio("16:9")) is None
+    assert note(3, parse_ratio("16:9")) == "no 16:9 window holds the largest face whole"
+    assert note(4.5, parse_ratio("any")).startswith("every any window cuts a face")
