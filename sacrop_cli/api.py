@@ -20,7 +20,7 @@ import numpy as np
 from PIL import Image
 
 from sacrop_cli.candidates import alternatives, candidates_for, neighbours
-from sacrop_cli.constraints import FaceRules, note
+from sacrop_cli.constraints import SUBJECT_STEP, FaceRules, note, subject_box
 from sacrop_cli.engine import Engine, load_engine
 from sacrop_cli.preprocess import boxes_to_rois, image_to_array, input_size, resize_to
 from sacrop_cli.ratios import Ratio, parse_ratio
@@ -268,6 +268,20 @@ def _faces_of(photo: Analysis) -> tuple[np.ndarray, int, int]:
     return faces, *photo.full_size
 
 
+#: Keys this close are of one face level: all of them may be alternatives (see best_crops).
+_SAME_LEVEL = 1.5 * SUBJECT_STEP
+
+
+def _best(scores: np.ndarray, keys: np.ndarray, best_key: float) -> int:
+    """The index of the best-scoring box of the best key (ties: the first)."""
+    return int(np.argmax(np.where(keys <= best_key + 1e-9, scores, -np.inf)))
+
+
+def _ranked(scores: np.ndarray, keys: np.ndarray, best_key: float) -> np.ndarray:
+    """Scores that order the boxes of the best key before the others (for the alternatives)."""
+    return np.where(keys <= best_key + 1e-9, scores, scores - 1e6)
+
+
 def _with_anchored(boxes: np.ndarray, rules: FaceRules) -> np.ndarray:
     """The candidates, and copies of them moved to hold the faces (when there are any)."""
     moved = rules.anchored(boxes)
@@ -333,7 +347,11 @@ class Encoded:
         way) that are visibly different framings from every better rank (see
         :data:`~sacrop_cli.candidates.ALTERNATIVE_IOU`).
         """
-        rules = [FaceRules(*_faces_of(p)) for p in self.photos]
+        maps = self.maps()
+        rules = [
+            FaceRules(*_faces_of(p), None if m is None else subject_box(m[1], *p.full_size))
+            for p, m in zip(self.photos, maps)
+        ]
         cands = [
             [_with_anchored(candidates_for(r, *p.full_size), rule) for r in rs]
             for p, rs, rule in zip(self.photos, ratios, rules)
@@ -347,15 +365,17 @@ class Encoded:
         flat = self.scores([np.concatenate([*c, w]) for c, w in zip(cands, wholes)])
         whole_scores = [s[len(s) - len(w) :] for s, w in zip(flat, wholes)]
         flat = [s[: len(s) - len(w)] for s, w in zip(flat, wholes)]
-        # per photo, per ratio: (boxes, scores) of the best face level, and that level
+        # per photo, per ratio: the boxes of the best face level, their scores and keys
+        # (see constraints: the face level, plus a step if the box misses the subject), and the
+        # best key: rank 1 has it, the other ranks may miss the subject
         pools, levels = [], []
         for c, s, rule in zip(cands, flat, rules):
             pool, level = [], []
             for boxes, scores in zip(c, np.split(s, np.cumsum([len(b) for b in c])[:-1])):
-                lv = rule.levels(boxes)
-                best = lv <= lv.min() if len(lv) else lv.astype(bool)
-                pool.append((boxes[best], scores[best]))
-                level.append(float(lv.min()) if len(lv) else 0.0)
+                keys = rule.levels(boxes)
+                ok = keys <= keys.min() + _SAME_LEVEL
+                pool.append((boxes[ok], scores[ok], keys[ok]))
+                level.append(float(keys.min()))
             pools.append(pool)
             levels.append(level)
         if self.cropper.refine:
@@ -365,16 +385,20 @@ class Encoded:
             ratios, pools, levels, wholes, whole_scores, rules
         ):
             crops = []
-            for r, (boxes, s), lv in zip(rs, pool, level):
+            for r, (boxes, s, keys), lv in zip(rs, pool, level):
                 # after refinement the rank-1 climber's box is first in the pool
-                first = 0 if self.cropper.refine else int(np.argmax(s))
-                if r.kind == "any" and (
-                    rule.levels(whole)[0] < lv or whole_score[0] > s[first] + WHOLE_PHOTO_MARGIN
-                ):
-                    boxes = np.concatenate([boxes, whole.astype(boxes.dtype)])
-                    s = np.concatenate([s, whole_score.astype(s.dtype)])
-                    first, lv = len(s) - 1, 0.0  # the whole photo cuts nothing
-                picked = [first, *alternatives(boxes, s, first, k - 1)]
+                first = 0 if self.cropper.refine else _best(s, keys, lv)
+                if r.kind == "any":
+                    whole_key = float(rule.levels(whole)[0])  # it cuts nothing
+                    if whole_key + SUBJECT_STEP < lv:  # it alone meets the face rules
+                        boxes, s, first = whole.astype(boxes.dtype), whole_score, 0
+                        keys, lv = np.array([whole_key]), whole_key
+                    elif whole_score[0] > s[first] + WHOLE_PHOTO_MARGIN:
+                        boxes = np.concatenate([boxes, whole.astype(boxes.dtype)])
+                        s = np.concatenate([s, whole_score.astype(s.dtype)])
+                        keys = np.concatenate([keys, [whole_key]])
+                        first, lv = len(s) - 1, whole_key
+                picked = [first, *alternatives(boxes, _ranked(s, keys, lv), first, k - 1)]
                 crops += [
                     Crop(r.label, rank, tuple(int(v) for v in boxes[i]), float(s[i]), note(lv, r))
                     for rank, i in enumerate(picked, start=1)
@@ -385,23 +409,23 @@ class Encoded:
     def _refine(
         self,
         ratios: Sequence[Sequence[Ratio]],
-        pools: list[list[tuple[np.ndarray, np.ndarray]]],
+        pools: list[list[tuple[np.ndarray, np.ndarray, np.ndarray]]],
         k: int,
         rules: Sequence[FaceRules],
         levels: Sequence[Sequence[float]],
     ) -> None:
         """Hill-climb the best candidate of each pool and its ``k - 1`` best alternatives,
-        never to a box of a worse face level than the pool's; the climbed boxes join the front
-        of the pool, the best candidate's first, in place."""
+        never to a box of a worse key than it may have (rank 1: the best key; the others: the
+        pool's face level); the climbed boxes join the front of the pool, the best candidate's
+        first, in place."""
         # climbers: (photo, ratio, rank) -> current box and score; dropped once no step helps
-        current = {
-            (p, r, j): (boxes[i], float(s[i]))
-            for p, pool in enumerate(pools)
-            for r, (boxes, s) in enumerate(pool)
-            for j, i in enumerate(
-                [int(np.argmax(s)), *alternatives(boxes, s, int(np.argmax(s)), k - 1)]
-            )
-        }
+        current = {}
+        for p, pool in enumerate(pools):
+            for r, (boxes, s, keys) in enumerate(pool):
+                first = _best(s, keys, levels[p][r])
+                ranked = _ranked(s, keys, levels[p][r])
+                for j, i in enumerate([first, *alternatives(boxes, ranked, first, k - 1)]):
+                    current[p, r, j] = (boxes[i], float(s[i]), float(keys[i]))
         active = sorted(current)
         for _ in range(REFINE_ROUNDS):
             if not active:
@@ -409,7 +433,10 @@ class Encoded:
             steps = {}
             for p, r, j in active:
                 near = neighbours(current[p, r, j][0], ratios[p][r], *self.photos[p].full_size)
-                steps[p, r, j] = near[rules[p].levels(near) <= levels[p][r]] if rules[p] else near
+                if rules[p]:
+                    limit = levels[p][r] + (0 if j == 0 else _SAME_LEVEL)
+                    near = near[rules[p].levels(near) <= limit + 1e-9]
+                steps[p, r, j] = near
             scores = self.scores(
                 [
                     np.concatenate(
@@ -425,15 +452,21 @@ class Encoded:
                 s = scores[p][offsets[p] : offsets[p] + len(boxes)]
                 offsets[p] += len(boxes)
                 if len(s) and s.max() > current[key][1]:
-                    current[key] = (boxes[int(np.argmax(s))], float(s.max()))
+                    best = int(np.argmax(s))
+                    current[key] = (
+                        boxes[best],
+                        float(s[best]),
+                        float(rules[p].levels(boxes[best])[0]),
+                    )
                     moved.append(key)
             active = moved
         for p, pool in enumerate(pools):
-            for r, (boxes, s) in enumerate(pool):
+            for r, (boxes, s, keys) in enumerate(pool):
                 climbed = [current[key] for key in sorted(current) if key[:2] == (p, r)]
                 pool[r] = (
                     np.concatenate(
-                        [np.asarray([b for b, _ in climbed], boxes.dtype).reshape(-1, 4), boxes]
+                        [np.asarray([c[0] for c in climbed], boxes.dtype).reshape(-1, 4), boxes]
                     ),
-                    np.concatenate([np.float32([v for _, v in climbed]), s]),
+                    np.concatenate([np.float32([c[1] for c in climbed]), s]),
+                    np.concatenate([[c[2] for c in climbed], keys]),
                 )

@@ -107,12 +107,18 @@ def decode(outputs: dict[str, np.ndarray], width: int, height: int) -> np.ndarra
         rows.append(np.stack([cx - bw / 2, cy - bh / 2, cx + bw / 2, cy + bh / 2, score[keep]], 1))
     if not rows:
         return np.zeros((0, 5), np.float64)
-    found = np.concatenate(rows).astype(np.float64)
+    return nms(np.concatenate(rows), NMS_IOU)
+
+
+def nms(found: np.ndarray, max_iou: float) -> np.ndarray:
+    """Greedy non-maximum suppression of ``[N, 5]`` boxes with scores: best first, each box
+    kept unless it overlaps a kept one by more than ``max_iou``."""
+    found = np.asarray(found, np.float64)
     found = found[np.argsort(-found[:, 4], kind="stable")]
     iou = box_iou_matrix(found[:, :4], found[:, :4])
     kept: list[int] = []
     for i in range(len(found)):
-        if all(iou[i, j] <= NMS_IOU for j in kept):
+        if all(iou[i, j] <= max_iou for j in kept):
             kept.append(i)
     return found[kept]
 

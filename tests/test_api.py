@@ -24,8 +24,16 @@ def test_crop_returns_top_k_per_ratio_best_first(cropper):
     crops = cropper.crop(EXAMPLES / "coffee.jpg", ratios=["4:3", "1:1"], top_k=2)
     assert all(isinstance(c, Crop) for c in crops)
     assert [(c.ratio, c.rank) for c in crops] == [("4:3", 1), ("4:3", 2), ("1:1", 1), ("1:1", 2)]
+    # best first, where rank 1 keeps the subject (the peak of the activation map) and rank 2
+    # may not: then rank 2 may score higher
+    from sacrop_cli.constraints import inside, subject_box
+
+    photo = cropper.load(EXAMPLES / "coffee.jpg")
+    subject = subject_box(cropper.encode([photo]).maps()[0][1], 600, 400)
     for first, second in (crops[0:2], crops[2:4]):
-        assert first.score >= second.score and first.box != second.box
+        keeps = [inside(np.asarray([c.box]), subject[None])[0, 0] >= 0.95 for c in (first, second)]
+        assert keeps[0] and first.box != second.box
+        assert first.score >= second.score or not keeps[1]
     for c in crops:
         x1, y1, x2, y2 = c.box
         assert 0 <= x1 < x2 <= 600 and 0 <= y1 < y2 <= 400

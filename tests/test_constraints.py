@@ -90,3 +90,30 @@ def test_notes_name_the_ratio():
     assert note(0, parse_ratio("16:9")) is None and note(2, parse_ratio("16:9")) is None
     assert note(3, parse_ratio("16:9")) == "no 16:9 window holds the largest face whole"
     assert note(4.5, parse_ratio("any")).startswith("every any window cuts a face")
+
+
+def test_the_subject_is_the_peak_and_the_cells_connected_to_it():
+    from sacrop_cli.constraints import subject_box
+
+    amap = np.zeros((4, 4))
+    amap[1, 1], amap[1, 2], amap[2, 2] = 1.0, 0.9, 0.86  # connected, all >= 0.85 of the peak
+    amap[3, 0] = 0.95  # as strong, but apart from the peak's cells
+    amap[0, 3] = 0.8  # next to them, but too weak
+    # cells of 100 x 50 in a 400 x 200 photo: columns 1..2, rows 1..2
+    np.testing.assert_allclose(subject_box(amap, 400, 200), [100, 50, 300, 150])
+
+
+def test_boxes_that_keep_the_subject_come_first_within_a_face_level():
+    from sacrop_cli.constraints import SUBJECT_STEP, FaceRules
+
+    subject = np.array([100.0, 50.0, 300.0, 150.0])
+    alone = FaceRules(np.zeros((0, 5)), 400, 200, subject)
+    assert alone
+    boxes = np.array([[90, 40, 310, 160], [150, 0, 400, 200]])
+    assert alone.levels(boxes) == pytest.approx([0, SUBJECT_STEP])
+    # moved to hold it: a 250 x 120 window at (150, 0) goes left to x = 100, down to y = 30
+    assert alone.anchored(np.array([[150, 0, 400, 120]])).tolist() == [[100, 30, 350, 150]]
+    with_face = FaceRules(np.array([[20, 20, 60, 60, 0.9]]), 400, 200, subject)
+    # a face level outweighs the subject: keeping the face but not the subject beats the reverse
+    levels = with_face.levels(np.array([[0, 0, 90, 100], [90, 40, 310, 160]]))
+    assert levels[0] == pytest.approx(SUBJECT_STEP) and levels[1] >= 3
