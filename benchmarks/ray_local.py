@@ -38,6 +38,7 @@ def timed_crop(command: list, folder: Path, out: Path, cores: int | None) -> flo
         stdout=subprocess.DEVNULL,
         stderr=subprocess.PIPE,
         text=True,
+        check=False,
         preexec_fn=(lambda: os.sched_setaffinity(0, range(cores))) if cores else None,
     )
     seconds = time.perf_counter() - start

@@ -144,7 +144,7 @@ class OutputPlan:
         ]
 
 
-class _Namer:
+class Namer:
     """Output plans for each photo, with ``-2``, ``-3``... when two photos would share a name."""
 
     def __init__(self, out_dir: Path | str, fmt: str | None, sources: Iterable[Path | str]) -> None:
@@ -489,12 +489,8 @@ def run_batch(
     if format is not None and format not in FORMAT_EXTENSIONS:
         raise ValueError(f"format must be one of {sorted(FORMAT_EXTENSIONS)}, not {format!r}")
     out_dir = Path(out_dir) if out_dir is not None else DEFAULT_OUT_DIR
-    report = BatchReport()
-    images, unprocessed, warnings = split_inputs(inputs, out_dir)
-    report.warnings.extend(warnings)
-    if images and not dry_run:
-        _check_out_dir(out_dir)
-    namer = _Namer(out_dir, format, (p for p, _ in images))
+    report, images, emit = start_run(inputs, out_dir, dry_run, on_progress)
+    namer = Namer(out_dir, format, (p for p, _ in images))
     planned = [(path, namer.plan(path, root)) for path, root in images]
     writer = LocalWriter(namer.is_source)
 
@@ -502,16 +498,6 @@ def run_batch(
         if report.stopped is None and should_stop is not None and should_stop():
             report.stopped = "interrupted"
         return report.stopped is not None
-
-    def emit(record: dict[str, Any], warnings: list[str]) -> None:
-        report.records.append(record)
-        report.warnings.extend(warnings)
-        if on_progress is not None:
-            on_progress(record, warnings)
-
-    for record in unprocessed:
-        report.count_unprocessed(record)
-        emit(record, [])
 
     batches = [planned[i : i + batch_size] for i in range(0, len(planned), batch_size)]
     with (
@@ -546,6 +532,35 @@ def run_batch(
     report.counts["not_processed"] = len(images) - report.counts["images"]
     report.counts["seconds"] = round(time.perf_counter() - start, 3)
     return report
+
+
+def start_run(
+    inputs: InputScan, out_dir: Path | str, dry_run: bool, on_progress: ProgressCallback | None
+) -> tuple[BatchReport, list[tuple[Path, Path | None]], ProgressCallback]:
+    """What a run does first, local or on Ray: check the output folder (or URI) once, when
+    there is a photo to write, and report the inputs that are not photos to crop. Returns the
+    report, the photos to crop, and ``emit(record, warnings)``, which adds a record to the
+    report and shows it."""
+    report = BatchReport()
+    images, unprocessed, warnings = split_inputs(inputs, out_dir)
+    report.warnings.extend(warnings)
+    if images and not dry_run and is_uri(out_dir):
+        from sacrop_cli.storage import check_out_uri
+
+        check_out_uri(str(out_dir))
+    elif images and not dry_run:
+        _check_out_dir(Path(out_dir))
+
+    def emit(record: dict[str, Any], warnings: list[str]) -> None:
+        report.records.append(record)
+        report.warnings.extend(warnings)
+        if on_progress is not None:
+            on_progress(record, warnings)
+
+    for record in unprocessed:
+        report.count_unprocessed(record)
+        emit(record, [])
+    return report, images, emit
 
 
 def split_inputs(

@@ -32,17 +32,15 @@ from sacrop_cli.pipeline import (
     FORMAT_EXTENSIONS,
     BatchReport,
     LocalWriter,
+    Namer,
     OutputPlan,
     ProgressCallback,
-    _check_out_dir,
-    _fail,
-    _Namer,
     analyse,
     finish_photo,
     score_batch,
-    split_inputs,
+    start_run,
 )
-from sacrop_cli.storage import RemoteWriter, check_out_uri, download, is_uri, join
+from sacrop_cli.storage import RemoteWriter, download, is_uri, join
 
 if TYPE_CHECKING:
     import pyarrow as pa
@@ -58,7 +56,7 @@ RECORD_FIELDS = ("source", "width", "height", "status", "error", "crops")
 def _import_ray() -> Any:
     try:
         import ray
-        import ray.data  # noqa: F401 - the extra brings both
+        import ray.data
     except ImportError:
         raise SacropError(
             '--ray needs Ray, which is not installed: pip install "sacrop[ray]"'
@@ -175,11 +173,7 @@ class CropWorker:
                 self.cropper, paths, loaded, s["ratios"], s["top_k"], s["orient"]
             )
             for row, path, record, photo_crops in zip(rows, paths, records, crops):
-                try:
-                    plan = self._plan(row)
-                except (SacropError, OSError, ValueError) as err:
-                    _fail(record, path, err)
-                    plan, photo_crops = None, None
+                plan = self._plan(row)
                 warnings, stop = finish_photo(
                     record, photo_crops, path, plan, self.writer, **s["options"]
                 )
@@ -211,7 +205,7 @@ def crop_dataset(
     device: str = "auto",
     refine: bool = True,
     overwrite: bool = False,
-    format: str | None = None,  # noqa: A002 - the CLI option's name
+    format: str | None = None,
     quality: int = 95,
     max_size: tuple[int, int] | None = None,
     max_pixels: int | None = None,
@@ -323,7 +317,7 @@ def run_on_ray(
     gpus: float = 0,
     dry_run: bool = False,
     overwrite: bool = False,
-    format: str | None = None,  # noqa: A002 - the CLI option's name
+    format: str | None = None,
     quality: int = 95,
     max_size: tuple[int, int] | None = None,
     max_pixels: int | None = None,
@@ -344,14 +338,8 @@ def run_on_ray(
     _import_ray()  # before any work: without Ray there is nothing to do
     start = time.perf_counter()
     out_dir = out_dir if out_dir is not None else DEFAULT_OUT_DIR
-    report = BatchReport()
-    images, unprocessed, warnings = split_inputs(inputs, out_dir)
-    report.warnings.extend(warnings)
-    if images and not dry_run and is_uri(out_dir):
-        check_out_uri(str(out_dir))
-    elif images and not dry_run:
-        _check_out_dir(Path(out_dir))
-    namer = _Namer(out_dir, format, (p for p, _ in images))
+    report, images, emit = start_run(inputs, out_dir, dry_run, on_progress)
+    namer = Namer(out_dir, format, (p for p, _ in images))
     rows = []
     for path, root in images:
         plan = namer.plan(path, root)
@@ -359,16 +347,6 @@ def run_on_ray(
         rows.append(
             {"path": str(path), "plan": json.dumps({**asdict(plan), "in_the_way": in_the_way})}
         )
-
-    def emit(record: dict[str, Any], warnings: list[str]) -> None:
-        report.records.append(record)
-        report.warnings.extend(warnings)
-        if on_progress is not None:
-            on_progress(record, warnings)
-
-    for record in unprocessed:
-        report.count_unprocessed(record)
-        emit(record, [])
     if rows:
         with connected(address, quiet_ray) as ray:
             if quiet_ray:

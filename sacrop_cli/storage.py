@@ -7,6 +7,7 @@ imports :func:`is_uri` and :func:`join`, and a run without URIs must not load py
 
 from __future__ import annotations
 
+import contextlib
 import re
 import tempfile
 from collections.abc import Callable, Iterable, Sequence
@@ -182,9 +183,7 @@ class RemoteWriter:
                     remote.write(local.read_bytes())
                 self.fs.move(upload, final)
             except Exception as err:  # noqa: BLE001 - pyarrow's errors for each store differ
-                try:
+                with contextlib.suppress(Exception):  # never uploaded: nothing to delete
                     self.fs.delete_file(upload)
-                except Exception:  # noqa: BLE001 - never uploaded: nothing to delete
-                    pass
                 raise OutputError(f"{out}: cannot write: {one_line(err)}") from None
         return out

@@ -139,6 +139,7 @@ Examples:
   sacrop crop photos/ --dry-run --json > boxes.jsonl    only the boxes, as JSON Lines
   sacrop crop photos/ --manifest crops/manifest.jsonl   a record per photo for scripts
   sacrop crop photos/ -r 4:3 -k 3 --dry-run --preview sheet.html   look before writing
+  sacrop crop /shared/photos -r 4:3 -o /shared/crops --ray auto   on a Ray cluster
 
 \b
 Ratios: W:H (4:3, 16:9, 1:1, 2:3...), 'any' (free framing, the network's pick) or
