@@ -136,18 +136,23 @@ class CropWorker:
         ext = FORMAT_EXTENSIONS[fmt] if fmt else known_crop_extension(source)
         return OutputPlan(join(self.out_dir, folder), source.name, ext)
 
-    def _local(self, row: dict[str, Any], folder: Path) -> Path | SacropError:
-        """The file to read the photo from: its own path, or a copy in ``folder``."""
+    def _local(self, row: dict[str, Any], folder: Path) -> tuple[Path, SacropError | None]:
+        """The file to read the photo from (its own path, or a copy in ``folder``), and why
+        the copy could not be made."""
+        source = row["path"]
+        if row.get("bytes") is None and not is_uri(source):
+            return Path(source), None
+        folder.mkdir()
+        local = folder / (PurePosixPath(source).name or "photo")
         try:
             if row.get("bytes") is not None:
-                local = folder / (PurePosixPath(row["path"]).name or "photo")
                 local.write_bytes(row["bytes"])
-                return local
-            if is_uri(row["path"]):
-                return download(row["path"], folder)
-        except (SacropError, OSError) as err:
-            return SacropError(f"{row['path']}: cannot read: {one_line(err)}")
-        return Path(row["path"])
+            else:
+                download(source, local)
+        except (SacropError, OSError) as err:  # named as the local file: _as_given renames it
+            reason = one_line(err).replace(f"{source}: ", "")
+            return local, SacropError(f"{local}: cannot read: {reason}")
+        return local, None
 
     def __call__(self, batch: pa.Table) -> pa.Table:
         import pyarrow as pa
@@ -157,17 +162,11 @@ class CropWorker:
         self.in_the_way.clear()
         out = []
         with tempfile.TemporaryDirectory(prefix="sacrop-") as tmp:
-            locals_ = []
-            for i, row in enumerate(rows):
-                folder = Path(tmp) / str(i)  # one each: two photos may share a name
-                folder.mkdir()
-                locals_.append(self._local(row, folder))
-            paths = [
-                p if isinstance(p, Path) else Path(row["path"]) for p, row in zip(locals_, rows)
-            ]
+            copies = [self._local(row, Path(tmp) / str(i)) for i, row in enumerate(rows)]
+            paths = [local for local, _ in copies]
             loaded = [
-                analyse(p, self.cropper.input_spec, s["max_pixels"]) if isinstance(p, Path) else p
-                for p in locals_
+                error or analyse(local, self.cropper.input_spec, s["max_pixels"])
+                for local, error in copies
             ]
             records, crops = score_batch(
                 self.cropper, paths, loaded, s["ratios"], s["top_k"], s["orient"]

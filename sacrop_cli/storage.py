@@ -113,15 +113,13 @@ def scan_sources(sources: Sequence[str], recursive: bool = True) -> InputScan:
     return scan
 
 
-def download(uri: str, folder: Path) -> Path:
-    """Copy the file ``uri`` into ``folder`` under its own name, for the local decoders."""
+def download(uri: str, local: Path) -> None:
+    """Copy the file ``uri`` to ``local``, for the local decoders."""
     import shutil
 
     filesystem, path = open_uri(uri)
-    local = folder / PurePosixPath(path).name
     with filesystem.open_input_stream(path) as source, open(local, "wb") as copy:
         shutil.copyfileobj(source, copy)
-    return local
 
 
 def check_out_uri(uri: str) -> None:

@@ -63,12 +63,12 @@ def test_a_file_system_that_cannot_be_used_is_one_line(monkeypatch):
     assert str(err.value) == 's3://b/k: URIs are read with pyarrow: pip install "sacrop[ray]"'
 
 
-def test_download_copies_the_file_under_its_name(tmp_path):
-    folder = tmp_path / "copy"
-    folder.mkdir()
-    local = download(f"file://{EXAMPLES / 'coffee.jpg'}", folder)
-    assert local == folder / "coffee.jpg"
+def test_download_copies_the_file(tmp_path):
+    local = tmp_path / "coffee.jpg"
+    download(f"file://{EXAMPLES / 'coffee.jpg'}", local)
     assert local.read_bytes() == (EXAMPLES / "coffee.jpg").read_bytes()
+    with pytest.raises(OSError):
+        download(f"file://{tmp_path}/gone.jpg", tmp_path / "gone.jpg")
 
 
 def test_remote_writer_writes_whole_files_and_never_clobbers(tmp_path):
