@@ -12,6 +12,7 @@ import contextlib
 import errno
 import os
 import re
+import secrets
 import tempfile
 from collections.abc import Callable, Iterator
 from pathlib import Path
@@ -43,13 +44,24 @@ def stale_temp_files(folder: Path | str) -> dict[str, list[Path]]:
         return {}
     found: dict[str, list[Path]] = {}
     for name in sorted(names):
-        match = _TEMP_NAME.fullmatch(name)
-        if match:
-            found.setdefault(match["name"], []).append(folder / name)
+        target = temp_target(name)
+        if target is not None:
+            found.setdefault(target, []).append(folder / name)
     return found
 
 
-def exists_error(path: Path) -> OutputError:
+def temp_target(name: str) -> str | None:
+    """The final name a temporary file of ours is for (None for other files)."""
+    match = _TEMP_NAME.fullmatch(name)
+    return match["name"] if match else None
+
+
+def temp_name(name: str) -> str:
+    """A new temporary name for ``name``, where no file system offers one (object stores)."""
+    return f".{name}.{secrets.token_hex(4)}.tmp"
+
+
+def exists_error(path: Path | str) -> OutputError:
     return OutputError(f"{path}: already exists (use --overwrite)")
 
 

@@ -323,16 +323,21 @@ def photo_from_image(image: Image.Image, name: str = "image") -> Photo:
     )
 
 
-def crop_extension(path: Path | str) -> str:
-    """The extension of ``path``'s crops when no format is asked for: its own where sacrop
-    writes that format, else the nearest it writes (GIF -> PNG, HEIC -> JPEG), found from the
-    file's content when its name has no known extension."""
-    path = Path(path)
-    ext = path.suffix.lower()
+def known_crop_extension(path: Path | str) -> str | None:
+    """The extension of ``path``'s crops when no format is asked for, as its name tells: its
+    own where sacrop writes that format, else the nearest it writes (GIF -> PNG, HEIC -> JPEG);
+    None for a name with no known extension."""
+    ext = Path(path).suffix.lower()
     if ext in FORMAT_FOR_EXTENSION:
         return ext
-    if ext in _READ_ONLY_EXTENSIONS:
-        return _READ_ONLY_EXTENSIONS[ext]
+    return _READ_ONLY_EXTENSIONS.get(ext)
+
+
+def crop_extension(path: Path | str) -> str:
+    """:func:`known_crop_extension`, found from the file's content when its name does not tell."""
+    known = known_crop_extension(path)
+    if known is not None:
+        return known
     try:
         with Image.open(path) as im:
             fmt = im.format or ""

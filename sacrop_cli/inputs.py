@@ -22,11 +22,12 @@ class InputScan:
     that the image was found under (so outputs can mirror ``image_path.relative_to(root)``), or
     None for a file given directly. ``skipped`` lists files inside folders that are not images
     by extension (or unreadable folders); ``missing`` lists given paths that do not exist.
+    URIs, for Ray runs, are strings (see :func:`sacrop_cli.storage.scan_uris`).
     """
 
-    images: list[tuple[Path, Path | None]] = field(default_factory=list)
-    skipped: list[Path] = field(default_factory=list)
-    missing: list[Path] = field(default_factory=list)
+    images: list[tuple[Path | str, Path | str | None]] = field(default_factory=list)
+    skipped: list[Path | str] = field(default_factory=list)
+    missing: list[Path | str] = field(default_factory=list)
 
 
 def scan_inputs(paths: Sequence[Path | str], recursive: bool = True) -> InputScan:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import pytest
+from conftest import EXAMPLES
 
 
 def test_run_batch_counts(random_weights, photo_dir, tmp_path):
@@ -127,3 +128,29 @@ def test_run_batch_scores_two_batches_side_by_side_on_the_cpu(
             list(want.box),
             round(want.score, 4),
         )
+
+
+def test_names_are_planned_before_analysis_so_a_failed_photo_keeps_its_name(
+    random_weights, tmp_path
+):
+    from PIL import Image
+
+    from sacrop_cli.api import Cropper
+    from sacrop_cli.inputs import scan_inputs
+    from sacrop_cli.pipeline import run_batch
+
+    src = tmp_path / "in"
+    src.mkdir()
+    (src / "a.jpg").write_text("not a photo (yet: fixed later, it gets the same name)")
+    with Image.open(EXAMPLES / "coffee.jpg") as im:
+        im.save(src / "a.png")
+    report = run_batch(
+        Cropper(random_weights, device="cpu"),
+        scan_inputs([src]),
+        ["4:3"],
+        1,
+        tmp_path / "out",
+        format="jpeg",
+    )
+    assert [r["status"] for r in report.records] == ["error", "ok"]
+    assert report.records[1]["crops"][0]["path"] == str(tmp_path / "out" / "a-2.4x3.1.jpg")

@@ -7,6 +7,7 @@ must stay fast. Machine output (``--json``, ``score``) goes to stdout, everythin
 from __future__ import annotations
 
 import contextlib
+import functools
 import json
 import os
 import signal
@@ -18,6 +19,7 @@ from typing import IO, Any
 
 import click
 
+from sacrop_cli.commands.ray_options import ray_options, sources
 from sacrop_cli.commands.options import (
     BoxType,
     SizeType,
@@ -138,6 +140,7 @@ Examples:
   sacrop crop photos/ --dry-run --json > boxes.jsonl    only the boxes, as JSON Lines
   sacrop crop photos/ --manifest crops/manifest.jsonl   a record per photo for scripts
   sacrop crop photos/ -r 4:3 -k 3 --dry-run --preview sheet.html   look before writing
+  sacrop crop /shared/photos -r 4:3 -o /shared/crops --ray auto   on a Ray cluster
 
 \b
 Ratios: W:H (4:3, 16:9, 1:1, 2:3...), 'any' (free framing, the network's pick) or
@@ -153,9 +156,7 @@ not exist (the others are still processed), 2 for invalid options, 130 when inte
 
 
 @click.command("crop", help=CROP_HELP)
-@click.argument(
-    "paths", nargs=-1, required=True, type=click.Path(path_type=Path), metavar="PATH..."
-)
+@click.argument("paths", nargs=-1, type=click.Path(path_type=str), metavar="PATH...")
 @ratios_option
 @click.option(
     "-k",
@@ -169,9 +170,10 @@ not exist (the others are still processed), 2 for invalid options, 130 when inte
     "-o",
     "--out",
     "out_dir",
-    type=click.Path(file_okay=False, path_type=Path),
-    default=Path("crops"),
-    help="Folder for the crop files.  [default: ./crops]",
+    type=click.Path(file_okay=False, path_type=str),
+    default="crops",
+    help="Folder for the crop files (with --ray, a folder every node sees or a URI).  "
+    "[default: ./crops]",
 )
 @click.option("--no-recursive", is_flag=True, help="Do not descend into sub-folders.")
 @click.option("--overwrite", is_flag=True, help="Replace crop files left by an earlier run.")
@@ -263,12 +265,13 @@ not exist (the others are still processed), 2 for invalid options, 130 when inte
     f"[default: {_MAX_PIXELS_SHOWN}]",
 )
 @verbosity_options
+@ray_options
 @reports_errors
 def crop(
-    paths: tuple[Path, ...],
+    paths: tuple[str, ...],
     ratios: tuple[Ratio, ...],
     top_k: int,
-    out_dir: Path,
+    out_dir: str,
     no_recursive: bool,
     overwrite: bool,
     resume: bool,
@@ -290,9 +293,13 @@ def crop(
     orient: str,
     quiet: bool,
     verbose: int,
+    files_from: IO[str] | None,
+    ray_address: str | None,
+    ray_workers: int | None,
+    ray_gpus: float,
 ) -> None:
-    from sacrop_cli.inputs import scan_inputs
     from sacrop_cli.pipeline import run_batch
+    from sacrop_cli.storage import scan_sources
 
     if resume and overwrite:
         raise click.UsageError(
@@ -301,7 +308,8 @@ def crop(
     if manifest is not None and str(manifest) == "-":  # the records on standard output
         manifest, as_json = None, True
     ui = UI(level_from_flags(quiet, verbose))
-    scan = scan_inputs(paths, recursive=not no_recursive)
+    paths = sources(paths, files_from, out_dir, ray_address, ray_workers, ray_gpus)
+    scan = scan_sources(paths, recursive=not no_recursive)
     if not scan.images and not scan.missing:  # a missing path gets its own error below
         skipped = f" ({len(scan.skipped)} file(s) skipped, -v names them)" if scan.skipped else ""
         ui.warning("no photos found in " + ", ".join(map(str, paths)) + skipped)
@@ -335,11 +343,32 @@ def crop(
                 )
         advance(1)
 
-    cropper = load_cropper(ui, weights, device, engine, refine=not no_refine, faces=faces)
+    if ray_address is None:
+        run = functools.partial(
+            run_batch,
+            load_cropper(ui, weights, device, engine, refine=not no_refine, faces=faces),
+        )
+    else:
+        from sacrop_cli.ray_runner import run_on_ray
+
+        model = {
+            "weights": weights,
+            "engine": engine,
+            "device": device,
+            "refine": not no_refine,
+            "faces": faces,
+        }
+        run = functools.partial(
+            run_on_ray,
+            ray_address,
+            model=model,
+            workers=ray_workers,
+            gpus=ray_gpus,
+            quiet_ray=verbose < 2,  # -vv: Ray's own messages too
+        )
     total = len(scan.images) + len(scan.missing) + len(scan.skipped)
     with _jsonl_sink(manifest) as sink, ui.progress(total, "Cropping") as advance:
-        report = run_batch(
-            cropper,
+        report = run(
             scan,
             ratios,
             top_k,
