@@ -20,8 +20,9 @@ import numpy as np
 from PIL import Image
 
 from sacrop_cli.candidates import alternatives, candidates_for, neighbours
-from sacrop_cli.constraints import SUBJECT_STEP, FaceRules, note, subject_box
+from sacrop_cli.constraints import SUBJECT_STEP, CropRules, note, subject_box
 from sacrop_cli.engine import Engine, load_engine
+from sacrop_cli.faces import FaceDetector
 from sacrop_cli.preprocess import boxes_to_rois, image_to_array, input_size, resize_to
 from sacrop_cli.ratios import Ratio, parse_ratio
 
@@ -43,7 +44,7 @@ class Crop:
     rank: int
     box: tuple[int, int, int, int]
     score: float
-    #: Set when a face rule could not be met by any window of the ratio (see ``constraints``).
+    #: Why a face rule could not be met by any window of the ratio (see ``constraints``).
     note: str | None = None
 
 
@@ -134,8 +135,6 @@ class Cropper:
         refine: bool = True,
         faces: bool = True,
     ) -> None:
-        from sacrop_cli.faces import FaceDetector
-
         if isinstance(engine, str):
             engine = load_engine(weights, engine=engine, device=device, threads=threads)
         self.engine: Engine = engine
@@ -263,9 +262,11 @@ class Cropper:
         return [float(s) for s in self.score_many([photo], [arr])[0]]
 
 
-def _faces_of(photo: Analysis) -> tuple[np.ndarray, int, int]:
+def _rules(photo: Analysis, maps: np.ndarray | None) -> CropRules:
+    """The photo's faces, and the subject of its high-level activation map (if it has maps)."""
     faces = photo.faces if photo.faces is not None else np.zeros((0, 4))
-    return faces, *photo.full_size
+    subject = None if maps is None else subject_box(maps[1], *photo.full_size)
+    return CropRules(faces, *photo.full_size, subject)
 
 
 #: Keys this close are of one face level: all of them may be alternatives (see best_crops).
@@ -282,7 +283,7 @@ def _ranked(scores: np.ndarray, keys: np.ndarray, best_key: float) -> np.ndarray
     return np.where(keys <= best_key + 1e-9, scores, scores - 1e6)
 
 
-def _with_anchored(boxes: np.ndarray, rules: FaceRules) -> np.ndarray:
+def _with_anchored(boxes: np.ndarray, rules: CropRules) -> np.ndarray:
     """The candidates, and copies of them moved to hold the faces (when there are any)."""
     moved = rules.anchored(boxes)
     return np.unique(np.concatenate([boxes, moved]), axis=0) if len(moved) else boxes
@@ -333,25 +334,21 @@ class Encoded:
     def best_crops(self, ratios: Sequence[Sequence[Ratio]], k: int = 1) -> list[list[Crop]]:
         """Top-``k`` crops of photo ``i`` for each of ``ratios[i]``, best first.
 
-        Where faces were found, only the boxes of the best face level any box of the ratio
-        reaches compete (see :mod:`sacrop_cli.constraints`), the candidates joined by copies
-        moved to hold the faces. Rank 1 is the best of them, which then (unless the cropper's
-        ``refine`` is off) climbs to the best-scoring of its
-        :func:`~sacrop_cli.candidates.neighbours` of the same level while one scores higher, for
-        at most :data:`REFINE_ROUNDS` steps: the grid is coarse (a twelfth of the photo), and the
-        network, trained on the human crops as well as the grid, ranks boxes between its points.
-        For the free ratio, the whole photo replaces that box when it scores
-        :data:`WHOLE_PHOTO_MARGIN` higher (a well-framed photo can stay as it is), or when it
-        alone keeps the faces whole. Rank 1 is the
-        same whatever ``k``. Ranks 2 to ``k`` are the best of the other boxes (climbed the same
-        way) that are visibly different framings from every better rank (see
+        Only the boxes of the best face level any box of the ratio reaches compete, the
+        candidates joined by copies moved to hold the faces or the subject (see
+        :mod:`sacrop_cli.constraints`). Rank 1 is the best of those that also keep the subject
+        when any does; then (unless the cropper's ``refine`` is off) it climbs to the
+        best-scoring of its :func:`~sacrop_cli.candidates.neighbours` that keep its level while
+        one scores higher, for at most :data:`REFINE_ROUNDS` steps: the grid is coarse (a twelfth
+        of the photo), and the network, trained on the human crops as well as the grid, ranks
+        boxes between its points. For the free ratio, the whole photo replaces that box when it
+        scores :data:`WHOLE_PHOTO_MARGIN` higher (a well-framed photo can stay as it is), or when
+        it alone keeps the faces whole. Rank 1 is the same whatever ``k``. Ranks 2 to ``k`` are
+        the best of the other boxes of the face level (climbed the same way; those keeping the
+        subject first) that are visibly different framings from every better rank (see
         :data:`~sacrop_cli.candidates.ALTERNATIVE_IOU`).
         """
-        maps = self.maps()
-        rules = [
-            FaceRules(*_faces_of(p), None if m is None else subject_box(m[1], *p.full_size))
-            for p, m in zip(self.photos, maps)
-        ]
+        rules = [_rules(p, m) for p, m in zip(self.photos, self.maps())]
         cands = [
             [_with_anchored(candidates_for(r, *p.full_size), rule) for r in rs]
             for p, rs, rule in zip(self.photos, ratios, rules)
@@ -411,7 +408,7 @@ class Encoded:
         ratios: Sequence[Sequence[Ratio]],
         pools: list[list[tuple[np.ndarray, np.ndarray, np.ndarray]]],
         k: int,
-        rules: Sequence[FaceRules],
+        rules: Sequence[CropRules],
         levels: Sequence[Sequence[float]],
     ) -> None:
         """Hill-climb the best candidate of each pool and its ``k - 1`` best alternatives,

@@ -106,9 +106,9 @@ def subject_box(amap: np.ndarray, width: int, height: int) -> np.ndarray:
     )
 
 
-class FaceRules:
-    """The face constraints of one photo (``faces`` ``[N, 4+]``, largest first, full-resolution
-    pixels), and its subject (a box, or None): levels of boxes, and boxes moved to meet them."""
+class CropRules:
+    """The rules of one photo: its faces (``[N, 4+]``, largest first, full-resolution pixels) and
+    its subject (a box, or None); levels of boxes, and boxes moved to meet them."""
 
     def __init__(
         self, faces: np.ndarray, width: int, height: int, subject: np.ndarray | None = None

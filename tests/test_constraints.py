@@ -24,14 +24,14 @@ def test_inside_is_the_share_of_each_region_in_each_box():
 
 @pytest.fixture
 def rules():
-    from sacrop_cli.constraints import FaceRules
+    from sacrop_cli.constraints import CropRules
 
     # a 400 x 300 photo: a large face at the left, one of half its width (a quarter of its
     # area: still of the group) at the right, and a small one (outside the group)
     faces = np.array(
         [[60, 100, 100, 140, 0.9], [300, 100, 320, 120, 0.8], [200, 250, 210, 260, 0.7]]
     )
-    return FaceRules(faces, 400, 300)
+    return CropRules(faces, 400, 300)
 
 
 def test_levels_rank_boxes_by_the_rules_they_meet(rules):
@@ -59,9 +59,9 @@ def test_a_row_of_hair_is_not_a_cut(rules):
 
 
 def test_no_faces_no_rules():
-    from sacrop_cli.constraints import FaceRules
+    from sacrop_cli.constraints import CropRules
 
-    empty = FaceRules(np.zeros((0, 5)), 400, 300)
+    empty = CropRules(np.zeros((0, 5)), 400, 300)
     assert not empty
     assert empty.levels(np.array([[0, 0, 10, 10]])) == pytest.approx([0])
     assert empty.anchored(np.array([[0, 0, 10, 10]])).shape == (0, 4)
@@ -104,16 +104,16 @@ def test_the_subject_is_the_peak_and_the_cells_connected_to_it():
 
 
 def test_boxes_that_keep_the_subject_come_first_within_a_face_level():
-    from sacrop_cli.constraints import SUBJECT_STEP, FaceRules
+    from sacrop_cli.constraints import SUBJECT_STEP, CropRules
 
     subject = np.array([100.0, 50.0, 300.0, 150.0])
-    alone = FaceRules(np.zeros((0, 5)), 400, 200, subject)
+    alone = CropRules(np.zeros((0, 5)), 400, 200, subject)
     assert alone
     boxes = np.array([[90, 40, 310, 160], [150, 0, 400, 200]])
     assert alone.levels(boxes) == pytest.approx([0, SUBJECT_STEP])
     # moved to hold it: a 250 x 120 window at (150, 0) goes left to x = 100, down to y = 30
     assert alone.anchored(np.array([[150, 0, 400, 120]])).tolist() == [[100, 30, 350, 150]]
-    with_face = FaceRules(np.array([[20, 20, 60, 60, 0.9]]), 400, 200, subject)
+    with_face = CropRules(np.array([[20, 20, 60, 60, 0.9]]), 400, 200, subject)
     # a face level outweighs the subject: keeping the face but not the subject beats the reverse
     levels = with_face.levels(np.array([[0, 0, 90, 100], [90, 40, 310, 160]]))
     assert levels[0] == pytest.approx(SUBJECT_STEP) and levels[1] >= 3

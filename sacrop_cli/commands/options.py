@@ -130,7 +130,7 @@ def faces_option(func: Any) -> Any:
         default=True,
         show_default=True,
         help="Find faces and never cut one: the largest face (and those near its size, when "
-        "they fit) stays whole. --no-faces leaves the crops to the scorer alone.",
+        "they fit) stays whole. --no-faces turns these rules off.",
     )(func)
 
 
