@@ -4,8 +4,8 @@ the launcher behind ``sacrop train --nproc N``.
 Every process (rank) holds the same model, optimiser and random generators. Each computes the
 losses of its share of a step's photos, the gradients are summed over the ranks, and every rank
 takes the same optimiser step: the single process's step, up to the order of float additions.
-torchrun, or any launcher that sets ``RANK``, ``WORLD_SIZE``, ``MASTER_ADDR`` and
-``MASTER_PORT``, starts the ranks itself; ``--nproc`` starts them on this machine with
+torchrun, or any launcher that sets ``RANK``, ``WORLD_SIZE``, ``LOCAL_RANK``, ``MASTER_ADDR``
+and ``MASTER_PORT``, starts the ranks itself; ``--nproc`` starts them on this machine with
 :func:`launch`. Without a process group every helper here is the single process's no-op.
 """
 
@@ -111,6 +111,13 @@ def sum_gradients(params: list[torch.Tensor]) -> None:
     Each rank's loss is already its photos' share of the global batch's mean, so the sum is the
     single process's gradient. A parameter no rank has a gradient for keeps ``None``, which the
     optimiser skips as a single process's would; one that some rank lacks counts as zero there.
+
+    Why not DistributedDataParallel: DDP reduces gradients through hooks it arms in its
+    module's ``forward``, and the trainer never calls ``forward``: per photo it runs the
+    network's parts (features from the cached stem, crop embeddings, scores, pair comparisons),
+    several photos a step. A rank may even have no photo in a short last step, hence no backward
+    pass, which DDP would wait for. One all_reduce after the backward pass is what DDP does, less
+    the overlap of communication with the backward pass: little beside a step's forward passes.
     """
     if world_size() == 1 or not params:
         return
