@@ -211,7 +211,7 @@ def train(
       sacrop train --fcdb data/fcdb-train --unlabeled data/unlabeled -o my.pt
       sacrop train --fcdb data/fcdb-train --limit 50 --epochs 1 -o try.pt     a quick try
       sacrop train --gaicd GAICD/ --val-split test --epochs 20 --device cuda -o gaicd.pt
-      sacrop train --fcdb data/fcdb-train --nproc 2 -o my.pt            two processes
+      sacrop train --fcdb data/fcdb-train --nproc 2 -o my.pt                  two processes
     """
     ui = UI(level_from_flags(quiet, verbose))
     if bool(gaicd) == bool(fcdb):
