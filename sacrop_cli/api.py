@@ -335,16 +335,16 @@ class Encoded:
         """Top-``k`` crops of photo ``i`` for each of ``ratios[i]``, best first.
 
         Only the boxes of the best face level any box of the ratio reaches compete, the
-        candidates joined by copies moved to hold the faces or the subject (see
-        :mod:`sacrop_cli.constraints`). Rank 1 is the best of those that also keep the subject
-        when any does; then (unless the cropper's ``refine`` is off) it climbs to the
-        best-scoring of its :func:`~sacrop_cli.candidates.neighbours` that keep its level while
-        one scores higher, for at most :data:`REFINE_ROUNDS` steps: the grid is coarse (a twelfth
-        of the photo), and the network, trained on the human crops as well as the grid, ranks
-        boxes between its points. For the free ratio, the whole photo replaces that box when it
-        scores :data:`WHOLE_PHOTO_MARGIN` higher (a well-framed photo can stay as it is), or when
-        it alone keeps the faces whole. Rank 1 is the same whatever ``k``. Ranks 2 to ``k`` are
-        the best of the other boxes of the face level (climbed the same way; those keeping the
+        candidates joined by copies moved to hold the faces (see :mod:`sacrop_cli.constraints`).
+        Rank 1 is the best of those that also keep the subject when any does; then (unless the
+        cropper's ``refine`` is off) it climbs to the best-scoring of its
+        :func:`~sacrop_cli.candidates.neighbours` that keep its level while one scores higher,
+        for at most :data:`REFINE_ROUNDS` steps: the grid is coarse (a twelfth of the photo),
+        and the network, trained on the human crops as well as the grid, ranks boxes between its
+        points. For the free ratio, the whole photo replaces that box when it scores
+        :data:`WHOLE_PHOTO_MARGIN` higher (a well-framed photo can stay as it is), or when it
+        alone keeps the faces whole. Rank 1 is the same whatever ``k``. Ranks 2 to ``k`` are the
+        best of the other boxes of the face level (climbed the same way; those keeping the
         subject first) that are visibly different framings from every better rank (see
         :data:`~sacrop_cli.candidates.ALTERNATIVE_IOU`).
         """

@@ -19,11 +19,14 @@ from sacrop_cli.errors import CheckpointError
 
 GRAPH = "yunet-2023mar.onnx"
 GRAPH_SHA256 = "85260e29ac9c2546c0f4dcb9f98ad5b754e986f76592473013aa6cfd8c0e446b"
-#: Photos are detected with their longer side this long (the reduced decode scaled, up if need
-#: be): YuNet's smallest faces, about 10 px here, are 2% of the frame, too small to decide a crop.
+#: Photos are looked at as the network's reduced decode gives them (a JPEG's DCT draft: a longer
+#: side of 384 to 767 px for a 3:2 photo), shrunk by a whole factor to at most this: YuNet's
+#: smallest faces, about 10 px there, are 2-3% of the frame, too small to decide a crop. Not
+#: enlarged: that costs time for few faces (see the README).
 DETECT_SIDE = 512
-#: A detection counts as a face from this score (YuNet's score: sqrt(class * objectness)).
-SCORE_THRESHOLD = 0.6
+#: A detection counts as a face from this score (YuNet's score: sqrt(class * objectness)); lower
+#: than OpenCV's usual 0.6, which at these sizes loses small faces.
+SCORE_THRESHOLD = 0.5
 #: Of two detections overlapping more than this (IoU), only the better one is a face.
 NMS_IOU = 0.3
 _STRIDES = (8, 16, 32)
@@ -57,29 +60,20 @@ class FaceDetector:
         options.inter_op_num_threads = 1
         self.session = ort.InferenceSession(str(path), options, providers=["CPUExecutionProvider"])
         self.path = path
+        self._outputs = [o.name for o in self.session.get_outputs()]
 
-    def detect(
-        self, image: Image.Image, full_size: tuple[int, int], side: int = DETECT_SIDE
-    ) -> np.ndarray:
-        """Faces of ``image`` (a reduced copy of a photo whose upright size is ``full_size``),
-        looked for with its longer side ``side`` pixels long: ``[N, 5]`` float rows
-        ``x1, y1, x2, y2, score`` in full-resolution pixels, clipped to the photo, largest
-        first."""
-        w, h = image.size
-        scale = side / max(w, h)
-        dw, dh = max(1, round(w * scale)), max(1, round(h * scale))
-        small = image.convert("RGB")
-        if (dw, dh) != (w, h):
-            small = small.resize((dw, dh), Image.Resampling.BILINEAR, reducing_gap=2.0)
+    def detect(self, image: Image.Image, full_size: tuple[int, int]) -> np.ndarray:
+        """Faces of ``image`` (a reduced copy of a photo whose upright size is ``full_size``):
+        ``[N, 5]`` float rows ``x1, y1, x2, y2, score`` in full-resolution pixels, clipped to
+        the photo, largest first."""
+        # shrunk by a whole factor (Pillow's reduce: a cheap box filter) to at most DETECT_SIDE
+        factor = -(-max(image.size) // DETECT_SIDE)
+        small = image.convert("RGB").reduce(factor) if factor > 1 else image.convert("RGB")
+        dw, dh = small.size
         pw, ph = -(-dw // 32) * 32, -(-dh // 32) * 32
         x = np.zeros((1, 3, ph, pw), np.float32)
-        x[0, :, :dh, :dw] = np.asarray(small, np.float32)[:, :, ::-1].transpose(2, 0, 1)
-        outputs = dict(
-            zip(
-                (o.name for o in self.session.get_outputs()),
-                self.session.run(None, {"input": x}),
-            )
-        )
+        x[0, :, :dh, :dw] = np.asarray(small)[:, :, ::-1].transpose(2, 0, 1)  # BGR, 0-255
+        outputs = dict(zip(self._outputs, self.session.run(None, {"input": x})))
         faces = decode(outputs, pw, ph)
         fw, fh = full_size
         faces[:, [0, 2]] = np.clip(faces[:, [0, 2]] * (fw / dw), 0, fw)
