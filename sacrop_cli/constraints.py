@@ -126,7 +126,8 @@ class CropRules:
 
     def levels(self, boxes: np.ndarray) -> np.ndarray:
         """Each box's level (0-4, see the module) plus, for level 4, a fraction below 1 that
-        orders boxes by faces kept whole (more is lower): ``[B]`` float, lower is better."""
+        orders boxes by faces kept whole (more is lower), plus :data:`SUBJECT_STEP` if it does
+        not keep the subject whole: ``[B]`` float, lower is better."""
         boxes = np.asarray(boxes).reshape(-1, 4)
         out = np.zeros(len(boxes))
         if self.subject is not None:

@@ -59,7 +59,6 @@ class FaceDetector:
         options.intra_op_num_threads = 1
         options.inter_op_num_threads = 1
         self.session = ort.InferenceSession(str(path), options, providers=["CPUExecutionProvider"])
-        self.path = path
         self._outputs = [o.name for o in self.session.get_outputs()]
 
     def detect(self, image: Image.Image, full_size: tuple[int, int]) -> np.ndarray:
