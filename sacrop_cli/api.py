@@ -427,17 +427,16 @@ class Encoded:
         for _ in range(REFINE_ROUNDS):
             if not active:
                 break
-            steps = {}
+            steps = {}  # the neighbours each climber may step to, and their keys
             for p, r, j in active:
                 near = neighbours(current[p, r, j][0], ratios[p][r], *self.photos[p].full_size)
-                if rules[p]:
-                    limit = levels[p][r] + (0 if j == 0 else _SAME_LEVEL)
-                    near = near[rules[p].levels(near) <= limit + 1e-9]
-                steps[p, r, j] = near
+                keys = rules[p].levels(near)
+                ok = keys <= levels[p][r] + (0 if j == 0 else _SAME_LEVEL) + 1e-9
+                steps[p, r, j] = (near[ok], keys[ok])
             scores = self.scores(
                 [
                     np.concatenate(
-                        [steps[key] for key in active if key[0] == p] or [np.zeros((0, 4))]
+                        [steps[key][0] for key in active if key[0] == p] or [np.zeros((0, 4))]
                     )
                     for p in range(len(self.photos))
                 ]
@@ -445,16 +444,12 @@ class Encoded:
             offsets = [0] * len(self.photos)
             moved = []
             for key in active:
-                p, boxes = key[0], steps[key]
+                p, (boxes, keys) = key[0], steps[key]
                 s = scores[p][offsets[p] : offsets[p] + len(boxes)]
                 offsets[p] += len(boxes)
                 if len(s) and s.max() > current[key][1]:
                     best = int(np.argmax(s))
-                    current[key] = (
-                        boxes[best],
-                        float(s[best]),
-                        float(rules[p].levels(boxes[best])[0]),
-                    )
+                    current[key] = (boxes[best], float(s[best]), float(keys[best]))
                     moved.append(key)
             active = moved
         for p, pool in enumerate(pools):

@@ -68,6 +68,18 @@ def fit_text(draw: ImageDraw.ImageDraw, text: str, font: Any, width: float) -> s
     return "…"
 
 
+def draw_fitted(
+    draw: ImageDraw.ImageDraw,
+    xy: tuple[float, float],
+    text: str,
+    font: Any,
+    width: float,
+    fill: str = "#222",
+) -> None:
+    """``text`` drawn at ``xy``, shortened by :func:`fit_text` to ``width`` pixels."""
+    draw.text(xy, fit_text(draw, text, font, width), fill=fill, font=font)
+
+
 def text_size(text: str, font: Any) -> tuple[int, int]:
     left, top, right, bottom = font.getbbox(text)
     return right - left, bottom - top

@@ -21,8 +21,8 @@ from sacrop_cli.api import Crop, Cropper
 from sacrop_cli.drawing import (
     PALETTE,
     draw_faces,
+    draw_fitted,
     draw_labelled_boxes,
-    fit_text,
     load_font,
     text_size,
     thumb_size,
@@ -144,16 +144,12 @@ def render(expl: Explanation, top: int = 5) -> Image.Image:
     w, h = expl.full_size
 
     y = MARGIN
-    draw.text(
+    draw_fitted(
+        draw,
         (MARGIN, y),
-        fit_text(
-            draw,
-            f"sacrop explain: {expl.source}  ({w} x {h}, weights {expl.weights})",
-            fonts["title"],
-            out.width - 2 * MARGIN,
-        ),
-        fill="#222",
-        font=fonts["title"],
+        f"sacrop explain: {expl.source}  ({w} x {h}, weights {expl.weights})",
+        fonts["title"],
+        out.width - 2 * MARGIN,
     )
     y += TITLE_H
 
@@ -173,9 +169,7 @@ def render(expl: Explanation, top: int = 5) -> Image.Image:
         ]
     for n, (title, image, crops) in enumerate(panels):
         x = MARGIN + n * (pw + GAP)
-        draw.text(
-            (x, y + 2), fit_text(draw, title, fonts["head"], pw), fill="#222", font=fonts["head"]
-        )
+        draw_fitted(draw, (x, y + 2), title, fonts["head"], pw)
         image = image.copy()
         if expl.faces is not None:
             draw_faces(image, [(f[0] * sx, f[1] * sy, f[2] * sx, f[3] * sy) for f in expl.faces])
@@ -200,11 +194,8 @@ def render(expl: Explanation, top: int = 5) -> Image.Image:
         out.paste(bar, (x, y + 4))
         draw.text((x + bar.width + 6, y + 2), "high", fill="#555", font=fonts["text"])
     else:
-        draw.text(
-            (MARGIN, y + 2),
-            fit_text(draw, BASIC_NOTE, fonts["text"], out.width - 2 * MARGIN),
-            fill="#c62828",
-            font=fonts["text"],
+        draw_fitted(
+            draw, (MARGIN, y + 2), BASIC_NOTE, fonts["text"], out.width - 2 * MARGIN, fill="#c62828"
         )
     y += LINE_H + GAP
 

@@ -40,8 +40,8 @@ from sacrop_cli.drawing import (
     PALETTE,
     THUMB_SIDE,
     draw_faces,
+    draw_fitted,
     draw_labelled_boxes,
-    fit_text,
     load_font,
     place_labels,
     text_size,
@@ -390,21 +390,13 @@ def _draw_item(
     rec = item.record
     right = sheet.width - 2 * MARGIN
     size = f"   {rec['width']} x {rec['height']}" if rec.get("width") else ""
-    draw.text(
-        (MARGIN, top + 2),
-        fit_text(draw, f"{item.index}. {rec['source']}{size}", fonts["head"], right),
-        fill="#222",
-        font=fonts["head"],
+    draw_fitted(
+        draw, (MARGIN, top + 2), f"{item.index}. {rec['source']}{size}", fonts["head"], right
     )
     y = top + HEADER_H
     for text, colour in ((rec.get("error"), "#c62828"), (item.note, "#777")):
         if text:
-            draw.text(
-                (MARGIN, y + 1),
-                fit_text(draw, text, fonts["small"], right),
-                fill=colour,
-                font=fonts["small"],
-            )
+            draw_fitted(draw, (MARGIN, y + 1), text, fonts["small"], right, fill=colour)
             y += LINE_H
     if not rec["crops"]:
         return
@@ -443,11 +435,13 @@ def _draw_item(
         colour = colours[crop["ratio"]]
         draw.rectangle((cx, cy + CROP_CELL, cx + image.width - 1, cy + CROP_CELL + 3), fill=colour)
         draw.text((cx, cy + CROP_CELL + 5), crop_label(crop), fill="#222", font=fonts["small"])
-        draw.text(
+        draw_fitted(
+            draw,
             (cx, cy + CROP_CELL + 19),
-            fit_text(draw, str(crop["box"]), fonts["label"], CROP_CELL),
+            str(crop["box"]),
+            fonts["label"],
+            CROP_CELL,
             fill="#777",
-            font=fonts["label"],
         )
 
 
@@ -483,16 +477,12 @@ def render_png(
     y = MARGIN
     if title:
         failed = sum(r["status"] != "ok" for r in records)
-        draw.text(
+        draw_fitted(
+            draw,
             (MARGIN, y),
-            fit_text(
-                draw,
-                f"{title}: {len(records)} photo(s), {failed} failed",
-                fonts["title"],
-                sheet.width - 2 * MARGIN,
-            ),
-            fill="#222",
-            font=fonts["title"],
+            f"{title}: {len(records)} photo(s), {failed} failed",
+            fonts["title"],
+            sheet.width - 2 * MARGIN,
         )
         y += TITLE_H
     for item in items:

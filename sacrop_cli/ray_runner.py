@@ -323,7 +323,11 @@ def run_on_ray(
     top_k: int,
     out_dir: Path | str | None,
     *,
-    model: dict[str, Any],
+    weights: str | None = None,
+    engine: str = "auto",
+    device: str = "auto",
+    refine: bool = True,
+    faces: bool = True,
     workers: int | None = None,
     gpus: float = 0,
     dry_run: bool = False,
@@ -339,8 +343,8 @@ def run_on_ray(
     quiet_ray: bool = True,
 ) -> BatchReport:
     """:func:`sacrop_cli.pipeline.run_batch` on Ray: the same records, in the same order, the
-    same crops and names. ``model`` holds the Cropper's ``weights``, ``engine``, ``device``,
-    ``refine`` and (optionally, on by default) ``faces``, for each actor to load.
+    same crops and names. ``weights``, ``engine``, ``device``, ``refine`` and ``faces`` are
+    the Cropper's, for each actor to load.
 
     ``should_stop`` is polled as records arrive: once true, the run ends, the batches under way
     are cancelled (their crops are whole or absent) and the records received are reported, in
@@ -368,11 +372,11 @@ def run_on_ray(
                 ratios,
                 top_k,
                 out_dir if not dry_run else None,
-                weights=model["weights"],
-                engine=model["engine"],
-                device=model["device"],
-                refine=model["refine"],
-                faces=model.get("faces", True),
+                weights=weights,
+                engine=engine,
+                device=device,
+                refine=refine,
+                faces=faces,
                 overwrite=overwrite,
                 format=format,
                 quality=quality,

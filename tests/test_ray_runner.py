@@ -160,7 +160,7 @@ def test_a_stop_ends_the_run_with_what_is_done(local_ray, random_weights, tmp_pa
         ["4:3"],
         1,
         tmp_path / "out",
-        model=model,
+        **model,
         workers=1,
         batch_size=1,
         on_progress=lambda record, warnings: seen.append(record["source"]),
@@ -172,7 +172,7 @@ def test_a_stop_ends_the_run_with_what_is_done(local_ray, random_weights, tmp_pa
     assert len(seen) == done and seen == sorted(seen)  # in input order
     assert len(tree(tmp_path / "out")) >= done  # a batch under way may have written its crop
 
-    again = run_on_ray("local", scan_inputs([src]), ["4:3"], 1, tmp_path / "out", model=model)
+    again = run_on_ray("local", scan_inputs([src]), ["4:3"], 1, tmp_path / "out", **model)
     assert again.stopped is None and again.counts["images"] == 12
     assert sorted(tree(tmp_path / "out")) == [f"p{i:02d}.4x3.1.jpg" for i in range(12)]
 

@@ -351,17 +351,14 @@ def crop(
     else:
         from sacrop_cli.ray_runner import run_on_ray
 
-        model = {
-            "weights": weights,
-            "engine": engine,
-            "device": device,
-            "refine": not no_refine,
-            "faces": faces,
-        }
         run = functools.partial(
             run_on_ray,
             ray_address,
-            model=model,
+            weights=weights,
+            engine=engine,
+            device=device,
+            refine=not no_refine,
+            faces=faces,
             workers=ray_workers,
             gpus=ray_gpus,
             quiet_ray=verbose < 2,  # -vv: Ray's own messages too
