@@ -20,7 +20,7 @@ import sys
 import time
 from pathlib import Path
 
-from sacrop_cli.datasets import read_fcdb, split_items
+from sacrop_cli.train.datasets import read_fcdb, split_items
 
 VARIANTS = {
     "basic": ["--basic", "--no-consistency"],

@@ -26,7 +26,7 @@ from PIL import Image, ImageOps
 from sacrop_cli.api import Cropper
 from sacrop_cli.constraints import inside
 from sacrop_cli.faces import nms
-from sacrop_cli.inputs import scan_inputs
+from sacrop_cli.io.inputs import scan_inputs
 
 RATIOS = ["any", "4:3", "3:4", "1:1", "16:9", "9:16"]
 CUT = (0.15, 0.85)

@@ -17,8 +17,8 @@ from pathlib import Path
 
 import numpy as np
 
-from sacrop_cli.datasets import read_fcdb, split_items
-from sacrop_cli.metrics import box_iou, displacement, pair_agreement
+from sacrop_cli.train.datasets import read_fcdb, split_items
+from sacrop_cli.train.metrics import box_iou, displacement, pair_agreement
 
 
 def centred(w: int, h: int, cw: float, ch: float) -> np.ndarray:

@@ -18,8 +18,9 @@ import time
 import torch
 
 from sacrop_cli.candidates import gaic_grid
-from sacrop_cli.network import CropScorer, ScorerConfig, count_parameters
-from sacrop_cli.preprocess import boxes_to_rois, input_size
+from sacrop_cli.model.format import ScorerConfig
+from sacrop_cli.model.network import CropScorer, count_parameters
+from sacrop_cli.model.preprocess import boxes_to_rois, input_size
 
 
 def main() -> None:

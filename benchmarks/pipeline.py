@@ -54,9 +54,9 @@ def random_checkpoint(folder: Path) -> Path:
     make them."""
     import torch
 
-    from sacrop_cli.checkpoint import make_meta, save_checkpoint
-    from sacrop_cli.export import export_onnx
-    from sacrop_cli.network import CropScorer
+    from sacrop_cli.model.checkpoint import make_meta, save_checkpoint
+    from sacrop_cli.model.export import export_onnx
+    from sacrop_cli.model.network import CropScorer
 
     torch.manual_seed(0)
     model = CropScorer()
@@ -70,7 +70,7 @@ def random_checkpoint(folder: Path) -> Path:
 def weights_path(spec: str | None, folder: Path) -> tuple[Path, str]:
     """The checkpoint to time (its graph beside it) and how to name it in the table."""
     from sacrop_cli.errors import SacropError
-    from sacrop_cli.weights import resolve_weights
+    from sacrop_cli.model.registry import resolve_weights
 
     if spec == "random":
         return random_checkpoint(folder), "random (same network)"
@@ -204,9 +204,11 @@ def main() -> None:
     env = dict(os.environ)
     env.pop("SACROP_WEIGHTS", None)
     from sacrop_cli.api import Cropper
-    from sacrop_cli.engine import cpu_cores
-    from sacrop_cli.inputs import scan_inputs
-    from sacrop_cli.pipeline import BatchReport, run_batch
+    from sacrop_cli.engines.base import cpu_cores
+    from sacrop_cli.io.inputs import scan_inputs
+    from sacrop_cli.run.job import CropJob
+    from sacrop_cli.run.local import run_batch
+    from sacrop_cli.run.report import BatchReport
 
     photos = [p for p, _ in scan_inputs([args.folder]).images]
     if not photos:
@@ -223,15 +225,8 @@ def main() -> None:
 
         def analyse(cropper: Cropper, folder: Path = timed) -> tuple[BatchReport, float]:
             """A `--dry-run --ratio any` run in process: its report and ms per photo."""
-            report = run_batch(
-                cropper,
-                scan_inputs([folder]),
-                ["any"],
-                1,
-                tmp / "dry",
-                dry_run=True,
-                batch_size=args.batch_size,
-            )
+            job = CropJob(("any",), 1, tmp / "dry", dry_run=True, batch_size=args.batch_size)
+            report = run_batch(cropper, scan_inputs([folder]), job)
             return report, report.counts["seconds"] / report.counts["images"] * 1000
 
         def analysis_rows(label: str, cropper: Cropper) -> float:
@@ -299,15 +294,8 @@ def main() -> None:
             ]
 
         # End to end, then the I/O floor of the very same crops.
-        e2e = run_batch(
-            onnx_cropper,
-            scan_inputs([timed]),
-            ["4:3", "1:1"],
-            1,
-            tmp / "e2e",
-            format="jpeg",
-            batch_size=args.batch_size,
-        )
+        job = CropJob(("4:3", "1:1"), 1, tmp / "e2e", format="jpeg", batch_size=args.batch_size)
+        e2e = run_batch(onnx_cropper, scan_inputs([timed]), job)
         if e2e.counts["errors"]:
             raise SystemExit(f"end to end: {e2e.counts['errors']} photo(s) failed")
         floor = io_floor([r for r in e2e.records if r["status"] == "ok"], tmp / "floor")

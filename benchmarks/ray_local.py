@@ -62,7 +62,7 @@ def main() -> None:
     ap.add_argument("--weights", default=None, help="NAME|PATH|random (default: what sacrop uses)")
     args = ap.parse_args()
 
-    from sacrop_cli.inputs import scan_inputs
+    from sacrop_cli.io.inputs import scan_inputs
 
     photos = [p for p, _ in scan_inputs([args.folder]).images]
     if not photos:

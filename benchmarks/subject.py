@@ -28,8 +28,8 @@ from sacrop_cli.api import Cropper
 from sacrop_cli.boxes import ratio_of
 from sacrop_cli.candidates import candidates_for
 from sacrop_cli.constraints import inside, subject_box
-from sacrop_cli.datasets import read_fcdb
 from sacrop_cli.ratios import parse_ratio
+from sacrop_cli.train.datasets import read_fcdb
 
 RATIOS = ["any", "4:3", "3:4", "1:1", "16:9", "9:16"]
 

@@ -16,13 +16,15 @@ from PIL import Image
 
 from sacrop_cli.boxes import box_iou_matrix
 from sacrop_cli.errors import CheckpointError
+from sacrop_cli.io.download import sha256_file
+from sacrop_cli.model.registry import shipped_weights_dirs
 
 GRAPH = "yunet-2023mar.onnx"
 GRAPH_SHA256 = "85260e29ac9c2546c0f4dcb9f98ad5b754e986f76592473013aa6cfd8c0e446b"
 #: Photos are looked at as the network's reduced decode gives them (a JPEG's DCT draft: a longer
 #: side of 384 to 767 px for a 3:2 photo), shrunk by a whole factor to at most this: YuNet's
 #: smallest faces, about 10 px there, are 2-3% of the frame, too small to decide a crop. Not
-#: enlarged: that costs time for few faces (see the README).
+#: enlarged: that costs time for few faces (see docs/method.md).
 DETECT_SIDE = 512
 #: A detection counts as a face from this score (YuNet's score: sqrt(class * objectness)); lower
 #: than OpenCV's usual 0.6, which at these sizes loses small faces.
@@ -33,8 +35,6 @@ _STRIDES = (8, 16, 32)
 
 
 def _graph_path() -> Path:
-    from sacrop_cli.weights import shipped_weights_dirs
-
     for folder in shipped_weights_dirs():
         if (folder / GRAPH).is_file():
             return folder / GRAPH
@@ -49,8 +49,6 @@ class FaceDetector:
 
     def __init__(self, path: str | Path | None = None) -> None:
         import onnxruntime as ort
-
-        from sacrop_cli.weights import sha256_file
 
         path = Path(path) if path is not None else _graph_path()
         if sha256_file(path) != GRAPH_SHA256:

@@ -1,20 +1,14 @@
-"""Shared fixtures and helpers: real (randomly initialised) weights, copies of real photos,
-synthetic images and EXIF blocks."""
+"""Shared fixtures: real (randomly initialised) weights, copies of real photos, and Croppers
+on a torch-free stand-in engine. The helpers they use are in helpers.py, which tests import
+directly."""
 
 from __future__ import annotations
 
-import io
 import shutil
 from pathlib import Path
 
-import numpy as np
-import piexif
 import pytest
-from PIL import Image
-
-REPO = Path(__file__).resolve().parents[1]
-EXAMPLES = REPO / "examples"  # real photos with licences (examples/CREDITS)
-FIXTURES = REPO / "tests" / "fixtures"  # small FCDB and GAICD samples
+from helpers import EXAMPLES, DistanceEngine
 
 
 @pytest.fixture(scope="session")
@@ -23,9 +17,9 @@ def random_weights(tmp_path_factory: pytest.TempPathFactory) -> Path:
     its ONNX graph beside it (``random.onnx``), as ``sacrop train`` leaves them."""
     import torch
 
-    from sacrop_cli.checkpoint import make_meta, save_checkpoint
-    from sacrop_cli.export import export_onnx
-    from sacrop_cli.network import CropScorer
+    from sacrop_cli.model.checkpoint import make_meta, save_checkpoint
+    from sacrop_cli.model.export import export_onnx
+    from sacrop_cli.model.network import CropScorer
 
     torch.manual_seed(0)
     model = CropScorer()
@@ -40,9 +34,9 @@ def basic_weights(tmp_path_factory: pytest.TempPathFactory) -> Path:
     """The basic model (no spatial-aware feature), seeded random, with its ONNX graph."""
     import torch
 
-    from sacrop_cli.checkpoint import make_meta, save_checkpoint
-    from sacrop_cli.export import export_onnx
-    from sacrop_cli.network import CropScorer, ScorerConfig
+    from sacrop_cli.model.checkpoint import make_meta, save_checkpoint
+    from sacrop_cli.model.export import export_onnx
+    from sacrop_cli.model.network import CropScorer, ScorerConfig
 
     torch.manual_seed(0)
     model = CropScorer(ScorerConfig(spatial=False))
@@ -69,51 +63,14 @@ def photo_dir(tmp_path: Path) -> Path:
     return root
 
 
-MAKE, MODEL = b"Canon", b"EOS 5D Mark IV"
-DATE = b"2021:06:13 17:45:02"
+@pytest.fixture
+def distance_cropper():
+    """A factory of Croppers scoring with :class:`helpers.DistanceEngine`:
+    ``make(target, scale=0.64, **cropper_kwargs)``. A crop-only install (no torch) runs every
+    test that uses it."""
+    from sacrop_cli.api import Cropper
 
+    def make(target: tuple[int, int, int, int], scale: float = 0.64, **cropper_kwargs):
+        return Cropper(engine=DistanceEngine(target, scale), **cropper_kwargs)
 
-def exif_bytes(orientation: int = 1, thumbnail: bool = False) -> bytes:
-    data: dict = {
-        "0th": {
-            piexif.ImageIFD.Make: MAKE,
-            piexif.ImageIFD.Model: MODEL,
-            piexif.ImageIFD.Orientation: orientation,
-        },
-        "Exif": {
-            piexif.ExifIFD.DateTimeOriginal: DATE,
-            piexif.ExifIFD.PixelXDimension: 9999,
-            piexif.ExifIFD.PixelYDimension: 9999,
-        },
-        "GPS": {piexif.GPSIFD.GPSLatitudeRef: b"N"},
-    }
-    if thumbnail:
-        buf = Image.new("RGB", (32, 24), "red")
-        out = io.BytesIO()
-        buf.save(out, "JPEG")
-        data["1st"] = {piexif.ImageIFD.Compression: 6}
-        data["thumbnail"] = out.getvalue()
-    # piexif omits the next-IFD offset of the last sub-IFD, which makes Pillow warn.
-    return piexif.dump(data) + b"\x00\x00\x00\x00"
-
-
-def pattern(width: int = 64, height: int = 48, mode: str = "RGB") -> Image.Image:
-    """Image whose every pixel differs from its neighbours, so flips and rotations show."""
-    y, x = np.mgrid[0:height, 0:width]
-    rgb = np.stack([x * 255 // width, y * 255 // height, (x * 7 + y * 13) % 256], axis=-1)
-    return Image.fromarray(rgb.astype(np.uint8), "RGB").convert(mode)
-
-
-def run(*args: object):
-    """``sacrop ARGS...`` in process (click's CliRunner), exceptions not swallowed."""
-    from click.testing import CliRunner
-
-    from sacrop_cli.cli import main
-
-    return CliRunner().invoke(main, [str(a) for a in args], catch_exceptions=False)
-
-
-def read_jsonl(path: Path) -> list[dict]:
-    import json
-
-    return [json.loads(line) for line in path.read_text(encoding="utf-8").splitlines()]
+    return make

@@ -2,13 +2,12 @@
 
 from __future__ import annotations
 
-import contextlib
 from pathlib import Path
 
 import numpy as np
 import pytest
+from helpers import EXAMPLES, DistanceEngine
 from PIL import Image
-from conftest import EXAMPLES
 
 
 @pytest.fixture(scope="module")
@@ -67,31 +66,6 @@ def test_a_box_outside_or_empty_raises_value_error(cropper, box):
         cropper.score(EXAMPLES / "coffee.jpg", [box])
 
 
-class _DistanceEngine:
-    """An engine that scores a crop by minus its L1 distance (photo pixels) to ``target``: a
-    known landscape. Its features are the network input sizes; rois come in input pixels."""
-
-    name, device, spatial, threads = "distance", "cpu", False, 1
-
-    def __init__(self, target: tuple[int, int, int, int], scale: float) -> None:
-        from sacrop_cli.preprocess import DEFAULT_INPUT
-
-        self.target, self.scale = np.asarray(target, np.float32), scale
-        self.path, self.meta = Path("distance"), {"input": DEFAULT_INPUT}
-
-    def encode(self, images):
-        return len(images)
-
-    def scores(self, features, rois):
-        return -np.abs(rois[:, 1:] / self.scale - self.target).sum(1)
-
-    def maps(self, features):
-        return None
-
-    def workers(self):
-        return contextlib.nullcontext(1)
-
-
 @pytest.mark.parametrize(
     "refine, expected", [(False, (75, 50, 525, 350)), (True, (58, 50, 525, 361))]
 )
@@ -101,7 +75,7 @@ def test_refinement_climbs_from_the_best_grid_box(refine, expected):
     # coffee.jpg is 600 x 400, analysed at 384 x 256 (scale 0.64). The nearest grid box to the
     # target is (75, 50, 525, 350), 17 + 11 pixels away; a step is 17 x 11 pixels (1/36), so the
     # climb moves x1 out, then y2 down, then no step helps.
-    cropper = Cropper(engine=_DistanceEngine((58, 50, 525, 361), 0.64), refine=refine)
+    cropper = Cropper(engine=DistanceEngine((58, 50, 525, 361), 0.64), refine=refine)
     [crop] = cropper.crop(EXAMPLES / "coffee.jpg", ratios=["any"])
     assert crop.box == expected
     assert crop.score == pytest.approx(-28.0 if not refine else 0.0, abs=1e-3)
@@ -113,7 +87,7 @@ def test_refined_top_k_stay_distinct():
     from sacrop_cli.candidates import ALTERNATIVE_IOU
 
     # every climber heads for the same target: the second result must still be another crop
-    cropper = Cropper(engine=_DistanceEngine((58, 50, 525, 361), 0.64))
+    cropper = Cropper(engine=DistanceEngine((58, 50, 525, 361), 0.64))
     crops = cropper.crop(EXAMPLES / "coffee.jpg", ratios=["any", "3:2"], top_k=3)
     for ratio in ("any", "3:2"):
         boxes = np.array([c.box for c in crops if c.ratio == ratio])
@@ -189,7 +163,7 @@ def test_a_photo_whose_best_crop_is_all_of_it_stays_whole():
     from sacrop_cli.api import Cropper
 
     # the network's favourite is the whole 600 x 400 photo, which no grid box reaches
-    cropper = Cropper(engine=_DistanceEngine((0, 0, 600, 400), 0.64))
+    cropper = Cropper(engine=DistanceEngine((0, 0, 600, 400), 0.64))
     [whole, other] = cropper.crop(EXAMPLES / "coffee.jpg", ratios="any", top_k=2)
     assert (whole.box, whole.score, whole.rank) == (
         (0, 0, 600, 400),
@@ -205,7 +179,7 @@ def test_a_photo_whose_best_crop_is_all_of_it_stays_whole():
 def test_orient_auto_turns_fixed_ratios_to_the_photo():
     from sacrop_cli.api import Cropper
 
-    cropper = Cropper(engine=_DistanceEngine((100, 300, 700, 1100), 1.0))
+    cropper = Cropper(engine=DistanceEngine((100, 300, 700, 1100), 1.0))
     photo = Image.new("RGB", (800, 1200))  # portrait
     [fixed] = cropper.crop(photo, ratios="4:3")
     [auto] = cropper.crop(photo, ratios="4:3", orient=True)
@@ -238,7 +212,7 @@ def test_no_crop_cuts_a_face_the_unconstrained_best_would_cut():
     from sacrop_cli.constraints import heads, inside
 
     face = (500, 100, 560, 170)  # straddles the favourite crop's right edge (x = 525)
-    cropper = Cropper(engine=_DistanceEngine((58, 50, 525, 361), 0.64))
+    cropper = Cropper(engine=DistanceEngine((58, 50, 525, 361), 0.64))
     ratios = ["any", "4:3", "1:1", "9:16"]
     free = cropper.crop(EXAMPLES / "coffee.jpg", ratios, top_k=2)
     assert free[0].box == (58, 50, 525, 361) and _cuts(free[0].box, face)
@@ -259,7 +233,7 @@ def test_no_crop_cuts_a_face_the_unconstrained_best_would_cut():
 def test_the_group_is_kept_when_it_fits_else_the_largest_face():
     from sacrop_cli.api import Cropper
 
-    cropper = Cropper(engine=_DistanceEngine((200, 100, 400, 300), 0.64))
+    cropper = Cropper(engine=DistanceEngine((200, 100, 400, 300), 0.64))
     faces = [[100, 150, 160, 220, 0.9], [420, 150, 470, 210, 0.9]]  # 60 x 70 and 50 x 60
     cropper.detector = _FixedFaces(faces)
     [square, tall] = cropper.crop(EXAMPLES / "coffee.jpg", ["1:1", "9:16"])
@@ -273,7 +247,7 @@ def test_the_group_is_kept_when_it_fits_else_the_largest_face():
 def test_a_face_no_window_can_hold_is_said_in_a_note():
     from sacrop_cli.api import Cropper
 
-    cropper = Cropper(engine=_DistanceEngine((58, 50, 525, 361), 0.64))
+    cropper = Cropper(engine=DistanceEngine((58, 50, 525, 361), 0.64))
     cropper.detector = _FixedFaces([[20, 20, 580, 380, 0.9]])  # nearly all of the photo
     [free, tall] = cropper.crop(EXAMPLES / "coffee.jpg", ["any", "9:16"])
     assert (free.box, free.note) == ((0, 0, 600, 400), None)  # only the whole photo keeps it

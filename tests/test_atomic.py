@@ -8,8 +8,8 @@ from pathlib import Path
 
 import pytest
 
-from sacrop_cli.atomic import atomic_open, atomic_write, default_file_mode, stale_temp_files
 from sacrop_cli.errors import OutputError
+from sacrop_cli.io.atomic import atomic_open, atomic_write, default_file_mode, stale_temp_files
 
 
 def test_a_file_appears_whole_with_the_usual_mode(tmp_path: Path) -> None:

@@ -3,9 +3,10 @@ import pickle
 import pytest
 import torch
 
-from sacrop_cli.checkpoint import FORMAT_VERSION, make_meta, read_checkpoint, save_checkpoint
 from sacrop_cli.errors import CheckpointError
-from sacrop_cli.network import CropScorer, ScorerConfig
+from sacrop_cli.model.checkpoint import FORMAT_VERSION, make_meta, read_checkpoint, save_checkpoint
+from sacrop_cli.model.format import ScorerConfig
+from sacrop_cli.model.network import CropScorer, build_scorer
 
 
 @pytest.fixture(scope="module")
@@ -28,18 +29,18 @@ def test_round_trip_float32_gives_identical_scores(model, tmp_path):
     )
     ckpt = read_checkpoint(path)
     assert ckpt.meta["lambda_cls"] == 1.0 and ckpt.meta["config"]["spatial"] is False
-    assert torch.equal(_scores(ckpt.build()), _scores(model))
+    assert torch.equal(_scores(build_scorer(ckpt)), _scores(model))
 
 
 def test_float16_file_loads_as_float32(model, tmp_path):
     path = save_checkpoint(tmp_path / "h.pt", model, make_meta(model))
     raw = torch.load(path, weights_only=True)
     assert raw["state_dict"]["regress.weight"].dtype == torch.float16
-    rebuilt = read_checkpoint(path).build()
+    rebuilt = build_scorer(read_checkpoint(path))
     assert rebuilt.regress.weight.dtype == torch.float32
     torch.testing.assert_close(_scores(rebuilt), _scores(model), atol=2e-2, rtol=2e-2)
     # two loads of the same file agree exactly
-    assert torch.equal(_scores(read_checkpoint(path).build()), _scores(rebuilt))
+    assert torch.equal(_scores(build_scorer(read_checkpoint(path))), _scores(rebuilt))
 
 
 class _Evil:
@@ -99,7 +100,7 @@ def test_tensors_that_do_not_fit_are_refused(model, tmp_path):
     meta["config"]["spatial"] = True  # claims the full model, carries the basic one's tensors
     path = save_checkpoint(tmp_path / "m.pt", model, meta)
     with pytest.raises(CheckpointError, match="do not fit"):
-        read_checkpoint(path).build()
+        build_scorer(read_checkpoint(path))
 
 
 def test_missing_file(tmp_path):

@@ -16,9 +16,8 @@ from pathlib import Path
 
 import piexif
 import pytest
+from helpers import EXAMPLES, REPO, read_jsonl, run
 from PIL import Image, ImageCms
-
-from conftest import EXAMPLES, REPO, read_jsonl, run
 
 RATIOS = {"4x3": (4, 3), "16x9": (16, 9), "1x1": (1, 1)}
 
@@ -289,7 +288,7 @@ def test_no_recursive_skips_sub_folders(use_random_weights, photo_dir, tmp_path)
 
 
 def test_no_trained_weights_exits_1_with_the_reason(photo_dir, tmp_path, monkeypatch):
-    from sacrop_cli import weights
+    from sacrop_cli.model import registry as weights
 
     monkeypatch.delenv("SACROP_WEIGHTS", raising=False)
     monkeypatch.setattr(weights, "locate", lambda name, kind="onnx": None)
@@ -457,7 +456,7 @@ def test_help_and_version_do_not_import_torch_numpy_or_pillow():
     code = (
         "import sys\n"
         "from click.testing import CliRunner\n"
-        "from sacrop_cli.cli import main\n"
+        "from sacrop_cli.cli.main import main\n"
         "for args in (['--help'], ['--version'], ['crop', '--help'], ['score', '--help'],\n"
         "             ['explain', '--help'], ['train', '--help'], ['weights', '--help']):\n"
         "    r = CliRunner().invoke(main, args)\n"
@@ -473,7 +472,7 @@ def test_cropping_does_not_import_torchvision(random_weights, photo_dir, tmp_pat
     code = (
         "import sys\n"
         "from click.testing import CliRunner\n"
-        "from sacrop_cli.cli import main\n"
+        "from sacrop_cli.cli.main import main\n"
         f"r = CliRunner().invoke(main, ['crop', {str(photo_dir)!r}, '-r', '4:3', "
         f"'-o', {str(tmp_path / 'out')!r},\n"
         f"                              '--weights', {str(random_weights)!r}])\n"
@@ -486,8 +485,8 @@ def test_cropping_does_not_import_torchvision(random_weights, photo_dir, tmp_pat
 
 
 def test_max_pixels_default_shown_in_help_is_the_real_one():
-    from sacrop_cli.commands.crop import _MAX_PIXELS_SHOWN
-    from sacrop_cli.imageio import DEFAULT_MAX_PIXELS
+    from sacrop_cli.cli.crop import _MAX_PIXELS_SHOWN
+    from sacrop_cli.io.imageio import DEFAULT_MAX_PIXELS
 
     assert _MAX_PIXELS_SHOWN == str(DEFAULT_MAX_PIXELS)
 
@@ -569,7 +568,7 @@ def test_manifest_dash_is_standard_output_and_files_get_the_crops_mode(
 ):
     import stat
 
-    from sacrop_cli.atomic import default_file_mode
+    from sacrop_cli.io.atomic import default_file_mode
 
     result = run("crop", photo_dir, "--dry-run", "--manifest", "-", "-q")
     assert result.exit_code == 0 and not (Path.cwd() / "-").exists()

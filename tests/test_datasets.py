@@ -8,17 +8,17 @@ from pathlib import Path
 
 import numpy as np
 import pytest
+from helpers import FIXTURES
 from PIL import Image
 
-from sacrop_cli.datasets import (
+from sacrop_cli.errors import DatasetError
+from sacrop_cli.train.datasets import (
     LabelledImage,
     read_fcdb,
     read_gaicd,
     read_unlabelled,
     split_items,
 )
-from sacrop_cli.errors import DatasetError
-from conftest import FIXTURES
 
 FCDB = FIXTURES / "fcdb"
 GAICD_JSON = FIXTURES / "gaicd" / "json"

@@ -9,13 +9,13 @@ import os
 import pytest
 import torch
 import torch.distributed as dist
-from conftest import FIXTURES
+from helpers import FIXTURES
 
-from sacrop_cli import distributed
-from sacrop_cli.datasets import read_fcdb, read_unlabelled
 from sacrop_cli.errors import SacropError
-from sacrop_cli.network import CropScorer
-from sacrop_cli.trainer import TrainConfig, Trainer
+from sacrop_cli.model.network import CropScorer
+from sacrop_cli.train import distributed
+from sacrop_cli.train.datasets import read_fcdb, read_unlabelled
+from sacrop_cli.train.trainer import TrainConfig, Trainer
 
 pytestmark = pytest.mark.slow
 

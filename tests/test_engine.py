@@ -7,10 +7,10 @@ import sys
 
 import pytest
 from click.testing import CliRunner
+from helpers import REPO
 
-from sacrop_cli import engine
+from sacrop_cli.engines import factory as engine
 from sacrop_cli.errors import SacropError
-from conftest import REPO
 
 
 @pytest.mark.parametrize(
@@ -37,7 +37,7 @@ def test_unknown_engine_or_device_is_one_line():
 
 
 def test_onnx_engine_on_cuda_without_cuda_says_what_to_do(random_weights, monkeypatch):
-    monkeypatch.setattr("sacrop_cli.onnx_engine.onnx_cuda_available", lambda: False)
+    monkeypatch.setattr("sacrop_cli.engines.onnx_engine.onnx_cuda_available", lambda: False)
     with pytest.raises(
         SacropError,
         match="^--device cuda: this ONNX Runtime has no CUDA; install "
@@ -47,7 +47,7 @@ def test_onnx_engine_on_cuda_without_cuda_says_what_to_do(random_weights, monkey
 
 
 def test_torch_engine_without_torch_names_the_extra(random_weights, photo_dir, monkeypatch):
-    from sacrop_cli.cli import main
+    from sacrop_cli.cli.main import main
 
     monkeypatch.setitem(sys.modules, "torch", None)  # `import torch` now fails
     result = CliRunner().invoke(
@@ -71,7 +71,7 @@ def test_torch_engine_without_torch_names_the_extra(random_weights, photo_dir, m
 
 def test_cropping_never_imports_torch(random_weights, photo_dir):
     code = (
-        "import sys; from sacrop_cli.cli import main\n"
+        "import sys; from sacrop_cli.cli.main import main\n"
         "try:\n"
         f"    main(['crop', {str(photo_dir)!r}, '--dry-run', '-q', "
         f"'--weights', {str(random_weights)!r},"
@@ -86,7 +86,7 @@ def test_cropping_never_imports_torch(random_weights, photo_dir):
 
 
 def test_workers_follow_the_cores_and_threads(random_weights, monkeypatch):
-    from sacrop_cli import onnx_engine
+    from sacrop_cli.engines import onnx_engine
 
     monkeypatch.setattr(onnx_engine, "cpu_cores", lambda: 4)
     for threads, workers in ((None, 4), (1, 4), (2, 2), (4, 1), (8, 1)):

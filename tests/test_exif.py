@@ -5,9 +5,9 @@ from __future__ import annotations
 import struct
 
 import piexif
+from helpers import DATE, MAKE
 
-from conftest import DATE, MAKE
-from sacrop_cli.exif import exif_for_crop
+from sacrop_cli.io.exif import exif_for_crop
 
 
 def test_exif_for_crop_none_and_garbage() -> None:

@@ -4,9 +4,8 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
+from helpers import EXAMPLES, run
 from PIL import Image
-
-from conftest import EXAMPLES, run
 
 
 def test_explain_writes_the_maps_and_the_scores(use_random_weights, tmp_path):
@@ -49,15 +48,16 @@ def test_explain_maps_come_from_the_spatial_feature(random_weights):
     import torch
 
     from sacrop_cli.api import Cropper
-    from sacrop_cli.checkpoint import read_checkpoint
-    from sacrop_cli.explain import explain
-    from sacrop_cli.preprocess import image_to_array, input_size
+    from sacrop_cli.model.checkpoint import read_checkpoint
+    from sacrop_cli.model.network import build_scorer
+    from sacrop_cli.model.preprocess import image_to_array, input_size
+    from sacrop_cli.viz.explain import explain
 
     cropper = Cropper(random_weights, device="cpu")
     result = explain(cropper, EXAMPLES / "coffee.jpg", ["4:3"], top=3)
     assert result.maps.shape == (2, 16, 16) and result.maps.max() == pytest.approx(1.0)
     size = input_size(600, 400, cropper.input_spec)
-    model = read_checkpoint(random_weights).build()
+    model = build_scorer(read_checkpoint(random_weights))
     with torch.inference_mode():
         feats = model.features(
             torch.from_numpy(image_to_array(result.image, size, cropper.input_spec)[None])
@@ -68,7 +68,7 @@ def test_explain_maps_come_from_the_spatial_feature(random_weights):
 
 
 def test_heat_colours_and_overlay():
-    from sacrop_cli.explain import heat_colours, overlay
+    from sacrop_cli.viz.explain import heat_colours, overlay
 
     assert heat_colours(np.array([0.0, 0.5, 1.0, 2.0])).tolist() == [
         [0, 0, 4],

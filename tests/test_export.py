@@ -2,15 +2,15 @@
 
 from __future__ import annotations
 
-
 import numpy as np
 import pytest
+from helpers import REPO
+
 from sacrop_cli.api import Cropper
 from sacrop_cli.candidates import candidates_for
+from sacrop_cli.model.checkpoint import read_checkpoint
+from sacrop_cli.model.registry import sha256_file
 from sacrop_cli.ratios import parse_ratio
-from sacrop_cli.checkpoint import read_checkpoint
-from sacrop_cli.weights import sha256_file
-from conftest import REPO
 
 FCDB_PHOTOS = sorted((REPO / "tests" / "fixtures" / "fcdb" / "images").glob("*.jpg"))
 RATIOS = ["any", "4:3", "3:4", "1:1", "16:9", "9:16"]
@@ -45,8 +45,8 @@ def test_shipped_graph_gives_the_same_best_crops(shipped, photo):
 @pytest.mark.parametrize("size", [(32, 32), (256, 256), (768, 256), (256, 768), (416, 288)])
 def test_one_graph_for_every_input_size(random_weights, size):
     """Dynamic image size and number of crops: features and scores equal the torch model's."""
-    from sacrop_cli.onnx_engine import OnnxEngine
-    from sacrop_cli.torch_engine import TorchEngine
+    from sacrop_cli.engines.onnx_engine import OnnxEngine
+    from sacrop_cli.engines.torch_engine import TorchEngine
 
     graph = OnnxEngine(random_weights.with_suffix(".onnx"), device="cpu")
     model = TorchEngine(random_weights, device="cpu")
@@ -71,8 +71,8 @@ def test_one_graph_for_every_input_size(random_weights, size):
 
 
 def test_basic_model_graph_has_no_maps(basic_weights):
-    from sacrop_cli.onnx_engine import OnnxEngine
-    from sacrop_cli.torch_engine import TorchEngine
+    from sacrop_cli.engines.onnx_engine import OnnxEngine
+    from sacrop_cli.engines.torch_engine import TorchEngine
 
     graph = OnnxEngine(basic_weights.with_suffix(".onnx"), device="cpu")
     model = TorchEngine(basic_weights, device="cpu")
@@ -90,7 +90,7 @@ def test_basic_model_graph_has_no_maps(basic_weights):
 
 
 def test_graph_keeps_the_checkpoints_metadata(random_weights):
-    from sacrop_cli.onnx_engine import open_graph
+    from sacrop_cli.engines.onnx_engine import open_graph
 
     _, meta = open_graph(random_weights.with_suffix(".onnx"), optimize=False)
     assert meta.pop("checkpoint_sha256") == sha256_file(random_weights)
@@ -101,7 +101,7 @@ def test_graph_keeps_the_checkpoints_metadata(random_weights):
 def test_export_command_writes_the_graph_beside_the_checkpoint(random_weights, tmp_path):
     from click.testing import CliRunner
 
-    from sacrop_cli.cli import main
+    from sacrop_cli.cli.main import main
 
     copy = tmp_path / "mine.pt"
     copy.write_bytes(random_weights.read_bytes())

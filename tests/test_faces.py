@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
-from conftest import EXAMPLES
+from helpers import EXAMPLES
 from PIL import Image
 
 
@@ -72,7 +72,7 @@ def test_faces_pasted_at_known_places_are_found_there_largest_first(detector):
 
 
 def test_faces_of_real_photos(detector):
-    from sacrop_cli.imageio import open_for_analysis
+    from sacrop_cli.io.imageio import open_for_analysis
 
     # the dog at the upper window of friends.jpg, as the network's reduced decode shows it
     image, full = open_for_analysis(EXAMPLES / "friends.jpg", 256)

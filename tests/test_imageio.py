@@ -13,11 +13,12 @@ from pathlib import Path
 import numpy as np
 import piexif
 import pytest
+from helpers import DATE, EXAMPLES, MAKE, MODEL, exif_bytes, pattern
 from PIL import Image, ImageCms, ImageFile, ImageOps
 
-from sacrop_cli import atomic
 from sacrop_cli.errors import ImageError, OutputError
-from sacrop_cli.imageio import (
+from sacrop_cli.io import atomic
+from sacrop_cli.io.imageio import (
     DEFAULT_MAX_PIXELS,
     FORMAT_FOR_EXTENSION,
     MIN_SIDE,
@@ -27,7 +28,6 @@ from sacrop_cli.imageio import (
     output_name,
     save_crop,
 )
-from conftest import DATE, EXAMPLES, MAKE, MODEL, exif_bytes, pattern
 
 COFFEE = EXAMPLES / "coffee.jpg"  # 600x400, no EXIF
 LANDSCAPE = EXAMPLES / "sunset.jpg"  # 1600x1067, no EXIF

@@ -7,7 +7,7 @@ from pathlib import Path
 
 import pytest
 
-from sacrop_cli.inputs import scan_inputs
+from sacrop_cli.io.inputs import scan_inputs
 
 
 @pytest.fixture

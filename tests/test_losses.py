@@ -1,7 +1,7 @@
 import pytest
 import torch
 
-from sacrop_cli.losses import (
+from sacrop_cli.train.losses import (
     classification_loss,
     consistency_loss,
     margin_ranking,

@@ -7,7 +7,7 @@ import math
 import numpy as np
 import pytest
 
-from sacrop_cli.metrics import (
+from sacrop_cli.train.metrics import (
     displacement,
     gaicd_image_metrics,
     pair_agreement,

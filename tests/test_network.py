@@ -6,16 +6,16 @@ import torch
 import torch.nn.functional as F
 from torchvision.ops import roi_align as tv_roi_align
 
-from sacrop_cli.network import (
+from sacrop_cli.model.network import (
     CropScorer,
     ScorerConfig,
     _per_image,
     box_coverage,
     count_parameters,
-    roi_align,
     rod_align,
+    roi_align,
 )
-from sacrop_cli.preprocess import boxes_to_rois, input_size
+from sacrop_cli.model.preprocess import boxes_to_rois, input_size
 
 
 @pytest.fixture(scope="module")
@@ -90,7 +90,7 @@ def test_roi_align_equals_torchvisions():
 def test_backbone_equals_torchvisions_mobilenet_v2(tmp_path):
     from torchvision.models import mobilenet_v2
 
-    from sacrop_cli.backbones import MobileNetV2Backbone
+    from sacrop_cli.model.backbones import MobileNetV2Backbone
 
     torch.manual_seed(7)
     reference = mobilenet_v2().eval()

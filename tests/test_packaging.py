@@ -7,7 +7,7 @@ import venv
 from pathlib import Path
 
 import pytest
-from conftest import REPO
+from helpers import REPO
 
 
 @pytest.mark.slow
@@ -46,7 +46,7 @@ def test_wheel_in_a_fresh_venv_crops_without_torch(tmp_path):
     # run from a neutral folder so the source checkout is not importable
     code = (
         "import importlib.util, sys; "
-        "from sacrop_cli.weights import locate, DEFAULT_WEIGHTS; import sacrop_cli; "
+        "from sacrop_cli.model.registry import locate, DEFAULT_WEIGHTS; import sacrop_cli; "
         "print(locate(DEFAULT_WEIGHTS)); print(locate(DEFAULT_WEIGHTS, 'torch')); "
         "print(sacrop_cli.__file__); "
         "print(importlib.util.find_spec('torch') is None)"
@@ -83,6 +83,6 @@ def test_wheel_in_a_fresh_venv_crops_without_torch(tmp_path):
 
 
 def test_editable_checkout_finds_the_weights_folder():
-    from sacrop_cli.weights import shipped_weights_dirs
+    from sacrop_cli.model.registry import shipped_weights_dirs
 
     assert (REPO / "weights").resolve() in [Path(p).resolve() for p in shipped_weights_dirs()]

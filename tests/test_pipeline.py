@@ -3,13 +3,14 @@
 from __future__ import annotations
 
 import pytest
-from conftest import EXAMPLES
+from helpers import EXAMPLES
 
 
 def test_run_batch_counts(random_weights, photo_dir, tmp_path):
     from sacrop_cli.api import Cropper
-    from sacrop_cli.inputs import scan_inputs
-    from sacrop_cli.pipeline import run_batch
+    from sacrop_cli.io.inputs import scan_inputs
+    from sacrop_cli.run.job import CropJob
+    from sacrop_cli.run.local import run_batch
 
     (photo_dir / "broken.jpg").write_text("not a photo")
     (photo_dir / "notes.txt").write_text("shot list")
@@ -17,16 +18,18 @@ def test_run_batch_counts(random_weights, photo_dir, tmp_path):
     report = run_batch(
         Cropper(random_weights, device="cpu"),
         scan_inputs([photo_dir]),
-        ["4:3", "1:1"],
-        2,
-        tmp_path / "out",
-        dry_run=False,
-        overwrite=False,
-        format=None,
-        quality=90,
-        max_size=None,
-        max_pixels=None,
-        batch_size=2,
+        CropJob(
+            ("4:3", "1:1"),
+            2,
+            tmp_path / "out",
+            dry_run=False,
+            overwrite=False,
+            format=None,
+            quality=90,
+            max_size=None,
+            max_pixels=None,
+            batch_size=2,
+        ),
         on_progress=lambda record, warnings: seen.append(record["source"]),
     )
     counts = {k: v for k, v in report.counts.items() if k != "seconds"}
@@ -65,17 +68,14 @@ def test_run_batch_times_each_batch_and_leaves_no_threads(random_weights, photo_
     import threading
 
     from sacrop_cli.api import Cropper
-    from sacrop_cli.inputs import scan_inputs
-    from sacrop_cli.pipeline import run_batch
+    from sacrop_cli.io.inputs import scan_inputs
+    from sacrop_cli.run.job import CropJob
+    from sacrop_cli.run.local import run_batch
 
     report = run_batch(
         Cropper(random_weights, device="cpu"),
         scan_inputs([photo_dir]),
-        ["any"],
-        1,
-        None,
-        dry_run=True,
-        batch_size=2,
+        CropJob(("any",), 1, dry_run=True, batch_size=2),
     )
     assert [n for n, _ in report.batch_seconds] == [2, 1]
     assert all(seconds > 0 for _, seconds in report.batch_seconds)
@@ -90,10 +90,11 @@ def test_run_batch_scores_two_batches_side_by_side_on_the_cpu(
 
     import torch
 
-    from sacrop_cli import onnx_engine
     from sacrop_cli.api import Cropper
-    from sacrop_cli.inputs import scan_inputs
-    from sacrop_cli.pipeline import run_batch
+    from sacrop_cli.engines import onnx_engine
+    from sacrop_cli.io.inputs import scan_inputs
+    from sacrop_cli.run.job import CropJob
+    from sacrop_cli.run.local import run_batch
 
     monkeypatch.setattr(onnx_engine, "cpu_cores", lambda: 2)  # a 2-core machine, as CI's
     cropper = Cropper(random_weights, device="cpu", engine=engine)
@@ -110,7 +111,7 @@ def test_run_batch_scores_two_batches_side_by_side_on_the_cpu(
     torch.set_num_threads(2)
     try:
         report = run_batch(
-            cropper, scan_inputs([photo_dir]), ["any"], 1, None, dry_run=True, batch_size=1
+            cropper, scan_inputs([photo_dir]), CropJob(("any",), 1, dry_run=True, batch_size=1)
         )
         assert torch.get_num_threads() == 2  # restored
     finally:
@@ -136,8 +137,9 @@ def test_names_are_planned_before_analysis_so_a_failed_photo_keeps_its_name(
     from PIL import Image
 
     from sacrop_cli.api import Cropper
-    from sacrop_cli.inputs import scan_inputs
-    from sacrop_cli.pipeline import run_batch
+    from sacrop_cli.io.inputs import scan_inputs
+    from sacrop_cli.run.job import CropJob
+    from sacrop_cli.run.local import run_batch
 
     src = tmp_path / "in"
     src.mkdir()
@@ -147,10 +149,35 @@ def test_names_are_planned_before_analysis_so_a_failed_photo_keeps_its_name(
     report = run_batch(
         Cropper(random_weights, device="cpu"),
         scan_inputs([src]),
-        ["4:3"],
-        1,
-        tmp_path / "out",
-        format="jpeg",
+        CropJob(("4:3",), 1, tmp_path / "out", format="jpeg"),
     )
     assert [r["status"] for r in report.records] == ["error", "ok"]
     assert report.records[1]["crops"][0]["path"] == str(tmp_path / "out" / "a-2.4x3.1.jpg")
+
+
+def test_run_batch_writes_the_crop_of_a_distance_engine(distance_cropper, tmp_path):
+    """The pipeline end to end on a known score landscape: no network, no torch."""
+    import shutil
+
+    from PIL import Image
+
+    from sacrop_cli.io.inputs import scan_inputs
+    from sacrop_cli.run.job import CropJob
+    from sacrop_cli.run.local import run_batch
+
+    src = tmp_path / "in"
+    src.mkdir()
+    shutil.copy(EXAMPLES / "coffee.jpg", src / "coffee.jpg")
+    report = run_batch(
+        distance_cropper((58, 50, 525, 361)),
+        scan_inputs([src]),
+        CropJob(("4:3",), 1, tmp_path / "out"),
+    )
+    [record] = report.records
+    [crop] = record["crops"]
+    assert (record["status"], crop["status"]) == ("ok", "written")
+    assert crop["box"] == [87, 42, 513, 362]
+    assert crop["path"] == str(tmp_path / "out" / "coffee.4x3.1.jpg")
+    x1, y1, x2, y2 = crop["box"]
+    with Image.open(crop["path"]) as im:
+        assert im.size == (x2 - x1, y2 - y1)

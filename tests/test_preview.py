@@ -16,10 +16,11 @@ from pathlib import Path
 
 import numpy as np
 import pytest
+from helpers import EXAMPLES, read_jsonl, run
 from PIL import Image
 
-from sacrop_cli import drawing, preview
-from conftest import EXAMPLES, read_jsonl, run
+from sacrop_cli.viz import drawing, sheet_png
+from sacrop_cli.viz import sheets as preview
 
 CHROMIUM = Path("/usr/bin/chromium")
 VOID = {
@@ -323,7 +324,8 @@ def test_preview_names_mirror_folders_and_never_collide():
 
 
 def test_png_sheet_of_many_photos_is_capped_with_a_warning(tmp_path, monkeypatch):
-    monkeypatch.setattr(preview, "MAX_PNG_PHOTOS", 3)
+    monkeypatch.setattr(preview, "MAX_PNG_PHOTOS", 3)  # the warning
+    monkeypatch.setattr(sheet_png, "MAX_PNG_PHOTOS", 3)  # the rows drawn
     warnings = preview.write_preview(fake_records(5), tmp_path / "s.png", grey_thumbnail)
     assert warnings == [
         f"{tmp_path / 's.png'}: the PNG sheet shows the first 3 of 5 photos; "

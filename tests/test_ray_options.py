@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import pytest
-from conftest import read_jsonl, run
+from helpers import read_jsonl, run
 
 
 @pytest.mark.parametrize(

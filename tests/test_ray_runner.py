@@ -18,7 +18,7 @@ import time
 from pathlib import Path
 
 import pytest
-from conftest import EXAMPLES, REPO, read_jsonl, run
+from helpers import EXAMPLES, REPO, read_jsonl, run
 
 
 @pytest.fixture(scope="module")
@@ -120,12 +120,12 @@ def test_uris_and_a_list_of_photos_in_and_out(local_ray, use_random_weights, pho
 @pytest.mark.slow
 def test_crop_dataset_takes_a_dataset_of_bytes(local_ray, random_weights, photo_dir, tmp_path):
     from sacrop_cli.api import Cropper
-    from sacrop_cli.ray_runner import crop_dataset
+    from sacrop_cli.run.job import CropJob
+    from sacrop_cli.run.ray_runner import crop_dataset
 
     ds = local_ray.data.read_binary_files(str(photo_dir), include_paths=True)
-    records = crop_dataset(
-        ds, "4:3", out_dir=tmp_path / "out", root=str(photo_dir), weights=str(random_weights)
-    ).take_all()
+    job = CropJob(ratios=("4:3",), out_dir=tmp_path / "out")
+    records = crop_dataset(ds, job, root=str(photo_dir), weights=str(random_weights)).take_all()
 
     cropper = Cropper(random_weights, device="cpu")
     by_name = {Path(r["source"]).name: r for r in records}
@@ -145,8 +145,9 @@ def test_crop_dataset_takes_a_dataset_of_bytes(local_ray, random_weights, photo_
 
 @pytest.mark.slow
 def test_a_stop_ends_the_run_with_what_is_done(local_ray, random_weights, tmp_path):
-    from sacrop_cli.inputs import scan_inputs
-    from sacrop_cli.ray_runner import run_on_ray
+    from sacrop_cli.io.inputs import scan_inputs
+    from sacrop_cli.run.job import CropJob
+    from sacrop_cli.run.ray_runner import run_on_ray
 
     src = tmp_path / "in"
     src.mkdir()
@@ -157,12 +158,9 @@ def test_a_stop_ends_the_run_with_what_is_done(local_ray, random_weights, tmp_pa
     report = run_on_ray(
         "local",
         scan_inputs([src]),
-        ["4:3"],
-        1,
-        tmp_path / "out",
+        CropJob(ratios=("4:3",), out_dir=tmp_path / "out", batch_size=1),
         **model,
         workers=1,
-        batch_size=1,
         on_progress=lambda record, warnings: seen.append(record["source"]),
         should_stop=lambda: bool(seen),
     )
@@ -172,7 +170,9 @@ def test_a_stop_ends_the_run_with_what_is_done(local_ray, random_weights, tmp_pa
     assert len(seen) == done and seen == sorted(seen)  # in input order
     assert len(tree(tmp_path / "out")) >= done  # a batch under way may have written its crop
 
-    again = run_on_ray("local", scan_inputs([src]), ["4:3"], 1, tmp_path / "out", **model)
+    again = run_on_ray(
+        "local", scan_inputs([src]), CropJob(("4:3",), out_dir=tmp_path / "out"), **model
+    )
     assert again.stopped is None and again.counts["images"] == 12
     assert sorted(tree(tmp_path / "out")) == [f"p{i:02d}.4x3.1.jpg" for i in range(12)]
 
@@ -210,7 +210,7 @@ def test_a_local_run_imports_nothing_of_ray(random_weights, photo_dir, tmp_path)
     code = (
         "import sys\n"
         "from click.testing import CliRunner\n"
-        "from sacrop_cli.cli import main\n"
+        "from sacrop_cli.cli.main import main\n"
         f"r = CliRunner().invoke(main, ['crop', {str(photo_dir)!r}, '-r', '4:3', "
         f"'-o', {str(tmp_path / 'out')!r}, '--weights', {str(random_weights)!r}])\n"
         "assert r.exit_code == 0, r.output\n"

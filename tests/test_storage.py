@@ -7,10 +7,10 @@ import sys
 from pathlib import Path
 
 import pytest
-from conftest import EXAMPLES
+from helpers import EXAMPLES
 
 from sacrop_cli.errors import OutputError, SacropError
-from sacrop_cli.storage import (
+from sacrop_cli.io.storage import (
     RemoteWriter,
     check_out_uri,
     download,
@@ -72,7 +72,7 @@ def test_download_copies_the_file(tmp_path):
 
 
 def test_remote_writer_writes_whole_files_and_never_clobbers(tmp_path):
-    from sacrop_cli.imageio import open_photo
+    from sacrop_cli.io.imageio import open_photo
 
     out = tmp_path / "out"
     check_out_uri(f"file://{out}/sub")

@@ -6,12 +6,14 @@ from pathlib import Path
 import numpy as np
 import pytest
 import torch
+from helpers import FIXTURES
 
-from sacrop_cli.datasets import read_fcdb, read_gaicd
-from sacrop_cli.losses import regression_loss
-from sacrop_cli.network import CropScorer, ScorerConfig
-from sacrop_cli.trainer import TrainConfig, Trainer, make_item
-from conftest import FIXTURES
+from sacrop_cli.model.format import ScorerConfig
+from sacrop_cli.model.network import CropScorer
+from sacrop_cli.train.datasets import read_fcdb, read_gaicd
+from sacrop_cli.train.features import make_item
+from sacrop_cli.train.losses import regression_loss
+from sacrop_cli.train.trainer import TrainConfig, Trainer
 
 
 @pytest.fixture(scope="module")
@@ -103,8 +105,8 @@ def test_cli_train_then_eval_gives_the_boxes_of_crop(tmp_path, monkeypatch):
     human crop's ratio those of `sacrop crop --ratio W:H`."""
     from click.testing import CliRunner
 
-    from sacrop_cli.backbones import find_imagenet_weights
-    from sacrop_cli.cli import main
+    from sacrop_cli.cli.main import main
+    from sacrop_cli.model.backbones import find_imagenet_weights
 
     if find_imagenet_weights() is None:
         pytest.skip(
@@ -202,8 +204,8 @@ def test_cli_train_then_eval_gives_the_boxes_of_crop(tmp_path, monkeypatch):
 def test_limit_trains_on_the_first_photos_only(tmp_path):
     from click.testing import CliRunner
 
-    from sacrop_cli.backbones import find_imagenet_weights
-    from sacrop_cli.cli import main
+    from sacrop_cli.cli.main import main
+    from sacrop_cli.model.backbones import find_imagenet_weights
 
     if find_imagenet_weights() is None:
         pytest.skip("ImageNet MobileNetV2 weights not installed")
@@ -233,8 +235,8 @@ def test_limit_trains_on_the_first_photos_only(tmp_path):
 
 
 def test_resume_continues_exactly_where_it_stopped(fcdb, tmp_path):
-    from sacrop_cli.checkpoint import make_meta
-    from sacrop_cli.trainer import load_resumable, save_resumable
+    from sacrop_cli.model.checkpoint import make_meta
+    from sacrop_cli.train.trainer import load_resumable, save_resumable
 
     straight = _trainer(seed=4)
     items, _ = straight.prepare(fcdb[:2])
@@ -274,7 +276,7 @@ def test_only_the_chosen_backbone_stages_are_trained(fcdb, tune, trained):
 
 
 def _needs_imagenet_weights() -> None:
-    from sacrop_cli.backbones import find_imagenet_weights
+    from sacrop_cli.model.backbones import find_imagenet_weights
 
     if find_imagenet_weights() is None:
         pytest.skip("ImageNet MobileNetV2 weights not installed")
@@ -300,7 +302,7 @@ def _needs_imagenet_weights() -> None:
 def test_cli_train_rejects_a_bad_nproc(args, message, tmp_path, monkeypatch):
     from click.testing import CliRunner
 
-    from sacrop_cli.cli import main
+    from sacrop_cli.cli.main import main
 
     monkeypatch.setattr(os, "cpu_count", lambda: 2)
     res = CliRunner().invoke(
@@ -316,7 +318,7 @@ def test_cli_train_rejects_a_bad_nproc(args, message, tmp_path, monkeypatch):
 def test_cli_train_nproc_is_not_for_torchrun(tmp_path, monkeypatch):
     from click.testing import CliRunner
 
-    from sacrop_cli.cli import main
+    from sacrop_cli.cli.main import main
 
     monkeypatch.setenv("RANK", "0")
     monkeypatch.setenv("WORLD_SIZE", "2")
@@ -336,7 +338,7 @@ def test_cli_train_in_two_processes(tmp_path):
     """`sacrop train --nproc 2` leaves what one process does: the checkpoint and its graph."""
     from click.testing import CliRunner
 
-    from sacrop_cli.cli import main
+    from sacrop_cli.cli.main import main
 
     _needs_imagenet_weights()
     out = tmp_path / "two.pt"
@@ -361,7 +363,7 @@ def test_cli_train_reports_a_failing_process_in_one_line(tmp_path, random_weight
     """Every rank fails to resume from a checkpoint without training state: one line, status 1."""
     from click.testing import CliRunner
 
-    from sacrop_cli.cli import main
+    from sacrop_cli.cli.main import main
 
     _needs_imagenet_weights()
     res = CliRunner().invoke(
@@ -382,9 +384,9 @@ def _run_per_rank(folder: Path, resume: Path | None, stop_after: int | None) -> 
     average: the checkpoint kept is the last epoch's weights), each rank with an output folder
     of its own (what lands in another folder than rank 0's, another rank wrote).
     ``stop_after``: Ctrl-C on every rank after that many epochs."""
-    from sacrop_cli import distributed
-    from sacrop_cli.datasets import read_unlabelled
-    from sacrop_cli.trainer import TrainData, run_training
+    from sacrop_cli.train import distributed
+    from sacrop_cli.train.datasets import read_unlabelled
+    from sacrop_cli.train.trainer import TrainData, run_training
 
     out = folder / f"rank{distributed.rank()}" / "m.pt"
     out.parent.mkdir(parents=True, exist_ok=True)
@@ -409,7 +411,7 @@ def _run_per_rank(folder: Path, resume: Path | None, stop_after: int | None) -> 
 def test_two_processes_stop_and_resume_as_one_runs_straight(tmp_path):
     """Rank 0 alone writes the checkpoint and the resume file; a run interrupted after its first
     epoch and resumed, both in two processes, ends as one process running straight through."""
-    from sacrop_cli.distributed import launch
+    from sacrop_cli.train.distributed import launch
 
     _needs_imagenet_weights()
     threads = torch.get_num_threads()

@@ -11,11 +11,12 @@ from pathlib import Path
 import click
 import pytest
 from click.testing import CliRunner
+from helpers import REPO
 
-from sacrop_cli import weights as w
-from sacrop_cli.commands.weights import weights as weights_group
+from sacrop_cli.cli.weights import weights as weights_group
 from sacrop_cli.errors import CheckpointError, DownloadError
-from conftest import REPO
+from sacrop_cli.model import inspection
+from sacrop_cli.model import registry as w
 
 PAYLOAD = bytes((i * 7 + i // 256) % 256 for i in range(300_000))
 PAYLOAD_SHA = hashlib.sha256(PAYLOAD).hexdigest()
@@ -90,7 +91,7 @@ def fake_reader(monkeypatch):
             raise CheckpointError(f"{path}: not a sacrop checkpoint")
         return FAKE_META, None
 
-    monkeypatch.setattr(w, "read_weights_meta", read)
+    monkeypatch.setattr(inspection, "read_weights_meta", read)
 
 
 FAKE_META = {
@@ -108,7 +109,7 @@ FAKE_META_LINES = (
 
 def _cli() -> click.Group:
     try:
-        from sacrop_cli.cli import main
+        from sacrop_cli.cli.main import main
     except ImportError:
         main = None
     if not isinstance(main, click.Group) or "weights" not in main.commands:
@@ -326,7 +327,7 @@ def test_verify(tmp_path, fake_reader):
     good = tmp_path / "good.pt"
     good.write_bytes(b"good")
     sha = hashlib.sha256(b"good").hexdigest()
-    assert w.verify(good, sha) == {
+    assert inspection.verify(good, sha) == {
         "path": str(good),
         "sha256": sha,
         "size": 4,
@@ -335,15 +336,16 @@ def test_verify(tmp_path, fake_reader):
         "note": None,
         "meta": FAKE_META,
     }
-    result = w.verify(good, "f" * 64)
+    result = inspection.verify(good, "f" * 64)
     assert (result["ok"], result["error"]) == (
         False,
         f"{good}: SHA-256 mismatch: expected {'f' * 64}, got {sha}",
     )
     bad = tmp_path / "bad.pt"
     bad.write_bytes(b"bad")
-    assert w.verify(bad, None)["error"] == f"{bad}: not a sacrop checkpoint"
-    assert w.verify(tmp_path / "none.pt", None)["error"] == f"{tmp_path / 'none.pt'}: no such file"
+    assert inspection.verify(bad, None)["error"] == f"{bad}: not a sacrop checkpoint"
+    missing = tmp_path / "none.pt"
+    assert inspection.verify(missing, None)["error"] == f"{missing}: no such file"
 
 
 def test_summarise_meta_counts_the_training_files():
@@ -356,7 +358,7 @@ def test_summarise_meta_counts_the_training_files():
         "metrics": {"validation": {"iou": 0.71234, "disp": 0.0712}},
         "checkpoint_sha256": "ab" * 32,
     }
-    assert w.summarise_meta(meta)[2:] == [
+    assert inspection.summarise_meta(meta)[2:] == [
         ("trained with", "sacrop train --fcdb d -o m.pt"),
         ("training data", "n_train 10, n_val 2"),
         ("lambda_cls", "1.0"),
@@ -481,7 +483,7 @@ def test_help_has_examples():
 def test_verify_with_real_reader(tmp_path):
     bad = tmp_path / "bad.pt"
     bad.write_bytes(b"not a checkpoint")
-    result = w.verify(bad, None)
+    result = inspection.verify(bad, None)
     assert (result["ok"], result["size"], result["meta"]) == (False, 16, None)
     assert result["error"].startswith(f"{bad}: ")
 
@@ -490,7 +492,7 @@ def test_shipped_weights_match_their_checksum_and_load():
     """The committed default checkpoint: registered SHA-256, float16, metadata of its training."""
     import torch
 
-    from sacrop_cli.checkpoint import read_checkpoint
+    from sacrop_cli.model.checkpoint import read_checkpoint
 
     path = REPO / "weights" / "sacrop-fcdb-v2.pt"
     assert w.sha256_file(path) == SHIPPED_SHA

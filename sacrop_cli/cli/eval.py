@@ -1,0 +1,122 @@
+"""``sacrop eval``: a thin layer over :mod:`sacrop_cli.train.evaluate` (the papers' protocols)."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+import click
+
+from sacrop_cli._lazy import lazy_module
+from sacrop_cli.cli.console import UI, level_from_flags
+from sacrop_cli.cli.options import faces_option, model_options, reports_errors
+
+if TYPE_CHECKING:
+    from sacrop_cli import api
+    from sacrop_cli.train import datasets
+    from sacrop_cli.train import evaluate as evaluation
+else:
+    api = lazy_module("sacrop_cli.api")
+    datasets = lazy_module("sacrop_cli.train.datasets")
+    evaluation = lazy_module("sacrop_cli.train.evaluate")
+
+_dir = click.Path(exists=True, file_okay=False, path_type=Path)
+
+
+@click.command("eval")
+@click.option(
+    "--fcdb",
+    type=_dir,
+    help="FCDB-style folder (images + cropping_*_set.json [+ ranking_annotation.json]).",
+)
+@click.option("--gaicd", type=_dir, help="GAICD folder (original or JSON layout).")
+@click.option(
+    "--split",
+    type=click.Choice(["test", "train", "all"]),
+    default="test",
+    show_default=True,
+    help="GAICD split to evaluate.",
+)
+@model_options
+@faces_option
+@click.option("--batch-size", type=click.IntRange(1), default=8, show_default=True)
+@click.option(
+    "--no-refine",
+    is_flag=True,
+    help="Score the candidates' own boxes, as `sacrop crop --no-refine`.",
+)
+@click.option(
+    "--json",
+    "json_out",
+    type=click.Path(dir_okay=False, path_type=Path),
+    help="Write every figure and the per-image values (boxes, scores) as JSON.",
+)
+@click.option("-q", "--quiet", is_flag=True, help="No progress or warnings: the results only.")
+@click.option("-v", "--verbose", count=True)
+@reports_errors
+def evaluate(
+    fcdb,
+    gaicd,
+    split,
+    weights,
+    engine,
+    device,
+    faces,
+    batch_size,
+    no_refine,
+    json_out,
+    quiet,
+    verbose,
+) -> None:
+    """Measure crops against human labels (the papers' protocols).
+
+    \b
+    FCDB: IoU and Disp of the free-ratio top-1, IoU when told the human crop's ratio, and
+          agreement with human-voted pairs (decisive 5-0/4-1, and all).
+    GAICD: Acc_K/N (K=1..4, N=5,10), Acc5, Acc10, wAcc, mean per-image SRCC and PCC.
+    \b
+    Examples:
+      sacrop eval --fcdb data/fcdb-test --json fcdb.json
+      sacrop eval --gaicd GAICD/ --split test
+    """
+    ui = UI(level_from_flags(quiet, verbose))
+    if bool(gaicd) == bool(fcdb):
+        raise click.UsageError("give exactly one of --fcdb DIR or --gaicd DIR")
+    from rich.table import Table
+
+    cropper = api.Cropper(weights, device, engine=engine, refine=not no_refine, faces=faces)
+    read = (
+        datasets.read_fcdb(fcdb)
+        if fcdb
+        else datasets.read_gaicd(gaicd, None if split == "all" else split)
+    )
+    for line in read.problems:
+        ui.warning(line)
+    with ui.progress(len(read.images), "evaluating") as advance:
+        run = evaluation.evaluate_fcdb if fcdb else evaluation.evaluate_gaicd
+        report = run(cropper, read.images, batch_size=batch_size, on_image=advance)
+    for line in report.problems:
+        ui.error(line)
+    table = Table(title=f"sacrop eval: {'FCDB' if fcdb else 'GAICD'} {fcdb or gaicd}")
+    table.add_column("figure")
+    table.add_column("value", justify="right")
+    for key, value in report.summary.items():
+        if isinstance(value, dict):
+            for sub, v in value.items():
+                table.add_row(f"{key} {sub}", f"{v:.4f}")
+        else:
+            table.add_row(key, f"{value:.4f}" if isinstance(value, float) else str(value))
+    ui.console.print(table)  # the results: shown with -q too (it silences progress, not results)
+    if json_out:
+        payload = {
+            "dataset": "fcdb" if fcdb else "gaicd",
+            "path": str(fcdb or gaicd),
+            "weights": str(cropper.weights_path),
+            "summary": report.summary,
+            "per_image": report.per_image,
+            "problems": report.problems,
+        }
+        json_out.write_text(json.dumps(payload, indent=1) + "\n")
+    if report.problems:
+        raise click.exceptions.Exit(1)

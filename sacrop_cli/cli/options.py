@@ -1,0 +1,202 @@
+"""What the commands share: parameter types, option groups, loading the network, and the one
+way from an error to an exit status (:func:`reports_errors`).
+
+Nothing heavy is imported here at module level: ``sacrop --help`` must stay fast.
+"""
+
+from __future__ import annotations
+
+import functools
+import re
+from collections.abc import Callable
+from typing import TYPE_CHECKING, Any
+
+import click
+
+from sacrop_cli._lazy import lazy_module
+from sacrop_cli.cli.console import UI
+from sacrop_cli.errors import SacropError
+from sacrop_cli.ratios import Ratio, parse_ratio
+
+if TYPE_CHECKING:
+    from sacrop_cli import api
+else:
+    api = lazy_module("sacrop_cli.api")
+
+
+class RatioType(click.ParamType):
+    """``W:H`` (also ``WxH``, ``W/H``; whole or decimal numbers), ``any`` or ``original``."""
+
+    name = "ratio"
+
+    def convert(
+        self, value: Any, param: click.Parameter | None, ctx: click.Context | None
+    ) -> Ratio:
+        if isinstance(value, Ratio):
+            return value
+        try:
+            return parse_ratio(str(value))
+        except ValueError as err:
+            self.fail(str(err), param, ctx)
+
+    def get_metavar(self, param: click.Parameter, ctx: click.Context | None = None) -> str:
+        return "W:H|any|original"
+
+
+class SizeType(click.ParamType):
+    """``WxH`` in pixels, or one number for a square bound."""
+
+    name = "size"
+
+    def convert(
+        self, value: Any, param: click.Parameter | None, ctx: click.Context | None
+    ) -> tuple[int, int]:
+        if isinstance(value, tuple):
+            return value
+        match = re.fullmatch(r"\s*(\d+)\s*(?:[xX]\s*(\d+)\s*)?", str(value))
+        if match:
+            w = int(match.group(1))
+            h = int(match.group(2)) if match.group(2) else w
+            if w > 0 and h > 0:
+                return w, h
+        self.fail(
+            f"{value!r} is not a size: use WxH with positive integers (e.g. 1920x1080)", param, ctx
+        )
+
+    def get_metavar(self, param: click.Parameter, ctx: click.Context | None = None) -> str:
+        return "WxH"
+
+
+def parse_box(value: Any) -> list[float | int]:
+    """Four numbers ``x1,y1,x2,y2``; whole numbers stay ints so the JSON echoes them as given."""
+    items = value if isinstance(value, (list, tuple)) else str(value).replace(" ", "").split(",")
+    if len(items) != 4:
+        raise ValueError("a box is four numbers x1,y1,x2,y2")
+    numbers = []
+    for item in items:
+        if isinstance(item, bool) or not isinstance(item, (int, float, str)):
+            raise ValueError(f"{item!r} is not a number")
+        number = float(item)  # ValueError for words
+        if number != number or number in (float("inf"), float("-inf")):
+            raise ValueError(f"{item!r} is not a finite number")
+        numbers.append(int(number) if number.is_integer() else number)
+    return numbers
+
+
+class BoxType(click.ParamType):
+    """``x1,y1,x2,y2`` in pixels of the upright photo, x2/y2 exclusive."""
+
+    name = "box"
+
+    def convert(
+        self, value: Any, param: click.Parameter | None, ctx: click.Context | None
+    ) -> list[float | int]:
+        try:
+            return parse_box(value)
+        except ValueError as err:
+            self.fail(f"{value!r}: {err}", param, ctx)
+
+    def get_metavar(self, param: click.Parameter, ctx: click.Context | None = None) -> str:
+        return "x1,y1,x2,y2"
+
+
+def model_options(func: Any) -> Any:
+    """--weights, --engine and --device, shared by every command that runs the network."""
+    func = click.option(
+        "--device",
+        type=click.Choice(["auto", "cpu", "cuda"]),
+        default="auto",
+        show_default=True,
+        help="Where the network runs; auto uses CUDA when the engine has it.",
+    )(func)
+    func = click.option(
+        "--engine",
+        type=click.Choice(["auto", "onnx", "torch"]),
+        default="auto",
+        show_default=True,
+        help="What runs the network: ONNX Runtime (light, fast on the CPU) or torch (needs "
+        "sacrop[train]; CUDA). auto is onnx, or torch for --device cuda when ONNX Runtime "
+        "has no CUDA.",
+    )(func)
+    return click.option(
+        "--weights",
+        metavar="NAME|PATH|URL",
+        envvar="SACROP_WEIGHTS",
+        show_envvar=True,
+        help="Model weights: a registered name (see `sacrop weights list`), an .onnx graph or "
+        "a .pt checkpoint (the onnx engine runs the .onnx beside it), or a URL "
+        "(downloaded once into the cache). Default: the shipped weights.",
+    )(func)
+
+
+def faces_option(func: Any) -> Any:
+    """--faces/--no-faces, for the commands that choose crops."""
+    return click.option(
+        "--faces/--no-faces",
+        default=True,
+        show_default=True,
+        help="Find faces and never cut one: the largest face (and those near its size, when "
+        "they fit) stays whole. --no-faces turns these rules off.",
+    )(func)
+
+
+def load_cropper(
+    ui: UI,
+    weights: str | None,
+    device: str,
+    engine: str = "auto",
+    *,
+    refine: bool = True,
+    faces: bool = True,
+) -> Any:
+    """The api.Cropper (a SacropError, e.g. no trained weights installed, ends the command)."""
+    cropper = api.Cropper(weights=weights, device=device, engine=engine, refine=refine, faces=faces)
+    ui.info(f"weights: {cropper.weights_path} ({cropper.engine.name} on {cropper.device})")
+    return cropper
+
+
+def ratios_option(func: Any) -> Any:
+    """-r/--ratio, repeatable, ``any`` by default (crop and explain)."""
+    return click.option(
+        "-r",
+        "--ratio",
+        "ratios",
+        type=RatioType(),
+        multiple=True,
+        default=("any",),
+        show_default=True,
+        help="Aspect ratio of the crops; repeat for several.",
+    )(func)
+
+
+def verbosity_options(func: Any) -> Any:
+    """-q and -v, shared by the commands that report progress."""
+    func = click.option(
+        "-v", "--verbose", count=True, help="More detail: -v a line per photo, -vv per crop."
+    )(func)
+    return click.option(
+        "-q",
+        "--quiet",
+        is_flag=True,
+        help="Only errors and results: no progress, warnings or summary.",
+    )(func)
+
+
+def reports_errors(command: Callable[..., None]) -> Callable[..., None]:
+    """The one way from an error to an exit status, for every command: a SacropError prints
+    ``error: <its one line>`` on stderr and exits 1; a second Ctrl-C (a KeyboardInterrupt)
+    exits 130, the shell's code for SIGINT, rather than click's "Aborted!" and 1. Files being
+    written when it happens are left whole or not at all (see :mod:`sacrop_cli.io.atomic`)."""
+
+    @functools.wraps(command)
+    def wrapper(*args: Any, **kwargs: Any) -> None:
+        try:
+            command(*args, **kwargs)
+        except SacropError as err:
+            UI().error(str(err))
+            raise click.exceptions.Exit(1) from None
+        except KeyboardInterrupt:
+            UI().error("aborted; the files written so far are complete, rerun to finish")
+            raise click.exceptions.Exit(130) from None
+
+    return wrapper

@@ -1,0 +1,1 @@
+"""Reading and writing files: atomic writes, inputs, images with metadata, storage, sidecars."""

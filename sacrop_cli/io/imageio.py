@@ -1,0 +1,493 @@
+"""Decoding photos upright and encoding their crops with the photo's metadata.
+
+Every box here is ``(x1, y1, x2, y2)`` in pixels of the **upright** image (after the EXIF
+Orientation is applied) with exclusive ends. Sources are only ever opened for reading; crops are
+written through :mod:`sacrop_cli.io.atomic`.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import io
+import math
+import operator
+import os
+import shutil
+import struct
+import threading
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import numpy as np
+from PIL import Image, ImageCms, ImageOps, UnidentifiedImageError
+
+from sacrop_cli.errors import ImageError, OutputError
+from sacrop_cli.io.atomic import atomic_open
+from sacrop_cli.io.exif import exif_for_crop
+
+try:  # HEIC/HEIF photos from phones
+    from pillow_heif import register_heif_opener
+except ImportError:  # an install without it reads every other format
+    pass
+else:
+    register_heif_opener()
+
+FORMAT_FOR_EXTENSION = {
+    ".jpg": "JPEG",
+    ".jpeg": "JPEG",
+    ".png": "PNG",
+    ".webp": "WEBP",
+    ".tif": "TIFF",
+    ".tiff": "TIFF",
+    ".bmp": "BMP",
+}
+
+#: Formats read but not written, and what their crops become.
+_READ_ONLY_EXTENSIONS = {".gif": ".png", ".heic": ".jpg", ".heif": ".jpg"}
+_EXTENSION_FOR_FORMAT = {
+    "JPEG": ".jpg",
+    "MPO": ".jpg",
+    "PNG": ".png",
+    "WEBP": ".webp",
+    "TIFF": ".tif",
+    "BMP": ".bmp",
+    "GIF": ".png",
+    "HEIF": ".jpg",
+}
+
+DEFAULT_MAX_PIXELS = 200_000_000
+"""Largest image (width x height) decoded by default: 200 MP covers every current camera while
+refusing decompression bombs; a 200 MP RGB image needs about 600 MB of memory."""
+
+MIN_SIDE = 32
+"""Images with a shorter side are refused: no meaningful crop fits in them."""
+
+_METADATA_FORMATS = frozenset({"JPEG", "PNG", "WEBP", "TIFF"})  # carry EXIF and ICC (not BMP)
+# Modes each output format can store, and what to convert the others (L, LA, RGB, RGBA) to.
+_SAVE_MODE = {
+    "JPEG": {"L": "L", "LA": "L", "RGB": "RGB", "RGBA": "RGB"},
+    "PNG": {"L": "L", "LA": "LA", "RGB": "RGB", "RGBA": "RGBA"},
+    "TIFF": {"L": "L", "LA": "LA", "RGB": "RGB", "RGBA": "RGBA"},
+    "WEBP": {"L": "RGB", "LA": "RGBA", "RGB": "RGB", "RGBA": "RGBA"},
+    "BMP": {"L": "L", "LA": "RGBA", "RGB": "RGB", "RGBA": "RGBA"},
+}
+_JPEG_MAX_EXIF = 65533  # one APP1 segment
+_GRAY_MODES = frozenset({"1", "L", "LA", "La", "I", "I;16", "I;16L", "I;16B", "I;16N", "F"})
+_ALPHA_MODES = frozenset({"RGBA", "RGBa", "LA", "La", "PA"})
+_SIXTEEN_BIT_MODES = frozenset({"I", "I;16", "I;16L", "I;16B", "I;16N"})
+
+
+# ---------------------------------------------------------------------------------------------
+# Reading
+
+
+@dataclass
+class Photo:
+    """A decoded photo, upright, with the metadata a crop should carry.
+
+    ``image`` is in mode L, LA, RGB or RGBA. ``exif`` is the source's EXIF block as found in the
+    file (None without one); ``warnings`` are complete one-line messages naming the file, and
+    :func:`save_crop` appends its own (e.g. corrupt EXIF) once.
+    """
+
+    path: Path
+    image: Image.Image
+    format: str
+    exif: bytes | None = None
+    icc_profile: bytes | None = None
+    warnings: list[str] = field(default_factory=list)
+    n_frames: int = 1
+    xmp: bytes | None = None  # XMP packet (keywords, ratings...), orientation already upright
+    orientation: int = 1  # the EXIF orientation the file was stored with
+    from_file: bool = True  # False for an image given in memory: no file bytes to copy
+
+    @property
+    def size(self) -> tuple[int, int]:
+        """Upright (width, height)."""
+        return self.image.size
+
+
+# Pillow's decompression-bomb limit (Image.MAX_IMAGE_PIXELS) is process-wide and lower than
+# DEFAULT_MAX_PIXELS, and its error does not say the size. We compare the header size with the
+# caller's limit ourselves, before decoding, and switch Pillow's check off while our decodes run.
+# Reference-counted so that concurrent decodes in threads do not restore it under each other.
+_limit_lock = threading.Lock()
+_limit_users = 0
+_limit_saved: int | None = None
+
+
+@contextlib.contextmanager
+def _own_pixel_limit() -> Iterator[None]:
+    global _limit_users, _limit_saved
+    with _limit_lock:
+        if _limit_users == 0:
+            _limit_saved = Image.MAX_IMAGE_PIXELS
+            Image.MAX_IMAGE_PIXELS = None
+        _limit_users += 1
+    try:
+        yield
+    finally:
+        with _limit_lock:
+            _limit_users -= 1
+            if _limit_users == 0:
+                Image.MAX_IMAGE_PIXELS = _limit_saved
+
+
+def _orientation(im: Image.Image) -> int:
+    """EXIF orientation (1-8) from the header; 1 when missing or unreadable."""
+    try:
+        value = im.getexif().get(0x0112, 1)
+    except Exception:  # noqa: BLE001 - a malformed EXIF block must not stop the crop
+        return 1
+    return value if isinstance(value, int) and 1 <= value <= 8 else 1
+
+
+def _upright_header_size(im: Image.Image) -> tuple[int, int]:
+    """Upright (width, height) known from the header alone.
+
+    Pillow reports the stored size, except for TIFF, which its plugin turns upright while
+    loading and therefore already reports upright.
+    """
+    w, h = im.size
+    if im.format != "TIFF" and _orientation(im) >= 5:
+        return h, w
+    return w, h
+
+
+@contextlib.contextmanager
+def _open_checked(path: Path, max_pixels: int | None) -> Iterator[Image.Image]:
+    """Open ``path`` lazily after checking what can be checked without decoding.
+
+    Raises ImageError (one line naming the file) for missing files, folders, empty files,
+    non-images, images over ``max_pixels`` or under :data:`MIN_SIDE`; decoding errors inside
+    the ``with`` block become "truncated or corrupt image data".
+    """
+    try:
+        st = path.stat()
+    except FileNotFoundError:
+        raise ImageError(f"{path}: no such file") from None
+    except OSError as exc:
+        raise ImageError(f"{path}: cannot read: {exc.strerror or exc}") from None
+    if os.path.isdir(path):
+        raise ImageError(f"{path}: is a folder, not an image")
+    if st.st_size == 0:
+        raise ImageError(f"{path}: empty file (0 bytes)")
+
+    with _own_pixel_limit():
+        try:
+            im = Image.open(path)
+        except UnidentifiedImageError:
+            raise ImageError(f"{path}: cannot identify image file (not an image?)") from None
+        except OSError as exc:
+            raise ImageError(f"{path}: cannot read: {exc.strerror or exc}") from None
+        with im:
+            w, h = _upright_header_size(im)
+            if max_pixels is not None and w * h > max_pixels:
+                raise ImageError(
+                    f"{path}: {w}x{h} pixels exceeds the limit of {max_pixels} "
+                    "(use --max-pixels to raise it)"
+                )
+            if min(w, h) < MIN_SIDE:
+                raise ImageError(
+                    f"{path}: image too small ({w}x{h}; both sides must be at least "
+                    f"{MIN_SIDE} pixels)"
+                )
+            try:
+                yield im
+            except ImageError:
+                raise
+            except Exception as exc:  # noqa: BLE001
+                # Pillow: "image file is truncated", "broken data stream", "Truncated File
+                # Read"; damaged files make its plugins raise anything (IndexError counting the
+                # frames of a cut GIF...). We refuse rather than crop a half-grey photo.
+                raise ImageError(f"{path}: truncated or corrupt image data") from exc
+
+
+def _upright(im: Image.Image, path: Path, notes: list[str]) -> Image.Image:
+    """Decoded copy of ``im`` turned upright by Pillow's exif_transpose."""
+    im.load()
+    try:
+        return ImageOps.exif_transpose(im)
+    except (KeyError, ValueError, TypeError, SyntaxError, struct.error):
+        notes.append(f"{path}: unreadable EXIF orientation ignored")
+        return im.copy()
+
+
+def _icc_space(icc: bytes | None) -> bytes:
+    """ICC data colour space signature, e.g. b"RGB ", b"GRAY", b"CMYK" (b"" if unknown)."""
+    return icc[16:20] if icc and len(icc) >= 20 else b""
+
+
+def _icc_fits(icc: bytes | None, mode: str) -> bool:
+    """Whether an ICC profile describes images of ``mode`` (L/LA/RGB/RGBA)."""
+    return _icc_space(icc) == (b"GRAY" if mode in ("L", "LA") else b"RGB ")
+
+
+def _normalize_mode(
+    im: Image.Image, icc: bytes | None, path: Path, notes: list[str]
+) -> tuple[Image.Image, bytes | None]:
+    """Bring ``im`` to L, LA, RGB or RGBA, which every output format can store (after at most
+    dropping alpha), and return the ICC profile that still describes it (or None)."""
+    mode = im.mode
+    if (mode in ("L", "RGB") and not im.has_transparency_data) or mode in ("LA", "RGBA"):
+        out = im
+    elif mode == "CMYK":
+        # With its profile, CMYK converts to true sRGB colours; without, approximately.
+        out = None
+        if _icc_space(icc) == b"CMYK":
+            try:
+                srgb = ImageCms.ImageCmsProfile(ImageCms.createProfile("sRGB"))
+                source = ImageCms.ImageCmsProfile(io.BytesIO(icc))
+                out = ImageCms.profileToProfile(im, source, srgb, outputMode="RGB")
+                icc = srgb.tobytes()
+            except (ImageCms.PyCMSError, OSError):
+                notes.append(f"{path}: CMYK colour profile unusable, converted without it")
+                icc = None
+        if out is None:
+            out = im.convert("RGB")
+    elif mode in _SIXTEEN_BIT_MODES:
+        # Pillow's convert("L") clips 16-bit values at 255; scale them instead.
+        values = np.asarray(im).astype(np.int64).clip(0, 65535) >> 8
+        out = Image.fromarray(values.astype(np.uint8), "L")
+    else:
+        gray = mode in _GRAY_MODES
+        alpha = mode in _ALPHA_MODES or im.has_transparency_data
+        target = ("LA" if gray else "RGBA") if alpha else ("L" if gray else "RGB")
+        try:
+            out = im.convert(target)
+        except ValueError:
+            raise ImageError(f"{path}: unsupported colour mode {mode}") from None
+    if icc is not None and not _icc_fits(icc, out.mode):
+        notes.append(f"{path}: colour profile dropped (it does not match the {out.mode} pixels)")
+        icc = None
+    return out, icc
+
+
+def open_photo(path: Path | str, *, max_pixels: int | None = DEFAULT_MAX_PIXELS) -> Photo:
+    """Decode the first frame of ``path`` at full resolution, upright.
+
+    The size limit is checked on the header before any decoding; ``max_pixels=None`` removes
+    it. Truncated files are refused (ImageError "truncated or corrupt image data") instead of
+    being completed with grey. For animated or multi-page files the first frame is used, with a
+    warning.
+    """
+    path = Path(path)
+    notes: list[str] = []
+    with _open_checked(path, max_pixels) as im:
+        fmt = im.format or ""
+        n_frames = getattr(im, "n_frames", 1)
+        if n_frames > 1:
+            notes.append(
+                f"{path}: animated image ({n_frames} frames): only the first frame is used"
+            )
+        exif = im.info.get("exif")
+        icc = im.info.get("icc_profile") or None
+        orientation = _orientation(im)
+        upright = _upright(im, path, notes)
+    image, icc = _normalize_mode(upright, icc, path, notes)
+    return Photo(
+        path=path,
+        image=image,
+        format=fmt,
+        exif=bytes(exif) if exif else None,
+        icc_profile=icc,
+        warnings=notes,
+        n_frames=n_frames,
+        xmp=_xmp(upright.info),
+        orientation=orientation,
+    )
+
+
+def _xmp(info: dict) -> bytes | None:
+    """The XMP packet Pillow read (JPEG and WebP give bytes, PNG an iTXt string), as bytes."""
+    xmp = info.get("xmp") or info.get("XML:com.adobe.xmp")
+    return xmp.encode() if isinstance(xmp, str) else xmp
+
+
+def photo_from_image(image: Image.Image, name: str = "image") -> Photo:
+    """A :class:`Photo` of an image in memory (already upright), with the metadata it carries."""
+    notes: list[str] = []
+    icc = image.info.get("icc_profile") or None
+    exif = image.info.get("exif")
+    normal, icc = _normalize_mode(image, icc, Path(name), notes)
+    return Photo(
+        path=Path(name),
+        image=normal,
+        format=image.format or "",
+        exif=bytes(exif) if exif else None,
+        icc_profile=icc,
+        warnings=notes,
+        xmp=_xmp(image.info),
+        from_file=False,
+    )
+
+
+def known_crop_extension(path: Path | str) -> str | None:
+    """The extension of ``path``'s crops when no format is asked for, as its name tells: its
+    own where sacrop writes that format, else the nearest it writes (GIF -> PNG, HEIC -> JPEG);
+    None for a name with no known extension."""
+    ext = Path(path).suffix.lower()
+    if ext in FORMAT_FOR_EXTENSION:
+        return ext
+    return _READ_ONLY_EXTENSIONS.get(ext)
+
+
+def crop_extension(path: Path | str) -> str:
+    """:func:`known_crop_extension`, found from the file's content when its name does not tell."""
+    known = known_crop_extension(path)
+    if known is not None:
+        return known
+    try:
+        with Image.open(path) as im:
+            fmt = im.format or ""
+    except (OSError, UnidentifiedImageError, ValueError):
+        fmt = ""  # the photo itself will fail to decode, with its own message
+    return _EXTENSION_FOR_FORMAT.get(fmt, ".png")
+
+
+def open_for_analysis(
+    path: Path | str, short_side: int, *, max_pixels: int | None = DEFAULT_MAX_PIXELS
+) -> tuple[Image.Image, tuple[int, int]]:
+    """Decode ``path`` cheaply for the network: upright RGB, not resized exactly.
+
+    JPEGs are decoded with ``Image.draft`` at the smallest DCT scale (1/2, 1/4, 1/8) that keeps
+    the shorter side at least ``short_side``; other formats at full size. Images already smaller
+    come back as they are. Returns ``(rgb_image, (W, H))`` where ``(W, H)`` is the full-resolution
+    upright size: boxes are always expressed in those pixels.
+    """
+    path = Path(path)
+    with _open_checked(path, max_pixels) as im:
+        full = _upright_header_size(im)
+        w, h = im.size  # stored (not yet rotated) size
+        drafted = im.format == "JPEG" and min(w, h) > short_side
+        if drafted:
+            # draft works on the stored image; scaling both stored sides keeps the short side
+            # short after rotation, so orientations 5-8 need no special case here.
+            scale = short_side / min(w, h)
+            im.draft("RGB", (math.ceil(w * scale), math.ceil(h * scale)))
+        notes: list[str] = []
+        upright = _upright(im, path, notes)
+    image, _ = _normalize_mode(upright, None, path, notes)
+    return image.convert("RGB"), full if drafted else upright.size
+
+
+# ---------------------------------------------------------------------------------------------
+# EXIF
+
+
+# ---------------------------------------------------------------------------------------------
+# Writing
+
+
+def output_name(src: Path | str, ratio_label: str, rank: int, ext: str) -> str:
+    """File name of a crop: ``IMG_0001.4x3.1.jpg`` for ratio "4:3", rank 1, ext ".jpg"."""
+    label = ratio_label.replace(":", "x").replace("/", "x").replace(os.sep, "x")
+    ext = ext if not ext or ext.startswith(".") else f".{ext}"
+    return f"{Path(src).stem}.{label}.{rank}{ext}"
+
+
+def _fit_within(size: tuple[int, int], max_size: tuple[int, int]) -> tuple[int, int]:
+    """Largest size with the ratio of ``size`` inside ``max_size`` (never larger than size)."""
+    w, h = size
+    scale = min(max_size[0] / w, max_size[1] / h)
+    if scale >= 1:
+        return size
+    return (
+        min(max_size[0], max(1, round(w * scale))),
+        min(max_size[1], max(1, round(h * scale))),
+    )
+
+
+def save_crop(
+    photo: Photo,
+    box: tuple[int, int, int, int],
+    out_path: Path | str,
+    *,
+    format: str | None = None,  # noqa: A002 - matches Pillow's save(format=...)
+    quality: int = 95,
+    max_size: tuple[int, int] | None = None,
+    overwrite: bool = False,
+) -> Path:
+    """Write the ``box`` region of ``photo`` (full resolution, upright) to ``out_path``.
+
+    ``format`` defaults to the one of the extension. ``max_size=(w, h)`` shrinks the crop to fit
+    (ratio kept, LANCZOS, never enlarged). The crop keeps the ICC profile and an updated EXIF
+    block (see :func:`exif_for_crop`; its warnings are appended to ``photo.warnings``). Alpha is
+    dropped for JPEG only. The file appears complete or not at all: an existing ``out_path`` is
+    replaced only with ``overwrite``, and never when it is the source photo itself.
+    Raises ImageError for a box outside the photo and OutputError when the crop cannot be
+    written; returns ``out_path``.
+    """
+    out_path = Path(out_path)
+    fmt = (format or FORMAT_FOR_EXTENSION.get(out_path.suffix.lower(), "")).upper()
+    if fmt == "JPG":
+        fmt = "JPEG"
+    if fmt not in _SAVE_MODE:
+        raise OutputError(
+            f"{out_path}: unsupported output format {format or out_path.suffix or '(none)'}"
+        )
+
+    x1, y1, x2, y2 = (operator.index(v) for v in box)
+    width, height = photo.size
+    if not (0 <= x1 < x2 <= width and 0 <= y1 < y2 <= height):
+        raise ImageError(
+            f"{photo.path}: crop box ({x1}, {y1}, {x2}, {y2}) is empty or outside the "
+            f"{width}x{height} image"
+        )
+    crop = photo.image.crop((x1, y1, x2, y2))
+    if max_size is not None:
+        size = _fit_within(crop.size, max_size)
+        if size != crop.size:
+            crop = crop.resize(size, Image.Resampling.LANCZOS)
+    target_mode = _SAVE_MODE[fmt][crop.mode]
+    if crop.mode != target_mode:
+        crop = crop.convert(target_mode)
+    crop.info = {}  # PNG and TIFF would otherwise copy stale info (e.g. an old ICC profile)
+
+    params: dict[str, object] = {}
+    if fmt == "JPEG":
+        params.update(quality=quality, subsampling=0 if quality >= 90 else 2)
+    elif fmt == "WEBP":
+        params.update(quality=quality)
+    if fmt in _METADATA_FORMATS:
+        if photo.icc_profile and _icc_fits(photo.icc_profile, crop.mode):
+            params["icc_profile"] = photo.icc_profile
+        exif, notes = exif_for_crop(photo.exif, crop.width, crop.height, source=photo.path)
+        if exif is not None and fmt == "JPEG" and len(exif) > _JPEG_MAX_EXIF:
+            notes.append(f"{photo.path}: EXIF dropped: {len(exif)} bytes do not fit in a JPEG")
+            exif = None
+        photo.warnings.extend(n for n in notes if n not in photo.warnings)
+        if exif is not None:
+            params["exif"] = exif
+        if photo.xmp and fmt in ("JPEG", "WEBP"):
+            params["xmp"] = photo.xmp
+        elif photo.xmp and fmt == "PNG":
+            from PIL.PngImagePlugin import PngInfo
+
+            params["pnginfo"] = info = PngInfo()
+            info.add_itxt("XML:com.adobe.xmp", photo.xmp.decode("utf-8", "replace"), zip=True)
+        elif photo.xmp and fmt == "TIFF":
+            params["tiffinfo"] = {700: photo.xmp}  # the XMP tag
+
+    with contextlib.suppress(OSError):  # samefile fails when either file is missing
+        if photo.from_file and os.path.samefile(out_path, photo.path):
+            raise OutputError(f"{out_path}: is the source photo; refusing to overwrite it")
+    whole = (x1, y1, x2, y2) == (0, 0, width, height) and crop.size == (width, height)
+    if (
+        whole
+        and photo.from_file
+        and photo.orientation == 1
+        and photo.n_frames == 1
+        and fmt == photo.format
+    ):
+        # the crop is the photo: its own bytes, rather than a larger, lossier re-encoding
+        with (
+            open(photo.path, "rb") as src,
+            atomic_open(out_path, overwrite=overwrite, durable=True) as fh,
+        ):
+            shutil.copyfileobj(src, fh)
+        return out_path
+    with atomic_open(out_path, overwrite=overwrite, durable=True) as fh:
+        crop.save(fh, format=fmt, **params)
+    return out_path

@@ -1,0 +1,82 @@
+"""Finding the photos that command-line paths name: files as given, folders walked in order."""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+
+SUPPORTED_EXTENSIONS = frozenset(
+    {".jpg", ".jpeg", ".png", ".webp", ".tif", ".tiff", ".bmp", ".gif", ".heic", ".heif"}
+)
+"""Extensions of the photos found in folders (GIF and HEIC are read, not written: see
+:func:`sacrop_cli.io.imageio.crop_extension`)."""
+
+
+@dataclass
+class InputScan:
+    """What the command-line paths expand to.
+
+    ``images`` holds ``(image_path, root)``: ``root`` is the folder given on the command line
+    that the image was found under (so outputs can mirror ``image_path.relative_to(root)``), or
+    None for a file given directly. ``skipped`` lists files inside folders that are not images
+    by extension (or unreadable folders); ``missing`` lists given paths that do not exist.
+    URIs, for Ray runs, are strings (see :func:`sacrop_cli.io.storage.scan_uris`).
+    """
+
+    images: list[tuple[Path | str, Path | str | None]] = field(default_factory=list)
+    skipped: list[Path | str] = field(default_factory=list)
+    missing: list[Path | str] = field(default_factory=list)
+
+
+def scan_inputs(paths: Sequence[Path | str], recursive: bool = True) -> InputScan:
+    """Expand files and folders into images, in a deterministic order.
+
+    Given paths keep their order; folder entries are sorted by name and walked depth first.
+    Symlinks are followed, but each real folder is visited once (no symlink loops); a symlinked
+    file inside a folder is an image of its own, so the output mirrors the tree; a file given
+    twice is yielded once. Hidden entries (``.name``) are ignored: they are metadata such as
+    ``.DS_Store``, AppleDouble ``._IMG.jpg`` files or our own temporary files. A file given
+    directly is yielded whatever its extension: the loader says clearly if it is not an image.
+    """
+    scan = InputScan()
+    seen_files: set[str] = set()
+    seen_dirs: set[str] = set()
+
+    def walk(folder: Path, root: Path) -> None:
+        real = os.path.realpath(folder)
+        if real in seen_dirs:
+            return
+        seen_dirs.add(real)
+        try:
+            with os.scandir(folder) as it:
+                entries = sorted(it, key=lambda e: e.name)
+        except OSError:
+            scan.skipped.append(folder)
+            return
+        for entry in entries:
+            if entry.name.startswith("."):
+                continue
+            path = folder / entry.name
+            if entry.is_dir():
+                if recursive:
+                    walk(path, root)
+            elif entry.is_file() and path.suffix.lower() in SUPPORTED_EXTENSIONS:
+                scan.images.append((path, root))
+            else:  # other extensions, broken symlinks, sockets...
+                scan.skipped.append(path)
+
+    for given in map(Path, paths):
+        if given.is_dir():
+            walk(given, given)
+        elif given.is_file():
+            real = os.path.realpath(given)
+            if real not in seen_files:
+                seen_files.add(real)
+                scan.images.append((given, None))
+        elif os.path.lexists(given):  # a FIFO or device: never try to decode it
+            scan.skipped.append(given)
+        else:
+            scan.missing.append(given)
+    return scan

@@ -1,0 +1,1 @@
+"""The model and its files: format facts, network, checkpoints, graphs, export, registry."""

@@ -1,0 +1,1 @@
+"""Runs of ``sacrop crop``: the job, the manifest record, naming, writers, local and Ray."""

@@ -1,0 +1,66 @@
+"""The crop job: every option of a crop run, one frozen object from the command line (or a
+script) through the local run or Ray down to the writers."""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from sacrop_cli.io.imageio import DEFAULT_MAX_PIXELS
+from sacrop_cli.ratios import Ratio, parse_ratio
+
+DEFAULT_OUT_DIR = Path("crops")
+#: ``--format`` value -> file extension of the crops.
+FORMAT_EXTENSIONS = {"jpeg": ".jpg", "png": ".png", "webp": ".webp", "tiff": ".tif"}
+
+
+def _labels(ratios: Iterable[str | Ratio] | str | Ratio) -> tuple[str, ...]:
+    if isinstance(ratios, (str, Ratio)):
+        ratios = [ratios]
+    parsed = (r if isinstance(r, Ratio) else parse_ratio(r) for r in ratios)
+    return tuple(dict.fromkeys(r.label for r in parsed))
+
+
+@dataclass(frozen=True)
+class CropJob:
+    """What to crop and how to write it.
+
+    ``ratios`` are labels (``"4:3"``, ``"any"``; Ratios and strings are turned into them).
+    ``format`` is ``jpeg``/``png``/``webp``/``tiff``, or None to keep each photo's own format
+    (PNG for GIFs). An existing crop file is left alone unless ``overwrite``; a source photo is
+    never written to. ``orient`` turns fixed ratios to each photo's orientation.
+    """
+
+    ratios: tuple[str, ...] = ("any",)
+    top_k: int = 1
+    out_dir: Path | str = DEFAULT_OUT_DIR
+    orient: bool = False
+    dry_run: bool = False
+    overwrite: bool = False
+    format: str | None = None
+    quality: int = 95
+    max_size: tuple[int, int] | None = None
+    max_pixels: int = DEFAULT_MAX_PIXELS
+    batch_size: int = 8
+
+    def __post_init__(self) -> None:
+        object.__setattr__(self, "ratios", _labels(self.ratios))
+        if self.format is not None and self.format not in FORMAT_EXTENSIONS:
+            raise ValueError(
+                f"format must be one of {sorted(FORMAT_EXTENSIONS)}, not {self.format!r}"
+            )
+        if self.out_dir is None:
+            object.__setattr__(self, "out_dir", DEFAULT_OUT_DIR)
+        if self.max_pixels is None:
+            object.__setattr__(self, "max_pixels", DEFAULT_MAX_PIXELS)
+
+    def save_options(self) -> dict[str, Any]:
+        """The keywords of :func:`sacrop_cli.io.imageio.save_crop` this job writes with."""
+        return {
+            "format": self.format,
+            "quality": self.quality,
+            "max_size": self.max_size,
+            "overwrite": self.overwrite,
+        }

@@ -1,0 +1,107 @@
+"""Where crops go: each photo's output plan, decided from its path alone before it is analysed,
+so that the local run and a Ray worker name crops alike, never two photos' crops alike and never
+over a source photo.
+
+Layout: ``out_dir / <folder relative to the input root> / <stem>.<ratio>.<rank>.<ext>``;
+photos given directly (not found in a folder) go to the top of ``out_dir``.
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
+from pathlib import Path, PurePosixPath
+
+from sacrop_cli.io.imageio import crop_extension, known_crop_extension, output_name
+from sacrop_cli.io.storage import is_uri, join
+from sacrop_cli.run.job import FORMAT_EXTENSIONS
+from sacrop_cli.search import Crop
+
+
+@dataclass(frozen=True)
+class OutputPlan:
+    """Where one photo's crops go, decided from its path alone, before it is analysed, so that
+    a worker elsewhere can name them as this run would: ``folder/<stem of name>.<ratio>.<rank>
+    <ext>``. ``ext`` is None when only the photo's content tells it (a URI with no known
+    extension)."""
+
+    folder: str
+    name: str
+    ext: str | None
+
+    def paths(self, crops: Sequence[Crop], read_from: Path) -> list[str]:
+        """One path per crop; ``read_from`` is the file the photo is read from."""
+        ext = self.ext or crop_extension(read_from)
+        return [
+            os.path.join(self.folder, output_name(self.name, c.ratio, c.rank, ext)) for c in crops
+        ]
+
+
+class Namer:
+    """Output plans for each photo, with ``-2``, ``-3``... when two photos would share a name."""
+
+    def __init__(self, out_dir: Path | str, fmt: str | None, sources: Iterable[Path | str]) -> None:
+        self.out_dir, self.fmt = out_dir, fmt
+        self.claimed: set[tuple[str, str, str | None]] = set()
+        self.source_paths: set[Path] = set()
+        self.source_ids: set[tuple[int, int]] = set()
+        self.by_folder: dict[str, list[str]] = {}  # resolved folder -> its sources, resolved
+        self.resolved: dict[str, str] = {}  # output folder -> resolved
+        for src in sources:
+            if is_uri(src):
+                self.by_folder.setdefault(os.path.dirname(src), []).append(src)
+                continue
+            resolved = Path(src).resolve()
+            self.source_paths.add(resolved)
+            self.by_folder.setdefault(str(resolved.parent), []).append(str(resolved))
+            try:
+                st = Path(src).stat()
+                self.source_ids.add((st.st_dev, st.st_ino))
+            except OSError:
+                pass
+
+    def extension(self, src: Path | str) -> str | None:
+        if self.fmt:
+            return FORMAT_EXTENSIONS[self.fmt]
+
+        return known_crop_extension(src) if is_uri(src) else crop_extension(src)
+
+    def plan(self, src: Path | str, root: Path | str | None) -> OutputPlan:
+        """The photo's plan; two photos never get the same folder, stem and extension."""
+        src_path = PurePosixPath(str(src))  # URIs too: the same parts as their paths
+        folder = join(self.out_dir, src_path.parent.relative_to(str(root)) if root else ".")
+        ext = self.extension(src)
+        n = 1
+        while True:
+            name = src_path.name if n == 1 else f"{src_path.stem}-{n}{src_path.suffix}"
+            key = (folder, PurePosixPath(name).stem, ext)
+            if key not in self.claimed:
+                self.claimed.add(key)
+                return OutputPlan(folder, name, ext)
+            n += 1
+
+    def sources_in_the_way(self, plan: OutputPlan) -> list[str]:
+        """The sources (resolved) that could bear the name of one of the plan's crops: all that a
+        worker seeing only this photo needs to never write over a source."""
+        folder = plan.folder
+        if not is_uri(folder):
+            if folder not in self.resolved:
+                self.resolved[folder] = str(Path(folder).resolve())
+            folder = self.resolved[folder]
+        stem = PurePosixPath(plan.name).stem + "."
+        return [
+            src
+            for src in self.by_folder.get(folder, ())
+            if os.path.basename(src).startswith(stem) and src.endswith(plan.ext or "")
+        ]
+
+    def is_source(self, out: Path | str) -> bool:
+        out = Path(out)
+        if out.resolve() in self.source_paths:
+            return True
+        try:
+            st = out.stat()
+        except OSError:
+            return False
+        return (st.st_dev, st.st_ino) in self.source_ids

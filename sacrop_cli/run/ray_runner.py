@@ -1,0 +1,359 @@
+"""``sacrop crop --ray``: the local batch run (:func:`sacrop_cli.run.local.run_batch`) on a Ray
+cluster, and :func:`crop_dataset` for those who already have a Ray Dataset.
+
+The driver only handles paths and small records. It lists the photos and gives each its output
+plan (:class:`~sacrop_cli.run.local.OutputPlan`) in input order, exactly as the local run names
+its crops; rows of paths and plans go to a pool of actors (``map_batches`` with an
+``ActorPoolStrategy``), each of which loads the network once and reads, scores and writes the
+photos of its batches with the local run's own per-photo code (``analyse``, ``score_batch``,
+``finish_photo``). Back comes one small row per photo, its manifest record: the driver puts the
+records in input order, so the manifest, the progress and the summary are the local run's.
+
+Ray is imported here only, and only when a function of this module runs.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import json
+import logging
+import math
+import os
+import tempfile
+import time
+from collections.abc import Callable, Iterator
+from dataclasses import asdict
+from pathlib import Path, PurePosixPath
+from typing import TYPE_CHECKING, Any
+
+from sacrop_cli.api import Cropper
+from sacrop_cli.errors import SacropError, one_line
+from sacrop_cli.io.imageio import known_crop_extension
+from sacrop_cli.io.storage import RemoteWriter, download, is_uri, join
+from sacrop_cli.run.job import FORMAT_EXTENSIONS, CropJob
+from sacrop_cli.run.local import analyse, score_batch
+from sacrop_cli.run.naming import Namer, OutputPlan
+from sacrop_cli.run.record import PhotoRecord, arrow_schema, from_row
+from sacrop_cli.run.report import BatchReport, ProgressCallback, start_run
+from sacrop_cli.run.writers import LocalWriter, finish_photo
+
+if TYPE_CHECKING:
+    import pyarrow as pa
+    import ray.data
+
+    from sacrop_cli.io.inputs import InputScan
+
+def _import_ray() -> Any:
+    try:
+        import ray
+        import ray.data
+    except ImportError:
+        raise SacropError(
+            '--ray needs Ray, which is not installed: pip install "sacrop[ray]"'
+        ) from None
+    return ray
+
+
+def _row_schema() -> pa.Schema:
+    """The rows the actors return: a manifest record, the photo's warnings, and ``stop``: why
+    no later write can succeed (a full disk), or null."""
+    import pyarrow as pa
+
+    return arrow_schema(warnings=pa.list_(pa.string()), stop=pa.string())
+
+
+class CropWorker:
+    """One actor of the pool: the network, loaded once, then batches of rows (``path``, and
+    ``bytes`` or ``plan`` when given) in, one record row per photo out.
+
+    A photo named by a URI, or given as bytes, is copied into a temporary folder and read from
+    there by the local code; its record and messages name it as given.
+    """
+
+    def __init__(self, settings: dict[str, Any]) -> None:
+        if os.path.isdir(settings["cwd"]):  # relative paths mean what they meant to the driver
+            os.chdir(settings["cwd"])
+        model = settings["model"]
+        self.cropper = Cropper(
+            model["weights"],
+            device=model["device"],
+            engine=model["engine"],
+            refine=model["refine"],
+            faces=model["faces"],
+        )
+        self.settings = settings
+        self.job: CropJob = settings["job"]
+        self.out_dir = str(self.job.out_dir)
+        self.in_the_way: set[str] = set()  # sources the crops of this batch may not replace
+        is_source = self.in_the_way.__contains__
+        self.writer = (
+            RemoteWriter(self.out_dir, is_source)
+            if is_uri(self.out_dir)
+            else LocalWriter(lambda out: os.path.realpath(out) in self.in_the_way)
+        )
+
+    def _plan(self, row: dict[str, Any]) -> OutputPlan:
+        """The plan the driver made, or (for :func:`crop_dataset`) the source's name in its
+        folder under ``out_dir``, mirrored from ``root``."""
+        if row.get("plan"):
+            plan = json.loads(row["plan"])
+            self.in_the_way.update(plan.pop("in_the_way"))
+            return OutputPlan(**plan)
+        source, root = PurePosixPath(row["path"]), self.settings["root"]
+        folder = source.parent.relative_to(root) if root else "."
+        fmt = self.job.format
+        ext = FORMAT_EXTENSIONS[fmt] if fmt else known_crop_extension(source)
+        return OutputPlan(join(self.out_dir, folder), source.name, ext)
+
+    def _local(self, row: dict[str, Any], folder: Path) -> tuple[Path, SacropError | None]:
+        """The file to read the photo from (its own path, or a copy in ``folder``), and why
+        the copy could not be made."""
+        source = row["path"]
+        if row.get("bytes") is None and not is_uri(source):
+            return Path(source), None
+        folder.mkdir()
+        local = folder / (PurePosixPath(source).name or "photo")
+        try:
+            if row.get("bytes") is not None:
+                local.write_bytes(row["bytes"])
+            else:
+                download(source, local)
+        except (SacropError, OSError) as err:  # named as the local file: _as_given renames it
+            reason = one_line(err).replace(f"{source}: ", "")
+            return local, SacropError(f"{local}: cannot read: {reason}")
+        return local, None
+
+    def __call__(self, batch: pa.Table) -> pa.Table:
+        import pyarrow as pa
+
+        job = self.job
+        rows = batch.to_pylist()
+        self.in_the_way.clear()
+        out = []
+        with tempfile.TemporaryDirectory(prefix="sacrop-") as tmp:
+            copies = [self._local(row, Path(tmp) / str(i)) for i, row in enumerate(rows)]
+            paths = [local for local, _ in copies]
+            loaded = [
+                error or analyse(self.cropper, local, job.max_pixels) for local, error in copies
+            ]
+            records, crops = score_batch(self.cropper, paths, loaded, job)
+            for row, path, record, photo_crops in zip(rows, paths, records, crops):
+                plan = self._plan(row)
+                warnings, stop = finish_photo(record, photo_crops, path, plan, self.writer, job)
+                out.append(_as_given(row["path"], str(path), record, warnings, stop))
+        return pa.Table.from_pylist(out, schema=_row_schema())
+
+
+def _as_given(
+    source: str, read_from: str, record: PhotoRecord, warnings: list[str], stop: str | None
+) -> dict[str, Any]:
+    """The record row, naming the photo as it was given rather than its temporary copy."""
+    if read_from != source:
+        record["source"] = source
+        if record["error"]:
+            record["error"] = record["error"].replace(read_from, source)
+        warnings = [w.replace(read_from, source) for w in warnings]
+    return {**record, "warnings": warnings, "stop": stop}
+
+
+def crop_dataset(
+    ds: ray.data.Dataset,
+    job: CropJob | None = None,
+    *,
+    root: str | None = None,
+    weights: str | None = None,
+    engine: str = "auto",
+    device: str = "auto",
+    refine: bool = True,
+    faces: bool = True,
+    workers: int | None = None,
+    gpus: float = 0,
+) -> ray.data.Dataset:
+    """A Dataset of crop records from one of photos: rows with a ``path`` (a local or shared
+    path, or a URI) and, optionally, the file's ``bytes`` (``ray.data.read_binary_files(...,
+    include_paths=True)`` gives both).
+
+    Each output row is a manifest record (``source``, ``width``, ``height``, ``status``,
+    ``error``, ``faces``, ``crops``), plus the photo's ``warnings`` and ``stop`` (why no later
+    write can succeed, e.g. a full disk; else null). Unless ``job`` is a dry run, the crops are
+    written to its ``out_dir`` (a folder every worker sees, or a URI), as ``sacrop crop`` writes
+    them: in the source's folder relative to ``root`` (at the top without it), named
+    ``<stem>.<ratio>.<rank><ext>``, an existing file kept unless the job overwrites. Unlike
+    ``sacrop crop``, rows are named independently: two sources whose crops would share a name
+    overwrite or skip each other, so give photos whose names differ. ``job`` defaults to
+    ``CropJob(dry_run=True)``: nothing written.
+
+    The work is lazy, as Ray's is: it runs when the Dataset is consumed, on a pool of
+    ``workers`` actors (default: as many as the cluster can hold), each with ``gpus`` GPUs and
+    the network loaded once.
+    """
+    ray = _import_ray()
+
+    settings = {
+        "cwd": os.getcwd(),
+        "model": {
+            "weights": weights,
+            "engine": engine,
+            "device": device,
+            "refine": refine,
+            "faces": faces,
+        },
+        "job": job if job is not None else CropJob(dry_run=True),
+        "root": root,
+    }
+    return ds.map_batches(
+        CropWorker,
+        fn_constructor_args=(settings,),
+        batch_size=settings["job"].batch_size,
+        batch_format="pyarrow",
+        compute=(
+            ray.data.ActorPoolStrategy(size=workers)
+            if workers
+            else ray.data.ActorPoolStrategy(min_size=1, max_size=None)
+        ),
+        num_cpus=1,
+        num_gpus=gpus or None,
+    )
+
+
+@contextlib.contextmanager
+def connected(address: str, quiet: bool = True) -> Iterator[Any]:
+    """Ray, connected as ``--ray`` says: ``local`` starts a Ray on this machine for the run,
+    ``auto`` joins the cluster of ``RAY_ADDRESS`` or ``ray start``, anything else is an address.
+    A process already connected (a notebook, a test) is used as it is. ``quiet`` keeps Ray's own
+    messages and progress bars off the terminal, which shows the run's."""
+    ray = _import_ray()
+    if ray.is_initialized():
+        yield ray
+        return
+    options: dict[str, Any] = {"logging_level": logging.ERROR} if quiet else {}
+    if quiet:
+        options["log_to_driver"] = False
+    if address == "local":
+        options["include_dashboard"] = False
+    try:
+        ray.init(address=address, **options)
+    except (ConnectionError, RuntimeError, ValueError) as err:
+        raise SacropError(f"--ray {address}: cannot connect: {one_line(err)}") from None
+    try:
+        yield ray
+    finally:
+        ray.shutdown()
+
+
+def _quiet_ray_data(ray: Any) -> None:
+    """Ray Data's progress bars and log lines would interleave with the run's bar and
+    messages on stderr."""
+    context = ray.data.DataContext.get_current()
+    context.enable_progress_bars = False
+    context.print_on_execution_start = False
+    logging.getLogger("ray.data").setLevel(logging.ERROR)
+
+
+def run_on_ray(
+    address: str,
+    inputs: InputScan,
+    job: CropJob,
+    *,
+    weights: str | None = None,
+    engine: str = "auto",
+    device: str = "auto",
+    refine: bool = True,
+    faces: bool = True,
+    workers: int | None = None,
+    gpus: float = 0,
+    on_progress: ProgressCallback | None = None,
+    should_stop: Callable[[], bool] | None = None,
+    quiet_ray: bool = True,
+) -> BatchReport:
+    """:func:`sacrop_cli.run.local.run_batch` on Ray: the same records, in the same order, the
+    same crops and names. ``weights``, ``engine``, ``device``, ``refine`` and ``faces`` are
+    the Cropper's, for each actor to load.
+
+    ``should_stop`` is polled as records arrive: once true, the run ends, the batches under way
+    are cancelled (their crops are whole or absent) and the records received are reported, in
+    input order. Raises SacropError when Ray is missing or cannot be reached, or the job fails.
+    """
+    _import_ray()  # before any work: without Ray there is nothing to do
+    start = time.perf_counter()
+    report, images, emit = start_run(inputs, job, on_progress)
+    namer = Namer(job.out_dir, job.format, (p for p, _ in images))
+    rows = []
+    for path, root in images:
+        plan = namer.plan(path, root)
+        in_the_way = namer.sources_in_the_way(plan)
+        rows.append(
+            {"path": str(path), "plan": json.dumps({**asdict(plan), "in_the_way": in_the_way})}
+        )
+    if rows:
+        with connected(address, quiet_ray) as ray:
+            if quiet_ray:
+                _quiet_ray_data(ray)
+            blocks = math.ceil(len(rows) / job.batch_size)
+            ds = ray.data.from_items(rows, override_num_blocks=blocks)
+            records = crop_dataset(
+                ds,
+                job,
+                weights=weights,
+                engine=engine,
+                device=device,
+                refine=refine,
+                faces=faces,
+                workers=workers,
+                gpus=gpus,
+            )
+            _gather(ray, records, [row["path"] for row in rows], report, emit, should_stop)
+    report.counts["not_processed"] = len(images) - report.counts["images"]
+    report.counts["seconds"] = round(time.perf_counter() - start, 3)
+    return report
+
+
+def _gather(
+    ray: Any,
+    records: ray.data.Dataset,
+    sources: list[str],
+    report: BatchReport,
+    emit: ProgressCallback,
+    should_stop: Callable[[], bool] | None,
+) -> None:
+    """Consume the records as the actors produce them, emitting them in input order."""
+    waiting: dict[str, list[int]] = {}  # source -> its positions (a file may be given twice)
+    for i, source in enumerate(sources):
+        waiting.setdefault(source, []).append(i)
+    arrived: dict[int, dict[str, Any]] = {}
+    emitted = 0
+
+    def flush(upto: int) -> None:
+        nonlocal emitted
+        for i in range(emitted, upto):
+            row = arrived.pop(i, None)
+            if row is not None:
+                record = from_row(row)
+                report.count_photo(record)
+                emit(record, row["warnings"])
+        emitted = max(emitted, upto)
+
+    batches = records.iter_batches(batch_format="pyarrow", batch_size=None)
+    try:
+        for table in batches:
+            for row in table.to_pylist():
+                arrived[waiting[row["source"]].pop(0)] = row
+                report.stopped = report.stopped or row["stop"]
+            contiguous = emitted
+            while contiguous in arrived:
+                contiguous += 1
+            flush(contiguous)
+            if report.stopped is None and should_stop is not None and should_stop():
+                report.stopped = "interrupted"
+            if report.stopped:
+                break
+    except ray.exceptions.RayError as err:
+        raise SacropError(f"the Ray job failed: {_last_line(err)}") from None
+    finally:
+        flush(len(sources))  # what arrived, in order: gaps are photos not processed
+
+
+def _last_line(err: BaseException) -> str:
+    """The original error at the end of Ray's report (a traceback from another process)."""
+    lines = [line.strip() for line in str(err).splitlines() if line.strip()]
+    return lines[-1] if lines else one_line(err)

@@ -1,0 +1,131 @@
+"""The manifest record: one per input of a run, the one definition every part of sacrop uses.
+
+The local run and Ray workers make records, the manifest and ``--json`` write them, Ray carries
+them as Arrow rows (:func:`arrow_schema`, :func:`from_row`), and the preview sheets read them.
+Records are plain dicts typed by :class:`PhotoRecord`, so they are JSON as they are::
+
+    {"source": str, "width": W | None, "height": H | None,   # upright size
+     "status": "ok" | "error" | "skipped", "error": None | one-line message (why, if skipped),
+     "faces": [[x1, y1, x2, y2, score], ...] | None (not looked for, or not analysed),
+     "crops": [{"ratio": "4:3", "rank": 1, "box": [x1, y1, x2, y2], "score": float (4 places),
+                "note": None | why a rule could not be met (see ``constraints``),
+                "path": str | None, "status": "written" | "exists" | "dry-run" | "failed"}]}
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import TYPE_CHECKING, Any, Literal, TypedDict
+
+from sacrop_cli.search import Crop
+
+if TYPE_CHECKING:
+    import pyarrow as pa
+
+PhotoStatus = Literal["ok", "error", "skipped"]
+CropStatus = Literal["pending", "written", "exists", "dry-run", "failed"]
+
+
+class CropRecord(TypedDict):
+    ratio: str
+    rank: int
+    box: list[int]
+    score: float
+    note: str | None
+    path: str | None
+    status: CropStatus
+
+
+class PhotoRecord(TypedDict):
+    source: str
+    width: int | None
+    height: int | None
+    status: PhotoStatus
+    error: str | None
+    faces: list[list[float]] | None
+    crops: list[CropRecord]
+
+
+#: A record's fields, in the order records are written.
+FIELDS = tuple(PhotoRecord.__annotations__)
+
+
+def new_record(source: Path | str, size: tuple[int, int] | None = None) -> PhotoRecord:
+    return {
+        "source": str(source),
+        "width": size[0] if size else None,
+        "height": size[1] if size else None,
+        "status": "ok",
+        "error": None,
+        "faces": None,
+        "crops": [],
+    }
+
+
+def crop_record(crop: Crop, status: CropStatus) -> CropRecord:
+    return {
+        "ratio": crop.ratio,
+        "rank": crop.rank,
+        "box": list(crop.box),
+        "score": round(crop.score, 4),
+        "note": crop.note,
+        "path": None,
+        "status": status,
+    }
+
+
+def fail(record: PhotoRecord, path: Path | str, err: BaseException) -> None:
+    """Mark the record failed with a one-line message that names the photo."""
+    message = str(err).strip().splitlines()[0] if str(err).strip() else type(err).__name__
+    if isinstance(err, OSError) and err.strerror:  # "[Errno 13] ..." -> "path: Permission denied"
+        message = f"{err.filename or path}: {err.strerror}"
+    if str(path) not in message:
+        message = f"{path}: {message}"
+    record["status"], record["error"] = "error", message
+
+
+def skipped_record(source: Path | str, reason: str) -> PhotoRecord:
+    return {**new_record(source), "status": "skipped", "error": f"{source}: skipped: {reason}"}
+
+
+def missing_record(source: Path | str) -> PhotoRecord:
+    return {**new_record(source), "status": "error", "error": f"{source}: no such file or folder"}
+
+
+def arrow_schema(**extra: pa.DataType) -> pa.Schema:
+    """The record as an Arrow schema (fixed, so every block of a Ray dataset has it even with
+    no crops at all), followed by ``extra`` columns."""
+    import pyarrow as pa
+
+    crop = pa.struct(
+        [
+            ("ratio", pa.string()),
+            ("rank", pa.int64()),
+            ("box", pa.list_(pa.int64())),
+            ("score", pa.float64()),
+            ("note", pa.string()),
+            ("path", pa.string()),
+            ("status", pa.string()),
+        ]
+    )
+    return pa.schema(
+        [
+            ("source", pa.string()),
+            ("width", pa.int64()),
+            ("height", pa.int64()),
+            ("status", pa.string()),
+            ("error", pa.string()),
+            ("faces", pa.list_(pa.list_(pa.float64()))),
+            ("crops", pa.list_(crop)),
+            *extra.items(),
+        ]
+    )
+
+
+def from_row(row: dict[str, Any]) -> PhotoRecord:
+    """The record of an Arrow row (extra columns left out): faces' pixel corners, which Arrow
+    holds as floats beside their scores, are integers again."""
+    record: PhotoRecord = {key: row[key] for key in FIELDS}  # type: ignore[assignment]
+    if record["faces"] is not None:
+        record["faces"] = [[*map(int, f[:4]), f[4]] for f in record["faces"]]
+    return record

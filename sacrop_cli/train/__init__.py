@@ -1,0 +1,1 @@
+"""Training and evaluation: datasets, the semi-supervised rank-consistency trainer, metrics."""

@@ -1,0 +1,1 @@
+"""Pictures: the drawing kit, preview sheets and ``sacrop explain``'s picture."""

@@ -1,0 +1,143 @@
+"""The crop search's three steps (:mod:`sacrop_cli.search`) on a known score landscape: minus
+each box's L1 distance to a target box, in photo pixels (no network, no torch)."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+from helpers import DistanceEngine
+
+from sacrop_cli import search
+from sacrop_cli.candidates import candidates_for
+from sacrop_cli.constraints import CropRules, inside, note
+from sacrop_cli.ratios import parse_ratio
+
+#: examples/coffee.jpg's size, the photo of test_api's distance cases.
+W, H = 600, 400
+NO_FACES = CropRules(np.zeros((0, 4)), W, H)
+#: The box the distance cases of test_api aim at: no grid box reaches it.
+TARGET = (58, 50, 525, 361)
+
+
+def distance(target: tuple[int, int, int, int]) -> search.Score:
+    """The search's score callable: minus each box's L1 distance to ``target`` (photo pixels),
+    by :class:`helpers.DistanceEngine` at scale 1 (its rois are then photo-pixel boxes)."""
+    engine = DistanceEngine(target, 1.0)
+
+    def score(boxes):
+        return [engine.scores(None, np.c_[np.zeros(len(b)), b].astype(np.float32)) for b in boxes]
+
+    return score
+
+
+def ratios(*labels: str):
+    return [parse_ratio(label) for label in labels]
+
+
+def test_build_gives_one_pool_per_ratio_with_the_best_box_first():
+    [pools] = search.build(distance(TARGET), [ratios("any", "4:3", "1:1")], [NO_FACES])
+    assert [p.ratio.label for p in pools] == ["any", "4:3", "1:1"]
+    for pool in pools:  # no faces: every candidate competes, scored by the callable
+        assert np.array_equal(pool.boxes, candidates_for(pool.ratio, W, H))
+        assert np.array_equal(pool.scores, -np.abs(pool.boxes - TARGET).sum(1))
+        assert pool.level == 0.0 and (pool.keys == 0).all()
+        assert pool.first == int(np.argmax(pool.scores))
+    assert [(tuple(p.boxes[p.first]), float(p.scores[p.first])) for p in pools] == [
+        ((75, 50, 525, 350), -28.0),  # 17 + 11 pixels from the target
+        ((87, 53, 513, 373), -56.0),
+        ((87, 30, 427, 370), -156.0),
+    ]
+    # the whole photo is scored for the free ratio only
+    assert pools[0].whole.tolist() == [[0, 0, W, H]] and pools[0].whole_score.tolist() == [-222]
+    assert pools[1].whole is None and pools[2].whole_score is None
+
+
+def test_refine_climbs_rank_one_to_a_better_score_and_puts_it_first():
+    score = distance(TARGET)
+    built = search.build(score, [ratios("any", "4:3")], [NO_FACES])
+    [[free, four_three]] = search.refine(score, built, 1, [NO_FACES])
+    # from the grid's (75, 50, 525, 350): x1 out, then y2 down, onto the target
+    assert (free.first, tuple(free.boxes[0]), float(free.scores[0])) == (0, TARGET, 0.0)
+    assert (four_three.first, tuple(four_three.boxes[0]), float(four_three.scores[0])) == (
+        0,
+        (87, 42, 513, 362),
+        -50.0,  # from (87, 53, 513, 373) at -56
+    )
+    for refined, pool in zip((free, four_three), built[0]):
+        assert refined.scores[0] > pool.scores[pool.first]
+        # the climbed box joins the front; the built pool follows unchanged
+        assert np.array_equal(refined.boxes[1:], pool.boxes)
+        assert np.array_equal(refined.scores[1:], pool.scores)
+        assert refined.level == pool.level == 0.0
+
+
+def test_pick_gives_k_distinct_crops_rank_one_first():
+    score = distance(TARGET)
+    [[pool]] = search.refine(score, search.build(score, [ratios("any")], [NO_FACES]), 1, [NO_FACES])
+    crops = search.pick(pool, NO_FACES, 3)
+    assert [(c.ratio, c.rank, c.box, c.score, c.note) for c in crops] == [
+        ("any", 1, TARGET, 0.0, None),
+        ("any", 2, (25, 17, 475, 283), -194.0, None),
+        ("any", 3, (125, 117, 575, 383), -206.0, None),
+    ]
+    assert len({c.box for c in crops}) == 3
+
+
+@pytest.mark.parametrize("above, whole", [(0.05, True), (-0.05, False)])
+def test_pick_gives_the_whole_photo_when_it_beats_the_best_by_the_margin(above, whole):
+    best = 0.5
+    pool = search.Pool(
+        parse_ratio("any"),
+        boxes=np.array([[100, 100, 300, 250], [0, 0, 300, 200]]),
+        scores=np.float32([best, 0.1]),
+        keys=np.zeros(2),
+        level=0.0,
+        first=0,
+        whole=np.array([[0, 0, W, H]]),
+        whole_score=np.float32([best + search.WHOLE_PHOTO_MARGIN + above]),
+    )
+    crops = search.pick(pool, NO_FACES, 2)
+    assert [c.rank for c in crops] == [1, 2] and all(c.note is None for c in crops)
+    if whole:  # the whole photo first, then the best box
+        assert [c.box for c in crops] == [(0, 0, W, H), (100, 100, 300, 250)]
+        assert crops[0].score == pytest.approx(best + search.WHOLE_PHOTO_MARGIN + above)
+    else:  # not by enough: the boxes keep their ranks, the whole photo is not offered
+        assert [c.box for c in crops] == [(100, 100, 300, 250), (0, 0, 300, 200)]
+        assert crops[0].score == pytest.approx(best)
+
+
+@pytest.mark.parametrize(
+    "face, level, text",
+    [
+        # 260 pixels wide: no 9:16 window (225 x 400 at most) holds it; some miss it whole
+        ((300, 100, 560, 300), 3.0, "no 9:16 window holds the largest face whole"),
+        # nearly all of the photo: every 9:16 window cuts it
+        (
+            (20, 20, 580, 380),
+            4.5,
+            "every 9:16 window cuts a face; this one keeps the most faces whole",
+        ),
+    ],
+)
+def test_a_face_no_window_of_a_ratio_holds_is_said_in_the_note(face, level, text):
+    rules = CropRules(np.array([face]), W, H)
+    score = distance(TARGET)
+    built = search.build(score, [ratios("4:3", "9:16")], [rules])
+    [[four_three, tall]] = search.refine(score, built, 2, [rules])
+    assert four_three.level < tall.level == level
+    assert note(tall.level, tall.ratio) == text
+    crops = search.pick(tall, rules, 2)
+    assert [c.note for c in crops] == [text, text]
+    assert crops[0].box == (93, 42, 273, 362)
+    share = inside(np.array([crops[0].box]), np.array([face]))[0, 0]
+    assert share == 0.0 if level == 3.0 else 0.0 < share < 1.0  # misses it, or cuts it
+    assert {c.note for c in search.pick(four_three, rules, 2)} == {None}
+
+
+def test_the_whole_photo_takes_rank_one_when_it_alone_keeps_the_face():
+    rules = CropRules(np.array([(20, 20, 580, 380)]), W, H)  # its head: beyond every edge
+    score = distance(TARGET)
+    [[pool]] = search.refine(score, search.build(score, [ratios("any")], [rules]), 2, [rules])
+    assert pool.level == 2.0  # every free window keeps the face whole, none the head
+    crops = search.pick(pool, rules, 2)
+    assert [(c.rank, c.box, c.score, c.note) for c in crops] == [(1, (0, 0, W, H), -222.0, None)]
