@@ -8,7 +8,6 @@ written through :mod:`sacrop_cli.io.atomic`.
 from __future__ import annotations
 
 import contextlib
-import io
 import math
 import operator
 import os
@@ -19,11 +18,11 @@ from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 
-import numpy as np
-from PIL import Image, ImageCms, ImageOps, UnidentifiedImageError
+from PIL import Image, ImageOps, UnidentifiedImageError
 
 from sacrop_cli.errors import ImageError, OutputError
 from sacrop_cli.io.atomic import atomic_open
+from sacrop_cli.io.colour import icc_fits, normalize_mode
 from sacrop_cli.io.exif import exif_for_crop
 
 try:  # HEIC/HEIF photos from phones
@@ -73,9 +72,6 @@ _SAVE_MODE = {
     "BMP": {"L": "L", "LA": "RGBA", "RGB": "RGB", "RGBA": "RGBA"},
 }
 _JPEG_MAX_EXIF = 65533  # one APP1 segment
-_GRAY_MODES = frozenset({"1", "L", "LA", "La", "I", "I;16", "I;16L", "I;16B", "I;16N", "F"})
-_ALPHA_MODES = frozenset({"RGBA", "RGBa", "LA", "La", "PA"})
-_SIXTEEN_BIT_MODES = frozenset({"I", "I;16", "I;16L", "I;16B", "I;16N"})
 
 
 # ---------------------------------------------------------------------------------------------
@@ -88,7 +84,9 @@ class Photo:
 
     ``image`` is in mode L, LA, RGB or RGBA. ``exif`` is the source's EXIF block as found in the
     file (None without one); ``warnings`` are complete one-line messages naming the file, and
-    :func:`save_crop` appends its own (e.g. corrupt EXIF) once.
+    :func:`save_crop` appends its own (e.g. corrupt EXIF) once. A photo decoded through the JPEG
+    draft (see :func:`open_photo`) has ``scale`` full-size pixels per ``image`` pixel: boxes
+    stay in full-size pixels.
     """
 
     path: Path
@@ -101,11 +99,13 @@ class Photo:
     xmp: bytes | None = None  # XMP packet (keywords, ratings...), orientation already upright
     orientation: int = 1  # the EXIF orientation the file was stored with
     from_file: bool = True  # False for an image given in memory: no file bytes to copy
+    scale: int = 1  # 2, 4 or 8 after a draft decode
+    full_size: tuple[int, int] | None = None  # upright full size, when ``scale`` > 1
 
     @property
     def size(self) -> tuple[int, int]:
-        """Upright (width, height)."""
-        return self.image.size
+        """Upright (width, height) at full resolution."""
+        return self.full_size or self.image.size
 
 
 # Pillow's decompression-bomb limit (Image.MAX_IMAGE_PIXELS) is process-wide and lower than
@@ -205,76 +205,43 @@ def _open_checked(path: Path, max_pixels: int | None) -> Iterator[Image.Image]:
 
 
 def _upright(im: Image.Image, path: Path, notes: list[str]) -> Image.Image:
-    """Decoded copy of ``im`` turned upright by Pillow's exif_transpose."""
+    """``im`` decoded and turned upright by Pillow's exif_transpose, in place: the pixels are
+    copied only when the orientation asks for a turn (a copy of a 12 MP photo costs as much as
+    encoding its crop)."""
     im.load()
     try:
-        return ImageOps.exif_transpose(im)
+        ImageOps.exif_transpose(im, in_place=True)
     except (KeyError, ValueError, TypeError, SyntaxError, struct.error):
         notes.append(f"{path}: unreadable EXIF orientation ignored")
-        return im.copy()
+    return im
 
 
-def _icc_space(icc: bytes | None) -> bytes:
-    """ICC data colour space signature, e.g. b"RGB ", b"GRAY", b"CMYK" (b"" if unknown)."""
-    return icc[16:20] if icc and len(icc) >= 20 else b""
+def _draft(im: Image.Image, reduce: int) -> int:
+    """Ask a JPEG to decode at 1/2, 1/4 or 1/8 of its size (the largest not above ``reduce``)
+    through its DCT; the scale it will decode at (1 for other formats)."""
+    if reduce < 2 or im.format != "JPEG":
+        return 1
+    w, h = im.size
+    drafted = im.draft(im.mode, (max(1, w // reduce), max(1, h // reduce)))
+    return round(w / drafted[1][2]) if drafted else 1
 
 
-def _icc_fits(icc: bytes | None, mode: str) -> bool:
-    """Whether an ICC profile describes images of ``mode`` (L/LA/RGB/RGBA)."""
-    return _icc_space(icc) == (b"GRAY" if mode in ("L", "LA") else b"RGB ")
-
-
-def _normalize_mode(
-    im: Image.Image, icc: bytes | None, path: Path, notes: list[str]
-) -> tuple[Image.Image, bytes | None]:
-    """Bring ``im`` to L, LA, RGB or RGBA, which every output format can store (after at most
-    dropping alpha), and return the ICC profile that still describes it (or None)."""
-    mode = im.mode
-    if (mode in ("L", "RGB") and not im.has_transparency_data) or mode in ("LA", "RGBA"):
-        out = im
-    elif mode == "CMYK":
-        # With its profile, CMYK converts to true sRGB colours; without, approximately.
-        out = None
-        if _icc_space(icc) == b"CMYK":
-            try:
-                srgb = ImageCms.ImageCmsProfile(ImageCms.createProfile("sRGB"))
-                source = ImageCms.ImageCmsProfile(io.BytesIO(icc))
-                out = ImageCms.profileToProfile(im, source, srgb, outputMode="RGB")
-                icc = srgb.tobytes()
-            except (ImageCms.PyCMSError, OSError):
-                notes.append(f"{path}: CMYK colour profile unusable, converted without it")
-                icc = None
-        if out is None:
-            out = im.convert("RGB")
-    elif mode in _SIXTEEN_BIT_MODES:
-        # Pillow's convert("L") clips 16-bit values at 255; scale them instead.
-        values = np.asarray(im).astype(np.int64).clip(0, 65535) >> 8
-        out = Image.fromarray(values.astype(np.uint8), "L")
-    else:
-        gray = mode in _GRAY_MODES
-        alpha = mode in _ALPHA_MODES or im.has_transparency_data
-        target = ("LA" if gray else "RGBA") if alpha else ("L" if gray else "RGB")
-        try:
-            out = im.convert(target)
-        except ValueError:
-            raise ImageError(f"{path}: unsupported colour mode {mode}") from None
-    if icc is not None and not _icc_fits(icc, out.mode):
-        notes.append(f"{path}: colour profile dropped (it does not match the {out.mode} pixels)")
-        icc = None
-    return out, icc
-
-
-def open_photo(path: Path | str, *, max_pixels: int | None = DEFAULT_MAX_PIXELS) -> Photo:
+def open_photo(
+    path: Path | str, *, max_pixels: int | None = DEFAULT_MAX_PIXELS, reduce: int = 1
+) -> Photo:
     """Decode the first frame of ``path`` at full resolution, upright.
 
     The size limit is checked on the header before any decoding; ``max_pixels=None`` removes
     it. Truncated files are refused (ImageError "truncated or corrupt image data") instead of
     being completed with grey. For animated or multi-page files the first frame is used, with a
-    warning.
+    warning. ``reduce`` (2, 4 or 8) decodes a JPEG at that fraction of its size or a little
+    more (``Photo.scale``), for crops that are to be shrunk at least as much.
     """
     path = Path(path)
     notes: list[str] = []
     with _open_checked(path, max_pixels) as im:
+        full = _upright_header_size(im)
+        scale = _draft(im, reduce)
         fmt = im.format or ""
         n_frames = getattr(im, "n_frames", 1)
         if n_frames > 1:
@@ -285,7 +252,7 @@ def open_photo(path: Path | str, *, max_pixels: int | None = DEFAULT_MAX_PIXELS)
         icc = im.info.get("icc_profile") or None
         orientation = _orientation(im)
         upright = _upright(im, path, notes)
-    image, icc = _normalize_mode(upright, icc, path, notes)
+    image, icc = normalize_mode(upright, icc, path, notes)
     return Photo(
         path=path,
         image=image,
@@ -296,6 +263,8 @@ def open_photo(path: Path | str, *, max_pixels: int | None = DEFAULT_MAX_PIXELS)
         n_frames=n_frames,
         xmp=_xmp(upright.info),
         orientation=orientation,
+        scale=scale,
+        full_size=full if scale > 1 else None,
     )
 
 
@@ -310,7 +279,7 @@ def photo_from_image(image: Image.Image, name: str = "image") -> Photo:
     notes: list[str] = []
     icc = image.info.get("icc_profile") or None
     exif = image.info.get("exif")
-    normal, icc = _normalize_mode(image, icc, Path(name), notes)
+    normal, icc = normalize_mode(image, icc, Path(name), notes)
     return Photo(
         path=Path(name),
         image=normal,
@@ -368,12 +337,8 @@ def open_for_analysis(
             im.draft("RGB", (math.ceil(w * scale), math.ceil(h * scale)))
         notes: list[str] = []
         upright = _upright(im, path, notes)
-    image, _ = _normalize_mode(upright, None, path, notes)
+    image, _ = normalize_mode(upright, None, path, notes)
     return image.convert("RGB"), full if drafted else upright.size
-
-
-# ---------------------------------------------------------------------------------------------
-# EXIF
 
 
 # ---------------------------------------------------------------------------------------------
@@ -387,7 +352,7 @@ def output_name(src: Path | str, ratio_label: str, rank: int, ext: str) -> str:
     return f"{Path(src).stem}.{label}.{rank}{ext}"
 
 
-def _fit_within(size: tuple[int, int], max_size: tuple[int, int]) -> tuple[int, int]:
+def fit_within(size: tuple[int, int], max_size: tuple[int, int]) -> tuple[int, int]:
     """Largest size with the ratio of ``size`` inside ``max_size`` (never larger than size)."""
     w, h = size
     scale = min(max_size[0] / w, max_size[1] / h)
@@ -397,6 +362,111 @@ def _fit_within(size: tuple[int, int], max_size: tuple[int, int]) -> tuple[int, 
         min(max_size[0], max(1, round(w * scale))),
         min(max_size[1], max(1, round(h * scale))),
     )
+
+
+@dataclass
+class CropImage:
+    """A crop ready to be encoded (see :func:`prepare_crop`): its pixels, its format and the
+    keywords of Pillow's ``save`` that carry the photo's metadata."""
+
+    photo: Photo
+    image: Image.Image
+    format: str
+    params: dict[str, object]
+    whole: bool  # the crop is the photo itself: its file's bytes are copied
+
+
+def prepare_crop(
+    photo: Photo,
+    box: tuple[int, int, int, int],
+    out_path: Path | str,
+    *,
+    format: str | None = None,  # noqa: A002 - matches Pillow's save(format=...)
+    quality: int = 95,
+    max_size: tuple[int, int] | None = None,
+) -> CropImage:
+    """Everything :func:`save_crop` does before encoding: the cropped, shrunk pixels in a mode
+    the format stores, and the metadata. Decoding and this run on worker threads while the
+    crops are encoded one after another (see :mod:`sacrop_cli.run.writers`)."""
+    out_path = Path(out_path)
+    fmt = (format or FORMAT_FOR_EXTENSION.get(out_path.suffix.lower(), "")).upper()
+    if fmt == "JPG":
+        fmt = "JPEG"
+    if fmt not in _SAVE_MODE:
+        raise OutputError(
+            f"{out_path}: unsupported output format {format or out_path.suffix or '(none)'}"
+        )
+
+    x1, y1, x2, y2 = (operator.index(v) for v in box)
+    width, height = photo.size
+    if not (0 <= x1 < x2 <= width and 0 <= y1 < y2 <= height):
+        raise ImageError(
+            f"{photo.path}: crop box ({x1}, {y1}, {x2}, {y2}) is empty or outside the "
+            f"{width}x{height} image"
+        )
+    size = (x2 - x1, y2 - y1) if max_size is None else fit_within((x2 - x1, y2 - y1), max_size)
+    if photo.scale > 1:  # a draft decode: the box in its pixels, shrunk in one step
+        s = photo.scale
+        crop = photo.image.resize(
+            size, Image.Resampling.LANCZOS, box=(x1 / s, y1 / s, x2 / s, y2 / s)
+        )
+    else:
+        crop = photo.image.crop((x1, y1, x2, y2))
+        if size != crop.size:
+            crop = crop.resize(size, Image.Resampling.LANCZOS)
+    target_mode = _SAVE_MODE[fmt][crop.mode]
+    if crop.mode != target_mode:
+        crop = crop.convert(target_mode)
+    crop.info = {}  # PNG and TIFF would otherwise copy stale info (e.g. an old ICC profile)
+
+    params: dict[str, object] = {}
+    if fmt == "JPEG":
+        params.update(quality=quality, subsampling=0 if quality >= 90 else 2)
+    elif fmt == "WEBP":
+        params.update(quality=quality)
+    if fmt in _METADATA_FORMATS:
+        if photo.icc_profile and icc_fits(photo.icc_profile, crop.mode):
+            params["icc_profile"] = photo.icc_profile
+        exif, notes = exif_for_crop(photo.exif, crop.width, crop.height, source=photo.path)
+        if exif is not None and fmt == "JPEG" and len(exif) > _JPEG_MAX_EXIF:
+            notes.append(f"{photo.path}: EXIF dropped: {len(exif)} bytes do not fit in a JPEG")
+            exif = None
+        photo.warnings.extend(n for n in notes if n not in photo.warnings)
+        if exif is not None:
+            params["exif"] = exif
+        if photo.xmp and fmt in ("JPEG", "WEBP"):
+            params["xmp"] = photo.xmp
+        elif photo.xmp and fmt == "PNG":
+            from PIL.PngImagePlugin import PngInfo
+
+            params["pnginfo"] = info = PngInfo()
+            info.add_itxt("XML:com.adobe.xmp", photo.xmp.decode("utf-8", "replace"), zip=True)
+        elif photo.xmp and fmt == "TIFF":
+            params["tiffinfo"] = {700: photo.xmp}  # the XMP tag
+
+    whole = (x1, y1, x2, y2) == (0, 0, width, height) and crop.size == (width, height)
+    whole = whole and photo.from_file and photo.orientation == 1 and photo.n_frames == 1
+    return CropImage(photo, crop, fmt, params, whole and fmt == photo.format)
+
+
+def write_crop(crop: CropImage, out_path: Path | str, *, overwrite: bool = False) -> Path:
+    """Encode a :func:`prepare_crop` crop to ``out_path``, whole or not at all (as
+    :func:`save_crop`)."""
+    out_path, photo = Path(out_path), crop.photo
+    with contextlib.suppress(OSError):  # samefile fails when either file is missing
+        if photo.from_file and os.path.samefile(out_path, photo.path):
+            raise OutputError(f"{out_path}: is the source photo; refusing to overwrite it")
+    if crop.whole:
+        # the crop is the photo: its own bytes, rather than a larger, lossier re-encoding
+        with (
+            open(photo.path, "rb") as src,
+            atomic_open(out_path, overwrite=overwrite, durable=True) as fh,
+        ):
+            shutil.copyfileobj(src, fh)
+        return out_path
+    with atomic_open(out_path, overwrite=overwrite, durable=True) as fh:
+        crop.image.save(fh, format=crop.format, **crop.params)
+    return out_path
 
 
 def save_crop(
@@ -419,75 +489,5 @@ def save_crop(
     Raises ImageError for a box outside the photo and OutputError when the crop cannot be
     written; returns ``out_path``.
     """
-    out_path = Path(out_path)
-    fmt = (format or FORMAT_FOR_EXTENSION.get(out_path.suffix.lower(), "")).upper()
-    if fmt == "JPG":
-        fmt = "JPEG"
-    if fmt not in _SAVE_MODE:
-        raise OutputError(
-            f"{out_path}: unsupported output format {format or out_path.suffix or '(none)'}"
-        )
-
-    x1, y1, x2, y2 = (operator.index(v) for v in box)
-    width, height = photo.size
-    if not (0 <= x1 < x2 <= width and 0 <= y1 < y2 <= height):
-        raise ImageError(
-            f"{photo.path}: crop box ({x1}, {y1}, {x2}, {y2}) is empty or outside the "
-            f"{width}x{height} image"
-        )
-    crop = photo.image.crop((x1, y1, x2, y2))
-    if max_size is not None:
-        size = _fit_within(crop.size, max_size)
-        if size != crop.size:
-            crop = crop.resize(size, Image.Resampling.LANCZOS)
-    target_mode = _SAVE_MODE[fmt][crop.mode]
-    if crop.mode != target_mode:
-        crop = crop.convert(target_mode)
-    crop.info = {}  # PNG and TIFF would otherwise copy stale info (e.g. an old ICC profile)
-
-    params: dict[str, object] = {}
-    if fmt == "JPEG":
-        params.update(quality=quality, subsampling=0 if quality >= 90 else 2)
-    elif fmt == "WEBP":
-        params.update(quality=quality)
-    if fmt in _METADATA_FORMATS:
-        if photo.icc_profile and _icc_fits(photo.icc_profile, crop.mode):
-            params["icc_profile"] = photo.icc_profile
-        exif, notes = exif_for_crop(photo.exif, crop.width, crop.height, source=photo.path)
-        if exif is not None and fmt == "JPEG" and len(exif) > _JPEG_MAX_EXIF:
-            notes.append(f"{photo.path}: EXIF dropped: {len(exif)} bytes do not fit in a JPEG")
-            exif = None
-        photo.warnings.extend(n for n in notes if n not in photo.warnings)
-        if exif is not None:
-            params["exif"] = exif
-        if photo.xmp and fmt in ("JPEG", "WEBP"):
-            params["xmp"] = photo.xmp
-        elif photo.xmp and fmt == "PNG":
-            from PIL.PngImagePlugin import PngInfo
-
-            params["pnginfo"] = info = PngInfo()
-            info.add_itxt("XML:com.adobe.xmp", photo.xmp.decode("utf-8", "replace"), zip=True)
-        elif photo.xmp and fmt == "TIFF":
-            params["tiffinfo"] = {700: photo.xmp}  # the XMP tag
-
-    with contextlib.suppress(OSError):  # samefile fails when either file is missing
-        if photo.from_file and os.path.samefile(out_path, photo.path):
-            raise OutputError(f"{out_path}: is the source photo; refusing to overwrite it")
-    whole = (x1, y1, x2, y2) == (0, 0, width, height) and crop.size == (width, height)
-    if (
-        whole
-        and photo.from_file
-        and photo.orientation == 1
-        and photo.n_frames == 1
-        and fmt == photo.format
-    ):
-        # the crop is the photo: its own bytes, rather than a larger, lossier re-encoding
-        with (
-            open(photo.path, "rb") as src,
-            atomic_open(out_path, overwrite=overwrite, durable=True) as fh,
-        ):
-            shutil.copyfileobj(src, fh)
-        return out_path
-    with atomic_open(out_path, overwrite=overwrite, durable=True) as fh:
-        crop.save(fh, format=fmt, **params)
-    return out_path
+    crop = prepare_crop(photo, box, out_path, format=format, quality=quality, max_size=max_size)
+    return write_crop(crop, out_path, overwrite=overwrite)

@@ -1,13 +1,14 @@
 """The batch behind ``sacrop crop``: many photos in, crop files and a manifest out.
 
 Per photo: a reduced decode for the network, scoring in batches of the job's ``batch_size``
-photos, then (unless a dry run) one full decode from which every chosen crop is saved. The three
-overlap: while the calling thread decodes and writes the photos of one batch, a network thread
-scores the next and a small thread pool decodes the reduced images of the one after (see
-:func:`_scored_ahead`); records and progress still come in input order, photo by photo. A photo
-that fails becomes an ``"error"`` record (see :mod:`sacrop_cli.run.record`) and the batch goes
-on; memory stays flat because at most three batches are in flight and images are dropped as
-soon as their batch is done.
+photos, then (unless a dry run) one full decode from which every chosen crop is saved. All of it
+overlaps: network threads score the next batches while a small thread pool decodes the reduced
+images of the one after (see :func:`_scored_ahead`), worker threads decode the scored photos at
+full size and prepare their crops (:class:`~sacrop_cli.run.writers.DecodeAhead`), and the
+calling thread encodes and writes them; records and progress still come in input order, photo
+by photo. A photo that fails becomes an ``"error"`` record (see :mod:`sacrop_cli.run.record`)
+and the batch goes on; memory stays flat because at most a few batches are scored ahead, the
+full decodes ahead are bounded by their pixels, and images are dropped once written.
 """
 
 from __future__ import annotations
@@ -30,11 +31,14 @@ from sacrop_cli.run.job import CropJob
 from sacrop_cli.run.naming import Namer, OutputPlan
 from sacrop_cli.run.record import PhotoRecord, fail, new_record
 from sacrop_cli.run.report import BatchReport, ProgressCallback, start_run
-from sacrop_cli.run.writers import LocalWriter, finish_photo
+from sacrop_cli.run.writers import DecodeAhead, Decoded, LocalWriter, finish_photo
 from sacrop_cli.search import Crop
 
 #: Threads decoding the reduced images of the next batch while the network scores this one.
 _DECODE_THREADS = 2
+#: The decode ahead of a photo with nothing to decode (it failed before).
+_DONE: Future[None] = Future()
+_DONE.set_result(None)
 
 
 def analyse(cropper: Cropper, path: Path, max_pixels: int) -> Analysis | SacropError | OSError:
@@ -200,20 +204,50 @@ def run_batch(
 
     size = job.batch_size
     batches = [planned[i : i + size] for i in range(0, len(planned), size)]
-    with (
-        cropper.engine.workers() as workers,
-        contextlib.closing(_scored_ahead(cropper, batches, job, workers)) as ahead,
-    ):
-        for scored in ahead:
-            report.batch_seconds.append((len(scored.photos), scored.seconds))
-            for (path, plan), record, crops in zip(scored.photos, scored.records, scored.crops):
-                if stop_now():
-                    break  # nothing of this photo is written yet: a rerun does it
-                warnings, report.stopped = finish_photo(record, crops, path, plan, writer, job)
-                report.count_photo(record)
-                emit(record, warnings)
-            if report.stopped:
-                break
+    decoder = DecodeAhead(writer, job)
+    # photos scored and decoding ahead, in input order, until written
+    waiting: deque[tuple[Path, OutputPlan, PhotoRecord, list[Crop] | None, int, Future]] = deque()
+
+    def write_first() -> None:
+        """Write the oldest photo waiting (once its decode is done), emit its record."""
+        path, plan, record, crops, cost, decoding = waiting.popleft()
+        try:
+            if stop_now():
+                return  # nothing of this photo is written yet: a rerun does it
+            decoded: Decoded | None = decoding.result()
+            warnings, report.stopped = finish_photo(record, crops, path, plan, writer, job, decoded)
+            report.count_photo(record)
+            emit(record, warnings)
+        finally:
+            decoder.done(cost)
+
+    try:
+        with (
+            cropper.engine.workers() as workers,
+            contextlib.closing(_scored_ahead(cropper, batches, job, workers)) as ahead,
+        ):
+            for scored in ahead:
+                report.batch_seconds.append((len(scored.photos), scored.seconds))
+                for (path, plan), record, crops in zip(scored.photos, scored.records, scored.crops):
+                    cost = decoder.cost(record, crops)
+                    while waiting and not report.stopped and not decoder.fits(cost):
+                        write_first()
+                    if report.stopped:
+                        break
+                    decoding = (
+                        _DONE
+                        if crops is None or job.dry_run
+                        else decoder.submit(path, plan, crops, cost)
+                    )
+                    waiting.append((path, plan, record, crops, cost, decoding))
+                while waiting and waiting[0][-1].done() and not report.stopped:
+                    write_first()  # what is ready, before waiting for the network
+                if report.stopped:
+                    break
+            while waiting and not report.stopped:
+                write_first()
+    finally:
+        _shut_down((decoder.pool,), [entry[-1] for entry in waiting])
 
     report.counts["not_processed"] = len(images) - report.counts["images"]
     report.counts["seconds"] = round(time.perf_counter() - start, 3)

@@ -1,18 +1,36 @@
 """Writing one analysed photo's crops: into folders this process sees, or (see
 :class:`sacrop_cli.io.storage.RemoteWriter`) to a URI; each crop whole or not at all, never
 over a source photo, an existing crop kept unless the job says to overwrite it.
+
+The local run decodes ahead (:class:`DecodeAhead`): the full decodes, crops, shrinks and
+metadata of the next photos run on worker threads, as many photos as fit in
+:data:`PIXELS_IN_FLIGHT`, while the calling thread encodes and writes the crops in input order.
+The encoding stays on that one thread so that a stop keeps its meaning: a Ctrl-C or a full disk
+stops between two photos (or, the second Ctrl-C, inside one crop's write), never with later
+photos half written behind it.
 """
 
 from __future__ import annotations
 
 import errno
 from collections.abc import Callable, Iterable, Sequence
+from concurrent.futures import Future, ThreadPoolExecutor
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Protocol
 
+from sacrop_cli.engines.base import cpu_cores
 from sacrop_cli.errors import OutputError, SacropError
 from sacrop_cli.io.atomic import stale_temp_files
-from sacrop_cli.io.imageio import Photo, open_photo, save_crop
+from sacrop_cli.io.imageio import (
+    CropImage,
+    Photo,
+    fit_within,
+    open_photo,
+    prepare_crop,
+    save_crop,
+    write_crop,
+)
 from sacrop_cli.run.job import CropJob
 from sacrop_cli.run.naming import OutputPlan
 from sacrop_cli.run.record import PhotoRecord, crop_record, fail
@@ -20,6 +38,9 @@ from sacrop_cli.search import Crop
 
 #: Write errors that every later photo would hit too: the run stops instead of failing them all.
 _FATAL_ERRNOS = frozenset({errno.ENOSPC, errno.EDQUOT, errno.EROFS})
+#: Pixels decoded ahead at once (full decodes and their crops; 3 bytes each in RGB): the bound
+#: of the writers' memory, whatever the photo count. A photo larger than this is decoded alone.
+PIXELS_IN_FLIGHT = 128_000_000
 
 
 class LocalWriter:
@@ -45,6 +66,10 @@ class LocalWriter:
     def save(self, photo: Photo, box: tuple[int, int, int, int], out: str, **options: Any) -> str:
         return str(save_crop(photo, box, Path(out), **options))
 
+    def write(self, crop: CropImage, out: str, *, overwrite: bool = False) -> str:
+        """Encode a crop :class:`DecodeAhead` prepared."""
+        return str(write_crop(crop, Path(out), overwrite=overwrite))
+
 
 class CropWriter(Protocol):
     """Where :func:`finish_photo` writes crops: :class:`LocalWriter`, or
@@ -67,6 +92,92 @@ def _fatal(err: BaseException) -> str | None:
     return None
 
 
+def draft_reduction(boxes: Sequence[Sequence[int]], max_size: tuple[int, int] | None) -> int:
+    """How much smaller a photo can be decoded (the ``reduce`` of
+    :func:`~sacrop_cli.io.imageio.open_photo`) for these crops of it shrunk to fit ``max_size``:
+    8, 4 or 2 when every crop shrinks at least that much, else 1 (full size)."""
+    if max_size is None or not boxes:
+        return 1
+    least = min(
+        min((x2 - x1) / w, (y2 - y1) / h)
+        for x1, y1, x2, y2 in boxes
+        for w, h in [fit_within((x2 - x1, y2 - y1), max_size)]
+    )
+    return next(f for f in (8, 4, 2, 1) if least >= f)
+
+
+@dataclass
+class Decoded:
+    """A photo decoded ahead, each of its crops prepared (or why it could not be), or why the
+    photo could not be decoded."""
+
+    photo: Photo | None
+    crops: dict[str, CropImage | SacropError | OSError]
+    error: SacropError | OSError | None = None
+
+
+class DecodeAhead:
+    """The full decodes of the next photos on ``threads`` worker threads (default: one per
+    core), holding at most :data:`PIXELS_IN_FLIGHT` pixels between them (one photo larger than
+    that alone)."""
+
+    def __init__(self, writer: LocalWriter, job: CropJob, threads: int | None = None) -> None:
+        self.writer, self.job = writer, job
+        self.pool = ThreadPoolExecutor(threads or cpu_cores(), thread_name_prefix="sacrop-write")
+        self.in_flight = 0  # the cost of the photos submitted and not yet done
+
+    def cost(self, record: PhotoRecord, crops: Sequence[Crop] | None) -> int:
+        """Pixels a photo holds while decoded ahead: its decode and its crops (after any
+        shrink); 0 when there is nothing to decode."""
+        if crops is None or self.job.dry_run or not record["width"]:
+            return 0
+        boxes = [c.box for c in crops]
+        reduce = draft_reduction(boxes, self.job.max_size)
+        shrunk = [
+            fit_within((x2 - x1, y2 - y1), self.job.max_size or (x2 - x1, y2 - y1))
+            for x1, y1, x2, y2 in boxes
+        ]
+        return record["width"] * record["height"] // reduce**2 + sum(w * h for w, h in shrunk)
+
+    def fits(self, cost: int) -> bool:
+        """Whether a photo of this cost may start now."""
+        return self.in_flight == 0 or self.in_flight + cost <= PIXELS_IN_FLIGHT
+
+    def submit(
+        self, path: Path, plan: OutputPlan, crops: Sequence[Crop], cost: int
+    ) -> Future[Decoded | None]:
+        """Decode ``path`` and prepare its crops on a worker; call :meth:`done` with ``cost``
+        once they are written or dropped."""
+        self.in_flight += cost
+        return self.pool.submit(self._decode, path, plan, crops)
+
+    def done(self, cost: int) -> None:
+        self.in_flight -= cost
+
+    def _decode(self, path: Path, plan: OutputPlan, crops: Sequence[Crop]) -> Decoded | None:
+        """None when there is nothing to write (a dry run, or every crop already exists)."""
+        job = self.job
+        outs = plan.paths(crops, path)
+        if job.dry_run or (not job.overwrite and all(map(self.writer.exists, outs))):
+            return None
+        try:
+            photo = open_photo(
+                path,
+                max_pixels=job.max_pixels,
+                reduce=draft_reduction([c.box for c in crops], job.max_size),
+            )
+        except (SacropError, OSError) as err:
+            return Decoded(None, {}, err)
+        options = {k: v for k, v in job.save_options().items() if k != "overwrite"}
+        prepared: dict[str, CropImage | SacropError | OSError] = {}
+        for crop, out in zip(crops, outs):
+            try:
+                prepared[out] = prepare_crop(photo, crop.box, out, **options)
+            except (SacropError, OSError) as err:
+                prepared[out] = err
+        return Decoded(photo, prepared)
+
+
 def finish_photo(
     record: PhotoRecord,
     crops: Sequence[Crop] | None,
@@ -74,15 +185,18 @@ def finish_photo(
     plan: OutputPlan,
     writer: CropWriter,
     job: CropJob,
+    decoded: Decoded | None = None,
 ) -> tuple[list[str], str | None]:
     """Write the crops of one analysed photo as ``job`` says; the local run and each Ray
-    worker call this for every photo. Returns the photo's warnings and, when a failed write
-    means that no later one can succeed either (full disk), why: the run then stops."""
+    worker call this for every photo, the local run with the photo ``decoded`` ahead (see
+    :class:`DecodeAhead`; its crops are written with ``writer.write``). Returns the photo's
+    warnings and, when a failed write means that no later one can succeed either (full disk),
+    why: the run then stops."""
     warnings: list[str] = []
     stop = None
     if crops is not None:
         try:
-            _save_photo(record, warnings, path, plan, crops, writer, job)
+            _save_photo(record, warnings, path, plan, crops, writer, job, decoded)
         except (SacropError, OSError) as err:
             fail(record, path, err)
             for entry in record["crops"]:
@@ -100,9 +214,10 @@ def _save_photo(
     crops: Sequence[Crop],
     writer: CropWriter,
     job: CropJob,
+    decoded: Decoded | None = None,
 ) -> None:
-    """Fill ``record["crops"]`` and write the crop files of one photo (one full decode);
-    the photo's warnings go to ``warnings``."""
+    """Fill ``record["crops"]`` and write the crop files of one photo (one full decode, or the
+    one done ahead); the photo's warnings go to ``warnings``."""
     outs = plan.paths(crops, path)
     record["crops"].extend(crop_record(c, "dry-run" if job.dry_run else "pending") for c in crops)
     if job.dry_run:
@@ -116,10 +231,21 @@ def _save_photo(
     todo = [(e, o) for e, o in zip(record["crops"], outs) if e["status"] == "pending"]
     if not todo:
         return  # a rerun: every crop is already there, no need to decode the photo
-    photo = open_photo(path, max_pixels=job.max_pixels)
+    if decoded is not None and decoded.error is not None:
+        raise decoded.error
+    if decoded is None:
+        photo = open_photo(path, max_pixels=job.max_pixels)
+    else:
+        photo = decoded.photo
     try:
         for entry, out in todo:
-            entry["path"] = writer.save(photo, tuple(entry["box"]), out, **job.save_options())
+            ready = decoded.crops[out] if decoded is not None else None
+            if isinstance(ready, (SacropError, OSError)):
+                raise ready
+            if ready is None:
+                entry["path"] = writer.save(photo, tuple(entry["box"]), out, **job.save_options())
+            else:
+                entry["path"] = writer.write(ready, out, overwrite=job.overwrite)
             entry["status"] = "written"
     finally:  # save_crop adds its own warnings (e.g. corrupt EXIF dropped) to the photo's
         warnings.extend(photo.warnings)
