@@ -83,14 +83,15 @@ def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("folders", type=Path, nargs="+")
     ap.add_argument("--weights", default=None)
+    ap.add_argument("--precision", choices=["fp32", "int8"], default="fp32")
     ap.add_argument("--side", type=int, default=1024, help="the judge's detection size")
     ap.add_argument("--min-score", type=float, default=0.9, help="the judge's threshold")
     args = ap.parse_args()
 
     judge = Judge(args.side, args.min_score)
     croppers = {
-        "faces (default)": Cropper(args.weights, device="cpu"),
-        "--no-faces": Cropper(args.weights, device="cpu", faces=False),
+        "faces (default)": Cropper(args.weights, device="cpu", precision=args.precision),
+        "--no-faces": Cropper(args.weights, device="cpu", faces=False, precision=args.precision),
     }
     photos = [p for p, _ in scan_inputs(args.folders).images]
     totals = {k: {"crops": 0, "faces": 0, "cut": 0, "kept": 0, "notes": 0} for k in croppers}

@@ -65,9 +65,10 @@ def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("fcdb", type=Path)
     ap.add_argument("--weights", default=None)
+    ap.add_argument("--precision", choices=["fp32", "int8"], default="fp32")
     args = ap.parse_args()
 
-    cropper = Cropper(args.weights, device="cpu")
+    cropper = Cropper(args.weights, device="cpu", precision=args.precision)
     samples = read_fcdb(args.fcdb).images
     with_rule = measure(cropper, samples)
     step, constraints.SUBJECT_STEP = constraints.SUBJECT_STEP, 0.0

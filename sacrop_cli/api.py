@@ -22,7 +22,7 @@ from PIL import Image
 from sacrop_cli import search
 from sacrop_cli.constraints import CropRules, subject_box
 from sacrop_cli.engines.base import Engine
-from sacrop_cli.engines.factory import load_engine
+from sacrop_cli.engines.factory import DEFAULT_PRECISION, load_engine
 from sacrop_cli.faces import FaceDetector
 from sacrop_cli.io.imageio import open_for_analysis, open_photo, photo_from_image, save_crop
 from sacrop_cli.model.preprocess import boxes_to_rois, image_to_array, input_size, resize_to
@@ -31,7 +31,6 @@ from sacrop_cli.search import Crop
 
 if TYPE_CHECKING:
     from sacrop_cli.io.imageio import Photo
-
 
 
 @dataclass(frozen=True)
@@ -107,6 +106,8 @@ class Cropper:
     ``refine=False`` returns the best candidates as they are (grid anchors, ratio windows),
     without the local search of :meth:`Encoded.best_crops`. ``faces=False`` neither looks for
     faces nor keeps crops from cutting them (see :mod:`sacrop_cli.constraints`).
+    ``precision="int8"`` runs the int8 graph of the weights (ONNX Runtime; see
+    :mod:`sacrop_cli.model.quantize`), ``"fp32"`` the float one.
     """
 
     def __init__(
@@ -118,9 +119,12 @@ class Cropper:
         threads: int | None = None,
         refine: bool = True,
         faces: bool = True,
+        precision: str = DEFAULT_PRECISION,
     ) -> None:
         if isinstance(engine, str):
-            engine = load_engine(weights, engine=engine, device=device, threads=threads)
+            engine = load_engine(
+                weights, engine=engine, device=device, threads=threads, precision=precision
+            )
         self.engine: Engine = engine
         self.refine = refine
         self.meta: dict[str, Any] = engine.meta

@@ -296,6 +296,7 @@ def crop(
     weights: str | None,
     engine: str,
     device: str,
+    precision: str,
     faces: bool,
     no_refine: bool,
     batch_size: int,
@@ -353,7 +354,15 @@ def crop(
     if ray_address is None:
         run = functools.partial(
             local.run_batch,
-            load_cropper(ui, weights, device, engine, refine=not no_refine, faces=faces),
+            load_cropper(
+                ui,
+                weights,
+                device,
+                engine,
+                refine=not no_refine,
+                faces=faces,
+                precision=precision,
+            ),
         )
     else:
         run = functools.partial(
@@ -364,6 +373,7 @@ def crop(
             device=device,
             refine=not no_refine,
             faces=faces,
+            precision=precision,
             workers=ray_workers,
             gpus=ray_gpus,
             quiet_ray=verbose < 2,  # -vv: Ray's own messages too

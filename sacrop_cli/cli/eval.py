@@ -62,6 +62,7 @@ def evaluate(
     weights,
     engine,
     device,
+    precision,
     faces,
     batch_size,
     no_refine,
@@ -85,7 +86,9 @@ def evaluate(
         raise click.UsageError("give exactly one of --fcdb DIR or --gaicd DIR")
     from rich.table import Table
 
-    cropper = api.Cropper(weights, device, engine=engine, refine=not no_refine, faces=faces)
+    cropper = api.Cropper(
+        weights, device, engine=engine, refine=not no_refine, faces=faces, precision=precision
+    )
     read = (
         datasets.read_fcdb(fcdb)
         if fcdb
@@ -113,6 +116,7 @@ def evaluate(
             "dataset": "fcdb" if fcdb else "gaicd",
             "path": str(fcdb or gaicd),
             "weights": str(cropper.weights_path),
+            "precision": precision,
             "summary": report.summary,
             "per_image": report.per_image,
             "problems": report.problems,

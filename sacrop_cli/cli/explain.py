@@ -84,6 +84,7 @@ def explain(
     weights: str | None,
     engine: str,
     device: str,
+    precision: str,
     faces: bool,
     quiet: bool,
 ) -> None:
@@ -91,7 +92,7 @@ def explain(
     out = out if out is not None else Path(f"{image.stem}.explain.png")
     if out.resolve() == image.resolve():
         raise click.UsageError(f"{out}: the picture would replace the photo; choose another -o")
-    cropper = load_cropper(ui, weights, device, engine, faces=faces)
+    cropper = load_cropper(ui, weights, device, engine, faces=faces, precision=precision)
     result = viz_explain.explain(cropper, image, ratios, top)
     picture = viz_explain.render(result, top)
     atomic_write(out, lambda fh: picture.save(fh, _PICTURE_FORMATS[out.suffix.lower()]))

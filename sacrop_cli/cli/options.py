@@ -100,8 +100,22 @@ class BoxType(click.ParamType):
         return "x1,y1,x2,y2"
 
 
+#: Must equal engines.factory.PRECISIONS and DEFAULT_PRECISION (tests check it); the factory
+#: loads numpy, so it is not imported here.
+_PRECISIONS, _DEFAULT_PRECISION = ("fp32", "int8"), "fp32"
+
+
 def model_options(func: Any) -> Any:
-    """--weights, --engine and --device, shared by every command that runs the network."""
+    """--weights, --engine, --device and --precision, shared by every command that runs the
+    network."""
+    func = click.option(
+        "--precision",
+        type=click.Choice(_PRECISIONS),
+        default=_DEFAULT_PRECISION,
+        show_default=True,
+        help="The network's numbers: fp32, or int8 (its quantized graph, faster on the CPU; "
+        "ONNX Runtime only).",
+    )(func)
     func = click.option(
         "--device",
         type=click.Choice(["auto", "cpu", "cuda"]),
@@ -148,9 +162,17 @@ def load_cropper(
     *,
     refine: bool = True,
     faces: bool = True,
+    precision: str = _DEFAULT_PRECISION,
 ) -> Any:
     """The api.Cropper (a SacropError, e.g. no trained weights installed, ends the command)."""
-    cropper = api.Cropper(weights=weights, device=device, engine=engine, refine=refine, faces=faces)
+    cropper = api.Cropper(
+        weights=weights,
+        device=device,
+        engine=engine,
+        refine=refine,
+        faces=faces,
+        precision=precision,
+    )
     ui.info(f"weights: {cropper.weights_path} ({cropper.engine.name} on {cropper.device})")
     return cropper
 

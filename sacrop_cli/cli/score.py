@@ -75,6 +75,7 @@ def score(
     weights: str | None,
     engine: str,
     device: str,
+    precision: str,
     quiet: bool,
 ) -> None:
     import numpy as np
@@ -83,7 +84,7 @@ def score(
     if not given:
         raise click.UsageError("give at least one --box x1,y1,x2,y2 or --boxes FILE.json")
     ui = UI(level_from_flags(quiet, 0))
-    cropper = load_cropper(ui, weights, device, engine, faces=False)
+    cropper = load_cropper(ui, weights, device, engine, faces=False, precision=precision)
     photo = cropper.load(image)
     width, height = photo.full_size
     scored = []

@@ -5,6 +5,8 @@ from __future__ import annotations
 import json
 import os
 import re
+import shlex
+import sys
 from pathlib import Path
 from typing import TYPE_CHECKING
 
@@ -17,11 +19,14 @@ from sacrop_cli.model import inspection
 from sacrop_cli.model import registry as w
 
 if TYPE_CHECKING:
+    from sacrop_cli import candidates
     from sacrop_cli.engines import factory
-    from sacrop_cli.model import export
+    from sacrop_cli.model import export, quantize
 else:
+    candidates = lazy_module("sacrop_cli.candidates")
     factory = lazy_module("sacrop_cli.engines.factory")
     export = lazy_module("sacrop_cli.model.export")
+    quantize = lazy_module("sacrop_cli.model.quantize")
 
 
 def _check_sha256(ctx: click.Context, param: click.Parameter, value: str | None) -> str | None:
@@ -182,11 +187,9 @@ def verify_cmd(spec: str | None, sha256: str | None) -> None:
                 raise SacropError(f"{spec}: {file.filename} is not installed")
             checks.append((path, sha256 if sha256 and file.kind == "onnx" else file.sha256))
     else:
-        path = w.resolve_weights(
-            spec, kind="torch" if spec.endswith(".pt") else "onnx", allow_download=False
-        )
+        path = w.resolve_weights(spec, kind=w.kind_of(spec) or "onnx", allow_download=False)
         checks.append((path, sha256))
-        other_kind = {".pt": "onnx", ".onnx": "torch"}.get(path.suffix)
+        other_kind = {"torch": "onnx", "onnx": "torch", "int8": "torch"}.get(w.kind_of(path))
         if other_kind and w.sibling(path, other_kind).is_file():
             checks.append((w.sibling(path, other_kind), None))
     failed = []
@@ -217,16 +220,63 @@ def verify_cmd(spec: str | None, sha256: str | None) -> None:
     metavar="FILE.onnx",
     help="Where to write the graph.  [default: beside the checkpoint, .onnx]",
 )
+@click.option(
+    "--int8",
+    is_flag=True,
+    help="Write the int8 graph (NAME.int8.onnx, for --precision int8) of the float graph "
+    "beside it instead, exporting the float graph first only when it is missing.",
+)
+@click.option(
+    "--calibration",
+    type=click.Path(exists=True, file_okay=False, path_type=Path),
+    metavar="DIR",
+    help="With --int8: photos like those the weights were trained on (e.g. FCDB's training "
+    "images), to calibrate the int8 ranges; the checkpoint's validation photos are left out.",
+)
+@click.option(
+    "--calibration-count",
+    type=click.IntRange(min=1),
+    default=64,
+    show_default=True,
+    help="With --int8: how many photos of DIR to calibrate on.",
+)
 @reports_errors
-def export_cmd(checkpoint: Path, out: Path | None) -> None:
+def export_cmd(
+    checkpoint: Path,
+    out: Path | None,
+    int8: bool,
+    calibration: Path | None,
+    calibration_count: int,
+) -> None:
     """Turn a checkpoint into the ONNX graph that `sacrop crop` runs (needs sacrop[train]).
 
     The graph takes any image size and any number of crops, and keeps the checkpoint's
     metadata. `sacrop train` writes both files; this is for checkpoints made otherwise.
+    --int8 quantizes the float graph (ONNX Runtime's static QDQ quantization, per-channel
+    weights), calibrated on --calibration photos.
 
     \b
-    Example:
+    Examples:
       sacrop weights export runs/my-finetune.pt
+      sacrop weights export runs/my-finetune.pt --int8 --calibration fcdb/images
     """
     factory.require_torch("sacrop weights export")
-    click.echo(str(export.export_onnx(checkpoint, out)))
+    if not int8:
+        if calibration is not None:
+            raise click.UsageError("--calibration goes with --int8")
+        click.echo(str(export.export_onnx(checkpoint, out)))
+        return
+    if calibration is None:
+        raise click.UsageError("--int8 needs --calibration DIR: photos to calibrate on")
+    graph = w.sibling(checkpoint, "onnx")
+    if not graph.is_file():
+        click.echo(str(export.export_onnx(checkpoint, graph)))
+    made = quantize.quantize_graph(
+        graph,
+        calibration,
+        candidates.gaic_grid,
+        out,
+        count=calibration_count,
+        command=shlex.join(["sacrop", *sys.argv[1:]]),
+    )
+    click.echo(str(made))

@@ -22,6 +22,9 @@ else:
 
 ENGINES = ("auto", "onnx", "torch")
 DEVICES = ("auto", "cpu", "cuda")
+#: The network's number formats: the float graph, or its int8 quantization (ONNX Runtime only).
+PRECISIONS = ("fp32", "int8")
+DEFAULT_PRECISION = "fp32"
 
 
 def choose_engine(engine: str = "auto", device: str = "auto") -> str:
@@ -51,12 +54,19 @@ def load_engine(
     engine: str = "auto",
     device: str = "auto",
     threads: int | None = None,
+    precision: str = DEFAULT_PRECISION,
 ) -> Engine:
     """The engine for ``weights`` (a registered name, a file or a URL; default: the shipped
-    weights). ``threads`` is the network's threads per worker; None lets the engine choose."""
+    weights). ``threads`` is the network's threads per worker; None lets the engine choose.
+    ``precision="int8"`` runs the int8 graph beside the float one (ONNX Runtime only)."""
+    if precision not in PRECISIONS:
+        raise SacropError(f"unknown precision {precision!r}; choose one of {', '.join(PRECISIONS)}")
     kind = choose_engine(engine, device)
     if kind == "onnx":
-        return OnnxEngine(resolve_weights(weights, kind="onnx"), device=device, threads=threads)
+        graph = resolve_weights(weights, kind="int8" if precision == "int8" else "onnx")
+        return OnnxEngine(graph, device=device, threads=threads)
+    if precision == "int8":
+        raise SacropError("--precision int8 runs on ONNX Runtime: use --engine onnx")
     require_torch("the torch engine (--engine torch, or --device cuda without onnxruntime-gpu)")
     return torch_engine.TorchEngine(
         resolve_weights(weights, kind="torch"), device=device, threads=threads

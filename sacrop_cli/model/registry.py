@@ -21,9 +21,10 @@ from sacrop_cli.io.download import fetch, sha256_file
 DEFAULT_WEIGHTS = "sacrop-fcdb-v2"
 
 
-#: The two files of a model: the ONNX graph ``sacrop crop`` runs and the torch checkpoint
-#: that ``sacrop train`` writes and ``sacrop weights export`` turns into the graph.
-KINDS = {"onnx": ".onnx", "torch": ".pt"}
+#: The files of a model: the ONNX graph ``sacrop crop`` runs, the torch checkpoint that
+#: ``sacrop train`` writes and ``sacrop weights export`` turns into the graph, and the graph's
+#: int8 version (``--precision int8``, made by ``sacrop weights export --int8``).
+KINDS = {"onnx": ".onnx", "torch": ".pt", "int8": ".int8.onnx"}
 
 
 @dataclass(frozen=True)
@@ -53,6 +54,11 @@ REGISTRY: dict[str, WeightsEntry] = {
                 "onnx",
                 "sacrop-fcdb-v2.onnx",
                 "8e727fc13c95067437a84f53a19fcc250437f96ed923271eda13f36db7fe0f82",
+            ),
+            WeightsFile(
+                "int8",
+                "sacrop-fcdb-v2.int8.onnx",
+                "2fe38786aff825d5a44df05d344c28ab80b137248faf95432bc530f4f31dd21b",
             ),
             WeightsFile(
                 "torch",
@@ -214,21 +220,38 @@ def resolve_weights(
     )
 
 
+def kind_of(path: Path | str) -> str | None:
+    """Which file of a model ``path`` is by its name (``int8`` before ``onnx``), or None."""
+    name = Path(path).name.lower()
+    for kind, suffix in sorted(KINDS.items(), key=lambda item: -len(item[1])):
+        if name.endswith(suffix):
+            return kind
+    return None
+
+
 def sibling(path: Path, kind: str) -> Path:
     """Where the ``kind`` file of the model whose other file is ``path`` lives: beside it, with
-    the same name (``model.onnx`` for ``model.pt``)."""
-    return Path(path).with_suffix(KINDS[kind])
+    the same name (``model.onnx`` for ``model.pt``, ``model.int8.onnx`` for either)."""
+    path = Path(path)
+    own = kind_of(path)
+    stem = path.name[: -len(KINDS[own])] if own else path.stem
+    return path.with_name(stem + KINDS[kind])
 
 
 def _of_kind(path: Path, kind: str) -> Path:
-    """``path``, or its sibling of the other kind when ``path`` is a ``.pt`` or ``.onnx`` file of
-    the wrong one; a missing sibling is a one-line error saying how to make it."""
-    suffix = path.suffix.lower()
-    if suffix not in KINDS.values() or suffix == KINDS[kind]:
+    """``path``, or its sibling of the wanted kind when ``path`` is another file of a model;
+    a missing sibling is a one-line error saying how to make it."""
+    own = kind_of(path)
+    if own is None or own == kind:
         return path
     other = sibling(path, kind)
     if other.is_file():
         return other
+    if kind == "int8":
+        raise CheckpointError(
+            f"{path}: no int8 graph beside it ({other.name}): make one with "
+            f"`sacrop weights export {sibling(path, 'torch')} --int8`, or use --precision fp32"
+        )
     if kind == "onnx":
         raise CheckpointError(
             f"{path}: no ONNX graph beside it ({other.name}): make one with "

@@ -27,6 +27,7 @@ from pathlib import Path, PurePosixPath
 from typing import TYPE_CHECKING, Any
 
 from sacrop_cli.api import Cropper
+from sacrop_cli.engines.factory import DEFAULT_PRECISION
 from sacrop_cli.errors import SacropError, one_line
 from sacrop_cli.io.imageio import known_crop_extension
 from sacrop_cli.io.storage import RemoteWriter, download, is_uri, join
@@ -42,6 +43,7 @@ if TYPE_CHECKING:
     import ray.data
 
     from sacrop_cli.io.inputs import InputScan
+
 
 def _import_ray() -> Any:
     try:
@@ -80,6 +82,7 @@ class CropWorker:
             engine=model["engine"],
             refine=model["refine"],
             faces=model["faces"],
+            precision=model["precision"],
         )
         self.settings = settings
         self.job: CropJob = settings["job"]
@@ -166,6 +169,7 @@ def crop_dataset(
     device: str = "auto",
     refine: bool = True,
     faces: bool = True,
+    precision: str = DEFAULT_PRECISION,
     workers: int | None = None,
     gpus: float = 0,
 ) -> ray.data.Dataset:
@@ -197,6 +201,7 @@ def crop_dataset(
             "device": device,
             "refine": refine,
             "faces": faces,
+            "precision": precision,
         },
         "job": job if job is not None else CropJob(dry_run=True),
         "root": root,
@@ -260,6 +265,7 @@ def run_on_ray(
     device: str = "auto",
     refine: bool = True,
     faces: bool = True,
+    precision: str = DEFAULT_PRECISION,
     workers: int | None = None,
     gpus: float = 0,
     on_progress: ProgressCallback | None = None,
@@ -267,8 +273,8 @@ def run_on_ray(
     quiet_ray: bool = True,
 ) -> BatchReport:
     """:func:`sacrop_cli.run.local.run_batch` on Ray: the same records, in the same order, the
-    same crops and names. ``weights``, ``engine``, ``device``, ``refine`` and ``faces`` are
-    the Cropper's, for each actor to load.
+    same crops and names. ``weights``, ``engine``, ``device``, ``refine``, ``faces`` and
+    ``precision`` are the Cropper's, for each actor to load.
 
     ``should_stop`` is polled as records arrive: once true, the run ends, the batches under way
     are cancelled (their crops are whole or absent) and the records received are reported, in
@@ -299,6 +305,7 @@ def run_on_ray(
                 device=device,
                 refine=refine,
                 faces=faces,
+                precision=precision,
                 workers=workers,
                 gpus=gpus,
             )
