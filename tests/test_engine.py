@@ -93,3 +93,21 @@ def test_workers_follow_the_cores_and_threads(random_weights, monkeypatch):
         loaded = engine.load_engine(random_weights, engine="onnx", device="cpu", threads=threads)
         with loaded.workers() as n:
             assert n == workers
+
+
+def test_precision_picks_the_graph(random_weights):
+    from sacrop_cli.api import Cropper
+    from sacrop_cli.cli import options
+
+    assert (options._PRECISIONS, options._DEFAULT_PRECISION) == (
+        engine.PRECISIONS,
+        engine.DEFAULT_PRECISION,
+    )
+    assert Cropper(precision="int8", device="cpu").weights_path.name == "sacrop-fcdb-v2.int8.onnx"
+    assert Cropper(device="cpu").weights_path.name == "sacrop-fcdb-v2.onnx"
+    with pytest.raises(SacropError) as info:
+        engine.load_engine(random_weights, engine="torch", precision="int8")
+    assert str(info.value) == "--precision int8 runs on ONNX Runtime: use --engine onnx"
+    with pytest.raises(SacropError) as info:
+        engine.load_engine(random_weights, precision="int4")
+    assert str(info.value) == "unknown precision 'int4'; choose one of fp32, int8"

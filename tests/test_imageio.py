@@ -541,3 +541,22 @@ def test_crop_extension_follows_the_content_when_the_name_does_not_tell(tmp_path
     assert [
         crop_extension(tmp_path / n) for n in ("scan", "scan.1", "a.JPG", "b.gif", "c.tiff")
     ] == [".png", ".jpg", ".jpg", ".png", ".tiff"]
+
+
+def test_an_upright_photo_is_not_copied(monkeypatch):
+    def no_copy(self):
+        raise AssertionError("a copy of the whole photo")
+
+    monkeypatch.setattr(Image.Image, "copy", no_copy)
+    assert open_photo(COFFEE).size == (600, 400)
+
+
+def test_reduced_decode_through_the_jpeg_draft(rotated_jpeg: Path) -> None:
+    photo = open_photo(COFFEE, reduce=4)
+    assert (photo.scale, photo.size, photo.image.size) == (4, (600, 400), (150, 100))
+    turned = open_photo(rotated_jpeg, reduce=2)
+    assert (turned.scale, turned.size, turned.image.size) == (2, (400, 600), (200, 300))
+    assert open_photo(COFFEE, reduce=1).scale == 1
+    png = rotated_jpeg.with_suffix(".png")
+    Image.open(COFFEE).save(png)
+    assert open_photo(png, reduce=4).scale == 1  # only JPEGs have a draft

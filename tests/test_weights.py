@@ -120,6 +120,7 @@ def _cli() -> click.Group:
 
 SHIPPED_SHA = "e79041a4d81ced3ba72f5f7bb8d07588d47c62c07b4c587c6e9ff2574c02e8b6"
 SHIPPED_GRAPH_SHA = "8e727fc13c95067437a84f53a19fcc250437f96ed923271eda13f36db7fe0f82"
+SHIPPED_INT8_SHA = "2fe38786aff825d5a44df05d344c28ab80b137248faf95432bc530f4f31dd21b"
 
 
 def test_registry_default_entry():
@@ -129,6 +130,7 @@ def test_registry_default_entry():
         (
             w.WeightsFile("onnx", "sacrop-fcdb-v2.onnx", SHIPPED_GRAPH_SHA),
             w.WeightsFile("torch", "sacrop-fcdb-v2.pt", SHIPPED_SHA),
+            w.WeightsFile("int8", "sacrop-fcdb-v2.int8.onnx", SHIPPED_INT8_SHA),
         ),
     )
 
@@ -399,6 +401,16 @@ def test_cli_list_json(cache):
             "sha256": PAYLOAD_SHA,
             "expected_sha256": SHIPPED_SHA,
         },
+        {
+            **common,
+            "kind": "int8",
+            "filename": "sacrop-fcdb-v2.int8.onnx",
+            "path": None,
+            "present": False,
+            "size": None,
+            "sha256": None,
+            "expected_sha256": SHIPPED_INT8_SHA,
+        },
     ]
 
 
@@ -503,3 +515,22 @@ def test_shipped_weights_match_their_checksum_and_load():
     assert meta["training"]["data"]["split_seed"] == 0 and meta["training"]["data"]["n_val"] == 200
     assert meta["training"]["command"].startswith("sacrop train --fcdb")
     assert {"lambda_cls", "delta"} <= set(meta) and meta["metrics"]["validation"]["iou"] > 0.69
+
+
+def test_the_int8_graph_is_a_sibling_too(tmp_path):
+    assert w.kind_of("a/m.int8.onnx") == "int8"
+    assert w.kind_of("a/m.onnx") == "onnx" and w.kind_of("m.pt") == "torch"
+    assert w.kind_of("m.bin") is None
+    assert w.sibling(Path("a/m.int8.onnx"), "torch") == Path("a/m.pt")
+    assert w.sibling(Path("a/m.pt"), "int8") == Path("a/m.int8.onnx")
+    assert w.sibling(Path("a/m.onnx"), "int8") == Path("a/m.int8.onnx")
+    graph = tmp_path / "mine.onnx"
+    graph.write_bytes(b"y")
+    with pytest.raises(CheckpointError) as info:
+        w.resolve_weights(graph, kind="int8")
+    assert str(info.value) == (
+        f"{graph}: no int8 graph beside it (mine.int8.onnx): make one with "
+        f"`sacrop weights export {tmp_path / 'mine.pt'} --int8`, or use --precision fp32"
+    )
+    (tmp_path / "mine.int8.onnx").write_bytes(b"z")
+    assert w.resolve_weights(graph, kind="int8") == tmp_path / "mine.int8.onnx"

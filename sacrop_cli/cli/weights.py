@@ -256,7 +256,7 @@ def export_cmd(
     weights), calibrated on --calibration photos.
 
     \b
-    Examples:
+    Example:
       sacrop weights export runs/my-finetune.pt
       sacrop weights export runs/my-finetune.pt --int8 --calibration fcdb/images
     """

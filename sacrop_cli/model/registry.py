@@ -56,14 +56,14 @@ REGISTRY: dict[str, WeightsEntry] = {
                 "8e727fc13c95067437a84f53a19fcc250437f96ed923271eda13f36db7fe0f82",
             ),
             WeightsFile(
-                "int8",
-                "sacrop-fcdb-v2.int8.onnx",
-                "2fe38786aff825d5a44df05d344c28ab80b137248faf95432bc530f4f31dd21b",
-            ),
-            WeightsFile(
                 "torch",
                 "sacrop-fcdb-v2.pt",
                 "e79041a4d81ced3ba72f5f7bb8d07588d47c62c07b4c587c6e9ff2574c02e8b6",
+            ),
+            WeightsFile(
+                "int8",
+                "sacrop-fcdb-v2.int8.onnx",
+                "2fe38786aff825d5a44df05d344c28ab80b137248faf95432bc530f4f31dd21b",
             ),
         ),
     ),
