@@ -40,7 +40,7 @@ from sacrop_cli.search import Crop
 _FATAL_ERRNOS = frozenset({errno.ENOSPC, errno.EDQUOT, errno.EROFS})
 #: Pixels decoded ahead at once (full decodes and their crops; 3 bytes each in RGB): the bound
 #: of the writers' memory, whatever the photo count. A photo larger than this is decoded alone.
-PIXELS_IN_FLIGHT = 128_000_000
+PIXELS_IN_FLIGHT = 96_000_000
 
 
 class LocalWriter:
