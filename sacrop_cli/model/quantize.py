@@ -87,7 +87,8 @@ def quantize_graph(
     graph = Path(graph)
     out = Path(out) if out is not None else int8_path(graph)
     session, meta = open_graph(graph)
-    held_out = meta.get("training", {}).get("data", {}).get("val_names", [])
+    data = meta.get("training", {}).get("data")  # a description for weights not from a run
+    held_out = data.get("val_names", []) if isinstance(data, dict) else []
     photos = calibration_photos(folder, held_out, count)
     samples = list(_samples(session, meta, photos, boxes_for))
     model = onnx.load(str(graph))
