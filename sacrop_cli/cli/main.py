@@ -15,6 +15,7 @@ from sacrop_cli._version import __version__
 from sacrop_cli.cli.crop import crop
 from sacrop_cli.cli.eval import evaluate
 from sacrop_cli.cli.explain import explain
+from sacrop_cli.cli.review import review
 from sacrop_cli.cli.score import score
 from sacrop_cli.cli.train import train
 from sacrop_cli.cli.weights import weights
@@ -31,6 +32,7 @@ def main() -> None:
       sacrop crop IMG_0001.jpg --ratio 1:1 --top-k 3 --dry-run --json
       sacrop score IMG_0001.jpg --box 0,0,800,600
       sacrop explain IMG_0001.jpg --ratio 4:3 -o why.png
+      sacrop review photos/ --ratio 4:3 --manifest review.jsonl   correct them in the browser
       sacrop weights list
     """
     # Pillow warns on stderr, in its own words, about damaged files (e.g. "Corrupt EXIF data"):
@@ -44,3 +46,4 @@ main.add_command(explain)
 main.add_command(train)
 main.add_command(evaluate)
 main.add_command(weights)
+main.add_command(review)
