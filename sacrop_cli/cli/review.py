@@ -13,6 +13,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 import click
+from rich.text import Text
 
 from sacrop_cli._lazy import lazy_module
 from sacrop_cli.cli.console import UI, level_from_flags
@@ -127,10 +128,16 @@ def review(
     session.save()
     httpd = server.ReviewServer(session, port)
     click.echo(httpd.url)  # the first line of standard output
-    ui.info(f"reviewing {len(session.shown)} photo(s); each change is saved to {manifest}")
-    ui.info("Ctrl-C ends the review")
+    ui.print(
+        Text(
+            f"reviewing {len(session.shown)} photo(s) at the address above; each change is saved"
+            f" to {manifest}; Ctrl-C ends the review"
+        )
+    )
     if not no_browser:
         webbrowser.open(httpd.url)
-    server.serve(httpd, on_stop=lambda: ui.info(f"review ended; the choices are in {manifest}"))
+    server.serve(
+        httpd, on_stop=lambda: ui.print(Text(f"review ended; the choices are in {manifest}"))
+    )
     if any(r["status"] == "error" for r in records):
         raise click.exceptions.Exit(1)
