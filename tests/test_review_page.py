@@ -1,6 +1,7 @@
 """The review page in a real browser: Debian's headless Chromium driven by Selenium (skipped
 when either is missing). Rank 2 chosen for one photo and another photo's box dragged, then
-FILE read back."""
+FILE read back. FILE's sources are real photos (absolute paths), so that ``sacrop apply FILE``
+can be run on it as it is."""
 
 from __future__ import annotations
 
