@@ -116,7 +116,8 @@ def _save_photo(
     todo = [(e, o) for e, o in zip(record["crops"], outs) if e["status"] == "pending"]
     if not todo:
         return  # a rerun: every crop is already there, no need to decode the photo
-    photo = open_photo(path, max_pixels=job.max_pixels)
+    bits = 16 if job.format == "tiff" else 8  # a RAW's TIFF crops keep 16 bits
+    photo = open_photo(path, max_pixels=job.max_pixels, bits=bits)
     try:
         for entry, out in todo:
             entry["path"] = writer.save(photo, tuple(entry["box"]), out, **job.save_options())
