@@ -9,6 +9,9 @@ from pathlib import Path
 import numpy as np
 import piexif
 import pytest
+from helpers import DATETIME, EXAMPLES, EXPOSURE, GPS, make_dng
+from helpers import DNG_MAKE as MAKE
+from helpers import DNG_MODEL as MODEL
 from PIL import Image, ImageDraw
 
 from sacrop_cli.errors import ImageError, OutputError
@@ -22,9 +25,6 @@ from sacrop_cli.io.raw import (
     raw_exif,
     save_tiff16,
 )
-from helpers import DATETIME, EXAMPLES, EXPOSURE, GPS, make_dng
-from helpers import DNG_MAKE as MAKE
-from helpers import DNG_MODEL as MODEL
 
 COFFEE = EXAMPLES / "coffee.jpg"  # 600x400
 SHORT_SIDE = 256  # the network's default input_spec["short_side"]
