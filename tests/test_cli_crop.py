@@ -495,13 +495,13 @@ def test_max_pixels_default_shown_in_help_is_the_real_one():
 
 
 def test_skipped_files_are_named_at_v_and_in_the_manifest(use_random_weights, photo_dir, tmp_path):
-    (photo_dir / "DSC_0001.NEF").write_bytes(b"raw")
+    (photo_dir / "layers.PSD").write_bytes(b"8BPS")
     (photo_dir / "README").write_text("shot list")
     manifest = tmp_path / "m.jsonl"
     result = run("crop", photo_dir, "--dry-run", "-v", "--manifest", manifest)
     assert result.exit_code == 0, result.stderr
     for name, reason in (
-        ("DSC_0001.NEF", ".nef files are not photos sacrop reads"),
+        ("layers.PSD", ".psd files are not photos sacrop reads"),
         ("README", "no file extension"),
     ):
         line = f"{photo_dir / name}: skipped: {reason}"

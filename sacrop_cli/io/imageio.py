@@ -400,8 +400,9 @@ def save_crop(
     (ratio kept, LANCZOS, never enlarged). The crop keeps the ICC profile and an updated EXIF
     block (see :func:`exif_for_crop`; its warnings are appended to ``photo.warnings``). Alpha is
     dropped for JPEG only. A RAW developed with 16 bits gives a 16-bit TIFF
-    (:func:`sacrop_cli.io.raw.save_tiff16`). The file appears complete or not at all: an existing ``out_path`` is
-    replaced only with ``overwrite``, and never when it is the source photo itself.
+    (:func:`sacrop_cli.io.raw.save_tiff16`). The file appears complete or not at all: an
+    existing ``out_path`` is replaced only with ``overwrite``, and never when it is the source
+    photo itself.
     Raises ImageError for a box outside the photo and OutputError when the crop cannot be
     written; returns ``out_path``.
     """
