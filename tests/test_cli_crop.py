@@ -30,6 +30,8 @@ from helpers import (
 )
 from PIL import Image, ImageCms
 
+from sacrop_cli.boxes import box_iou
+
 RATIOS = {"4x3": (4, 3), "16x9": (16, 9), "1x1": (1, 1)}
 
 
@@ -664,14 +666,6 @@ def test_faces_are_in_the_manifest_and_no_faces_turns_them_off(use_random_weight
 # -- RAW photos, XMP sidecars, pipes (the default shipped weights: crops that mean something) --
 
 
-def iou(a: list[int], b: list[int]) -> float:
-    inter_w = max(0, min(a[2], b[2]) - max(a[0], b[0]))
-    inter_h = max(0, min(a[3], b[3]) - max(a[1], b[1]))
-    inter = inter_w * inter_h
-    area = (a[2] - a[0]) * (a[3] - a[1]) + (b[2] - b[0]) * (b[3] - b[1])
-    return inter / (area - inter)
-
-
 def foreign_sidecar(path: Path) -> bytes:
     """A sidecar another tool wrote: a rating, keywords and a develop setting."""
     path.write_text(
@@ -706,7 +700,7 @@ def test_a_dng_is_cropped_like_its_jpeg_into_a_jpeg_with_its_exif(raw_folder, tm
     records = {Path(r["source"]).name: r for r in read_jsonl(manifest)}
     dng, jpg = records["coffee.dng"], records["coffee.jpg"]
     assert (dng["width"], dng["height"]) == (jpg["width"], jpg["height"]) == (600, 400)
-    assert iou(dng["crops"][0]["box"], jpg["crops"][0]["box"]) >= 0.8
+    assert box_iou(dng["crops"][0]["box"], jpg["crops"][0]["box"]) >= 0.8
     # both crops are JPEGs named coffee...: the DNG comes first, the JPEG gets "-2"
     assert dng["crops"][0]["path"] == str(out / "coffee.4x3.1.jpg")
     assert jpg["crops"][0]["path"] == str(out / "coffee-2.4x3.1.jpg")
