@@ -13,7 +13,7 @@ from pathlib import Path
 import numpy as np
 import piexif
 import pytest
-from helpers import DATE, EXAMPLES, MAKE, MODEL, exif_bytes, pattern
+from helpers import DATE, EXAMPLES, MAKE, MODEL, exif_bytes, make_dng, pattern
 from PIL import Image, ImageCms, ImageFile, ImageOps
 
 from sacrop_cli.errors import ImageError, OutputError
@@ -27,6 +27,7 @@ from sacrop_cli.io.imageio import (
     open_photo,
     output_name,
     save_crop,
+    stored_orientation,
 )
 
 COFFEE = EXAMPLES / "coffee.jpg"  # 600x400, no EXIF
@@ -541,3 +542,27 @@ def test_crop_extension_follows_the_content_when_the_name_does_not_tell(tmp_path
     assert [
         crop_extension(tmp_path / n) for n in ("scan", "scan.1", "a.JPG", "b.gif", "c.tiff")
     ] == [".png", ".jpg", ".jpg", ".png", ".tiff"]
+
+
+def test_stored_orientation_is_read_from_the_header(tmp_path):
+    with Image.open(EXAMPLES / "coffee.jpg") as im:
+        upright = im.convert("RGB")
+    upright.save(tmp_path / "o6.jpg", exif=exif_bytes(orientation=6))
+    make_dng(tmp_path / "o8.dng", upright, orientation=8, preview=False)
+    (tmp_path / "junk.jpg").write_bytes(b"junk")
+    assert [stored_orientation(tmp_path / n) for n in ("o6.jpg", "o8.dng", "junk.jpg")] == [6, 8, 1]
+
+
+def test_a_16_bit_raw_crop_is_a_16_bit_tiff_shrunk_like_8_bit_ones(tmp_path):
+    with Image.open(EXAMPLES / "coffee.jpg") as im:
+        dng = make_dng(tmp_path / "c.dng", im.convert("RGB"))
+    photo = open_photo(dng, bits=16)
+    out = save_crop(photo, (100, 50, 400, 250), tmp_path / "c.tif", max_size=(150, 150))
+    with Image.open(out) as tif:
+        assert tif.size == (150, 100) and tif.tag_v2[258] == (16, 16, 16)
+        # its high bytes are the 8-bit crop shrunk the same way, within rounding (Pillow's
+        # 8-bit LANCZOS rounds and clips each pass: a few levels where ringing overshoots)
+        eight = photo.image.crop((100, 50, 400, 250)).resize((150, 100), Image.Resampling.LANCZOS)
+        diff = np.abs(np.asarray(tif.convert("RGB"), np.int16) - np.asarray(eight, np.int16))
+        assert diff.mean() < 0.5 and diff.max() <= 8  # high bytes: truncated, not rounded
+    assert save_crop(photo, (0, 0, 600, 400), tmp_path / "c.jpg").suffix == ".jpg"

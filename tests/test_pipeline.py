@@ -41,6 +41,7 @@ def test_run_batch_counts(random_weights, photo_dir, tmp_path):
         "crops": 12,
         "crops_written": 12,
         "crops_existing": 0,
+        "sidecars": 0,
         "skipped_files": 1,
         "not_processed": 0,
     }
@@ -59,6 +60,7 @@ def test_run_batch_counts(random_weights, photo_dir, tmp_path):
         "faces": None,
         "status": "skipped",
         "crops": [],
+        "sidecar": None,
         "error": f"{photo_dir / 'notes.txt'}: skipped: .txt files are not photos sacrop reads",
     }
     assert report.failed

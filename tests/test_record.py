@@ -34,6 +34,7 @@ def test_a_new_record_has_every_field_in_order():
         "error": None,
         "faces": None,
         "crops": [],
+        "sidecar": None,
     }
 
 

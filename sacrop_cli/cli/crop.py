@@ -20,6 +20,7 @@ from typing import IO, TYPE_CHECKING, Any
 import click
 
 from sacrop_cli._lazy import lazy_module
+from sacrop_cli.cli import pipe
 from sacrop_cli.cli.console import UI, level_from_flags
 from sacrop_cli.cli.options import (
     SizeType,
@@ -89,7 +90,7 @@ def _interrupts(ui: UI) -> Iterator[Callable[[], bool]]:
         signal.signal(signal.SIGINT, previous)
 
 
-def _summary(report: Any, out_dir: Path, dry_run: bool) -> Any:
+def _summary(report: Any, out_dir: str, dry_run: bool, xmp: str) -> Any:
     from rich import box
     from rich.table import Table
 
@@ -98,11 +99,14 @@ def _summary(report: Any, out_dir: Path, dry_run: bool) -> Any:
     table.add_column(justify="left")
     table.add_column(justify="right")
     table.add_row("Photos", str(c["images"]))
+    where = "standard output" if out_dir == pipe.STDIO else out_dir
     if dry_run:
         table.add_row("Crops found (dry run, none written)", str(c["crops"]))
-    else:
-        table.add_row(f"Crops written to {out_dir}", str(c["crops_written"]))
+    elif xmp != "only":
+        table.add_row(f"Crops written to {where}", str(c["crops_written"]))
         table.add_row("Already existing (kept)", str(c["crops_existing"]))
+    if xmp and not dry_run:
+        table.add_row(f"XMP sidecars written to {where}", str(c["sidecars"]))
     table.add_row("Skipped files (not images)", str(c["skipped_files"]))
     table.add_row("Errors", str(c["errors"] + c["missing"]), style="red" if report.failed else None)
     if report.stopped:
@@ -138,9 +142,11 @@ def _write_previews(
 
 CROP_HELP = """Find the best crops of photos and save them as new files.
 
-PATH can be photos and folders; folders are searched recursively and their structure is
-mirrored under the output folder. Originals are never modified. Each crop is saved as
-<name>.<ratio>.<rank>.<ext>, keeping EXIF (orientation reset) and the colour profile.
+PATH can be photos (camera RAWs too) and folders; folders are searched recursively and their
+structure is mirrored under the output folder; '-' is one photo on standard input, and -o -
+writes its rank-1 crop of the first ratio on standard output. Originals are never modified.
+Each crop is saved as <name>.<ratio>.<rank>.<ext>, keeping EXIF (orientation reset) and the
+colour profile; crops of RAWs are developed (camera white balance, sRGB) into JPEGs.
 
 \b
 Examples:
@@ -151,6 +157,8 @@ Examples:
   sacrop crop photos/ --manifest crops/manifest.jsonl   a record per photo for scripts
   sacrop crop photos/ -r 4:3 -k 3 --dry-run --preview sheet.html   look before writing
   sacrop crop /shared/photos -r 4:3 -o /shared/crops --ray auto   on a Ray cluster
+  sacrop crop raws/ -r 3:2 -o raws/ --xmp-only     crops as XMP sidecars beside RAWs
+  cat IMG.jpg | sacrop crop - -r 4:3 -o - > crop.jpg      one photo through a pipe
 
 \b
 Ratios: W:H (4:3, 16:9, 1:1, 2:3...), 'any' (free framing, the network's pick) or
@@ -252,6 +260,21 @@ not exist (the others are still processed), 2 for invalid options, 130 when inte
     is_flag=True,
     help="Print the records as JSON Lines on stdout (messages stay on stderr).",
 )
+@click.option(
+    "--xmp",
+    "xmp",
+    flag_value="also",
+    help="Also write an XMP sidecar per photo (<name>.xmp, beside its crops): the first ratio's "
+    "best crop as a Camera Raw crop, every crop as an IPTC image region; an existing sidecar is "
+    "updated, its other settings kept.",
+)
+@click.option(
+    "--xmp-only",
+    "xmp",
+    flag_value="only",
+    help="Write the XMP sidecars and no crop files (-o at the photos' folder puts them beside "
+    "the RAWs, where editors look).",
+)
 @model_options
 @faces_option
 @click.option(
@@ -293,6 +316,7 @@ def crop(
     preview_dir: Path | None,
     dry_run: bool,
     as_json: bool,
+    xmp: str | None,
     weights: str | None,
     engine: str,
     device: str,
@@ -314,19 +338,38 @@ def crop(
         )
     if manifest is not None and str(manifest) == "-":  # the records on standard output
         manifest, as_json = None, True
+    pipe.check(
+        paths,
+        out_dir,
+        as_json=as_json,
+        refused={
+            "--ray": ray_address,
+            "--files-from": files_from,
+            "--xmp-only" if xmp == "only" else "--xmp": xmp,
+        },
+        refused_with_stdin={"--preview": preview, "--preview-dir": preview_dir},
+    )
+    ctx = click.get_current_context()
+    stdin = ctx.with_resource(pipe.stdin_copy()) if pipe.STDIO in paths else None
     ui = UI(level_from_flags(quiet, verbose))
-    paths = sources(paths, files_from, out_dir, ray_address, ray_workers, ray_gpus)
+    paths = sources(
+        (str(stdin),) if stdin else paths, files_from, out_dir, ray_address, ray_workers, ray_gpus
+    )
     scan = storage.scan_sources(paths, recursive=not no_recursive)
+    if out_dir == pipe.STDIO and len(scan.images) + len(scan.missing) + len(scan.skipped) > 1:
+        raise click.UsageError("-o - writes the crop of one photo: give one photo")
     if not scan.images and not scan.missing:  # a missing path gets its own error below
         skipped = f" ({len(scan.skipped)} file(s) skipped, -v names them)" if scan.skipped else ""
         ui.warning("no photos found in " + ", ".join(map(str, paths)) + skipped)
-    stop_requested = click.get_current_context().with_resource(_interrupts(ui))
+    stop_requested = ctx.with_resource(_interrupts(ui))
     stdout_closed = False
     shown: set[str] = set()
 
     def show(record: dict[str, Any], warnings: list[str]) -> None:
         """Per photo: manifest line, JSON on stdout, messages, bar (sink and advance: below)."""
         nonlocal stdout_closed
+        if stdin is not None:
+            warnings = pipe.as_given(record, warnings, str(stdin))
         if sink is not None:
             sink.write(json.dumps(record) + "\n")
         if as_json and not stdout_closed:
@@ -380,6 +423,8 @@ def crop(
         max_size=max_size,
         max_pixels=max_pixels,
         batch_size=batch_size,
+        xmp=xmp is not None,
+        xmp_only=xmp == "only",
     )
     total = len(scan.images) + len(scan.missing) + len(scan.skipped)
     with _jsonl_sink(manifest) as sink, ui.progress(total, "Cropping") as advance:
@@ -397,7 +442,7 @@ def crop(
             ui.warning(message)
     if preview is not None or preview_dir is not None:
         _write_previews(ui, report.records, preview, preview_dir, max_pixels)
-    ui.print(_summary(report, out_dir, dry_run))
+    ui.print(_summary(report, out_dir, dry_run, xmp or ""))
     if report.stopped:
         message = (
             f"{report.stopped}: {report.counts['not_processed']} photo(s) not processed;"

@@ -14,9 +14,7 @@ import operator
 import os
 import shutil
 import struct
-import threading
 from collections.abc import Iterator
-from dataclasses import dataclass, field
 from pathlib import Path
 
 import numpy as np
@@ -25,6 +23,15 @@ from PIL import Image, ImageCms, ImageOps, UnidentifiedImageError
 from sacrop_cli.errors import ImageError, OutputError
 from sacrop_cli.io.atomic import atomic_open
 from sacrop_cli.io.exif import exif_for_crop
+from sacrop_cli.io.photo import DEFAULT_MAX_PIXELS, MIN_SIDE, Photo, own_pixel_limit
+from sacrop_cli.io.raw import (
+    RAW_EXTENSIONS,
+    develop_raw,
+    is_raw,
+    open_raw_for_analysis,
+    raw_orientation,
+    save_tiff16,
+)
 
 try:  # HEIC/HEIF photos from phones
     from pillow_heif import register_heif_opener
@@ -43,8 +50,13 @@ FORMAT_FOR_EXTENSION = {
     ".bmp": "BMP",
 }
 
-#: Formats read but not written, and what their crops become.
-_READ_ONLY_EXTENSIONS = {".gif": ".png", ".heic": ".jpg", ".heif": ".jpg"}
+#: Formats read but not written, and what their crops become (RAWs: JPEGs).
+_READ_ONLY_EXTENSIONS = {
+    ".gif": ".png",
+    ".heic": ".jpg",
+    ".heif": ".jpg",
+    **dict.fromkeys(RAW_EXTENSIONS, ".jpg"),
+}
 _EXTENSION_FOR_FORMAT = {
     "JPEG": ".jpg",
     "MPO": ".jpg",
@@ -56,13 +68,6 @@ _EXTENSION_FOR_FORMAT = {
     "HEIF": ".jpg",
 }
 
-DEFAULT_MAX_PIXELS = 200_000_000
-"""Largest image (width x height) decoded by default: 200 MP covers every current camera while
-refusing decompression bombs; a 200 MP RGB image needs about 600 MB of memory."""
-
-MIN_SIDE = 32
-"""Images with a shorter side are refused: no meaningful crop fits in them."""
-
 _METADATA_FORMATS = frozenset({"JPEG", "PNG", "WEBP", "TIFF"})  # carry EXIF and ICC (not BMP)
 # Modes each output format can store, and what to convert the others (L, LA, RGB, RGBA) to.
 _SAVE_MODE = {
@@ -72,6 +77,7 @@ _SAVE_MODE = {
     "WEBP": {"L": "RGB", "LA": "RGBA", "RGB": "RGB", "RGBA": "RGBA"},
     "BMP": {"L": "L", "LA": "RGBA", "RGB": "RGB", "RGBA": "RGBA"},
 }
+_LANCZOS = Image.Resampling.LANCZOS
 _JPEG_MAX_EXIF = 65533  # one APP1 segment
 _GRAY_MODES = frozenset({"1", "L", "LA", "La", "I", "I;16", "I;16L", "I;16B", "I;16N", "F"})
 _ALPHA_MODES = frozenset({"RGBA", "RGBa", "LA", "La", "PA"})
@@ -80,58 +86,6 @@ _SIXTEEN_BIT_MODES = frozenset({"I", "I;16", "I;16L", "I;16B", "I;16N"})
 
 # ---------------------------------------------------------------------------------------------
 # Reading
-
-
-@dataclass
-class Photo:
-    """A decoded photo, upright, with the metadata a crop should carry.
-
-    ``image`` is in mode L, LA, RGB or RGBA. ``exif`` is the source's EXIF block as found in the
-    file (None without one); ``warnings`` are complete one-line messages naming the file, and
-    :func:`save_crop` appends its own (e.g. corrupt EXIF) once.
-    """
-
-    path: Path
-    image: Image.Image
-    format: str
-    exif: bytes | None = None
-    icc_profile: bytes | None = None
-    warnings: list[str] = field(default_factory=list)
-    n_frames: int = 1
-    xmp: bytes | None = None  # XMP packet (keywords, ratings...), orientation already upright
-    orientation: int = 1  # the EXIF orientation the file was stored with
-    from_file: bool = True  # False for an image given in memory: no file bytes to copy
-
-    @property
-    def size(self) -> tuple[int, int]:
-        """Upright (width, height)."""
-        return self.image.size
-
-
-# Pillow's decompression-bomb limit (Image.MAX_IMAGE_PIXELS) is process-wide and lower than
-# DEFAULT_MAX_PIXELS, and its error does not say the size. We compare the header size with the
-# caller's limit ourselves, before decoding, and switch Pillow's check off while our decodes run.
-# Reference-counted so that concurrent decodes in threads do not restore it under each other.
-_limit_lock = threading.Lock()
-_limit_users = 0
-_limit_saved: int | None = None
-
-
-@contextlib.contextmanager
-def _own_pixel_limit() -> Iterator[None]:
-    global _limit_users, _limit_saved
-    with _limit_lock:
-        if _limit_users == 0:
-            _limit_saved = Image.MAX_IMAGE_PIXELS
-            Image.MAX_IMAGE_PIXELS = None
-        _limit_users += 1
-    try:
-        yield
-    finally:
-        with _limit_lock:
-            _limit_users -= 1
-            if _limit_users == 0:
-                Image.MAX_IMAGE_PIXELS = _limit_saved
 
 
 def _orientation(im: Image.Image) -> int:
@@ -174,7 +128,7 @@ def _open_checked(path: Path, max_pixels: int | None) -> Iterator[Image.Image]:
     if st.st_size == 0:
         raise ImageError(f"{path}: empty file (0 bytes)")
 
-    with _own_pixel_limit():
+    with own_pixel_limit():
         try:
             im = Image.open(path)
         except UnidentifiedImageError:
@@ -264,14 +218,19 @@ def _normalize_mode(
     return out, icc
 
 
-def open_photo(path: Path | str, *, max_pixels: int | None = DEFAULT_MAX_PIXELS) -> Photo:
+def open_photo(
+    path: Path | str, *, max_pixels: int | None = DEFAULT_MAX_PIXELS, bits: int = 8
+) -> Photo:
     """Decode the first frame of ``path`` at full resolution, upright.
 
     The size limit is checked on the header before any decoding; ``max_pixels=None`` removes
     it. Truncated files are refused (ImageError "truncated or corrupt image data") instead of
     being completed with grey. For animated or multi-page files the first frame is used, with a
-    warning.
+    warning. A camera RAW is developed (:func:`sacrop_cli.io.raw.develop_raw`); ``bits=16``
+    keeps its 16-bit pixels too, for TIFF crops.
     """
+    if is_raw(path):
+        return develop_raw(path, bits=bits, max_pixels=max_pixels)
     path = Path(path)
     notes: list[str] = []
     with _open_checked(path, max_pixels) as im:
@@ -354,8 +313,12 @@ def open_for_analysis(
     JPEGs are decoded with ``Image.draft`` at the smallest DCT scale (1/2, 1/4, 1/8) that keeps
     the shorter side at least ``short_side``; other formats at full size. Images already smaller
     come back as they are. Returns ``(rgb_image, (W, H))`` where ``(W, H)`` is the full-resolution
-    upright size: boxes are always expressed in those pixels.
+    upright size: boxes are always expressed in those pixels. A camera RAW gives its embedded
+    preview or a half-size develop (:func:`sacrop_cli.io.raw.open_raw_for_analysis`).
     """
+    if is_raw(path):
+        raw = open_raw_for_analysis(path, short_side, max_pixels=max_pixels)
+        return raw.image, raw.full_size
     path = Path(path)
     with _open_checked(path, max_pixels) as im:
         full = _upright_header_size(im)
@@ -372,8 +335,16 @@ def open_for_analysis(
     return image.convert("RGB"), full if drafted else upright.size
 
 
-# ---------------------------------------------------------------------------------------------
-# EXIF
+def stored_orientation(path: Path | str) -> int:
+    """The EXIF orientation (1-8) ``path`` is stored with, from its header alone (1 when it
+    has none or cannot be read: the decoders say what is wrong with the file)."""
+    if is_raw(path):
+        return raw_orientation(path)
+    try:
+        with own_pixel_limit(), Image.open(path) as im:
+            return _orientation(im)
+    except (OSError, UnidentifiedImageError, ValueError):
+        return 1
 
 
 # ---------------------------------------------------------------------------------------------
@@ -399,6 +370,20 @@ def _fit_within(size: tuple[int, int], max_size: tuple[int, int]) -> tuple[int, 
     )
 
 
+def _resized16(pixels: np.ndarray, max_size: tuple[int, int] | None) -> np.ndarray:
+    """(H, W, 3) uint16 pixels shrunk to fit ``max_size`` like 8-bit crops (LANCZOS): channel by
+    channel in floats, as Pillow has no 16-bit RGB mode."""
+    height, width = pixels.shape[:2]
+    size = (width, height) if max_size is None else _fit_within((width, height), max_size)
+    if size == (width, height):
+        return pixels
+    channels = [
+        np.asarray(Image.fromarray(pixels[..., c].astype(np.float32), "F").resize(size, _LANCZOS))
+        for c in range(3)
+    ]
+    return np.stack(channels, axis=-1).round().clip(0, 65535).astype(np.uint16)
+
+
 def save_crop(
     photo: Photo,
     box: tuple[int, int, int, int],
@@ -414,8 +399,10 @@ def save_crop(
     ``format`` defaults to the one of the extension. ``max_size=(w, h)`` shrinks the crop to fit
     (ratio kept, LANCZOS, never enlarged). The crop keeps the ICC profile and an updated EXIF
     block (see :func:`exif_for_crop`; its warnings are appended to ``photo.warnings``). Alpha is
-    dropped for JPEG only. The file appears complete or not at all: an existing ``out_path`` is
-    replaced only with ``overwrite``, and never when it is the source photo itself.
+    dropped for JPEG only. A RAW developed with 16 bits gives a 16-bit TIFF
+    (:func:`sacrop_cli.io.raw.save_tiff16`). The file appears complete or not at all: an
+    existing ``out_path`` is replaced only with ``overwrite``, and never when it is the source
+    photo itself.
     Raises ImageError for a box outside the photo and OutputError when the crop cannot be
     written; returns ``out_path``.
     """
@@ -435,6 +422,15 @@ def save_crop(
             f"{photo.path}: crop box ({x1}, {y1}, {x2}, {y2}) is empty or outside the "
             f"{width}x{height} image"
         )
+    with contextlib.suppress(OSError):  # samefile fails when either file is missing
+        if photo.from_file and os.path.samefile(out_path, photo.path):
+            raise OutputError(f"{out_path}: is the source photo; refusing to overwrite it")
+    pixels16 = getattr(photo, "pixels16", None)  # a RAW developed with bits=16
+    if fmt == "TIFF" and pixels16 is not None:
+        crop16 = _resized16(pixels16[y1:y2, x1:x2], max_size)
+        exif, notes = exif_for_crop(photo.exif, crop16.shape[1], crop16.shape[0], source=photo.path)
+        photo.warnings.extend(n for n in notes if n not in photo.warnings)
+        return save_tiff16(crop16, out_path, exif, overwrite=overwrite)
     crop = photo.image.crop((x1, y1, x2, y2))
     if max_size is not None:
         size = _fit_within(crop.size, max_size)
@@ -470,9 +466,6 @@ def save_crop(
         elif photo.xmp and fmt == "TIFF":
             params["tiffinfo"] = {700: photo.xmp}  # the XMP tag
 
-    with contextlib.suppress(OSError):  # samefile fails when either file is missing
-        if photo.from_file and os.path.samefile(out_path, photo.path):
-            raise OutputError(f"{out_path}: is the source photo; refusing to overwrite it")
     whole = (x1, y1, x2, y2) == (0, 0, width, height) and crop.size == (width, height)
     if (
         whole

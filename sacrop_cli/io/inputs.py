@@ -7,10 +7,17 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 
-SUPPORTED_EXTENSIONS = frozenset(
-    {".jpg", ".jpeg", ".png", ".webp", ".tif", ".tiff", ".bmp", ".gif", ".heic", ".heif"}
+RAW_EXTENSIONS = frozenset(
+    {".dng", ".cr2", ".cr3", ".nef", ".nrw", ".arw", ".raf", ".orf", ".rw2", ".pef", ".srw"}
 )
-"""Extensions of the photos found in folders (GIF and HEIC are read, not written: see
+"""Camera RAW files, developed by :mod:`sacrop_cli.io.raw` (named here, where no decoder is
+loaded, since scanning folders needs them)."""
+
+SUPPORTED_EXTENSIONS = (
+    frozenset({".jpg", ".jpeg", ".png", ".webp", ".tif", ".tiff", ".bmp", ".gif", ".heic", ".heif"})
+    | RAW_EXTENSIONS
+)
+"""Extensions of the photos found in folders (GIF, HEIC and RAWs are read, not written: see
 :func:`sacrop_cli.io.imageio.crop_extension`)."""
 
 

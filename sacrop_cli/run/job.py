@@ -12,6 +12,8 @@ from sacrop_cli.io.imageio import DEFAULT_MAX_PIXELS
 from sacrop_cli.ratios import Ratio, parse_ratio
 
 DEFAULT_OUT_DIR = Path("crops")
+STDOUT = "-"
+"""``out_dir`` for standard output: one photo's rank-1 crop of the first ratio goes there."""
 #: ``--format`` value -> file extension of the crops.
 FORMAT_EXTENSIONS = {"jpeg": ".jpg", "png": ".png", "webp": ".webp", "tiff": ".tif"}
 
@@ -30,7 +32,9 @@ class CropJob:
     ``ratios`` are labels (``"4:3"``, ``"any"``; Ratios and strings are turned into them).
     ``format`` is ``jpeg``/``png``/``webp``/``tiff``, or None to keep each photo's own format
     (PNG for GIFs). An existing crop file is left alone unless ``overwrite``; a source photo is
-    never written to. ``orient`` turns fixed ratios to each photo's orientation.
+    never written to. ``orient`` turns fixed ratios to each photo's orientation. ``xmp`` also
+    writes an XMP sidecar per photo (:mod:`sacrop_cli.io.xmp`); ``xmp_only`` writes the
+    sidecars and no crop files (it implies ``xmp``).
     """
 
     ratios: tuple[str, ...] = ("any",)
@@ -44,9 +48,13 @@ class CropJob:
     max_size: tuple[int, int] | None = None
     max_pixels: int = DEFAULT_MAX_PIXELS
     batch_size: int = 8
+    xmp: bool = False
+    xmp_only: bool = False
 
     def __post_init__(self) -> None:
         object.__setattr__(self, "ratios", _labels(self.ratios))
+        if self.xmp_only:
+            object.__setattr__(self, "xmp", True)
         if self.format is not None and self.format not in FORMAT_EXTENSIONS:
             raise ValueError(
                 f"format must be one of {sorted(FORMAT_EXTENSIONS)}, not {self.format!r}"
@@ -55,6 +63,10 @@ class CropJob:
             object.__setattr__(self, "out_dir", DEFAULT_OUT_DIR)
         if self.max_pixels is None:
             object.__setattr__(self, "max_pixels", DEFAULT_MAX_PIXELS)
+
+    @property
+    def to_stdout(self) -> bool:
+        return str(self.out_dir) == STDOUT
 
     def save_options(self) -> dict[str, Any]:
         """The keywords of :func:`sacrop_cli.io.imageio.save_crop` this job writes with."""

@@ -30,7 +30,7 @@ from sacrop_cli.run.job import CropJob
 from sacrop_cli.run.naming import Namer, OutputPlan
 from sacrop_cli.run.record import PhotoRecord, fail, new_record
 from sacrop_cli.run.report import BatchReport, ProgressCallback, start_run
-from sacrop_cli.run.writers import LocalWriter, finish_photo
+from sacrop_cli.run.writers import LocalWriter, StreamWriter, finish_photo
 from sacrop_cli.search import Crop
 
 #: Threads decoding the reduced images of the next batch while the network scores this one.
@@ -189,9 +189,9 @@ def run_batch(
     """
     start = time.perf_counter()
     report, images, emit = start_run(inputs, job, on_progress)
-    namer = Namer(job.out_dir, job.format, (p for p, _ in images))
+    namer = Namer(job.out_dir, job.format, (p for p, _ in images), xmp=job.xmp)
     planned = [(path, namer.plan(path, root)) for path, root in images]
-    writer = LocalWriter(namer.is_source)
+    writer = StreamWriter() if job.to_stdout else LocalWriter(namer.is_source)
 
     def stop_now() -> bool:
         if report.stopped is None and should_stop is not None and should_stop():

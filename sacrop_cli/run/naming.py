@@ -2,8 +2,9 @@
 so that the local run and a Ray worker name crops alike, never two photos' crops alike and never
 over a source photo.
 
-Layout: ``out_dir / <folder relative to the input root> / <stem>.<ratio>.<rank>.<ext>``;
-photos given directly (not found in a folder) go to the top of ``out_dir``.
+Layout: ``out_dir / <folder relative to the input root> / <stem>.<ratio>.<rank>.<ext>``, and
+``<stem>.xmp`` for a sidecar; photos given directly (not found in a folder) go to the top of
+``out_dir``.
 """
 
 from __future__ import annotations
@@ -15,6 +16,7 @@ from pathlib import Path, PurePosixPath
 
 from sacrop_cli.io.imageio import crop_extension, known_crop_extension, output_name
 from sacrop_cli.io.storage import is_uri, join
+from sacrop_cli.io.xmp import sidecar_name
 from sacrop_cli.run.job import FORMAT_EXTENSIONS
 from sacrop_cli.search import Crop
 
@@ -37,12 +39,24 @@ class OutputPlan:
             os.path.join(self.folder, output_name(self.name, c.ratio, c.rank, ext)) for c in crops
         ]
 
+    def sidecar(self) -> str:
+        """The path of the photo's XMP sidecar: ``folder/<stem of name>.xmp``."""
+        return os.path.join(self.folder, sidecar_name(self.name))
+
 
 class Namer:
-    """Output plans for each photo, with ``-2``, ``-3``... when two photos would share a name."""
+    """Output plans for each photo, with ``-2``, ``-3``... when two photos would share a name:
+    with ``xmp``, a stem (``IMG_1.CR2`` and ``IMG_1.jpg`` share ``IMG_1.xmp``), else a stem and
+    an extension."""
 
-    def __init__(self, out_dir: Path | str, fmt: str | None, sources: Iterable[Path | str]) -> None:
-        self.out_dir, self.fmt = out_dir, fmt
+    def __init__(
+        self,
+        out_dir: Path | str,
+        fmt: str | None,
+        sources: Iterable[Path | str],
+        xmp: bool = False,
+    ) -> None:
+        self.out_dir, self.fmt, self.xmp = out_dir, fmt, xmp
         self.claimed: set[tuple[str, str, str | None]] = set()
         self.source_paths: set[Path] = set()
         self.source_ids: set[tuple[int, int]] = set()
@@ -75,7 +89,7 @@ class Namer:
         n = 1
         while True:
             name = src_path.name if n == 1 else f"{src_path.stem}-{n}{src_path.suffix}"
-            key = (folder, PurePosixPath(name).stem, ext)
+            key = (folder, PurePosixPath(name).stem, None if self.xmp else ext)
             if key not in self.claimed:
                 self.claimed.add(key)
                 return OutputPlan(folder, name, ext)

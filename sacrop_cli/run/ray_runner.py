@@ -277,7 +277,7 @@ def run_on_ray(
     _import_ray()  # before any work: without Ray there is nothing to do
     start = time.perf_counter()
     report, images, emit = start_run(inputs, job, on_progress)
-    namer = Namer(job.out_dir, job.format, (p for p, _ in images))
+    namer = Namer(job.out_dir, job.format, (p for p, _ in images), xmp=job.xmp)
     rows = []
     for path, root in images:
         plan = namer.plan(path, root)

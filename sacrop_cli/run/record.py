@@ -9,7 +9,9 @@ Records are plain dicts typed by :class:`PhotoRecord`, so they are JSON as they 
      "faces": [[x1, y1, x2, y2, score], ...] | None (not looked for, or not analysed),
      "crops": [{"ratio": "4:3", "rank": 1, "box": [x1, y1, x2, y2], "score": float (4 places),
                 "note": None | why a rule could not be met (see ``constraints``),
-                "path": str | None, "status": "written" | "exists" | "dry-run" | "failed"}]}
+                "path": str | None,
+                "status": "written" | "exists" | "dry-run" | "sidecar" (--xmp-only) | "failed"}],
+     "sidecar": None | the XMP sidecar written (--xmp)}
 
 ``sacrop review`` adds optional keys, so that what a person chose stays beside what sacrop
 proposed (human-voted pairs for training); readers that do not know them ignore them. Its
@@ -39,7 +41,7 @@ if TYPE_CHECKING:
     import pyarrow as pa
 
 PhotoStatus = Literal["ok", "error", "skipped"]
-CropStatus = Literal["pending", "written", "exists", "dry-run", "failed"]
+CropStatus = Literal["pending", "written", "exists", "dry-run", "sidecar", "failed"]
 
 
 class Proposed(TypedDict):
@@ -74,6 +76,7 @@ class _PhotoFields(TypedDict):
     error: str | None
     faces: list[list[float]] | None
     crops: list[CropRecord]
+    sidecar: str | None
 
 
 class PhotoRecord(_PhotoFields, total=False):
@@ -96,6 +99,7 @@ def new_record(source: Path | str, size: tuple[int, int] | None = None) -> Photo
         "error": None,
         "faces": None,
         "crops": [],
+        "sidecar": None,
     }
 
 
@@ -154,6 +158,7 @@ def arrow_schema(**extra: pa.DataType) -> pa.Schema:
             ("error", pa.string()),
             ("faces", pa.list_(pa.list_(pa.float64()))),
             ("crops", pa.list_(crop)),
+            ("sidecar", pa.string()),
             *extra.items(),
         ]
     )
