@@ -3,11 +3,12 @@ script) through the local run or Ray down to the writers."""
 
 from __future__ import annotations
 
-from collections.abc import Iterable
-from dataclasses import dataclass
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from sacrop_cli.hints import Hints
 from sacrop_cli.io.imageio import DEFAULT_MAX_PIXELS
 from sacrop_cli.ratios import Ratio, parse_ratio
 
@@ -30,7 +31,9 @@ class CropJob:
     ``ratios`` are labels (``"4:3"``, ``"any"``; Ratios and strings are turned into them).
     ``format`` is ``jpeg``/``png``/``webp``/``tiff``, or None to keep each photo's own format
     (PNG for GIFs). An existing crop file is left alone unless ``overwrite``; a source photo is
-    never written to. ``orient`` turns fixed ratios to each photo's orientation.
+    never written to. ``orient`` turns fixed ratios to each photo's orientation. ``hints``
+    steer every photo's crops; ``photo_hints`` add a photo's own (by its path as given, the
+    manifest's ``source``), as a hints file does.
     """
 
     ratios: tuple[str, ...] = ("any",)
@@ -44,6 +47,8 @@ class CropJob:
     max_size: tuple[int, int] | None = None
     max_pixels: int = DEFAULT_MAX_PIXELS
     batch_size: int = 8
+    hints: Hints = Hints()
+    photo_hints: Mapping[str, Hints] = field(default_factory=dict, hash=False)
 
     def __post_init__(self) -> None:
         object.__setattr__(self, "ratios", _labels(self.ratios))
@@ -55,6 +60,10 @@ class CropJob:
             object.__setattr__(self, "out_dir", DEFAULT_OUT_DIR)
         if self.max_pixels is None:
             object.__setattr__(self, "max_pixels", DEFAULT_MAX_PIXELS)
+
+    def hints_for(self, source: Path | str) -> Hints:
+        """The hints of one photo: the job's, and its own line of a hints file."""
+        return self.hints.combined(self.photo_hints.get(str(source)))
 
     def save_options(self) -> dict[str, Any]:
         """The keywords of :func:`sacrop_cli.io.imageio.save_crop` this job writes with."""
