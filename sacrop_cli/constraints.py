@@ -156,6 +156,7 @@ class CropRules:
         self.subject = subject
         area = (self.faces[:, 2] - self.faces[:, 0]) * (self.faces[:, 3] - self.faces[:, 1])
         self.group = confident & (area >= GROUP_AREA * area[0]) if len(area) else confident
+        self.confident = confident
         hints = hints or PixelHints()
         self.keep = np.asarray(hints.keep, np.float64).reshape(-1, 4)
         self.avoid = np.asarray(hints.avoid, np.float64).reshape(-1, 4)
@@ -306,8 +307,9 @@ class CropRules:
         return out[ok]
 
     def anchored(self, boxes: np.ndarray) -> np.ndarray:
-        """``boxes`` (same sizes) moved as little as possible to hold the group's heads, or else
-        the largest head, or else the largest face; boxes too small for all three are dropped.
+        """``boxes`` (same sizes) moved as little as possible to hold the group's heads (and the
+        uncertain detections' heads first, if any), or else the largest head, or else the
+        largest face; boxes too small for all of them are dropped.
         Candidates from a grid may all miss a face; these give the search windows that don't.
         (The subject needs none: moving windows to it changed no measured figure and cost a
         tenth of the analysis.)"""
@@ -321,6 +323,9 @@ class CropRules:
             self.heads[0],
             self.faces[0],
         ]
+        if not self.confident.all():  # first, the group with the uncertain heads: none cut
+            held = self.heads[self.group | ~self.confident]
+            targets.insert(0, np.concatenate([held.min(0)[:2], held.max(0)[2:]]))
         out, placed = boxes.copy(), np.zeros(len(boxes), bool)
         for t in targets:
             fits = ~placed & (w >= t[2] - t[0]) & (h >= t[3] - t[1])
