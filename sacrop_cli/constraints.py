@@ -124,17 +124,20 @@ def subject_box(amap: np.ndarray, width: int, height: int) -> np.ndarray:
     )
 
 
-def _main_face_first(faces: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+def _main_face_first(faces: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """Faces ``[N, 4+]`` (largest first; a fifth column is the detector's score) with the
-    largest confident one moved first, and which of them are confident."""
+    largest confident one moved first; which of them are confident; and which are the
+    uncertain detections larger than it."""
     faces = faces.reshape(len(faces), -1) if faces.size else np.zeros((0, 4))
     scores = faces[:, 4] if faces.shape[1] > 4 else np.ones(len(faces))
     confident = scores >= CONFIDENT_SCORE
+    larger = np.zeros(len(faces), bool)
     if confident.any() and not confident[0]:
         main = int(np.argmax(confident))  # the first confident one is the largest of them
         order = [main, *(i for i in range(len(faces)) if i != main)]
         faces, confident = faces[order], confident[order]
-    return faces[:, :4], confident if confident.any() else np.ones(len(faces), bool)
+        larger[1 : main + 1] = True
+    return faces[:, :4], confident if confident.any() else ~larger, larger
 
 
 class CropRules:
@@ -150,13 +153,12 @@ class CropRules:
         subject: np.ndarray | None = None,
         hints: PixelHints | None = None,
     ) -> None:
-        self.faces, confident = _main_face_first(np.asarray(faces, np.float64))
+        self.faces, confident, self.outranked = _main_face_first(np.asarray(faces, np.float64))
         self.heads = heads(self.faces, width, height)
         self.size = (width, height)
         self.subject = subject
         area = (self.faces[:, 2] - self.faces[:, 0]) * (self.faces[:, 3] - self.faces[:, 1])
         self.group = confident & (area >= GROUP_AREA * area[0]) if len(area) else confident
-        self.confident = confident
         hints = hints or PixelHints()
         self.keep = np.asarray(hints.keep, np.float64).reshape(-1, 4)
         self.avoid = np.asarray(hints.avoid, np.float64).reshape(-1, 4)
@@ -307,8 +309,8 @@ class CropRules:
         return out[ok]
 
     def anchored(self, boxes: np.ndarray) -> np.ndarray:
-        """``boxes`` (same sizes) moved as little as possible to hold the group's heads (and the
-        uncertain detections' heads first, if any), or else the largest head, or else the
+        """``boxes`` (same sizes) moved as little as possible to hold the group's heads (with
+        the heads of uncertain detections larger than the main face first, if any), or else the largest head, or else the
         largest face; boxes too small for all of them are dropped.
         Candidates from a grid may all miss a face; these give the search windows that don't.
         (The subject needs none: moving windows to it changed no measured figure and cost a
@@ -323,8 +325,8 @@ class CropRules:
             self.heads[0],
             self.faces[0],
         ]
-        if not self.confident.all():  # first, the group with the uncertain heads: none cut
-            held = self.heads[self.group | ~self.confident]
+        if self.outranked.any():  # first, with the larger uncertain detections: none cut
+            held = self.heads[self.group | self.outranked]
             targets.insert(0, np.concatenate([held.min(0)[:2], held.max(0)[2:]]))
         out, placed = boxes.copy(), np.zeros(len(boxes), bool)
         for t in targets:
