@@ -310,8 +310,8 @@ class CropRules:
 
     def anchored(self, boxes: np.ndarray) -> np.ndarray:
         """``boxes`` (same sizes) moved as little as possible to hold the group's heads (with
-        the heads of uncertain detections larger than the main face first, if any), or else the largest head, or else the
-        largest face; boxes too small for all of them are dropped.
+        the heads of uncertain detections larger than the main face first, if any), or else
+        the largest head, or else the largest face; boxes too small for all are dropped.
         Candidates from a grid may all miss a face; these give the search windows that don't.
         (The subject needs none: moving windows to it changed no measured figure and cost a
         tenth of the analysis.)"""
