@@ -24,6 +24,7 @@ from sacrop_cli.constraints import CropRules, subject_box
 from sacrop_cli.engines.base import Engine
 from sacrop_cli.engines.factory import load_engine
 from sacrop_cli.faces import FaceDetector
+from sacrop_cli.hints import Hints, RegionLike
 from sacrop_cli.io.imageio import open_for_analysis, open_photo, photo_from_image, save_crop
 from sacrop_cli.model.preprocess import boxes_to_rois, image_to_array, input_size, resize_to
 from sacrop_cli.ratios import Ratio, parse_ratio
@@ -31,7 +32,6 @@ from sacrop_cli.search import Crop
 
 if TYPE_CHECKING:
     from sacrop_cli.io.imageio import Photo
-
 
 
 @dataclass(frozen=True)
@@ -82,6 +82,8 @@ class Analysis:
 
 #: What the API takes for ratios: one ratio ("4:3", (4, 3), a Ratio) or several of them.
 Ratios = str | Ratio | tuple[float, float] | Iterable[str | Ratio | tuple[float, float]]
+#: Regions of a hint: one (``"10%,20%,40%,60%"``, ``(60, 80, 240, 240)``) or a list of them.
+Regions = RegionLike | Iterable[RegionLike] | None
 
 
 def as_ratios(ratios: Ratios) -> list[Ratio]:
@@ -181,15 +183,33 @@ class Cropper:
         return self.encode(photos).scores(boxes)
 
     def best_crops(
-        self, photos: Sequence[Analysis], ratios: Ratios, k: int = 1, *, orient: bool = False
+        self,
+        photos: Sequence[Analysis],
+        ratios: Ratios,
+        k: int = 1,
+        *,
+        orient: bool = False,
+        keep: Regions = None,
+        avoid: Regions = None,
+        focus: RegionLike | None = None,
+        hints: Sequence[Hints | None] | None = None,
     ) -> list[list[Crop]]:
         """Top-``k`` crops per ratio for each photo, all ratios in one pass. With ``orient``, a
-        fixed ratio follows each photo's orientation (4:3 is 3:4 on a portrait photo)."""
+        fixed ratio follows each photo's orientation (4:3 is 3:4 on a portrait photo).
+
+        ``keep`` (regions every crop holds whole), ``avoid`` (regions crops leave out) and
+        ``focus`` (a point every crop holds) are a person's hints for every photo, in pixels of
+        the upright photo or ``%`` of its sides (``keep="10%,20%,40%,60%"``); ``hints[i]`` adds
+        photo ``i``'s own. They outrank the face rules; where no window of a ratio meets one,
+        the crops are the nearest miss and their ``note`` says so. ValueError when a hint is
+        malformed or outside a photo."""
         wanted = as_ratios(ratios)
         per_photo = [
             [r.oriented(*p.full_size) for r in wanted] if orient else wanted for p in photos
         ]
-        return self.encode(photos).best_crops(per_photo, k)
+        common = Hints.of(keep, avoid, focus)
+        own = hints if hints is not None else [None] * len(photos)
+        return self.encode(photos).best_crops(per_photo, k, [common.combined(h) for h in own])
 
     def crop(
         self,
@@ -198,10 +218,21 @@ class Cropper:
         top_k: int = 1,
         *,
         orient: bool = False,
+        keep: Regions = None,
+        avoid: Regions = None,
+        focus: RegionLike | None = None,
     ) -> list[Crop]:
         """The ``top_k`` best crops of one photo for each ratio, best first within a ratio;
-        ``orient`` as in :meth:`best_crops`."""
-        return self.best_crops([self.load(image_or_path)], ratios, top_k, orient=orient)[0]
+        ``orient`` and the hints ``keep``, ``avoid`` and ``focus`` as in :meth:`best_crops`."""
+        return self.best_crops(
+            [self.load(image_or_path)],
+            ratios,
+            top_k,
+            orient=orient,
+            keep=keep,
+            avoid=avoid,
+            focus=focus,
+        )[0]
 
     def crop_images(
         self,
@@ -210,10 +241,15 @@ class Cropper:
         top_k: int = 1,
         *,
         orient: bool = False,
+        keep: Regions = None,
+        avoid: Regions = None,
+        focus: RegionLike | None = None,
     ) -> list[CroppedImage]:
         """:meth:`crop`, with each crop's pixels at full resolution and a ``save`` that keeps
         the photo's EXIF, ICC profile and XMP."""
-        crops = self.crop(image_or_path, ratios, top_k, orient=orient)
+        crops = self.crop(
+            image_or_path, ratios, top_k, orient=orient, keep=keep, avoid=avoid, focus=focus
+        )
         if isinstance(image_or_path, Image.Image):
             photo = photo_from_image(image_or_path)
         else:
@@ -242,11 +278,13 @@ class Cropper:
         return [float(s) for s in self.score_many([photo], [arr])[0]]
 
 
-def _rules(photo: Analysis, maps: np.ndarray | None) -> CropRules:
-    """The photo's faces, and the subject of its high-level activation map (if it has maps)."""
+def _rules(photo: Analysis, maps: np.ndarray | None, hints: Hints | None) -> CropRules:
+    """The photo's faces, the subject of its high-level activation map (if it has maps) and a
+    person's hints."""
     faces = photo.faces if photo.faces is not None else np.zeros((0, 4))
     subject = None if maps is None else subject_box(maps[1], *photo.full_size)
-    return CropRules(faces, *photo.full_size, subject)
+    pixels = hints.in_pixels(*photo.full_size) if hints else None
+    return CropRules(faces, *photo.full_size, subject, pixels)
 
 
 class Encoded:
@@ -291,16 +329,23 @@ class Encoded:
                     out[i] = maps[b]
         return out
 
-    def best_crops(self, ratios: Sequence[Sequence[Ratio]], k: int = 1) -> list[list[Crop]]:
+    def best_crops(
+        self,
+        ratios: Sequence[Sequence[Ratio]],
+        k: int = 1,
+        hints: Sequence[Hints | None] | None = None,
+    ) -> list[list[Crop]]:
         """Top-``k`` crops of photo ``i`` for each of ``ratios[i]``, best first: the steps of
         :mod:`sacrop_cli.search` (build, refine unless the cropper's ``refine`` is off, pick).
 
         Only the boxes of the best face level any box of the ratio reaches compete. Rank 1 is
         the best of those that also keep the subject when any does, and the same whatever
         ``k``; ranks 2 to ``k`` are visibly different framings from every better rank (see
-        :data:`~sacrop_cli.candidates.ALTERNATIVE_IOU`).
+        :data:`~sacrop_cli.candidates.ALTERNATIVE_IOU`). ``hints[i]`` are photo ``i``'s hints,
+        which outrank the face rules.
         """
-        rules = [_rules(p, m) for p, m in zip(self.photos, self.maps())]
+        own = hints if hints is not None else [None] * len(self.photos)
+        rules = [_rules(p, m, h) for p, m, h in zip(self.photos, self.maps(), own)]
         pools = search.build(self.scores, ratios, rules)
         if self.cropper.refine:
             pools = search.refine(self.scores, pools, k, rules)

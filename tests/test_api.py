@@ -273,3 +273,25 @@ def test_the_dogs_at_the_window_keep_their_heads():
     assert kept.box == (0, 360, 1065, 959) and cut.box == (0, 456, 1065, 1055)
     assert not any(_cuts(kept.box, f[:4]) for f in faces)
     assert any(_cuts(cut.box, f[:4]) for f in faces)
+
+
+def test_the_api_takes_hints_for_one_photo_or_many():
+    from sacrop_cli.api import Cropper
+    from sacrop_cli.hints import Hints
+
+    cropper = Cropper(engine=DistanceEngine((58, 50, 525, 361), 0.64))
+    crops = cropper.crop(EXAMPLES / "coffee.jpg", ["any", "4:3"], 2, keep="400,100,590,200")
+    assert [(c.ratio, c.rank) for c in crops] == [("any", 1), ("any", 2), ("4:3", 1), ("4:3", 2)]
+    assert all(c.box[0] <= 400 and c.box[2] >= 590 and c.box[3] >= 200 for c in crops)
+    assert crops[2].box == (57, 0, 590, 400)
+    photos = [cropper.load(EXAMPLES / "coffee.jpg")] * 2
+    [first, second] = cropper.best_crops(
+        photos, "1:1", focus=("95%", "90%"), hints=[None, Hints.of(avoid="0,0,100%,50%")]
+    )
+    assert first[0].box == (170, 0, 570, 400) and first[0].note is None
+    # the focus is kept, the avoid region (the top half) cannot be left out by a 1:1 window
+    assert second[0].note == "no 1:1 window leaves the avoid region 0,0,600,200 out"
+    with pytest.raises(ValueError, match="the keep region 700,0,710,10 is outside"):
+        cropper.crop(EXAMPLES / "coffee.jpg", "1:1", keep=[(700, 0, 710, 10)])
+    with pytest.raises(ValueError, match="'x' is not a number"):
+        cropper.crop(EXAMPLES / "coffee.jpg", "1:1", focus="x,1")

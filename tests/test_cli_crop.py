@@ -842,3 +842,48 @@ def test_a_real_pipe_carries_only_the_crop(tmp_path):
         im.load()  # the whole output is one JPEG
         assert im.format == "JPEG" and im.height == 400
     assert b"-: 1 crop(s)" in done.stderr and not list(tmp_path.iterdir())
+
+
+def test_keep_and_a_hints_file_steer_the_crops(tmp_path, monkeypatch):
+    from helpers import DistanceEngine
+
+    from sacrop_cli.api import Cropper
+
+    cropper = Cropper(engine=DistanceEngine((58, 50, 525, 361), 0.64))
+    monkeypatch.setattr("sacrop_cli.cli.crop.load_cropper", lambda *args, **kwargs: cropper)
+    monkeypatch.chdir(tmp_path)
+    for name in ("a.jpg", "b.jpg"):
+        writable_copy(EXAMPLES / "coffee.jpg", tmp_path / name)
+    hints = tmp_path / "hints.jsonl"
+    hints.write_text(
+        json.dumps({"source": "b.jpg", "avoid": [[0, 0, "30%", "30%"]]})
+        + "\nnot json\n"
+        + json.dumps({"source": "c.jpg", "focus": [1, 1]})
+        + "\n"
+    )
+    result = run(
+        "crop", "a.jpg", "b.jpg", "-r", "4:3", "-k", "2", "-n", "--json",
+        "--keep", "400,100,590,200", "--hints", hints,
+    )  # fmt: skip
+    assert result.exit_code == 0, result.output
+    assert f"warning: {hints}:2: not JSON" in result.output
+    assert f"warning: {hints}:3: c.jpg is not one of the photos to crop; line ignored" in (
+        result.output
+    )
+    records = [json.loads(line) for line in result.output.splitlines() if line.startswith("{")]
+    assert [[c["box"] for c in r["crops"]] for r in records] == [
+        [[57, 0, 590, 400], [190, 67, 590, 367]],
+        [[190, 56, 590, 356], [217, 0, 590, 280]],
+    ]
+
+
+@pytest.mark.parametrize(
+    "args, message",
+    [
+        (["--keep", "1,2,3"], "a region is four numbers x1,y1,x2,y2"),
+        (["--focus", "50%,101%"], "'101%': a percentage is at most 100%"),
+    ],
+)
+def test_a_bad_hint_is_a_usage_error(args, message, photo_dir):
+    result = run("crop", photo_dir, *args)
+    assert result.exit_code == 2 and message in result.output

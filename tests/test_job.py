@@ -38,3 +38,14 @@ def test_the_job_is_frozen_and_gives_the_writers_their_options():
         "max_size": (64, 64),
         "overwrite": False,
     }
+
+
+def test_a_photos_hints_are_the_jobs_and_its_own():
+    from sacrop_cli.hints import Hints
+
+    job = CropJob(
+        hints=Hints.of(keep="0,0,10,10", focus="1,1"),
+        photo_hints={"a.jpg": Hints.of(avoid="5,5,6,6", focus="2,2")},
+    )
+    assert job.hints_for("a.jpg") == Hints.of(keep="0,0,10,10", avoid="5,5,6,6", focus="2,2")
+    assert job.hints_for("b.jpg") == job.hints and not CropJob().hints_for("a.jpg")

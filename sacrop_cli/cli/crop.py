@@ -25,6 +25,7 @@ from sacrop_cli.cli.console import UI, level_from_flags
 from sacrop_cli.cli.options import (
     SizeType,
     faces_option,
+    hint_options,
     load_cropper,
     model_options,
     ratios_option,
@@ -33,17 +34,19 @@ from sacrop_cli.cli.options import (
 )
 from sacrop_cli.cli.ray_options import ray_options, sources
 from sacrop_cli.errors import SacropError
+from sacrop_cli.hints import Hints, Point, Region
 from sacrop_cli.io.atomic import atomic_open, stale_temp_files
 from sacrop_cli.ratios import Ratio
 
 if TYPE_CHECKING:
     from sacrop_cli.io import storage
+    from sacrop_cli.run import hints_file, local, ray_runner
     from sacrop_cli.run import job as crop_job
-    from sacrop_cli.run import local, ray_runner
     from sacrop_cli.viz import sheets
 else:
     sheets = lazy_module("sacrop_cli.viz.sheets")
     crop_job = lazy_module("sacrop_cli.run.job")
+    hints_file = lazy_module("sacrop_cli.run.hints_file")
     local = lazy_module("sacrop_cli.run.local")
     storage = lazy_module("sacrop_cli.io.storage")
     ray_runner = lazy_module("sacrop_cli.run.ray_runner")
@@ -159,6 +162,7 @@ Examples:
   sacrop crop /shared/photos -r 4:3 -o /shared/crops --ray auto   on a Ray cluster
   sacrop crop raws/ -r 3:2 -o raws/ --xmp-only     crops as XMP sidecars beside RAWs
   cat IMG.jpg | sacrop crop - -r 4:3 -o - > crop.jpg      one photo through a pipe
+  sacrop crop photos/ -r 1:1 --keep 10%,20%,40%,60% --avoid 80%,85%,100%,100%
 
 \b
 Ratios: W:H (4:3, 16:9, 1:1, 2:3...), 'any' (free framing, the network's pick) or
@@ -277,6 +281,16 @@ not exist (the others are still processed), 2 for invalid options, 130 when inte
 )
 @model_options
 @faces_option
+@hint_options
+@click.option(
+    "--hints",
+    "hints_path",
+    type=click.Path(dir_okay=False, path_type=Path),
+    metavar="FILE",
+    help="Hints per photo: JSON Lines, one object per photo with its 'source' (as in the "
+    "manifest) and 'keep', 'avoid', 'focus' (see docs/cli.md); added to --keep and --avoid, a "
+    "photo's focus replaces --focus.",
+)
 @click.option(
     "--no-refine",
     is_flag=True,
@@ -321,6 +335,10 @@ def crop(
     engine: str,
     device: str,
     faces: bool,
+    keep: tuple[Region, ...],
+    avoid: tuple[Region, ...],
+    focus: Point | None,
+    hints_path: Path | None,
     no_refine: bool,
     batch_size: int,
     max_pixels: int | None,
@@ -361,6 +379,11 @@ def crop(
     if not scan.images and not scan.missing:  # a missing path gets its own error below
         skipped = f" ({len(scan.skipped)} file(s) skipped, -v names them)" if scan.skipped else ""
         ui.warning("no photos found in " + ", ".join(map(str, paths)) + skipped)
+    photo_hints: dict[str, Hints] = {}
+    if hints_path is not None:
+        photo_hints, warnings = hints_file.read_hints_file(hints_path, (p for p, _ in scan.images))
+        for message in warnings:
+            ui.warning(message)
     stop_requested = ctx.with_resource(_interrupts(ui))
     stdout_closed = False
     shown: set[str] = set()
@@ -425,6 +448,8 @@ def crop(
         batch_size=batch_size,
         xmp=xmp is not None,
         xmp_only=xmp == "only",
+        hints=Hints(keep, avoid, focus),
+        photo_hints=photo_hints,
     )
     total = len(scan.images) + len(scan.missing) + len(scan.skipped)
     with _jsonl_sink(manifest) as sink, ui.progress(total, "Cropping") as advance:

@@ -16,6 +16,7 @@ import click
 from sacrop_cli._lazy import lazy_module
 from sacrop_cli.cli.console import UI
 from sacrop_cli.errors import SacropError
+from sacrop_cli.hints import Point, Region, parse_point, parse_region
 from sacrop_cli.ratios import Ratio, parse_ratio
 
 if TYPE_CHECKING:
@@ -98,6 +99,63 @@ class BoxType(click.ParamType):
 
     def get_metavar(self, param: click.Parameter, ctx: click.Context | None = None) -> str:
         return "x1,y1,x2,y2"
+
+
+class RegionType(click.ParamType):
+    """``x1,y1,x2,y2`` of a hint: pixels of the upright photo, or ``%`` of its sides."""
+
+    name = "region"
+
+    def convert(
+        self, value: Any, param: click.Parameter | None, ctx: click.Context | None
+    ) -> Region:
+        try:
+            return value if isinstance(value, tuple) else parse_region(str(value))
+        except ValueError as err:
+            self.fail(str(err), param, ctx)
+
+    def get_metavar(self, param: click.Parameter, ctx: click.Context | None = None) -> str:
+        return "X1,Y1,X2,Y2"
+
+
+class PointType(click.ParamType):
+    """``x,y`` of a hint: pixels of the upright photo, or ``%`` of its sides."""
+
+    name = "point"
+
+    def convert(
+        self, value: Any, param: click.Parameter | None, ctx: click.Context | None
+    ) -> Point:
+        try:
+            return value if isinstance(value, tuple) else parse_point(str(value))
+        except ValueError as err:
+            self.fail(str(err), param, ctx)
+
+    def get_metavar(self, param: click.Parameter, ctx: click.Context | None = None) -> str:
+        return "X,Y"
+
+
+def hint_options(func: Any) -> Any:
+    """--keep, --avoid and --focus: a person's hints for every photo (crop and explain)."""
+    func = click.option(
+        "--focus",
+        type=PointType(),
+        default=None,
+        help="A point every crop holds (e.g. 50%,30%), placed as well as the scorer allows.",
+    )(func)
+    func = click.option(
+        "--avoid",
+        type=RegionType(),
+        multiple=True,
+        help="A region crops leave out (a watermark, a stranger); repeatable.",
+    )(func)
+    return click.option(
+        "--keep",
+        type=RegionType(),
+        multiple=True,
+        help="A region every crop holds whole; repeatable. Numbers are pixels of the upright "
+        "photo or % of its sides (--keep 10%,20%,40%,60%). Hints outrank the face rules.",
+    )(func)
 
 
 def model_options(func: Any) -> Any:

@@ -3,11 +3,12 @@ script) through the local run or Ray down to the writers."""
 
 from __future__ import annotations
 
-from collections.abc import Iterable
-from dataclasses import dataclass
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from sacrop_cli.hints import Hints
 from sacrop_cli.io.imageio import DEFAULT_MAX_PIXELS
 from sacrop_cli.ratios import Ratio, parse_ratio
 
@@ -34,7 +35,9 @@ class CropJob:
     (PNG for GIFs). An existing crop file is left alone unless ``overwrite``; a source photo is
     never written to. ``orient`` turns fixed ratios to each photo's orientation. ``xmp`` also
     writes an XMP sidecar per photo (:mod:`sacrop_cli.io.xmp`); ``xmp_only`` writes the
-    sidecars and no crop files (it implies ``xmp``).
+    sidecars and no crop files (it implies ``xmp``). ``hints`` steer every photo's crops;
+    ``photo_hints`` add a photo's own (by its path as given, the manifest's ``source``), as a
+    hints file does.
     """
 
     ratios: tuple[str, ...] = ("any",)
@@ -50,6 +53,8 @@ class CropJob:
     batch_size: int = 8
     xmp: bool = False
     xmp_only: bool = False
+    hints: Hints = Hints()
+    photo_hints: Mapping[str, Hints] = field(default_factory=dict, hash=False)
 
     def __post_init__(self) -> None:
         object.__setattr__(self, "ratios", _labels(self.ratios))
@@ -67,6 +72,10 @@ class CropJob:
     @property
     def to_stdout(self) -> bool:
         return str(self.out_dir) == STDOUT
+
+    def hints_for(self, source: Path | str) -> Hints:
+        """The hints of one photo: the job's, and its own line of a hints file."""
+        return self.hints.combined(self.photo_hints.get(str(source)))
 
     def save_options(self) -> dict[str, Any]:
         """The keywords of :func:`sacrop_cli.io.imageio.save_crop` this job writes with."""

@@ -54,23 +54,37 @@ def score_batch(
     paths: Sequence[Path],
     loaded: Sequence[Analysis | SacropError | OSError],
     job: CropJob,
+    sources: Sequence[str] | None = None,
 ) -> tuple[list[PhotoRecord], list[list[Crop] | None]]:
     """One network pass over the photos :func:`analyse` could read: per photo its record (upright
-    size, or why it failed) and its crops (None when it failed)."""
+    size, or why it failed) and its crops (None when it failed). ``sources`` are the photos as
+    given, when ``paths`` are copies (Ray): their hints are looked up by them."""
     records = [new_record(path) for path in paths]
     analyses: dict[int, Analysis] = {}
+    hints = [job.hints_for(s) for s in (sources if sources is not None else paths)]
     for i, (path, result) in enumerate(zip(paths, loaded)):
         if isinstance(result, Analysis):
-            analyses[i] = result
             records[i]["width"], records[i]["height"] = result.full_size
             if result.faces is not None:
                 records[i]["faces"] = face_list(result.faces)
+            try:
+                hints[i].in_pixels(*result.full_size)
+            except ValueError as err:  # a hint outside this photo: the photo fails, not the batch
+                fail(records[i], path, SacropError(f"{path}: {err}"))
+                continue
+            analyses[i] = result
         else:
             fail(records[i], path, result)
     crops: list[list[Crop] | None] = [None] * len(paths)
     try:
         found = (
-            cropper.best_crops(list(analyses.values()), job.ratios, job.top_k, orient=job.orient)
+            cropper.best_crops(
+                list(analyses.values()),
+                job.ratios,
+                job.top_k,
+                orient=job.orient,
+                hints=[hints[i] for i in analyses],
+            )
             if analyses
             else []
         )

@@ -43,6 +43,7 @@ if TYPE_CHECKING:
 
     from sacrop_cli.io.inputs import InputScan
 
+
 def _import_ray() -> Any:
     try:
         import ray
@@ -136,7 +137,8 @@ class CropWorker:
             loaded = [
                 error or analyse(self.cropper, local, job.max_pixels) for local, error in copies
             ]
-            records, crops = score_batch(self.cropper, paths, loaded, job)
+            sources = [row["path"] for row in rows]
+            records, crops = score_batch(self.cropper, paths, loaded, job, sources)
             for row, path, record, photo_crops in zip(rows, paths, records, crops):
                 plan = self._plan(row)
                 warnings, stop = finish_photo(record, photo_crops, path, plan, self.writer, job)
