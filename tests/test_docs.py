@@ -1,0 +1,19 @@
+"""What README.md and docs/ promise, checked against what the code does."""
+
+from __future__ import annotations
+
+from helpers import REPO
+
+DOCS = [REPO / "README.md", *sorted((REPO / "docs").glob("*.md"))]
+
+
+def test_fixed_ratios_are_said_exact_to_the_nearest_pixel_as_they_are():
+    from sacrop_cli.candidates import candidates_for
+    from sacrop_cli.ratios import parse_ratio
+
+    boxes = candidates_for(parse_ratio("4:3"), 600, 400)
+    sizes = {(int(x2 - x1), int(y2 - y1)) for x1, y1, x2, y2 in boxes}
+    assert (533, 400) in sizes  # 400 * 4 / 3 = 533.3: 4:3 to the nearest pixel, not exactly
+    for doc in DOCS:
+        assert "exact to the pixel" not in doc.read_text(), doc.name
+    assert "Fixed ratios are exact to the nearest pixel." in (REPO / "README.md").read_text()
