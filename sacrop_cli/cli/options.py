@@ -205,15 +205,19 @@ def ratios_option(func: Any) -> Any:
         multiple=True,
         default=("any",),
         show_default=True,
-        help="Aspect ratio of the crops; repeat for several.",
+        help="Aspect ratio of the crops: W:H (also WxH, W/H), decimal (1.91:1, or 1.5), 'any' "
+        "or 'original'; repeat for several.",
     )(func)
 
 
-def verbosity_options(func: Any) -> Any:
-    """-q and -v, shared by the commands that report progress."""
-    func = click.option(
-        "-v", "--verbose", count=True, help="More detail: -v a line per photo, -vv per crop."
-    )(func)
+def verbosity_options(
+    func: Any = None, *, detail: str = "-v a line per photo, -vv per crop"
+) -> Any:
+    """-q and -v, shared by the commands that report progress; ``detail`` says what -v adds
+    to this command's messages (``@verbosity_options(detail=...)``)."""
+    if func is None:
+        return functools.partial(verbosity_options, detail=detail)
+    func = click.option("-v", "--verbose", count=True, help=f"More detail: {detail}.")(func)
     return click.option(
         "-q",
         "--quiet",
