@@ -80,23 +80,60 @@ class Analysis:
     faces: np.ndarray | None = None
 
 
-#: What the API takes for ratios: one ratio ("4:3", (4, 3), a Ratio) or several of them.
-Ratios = str | Ratio | tuple[float, float] | Iterable[str | Ratio | tuple[float, float]]
+#: What the API takes for ratios: one ratio ("4:3", 1.5, (4, 3), a Ratio) or several of them.
+OneRatio = str | float | Ratio | tuple[float, float]
+Ratios = OneRatio | Iterable[OneRatio]
+#: What the API takes for photos: paths, upright PIL images, or :meth:`Cropper.load` results.
+PhotoLike = str | Path | Image.Image | Analysis
 #: Regions of a hint: one (``"10%,20%,40%,60%"``, ``(60, 80, 240, 240)``) or a list of them.
 Regions = RegionLike | Iterable[RegionLike] | None
 
+_RATIOS_HELP = 'pass a ratio ("4:3", "1.91:1", "any", "original", 1.5 or (4, 3)) or a list of them'
+
+
+def _is_number(value: object) -> bool:
+    return isinstance(value, (int, float)) and not isinstance(value, bool)
+
+
+def _is_one_ratio(value: object) -> bool:
+    return (
+        isinstance(value, (str, Ratio))
+        or _is_number(value)
+        or (isinstance(value, tuple) and len(value) == 2 and all(map(_is_number, value)))
+    )
+
 
 def as_ratios(ratios: Ratios) -> list[Ratio]:
-    """``"4:3"``, ``(4, 3)``, ``Ratio`` or a list of any of them, as de-duplicated Ratios in the
-    order given."""
-    if isinstance(ratios, (str, Ratio)) or (
-        isinstance(ratios, tuple)
-        and len(ratios) == 2
-        and all(isinstance(v, (int, float)) for v in ratios)
-    ):
+    """``"4:3"``, ``1.5`` (for 1.5:1, as ``--ratio 1.5``), ``(4, 3)``, ``Ratio`` or a list of
+    any of them, as de-duplicated Ratios in the order given; anything else is a TypeError
+    saying what to pass (a bad ratio text stays a ValueError saying why)."""
+    if _is_one_ratio(ratios):
         ratios = [ratios]
-    out = [r if isinstance(r, Ratio) else parse_ratio(r) for r in ratios]
+    elif not isinstance(ratios, Iterable):
+        raise TypeError(f"{ratios!r} is not a ratio: {_RATIOS_HELP}")
+    out = []
+    for r in ratios:
+        if not _is_one_ratio(r):
+            raise TypeError(f"{r!r} is not a ratio: {_RATIOS_HELP}")
+        out.append(r if isinstance(r, Ratio) else parse_ratio(str(r) if _is_number(r) else r))
     return list(dict.fromkeys(out))
+
+
+def ratios_per_photo(ratios: Ratios | Sequence[Ratios], count: int) -> list[list[Ratio]]:
+    """The ratios of each of ``count`` photos: one list per photo (a list of lists, as
+    :meth:`Encoded.best_crops` is called inside sacrop), or one ratio or list for all."""
+    if (
+        isinstance(ratios, (list, tuple))
+        and ratios
+        and all(isinstance(r, (list, tuple)) and not _is_one_ratio(r) for r in ratios)
+    ):
+        if len(ratios) != count:
+            raise TypeError(
+                f"{len(ratios)} lists of ratios for {count} photo(s): pass one list per photo, "
+                "or one ratio or list of ratios for all"
+            )
+        return [as_ratios(r) for r in ratios]
+    return [as_ratios(ratios)] * count
 
 
 class Cropper:
@@ -158,13 +195,35 @@ class Cropper:
             image = resize_to(image, input_size(*full_size, self.input_spec))
         return Analysis(image, full_size, faces)
 
+    def load_all(self, photos: Iterable[PhotoLike]) -> list[Analysis]:
+        """``photos`` as analyses: paths and PIL images are loaded (:meth:`load`), analyses
+        kept; one photo rather than a list, or anything else, is a TypeError saying what to
+        pass."""
+        if isinstance(photos, (str, Path, Image.Image, Analysis)) or not isinstance(
+            photos, Iterable
+        ):
+            raise TypeError(
+                f"pass a list of photos (paths, PIL images or Cropper.load results), not one "
+                f"{type(photos).__name__}"
+            )
+        out = []
+        for photo in photos:
+            if not isinstance(photo, (str, Path, Image.Image, Analysis)):
+                raise TypeError(
+                    f"{photo!r} is not a photo: pass a path, a PIL image or a Cropper.load result"
+                )
+            out.append(photo if isinstance(photo, Analysis) else self.load(photo))
+        return out
+
     # -- scoring ---------------------------------------------------------------------------
-    def encode(self, photos: Sequence[Analysis]) -> Encoded:
-        """Run the backbone on ``photos``; the result scores any number of crops of them.
+    def encode(self, photos: Iterable[PhotoLike]) -> Encoded:
+        """Run the backbone on ``photos`` (paths, PIL images or :meth:`load` results); the
+        result scores any number of crops of them.
 
         Photos with the same network input size form one group, whose crops the engine scores
         in one call.
         """
+        photos = self.load_all(photos)
         groups: dict[tuple[int, int], list[int]] = {}
         for i, photo in enumerate(photos):
             groups.setdefault(input_size(*photo.full_size, self.input_spec), []).append(i)
@@ -174,17 +233,17 @@ class Cropper:
                 [image_to_array(photos[i].image, size, self.input_spec) for i in members]
             )
             encoded.append((members, size, self.engine.encode(images)))
-        return Encoded(self, list(photos), encoded)
+        return Encoded(self, photos, encoded)
 
     def score_many(
-        self, photos: Sequence[Analysis], boxes: Sequence[np.ndarray]
+        self, photos: Iterable[PhotoLike], boxes: Sequence[np.ndarray]
     ) -> list[np.ndarray]:
         """Scores of ``boxes[i]`` (``[N_i, 4]`` full-resolution pixels) on ``photos[i]``."""
         return self.encode(photos).scores(boxes)
 
     def best_crops(
         self,
-        photos: Sequence[Analysis],
+        photos: Iterable[PhotoLike],
         ratios: Ratios,
         k: int = 1,
         *,
@@ -203,6 +262,7 @@ class Cropper:
         photo ``i``'s own. They outrank the face rules; where no window of a ratio meets one,
         the crops are the nearest miss and their ``note`` says so. ValueError when a hint is
         malformed or outside a photo."""
+        photos = self.load_all(photos)
         wanted = as_ratios(ratios)
         per_photo = [
             [r.oriented(*p.full_size) for r in wanted] if orient else wanted for p in photos
@@ -331,11 +391,12 @@ class Encoded:
 
     def best_crops(
         self,
-        ratios: Sequence[Sequence[Ratio]],
+        ratios: Ratios | Sequence[Ratios],
         k: int = 1,
         hints: Sequence[Hints | None] | None = None,
     ) -> list[list[Crop]]:
-        """Top-``k`` crops of photo ``i`` for each of ``ratios[i]``, best first: the steps of
+        """Top-``k`` crops of photo ``i`` for each of ``ratios[i]`` (or of ``ratios`` for every
+        photo: ``"4:3"``, ``["4:3", "1:1"]``), best first: the steps of
         :mod:`sacrop_cli.search` (build, refine unless the cropper's ``refine`` is off, pick).
 
         Only the boxes of the best face level any box of the ratio reaches compete. Rank 1 is
@@ -344,6 +405,7 @@ class Encoded:
         :data:`~sacrop_cli.candidates.ALTERNATIVE_IOU`). ``hints[i]`` are photo ``i``'s hints,
         which outrank the face rules.
         """
+        ratios = ratios_per_photo(ratios, len(self.photos))
         own = hints if hints is not None else [None] * len(self.photos)
         rules = [_rules(p, m, h) for p, m, h in zip(self.photos, self.maps(), own)]
         pools = search.build(self.scores, ratios, rules)

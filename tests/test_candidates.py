@@ -36,7 +36,7 @@ def test_gaic_grid_panorama_falls_back_to_unbounded_ratio():
 
 @pytest.mark.parametrize("ratio", ["4:3", "1:1", "16:9", "9:16", "3:2", "7:5"])
 @pytest.mark.parametrize("size", [(1600, 1067), (1065, 1600), (451, 300), (512, 512)])
-def test_fixed_ratio_windows_are_exact_to_the_pixel(ratio, size):
+def test_fixed_ratio_windows_are_the_ratio_to_the_nearest_pixel(ratio, size):
     r = parse_ratio(ratio)
     boxes = candidates_for(r, *size)
     w, h = boxes[:, 2] - boxes[:, 0], boxes[:, 3] - boxes[:, 1]

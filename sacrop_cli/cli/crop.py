@@ -165,15 +165,17 @@ Examples:
   sacrop crop photos/ -r 1:1 --keep 10%,20%,40%,60% --avoid 80%,85%,100%,100%
 
 \b
-Ratios: W:H (4:3, 16:9, 1:1, 2:3...), 'any' (free framing, the network's pick) or
-'original' (the photo's own ratio). Repeat --ratio for several in one pass.
+Ratios: W:H (4:3, 16:9, 1:1, 2:3...; also written 4x3 or 16/9), decimal (1.91:1, or 1.5
+for 1.5:1), 'any' (free framing, the network's pick) or 'original' (the photo's own
+ratio). Repeat --ratio for several in one pass.
 
 Existing crop files are kept unless --overwrite, so an interrupted run can be resumed
 by running the same command again (--resume says so explicitly). Ctrl-C stops after
 the current photo and prints the summary; a second Ctrl-C stops at once. Crops are
 written to temporary files and renamed when complete: no half-written file is left.
 Exit status: 0 when every photo was cropped, 1 when some photo failed or a PATH does
-not exist (the others are still processed), 2 for invalid options, 130 when interrupted.
+not exist (the others are still processed), 2 for invalid options, 130 when interrupted,
+141 when standard output was closed by its reader (--json | head -1).
 """
 
 

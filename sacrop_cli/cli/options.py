@@ -21,8 +21,10 @@ from sacrop_cli.ratios import Ratio, parse_ratio
 
 if TYPE_CHECKING:
     from sacrop_cli import api
+    from sacrop_cli.model import registry
 else:
     api = lazy_module("sacrop_cli.api")
+    registry = lazy_module("sacrop_cli.model.registry")
 
 
 class RatioType(click.ParamType):
@@ -158,8 +160,45 @@ def hint_options(func: Any) -> Any:
     )(func)
 
 
+def check_sha256(ctx: click.Context, param: click.Parameter, value: str | None) -> str | None:
+    if value is not None and not re.fullmatch(r"[0-9a-fA-F]{64}", value):
+        raise click.BadParameter("expected 64 hexadecimal characters")
+    return value.lower() if value else None
+
+
+def _pinned_weights(func: Any) -> Any:
+    """Fold --sha256 and --trust into --weights (``URL#sha256=HEX``, ``URL#unchecked``), the
+    form the engines and Ray workers read: the commands see ``weights`` alone."""
+
+    @functools.wraps(func)
+    def wrapper(*args: Any, sha256: str | None, trust: bool, **kwargs: Any) -> None:
+        weights = kwargs.get("weights")
+        if sha256 or trust:
+            if not (weights or "").startswith(("http://", "https://")):
+                raise click.UsageError("--sha256 and --trust check a URL given as --weights")
+            kwargs["weights"] = registry.pin(weights, sha256, trust=trust)
+        return func(*args, **kwargs)
+
+    return wrapper
+
+
 def model_options(func: Any) -> Any:
-    """--weights, --engine and --device, shared by every command that runs the network."""
+    """--weights (with --sha256 and --trust for a URL), --engine and --device, shared by every
+    command that runs the network."""
+    func = click.option(
+        "--trust",
+        is_flag=True,
+        help="Run a --weights URL unchecked, without --sha256.",
+    )(_pinned_weights(func))
+    func = click.option(
+        "--sha256",
+        metavar="HEX",
+        envvar="SACROP_WEIGHTS_SHA256",
+        show_envvar=True,
+        callback=check_sha256,
+        help="Expected SHA-256 of a --weights URL's file: a download that differs is removed "
+        "and refused. A URL needs it, or --trust.",
+    )(func)
     func = click.option(
         "--device",
         type=click.Choice(["auto", "cpu", "cuda"]),
@@ -183,7 +222,8 @@ def model_options(func: Any) -> Any:
         show_envvar=True,
         help="Model weights: a registered name (see `sacrop weights list`), an .onnx graph or "
         "a .pt checkpoint (the onnx engine runs the .onnx beside it), or a URL "
-        "(downloaded once into the cache). Default: the shipped weights.",
+        "(downloaded once into the cache, checked against --sha256). Default: the shipped "
+        "weights.",
     )(func)
 
 
@@ -223,15 +263,19 @@ def ratios_option(func: Any) -> Any:
         multiple=True,
         default=("any",),
         show_default=True,
-        help="Aspect ratio of the crops; repeat for several.",
+        help="Aspect ratio of the crops: W:H (also WxH, W/H), decimal (1.91:1, or 1.5), 'any' "
+        "or 'original'; repeat for several.",
     )(func)
 
 
-def verbosity_options(func: Any) -> Any:
-    """-q and -v, shared by the commands that report progress."""
-    func = click.option(
-        "-v", "--verbose", count=True, help="More detail: -v a line per photo, -vv per crop."
-    )(func)
+def verbosity_options(
+    func: Any = None, *, detail: str = "-v a line per photo, -vv per crop"
+) -> Any:
+    """-q and -v, shared by the commands that report progress; ``detail`` says what -v adds
+    to this command's messages (``@verbosity_options(detail=...)``)."""
+    if func is None:
+        return functools.partial(verbosity_options, detail=detail)
+    func = click.option("-v", "--verbose", count=True, help=f"More detail: {detail}.")(func)
     return click.option(
         "-q",
         "--quiet",
