@@ -158,7 +158,11 @@ class CropRules:
         self.size = (width, height)
         self.subject = subject
         area = (self.faces[:, 2] - self.faces[:, 0]) * (self.faces[:, 3] - self.faces[:, 1])
-        self.group = confident & (area >= GROUP_AREA * area[0]) if len(area) else confident
+        sizeable = area >= GROUP_AREA * area[0] if len(area) else confident
+        self.group = confident & sizeable
+        #: Every detection of the group's size, clear or not: windows are first moved to hold
+        #: them all, as none may be cut.
+        self.sizeable = sizeable
         hints = hints or PixelHints()
         self.keep = np.asarray(hints.keep, np.float64).reshape(-1, 4)
         self.avoid = np.asarray(hints.avoid, np.float64).reshape(-1, 4)
@@ -309,9 +313,10 @@ class CropRules:
         return out[ok]
 
     def anchored(self, boxes: np.ndarray) -> np.ndarray:
-        """``boxes`` (same sizes) moved as little as possible to hold the group's heads (with
-        the heads of uncertain detections larger than the main face first, if any), or else
-        the largest head, or else the largest face; boxes too small for all are dropped.
+        """``boxes`` (same sizes) moved as little as possible to hold the heads of every
+        detection of the group's size (clear or not: none may be cut), or else the group's heads
+        (with those of uncertain detections larger than the main face, if any), or else the
+        largest head, or else the largest face; boxes too small for all are dropped.
         Candidates from a grid may all miss a face; these give the search windows that don't.
         (The subject needs none: moving windows to it changed no measured figure and cost a
         tenth of the analysis.)"""
@@ -319,15 +324,14 @@ class CropRules:
         if not len(self.faces) or not len(boxes):
             return boxes[:0]
         w, h = boxes[:, 2] - boxes[:, 0], boxes[:, 3] - boxes[:, 1]
-        group = self.heads[self.group]
-        targets = [
-            np.concatenate([group.min(0)[:2], group.max(0)[2:]]),
-            self.heads[0],
-            self.faces[0],
-        ]
+        def around(held: np.ndarray) -> np.ndarray:
+            return np.concatenate([held.min(0)[:2], held.max(0)[2:]])
+
+        targets = [around(self.heads[self.group]), self.heads[0], self.faces[0]]
         if self.outranked.any():  # first, with the larger uncertain detections: none cut
-            held = self.heads[self.group | self.outranked]
-            targets.insert(0, np.concatenate([held.min(0)[:2], held.max(0)[2:]]))
+            targets.insert(0, around(self.heads[self.group | self.outranked]))
+        if (self.sizeable & ~self.group).any():  # first of all, every sizeable detection
+            targets.insert(0, around(self.heads[self.sizeable]))
         out, placed = boxes.copy(), np.zeros(len(boxes), bool)
         for t in targets:
             fits = ~placed & (w >= t[2] - t[0]) & (h >= t[3] - t[1])
