@@ -25,13 +25,13 @@ from sacrop_cli.engines.base import Engine
 from sacrop_cli.engines.factory import load_engine
 from sacrop_cli.faces import FaceDetector
 from sacrop_cli.io.imageio import open_for_analysis, open_photo, photo_from_image, save_crop
+from sacrop_cli.io.pillow_limit import own_pixel_limit
 from sacrop_cli.model.preprocess import boxes_to_rois, image_to_array, input_size, resize_to
 from sacrop_cli.ratios import Ratio, parse_ratio
 from sacrop_cli.search import Crop
 
 if TYPE_CHECKING:
     from sacrop_cli.io.imageio import Photo
-
 
 
 @dataclass(frozen=True)
@@ -44,7 +44,8 @@ class CroppedImage:
     @property
     def image(self) -> Image.Image:
         """The cropped pixels (upright); ``save`` keeps EXIF, ICC and XMP, this alone does not."""
-        return self.photo.image.crop(self.crop.box)
+        with own_pixel_limit():  # Image.crop runs Pillow's bomb check again
+            return self.photo.image.crop(self.crop.box)
 
     def save(
         self,

@@ -14,7 +14,6 @@ import operator
 import os
 import shutil
 import struct
-import threading
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -25,6 +24,7 @@ from PIL import Image, ImageCms, ImageOps, UnidentifiedImageError
 from sacrop_cli.errors import ImageError, OutputError
 from sacrop_cli.io.atomic import atomic_open
 from sacrop_cli.io.exif import exif_for_crop
+from sacrop_cli.io.pillow_limit import own_pixel_limit
 
 try:  # HEIC/HEIF photos from phones
     from pillow_heif import register_heif_opener
@@ -108,32 +108,6 @@ class Photo:
         return self.image.size
 
 
-# Pillow's decompression-bomb limit (Image.MAX_IMAGE_PIXELS) is process-wide and lower than
-# DEFAULT_MAX_PIXELS, and its error does not say the size. We compare the header size with the
-# caller's limit ourselves, before decoding, and switch Pillow's check off while our decodes run.
-# Reference-counted so that concurrent decodes in threads do not restore it under each other.
-_limit_lock = threading.Lock()
-_limit_users = 0
-_limit_saved: int | None = None
-
-
-@contextlib.contextmanager
-def _own_pixel_limit() -> Iterator[None]:
-    global _limit_users, _limit_saved
-    with _limit_lock:
-        if _limit_users == 0:
-            _limit_saved = Image.MAX_IMAGE_PIXELS
-            Image.MAX_IMAGE_PIXELS = None
-        _limit_users += 1
-    try:
-        yield
-    finally:
-        with _limit_lock:
-            _limit_users -= 1
-            if _limit_users == 0:
-                Image.MAX_IMAGE_PIXELS = _limit_saved
-
-
 def _orientation(im: Image.Image) -> int:
     """EXIF orientation (1-8) from the header; 1 when missing or unreadable."""
     try:
@@ -174,7 +148,7 @@ def _open_checked(path: Path, max_pixels: int | None) -> Iterator[Image.Image]:
     if st.st_size == 0:
         raise ImageError(f"{path}: empty file (0 bytes)")
 
-    with _own_pixel_limit():
+    with own_pixel_limit():
         try:
             im = Image.open(path)
         except UnidentifiedImageError:
@@ -339,9 +313,9 @@ def crop_extension(path: Path | str) -> str:
     if known is not None:
         return known
     try:
-        with Image.open(path) as im:
+        with own_pixel_limit(), Image.open(path) as im:
             fmt = im.format or ""
-    except (OSError, UnidentifiedImageError, ValueError):
+    except (OSError, UnidentifiedImageError, ValueError, Image.DecompressionBombError):
         fmt = ""  # the photo itself will fail to decode, with its own message
     return _EXTENSION_FOR_FORMAT.get(fmt, ".png")
 
@@ -435,11 +409,12 @@ def save_crop(
             f"{photo.path}: crop box ({x1}, {y1}, {x2}, {y2}) is empty or outside the "
             f"{width}x{height} image"
         )
-    crop = photo.image.crop((x1, y1, x2, y2))
-    if max_size is not None:
-        size = _fit_within(crop.size, max_size)
-        if size != crop.size:
-            crop = crop.resize(size, Image.Resampling.LANCZOS)
+    with own_pixel_limit():  # Image.crop runs Pillow's bomb check again
+        crop = photo.image.crop((x1, y1, x2, y2))
+        if max_size is not None:
+            size = _fit_within(crop.size, max_size)
+            if size != crop.size:
+                crop = crop.resize(size, Image.Resampling.LANCZOS)
     target_mode = _SAVE_MODE[fmt][crop.mode]
     if crop.mode != target_mode:
         crop = crop.convert(target_mode)
