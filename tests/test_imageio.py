@@ -13,7 +13,7 @@ from pathlib import Path
 import numpy as np
 import piexif
 import pytest
-from helpers import DATE, EXAMPLES, MAKE, MODEL, exif_bytes, pattern
+from helpers import DATE, EXAMPLES, GPS, MAKE, MODEL, exif_bytes, pattern
 from PIL import Image, ImageCms, ImageFile, ImageOps
 
 from sacrop_cli.errors import ImageError, OutputError
@@ -541,3 +541,27 @@ def test_crop_extension_follows_the_content_when_the_name_does_not_tell(tmp_path
     assert [
         crop_extension(tmp_path / n) for n in ("scan", "scan.1", "a.JPG", "b.gif", "c.tiff")
     ] == [".png", ".jpg", ".jpg", ".png", ".tiff"]
+
+
+@pytest.mark.parametrize("orientation", [1, 6])
+def test_tiff_crops_of_a_tiff_keep_its_exif(tmp_path: Path, orientation: int) -> None:
+    exif = piexif.load(exif_bytes(orientation))
+    exif["GPS"] = GPS
+    src = tmp_path / "camera.tif"
+    pattern(300, 200).save(src, exif=piexif.dump(exif) + b"\0\0\0\0")
+    photo = open_photo(src)
+    out = save_crop(photo, (10, 20, 110, 95), tmp_path / "crop.tif")
+    back = piexif.load(str(out))
+    assert back["0th"][piexif.ImageIFD.Make] == MAKE
+    assert back["0th"][piexif.ImageIFD.Model] == MODEL
+    assert back["0th"][piexif.ImageIFD.Orientation] == 1
+    assert back["Exif"][piexif.ExifIFD.DateTimeOriginal] == DATE
+    assert back["Exif"][piexif.ExifIFD.PixelXDimension] == 100
+    assert back["Exif"][piexif.ExifIFD.PixelYDimension] == 75
+    # Pillow's TIFF writer stores 2442/100 as 1221/50: the source's own values, as stored
+    assert back["GPS"] == piexif.load(str(src))["GPS"]
+    assert back["GPS"][piexif.GPSIFD.GPSLatitude] == ((48, 1), (51, 1), (1221, 50))
+    assert back["GPS"][piexif.GPSIFD.GPSLongitude] == GPS[piexif.GPSIFD.GPSLongitude]
+    assert photo.warnings == []
+    with Image.open(out) as im:
+        assert im.size == (100, 75)

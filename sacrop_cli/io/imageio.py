@@ -255,7 +255,7 @@ def open_photo(path: Path | str, *, max_pixels: int | None = DEFAULT_MAX_PIXELS)
             notes.append(
                 f"{path}: animated image ({n_frames} frames): only the first frame is used"
             )
-        exif = im.info.get("exif")
+        exif = im.info.get("exif") or (_tiff_exif(im) if fmt == "TIFF" else None)
         icc = im.info.get("icc_profile") or None
         orientation = _orientation(im)
         upright = _upright(im, path, notes)
@@ -271,6 +271,16 @@ def open_photo(path: Path | str, *, max_pixels: int | None = DEFAULT_MAX_PIXELS)
         xmp=_xmp(upright.info),
         orientation=orientation,
     )
+
+
+def _tiff_exif(im: Image.Image) -> bytes | None:
+    """A TIFF's EXIF: its own tags (the camera's among the layout's) and sub-IFDs, which
+    Pillow leaves out of ``info``; :func:`exif_for_crop` drops the layout tags."""
+    try:
+        exif = im.getexif()
+        return exif.tobytes() if exif else None
+    except Exception:  # noqa: BLE001 - a malformed EXIF block must not stop the crop
+        return None
 
 
 def _xmp(info: dict) -> bytes | None:
