@@ -55,10 +55,11 @@ class CroppedImage:
         quality: int = 95,
         max_size: tuple[int, int] | None = None,
         overwrite: bool = False,
+        background: str = "white",
     ) -> Path:
         """Write the crop as ``sacrop crop`` does: EXIF (orientation reset, crop size), ICC
         profile and XMP kept, written whole or not at all, an existing file kept unless
-        ``overwrite``."""
+        ``overwrite``; transparent pixels on ``background`` in a format without alpha."""
         return save_crop(
             self.photo,
             self.crop.box,
@@ -67,6 +68,7 @@ class CroppedImage:
             quality=quality,
             max_size=max_size,
             overwrite=overwrite,
+            background=background,
         )
 
 

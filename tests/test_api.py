@@ -273,3 +273,17 @@ def test_the_dogs_at_the_window_keep_their_heads():
     assert kept.box == (0, 360, 1065, 959) and cut.box == (0, 456, 1065, 1055)
     assert not any(_cuts(kept.box, f[:4]) for f in faces)
     assert any(_cuts(cut.box, f[:4]) for f in faces)
+
+
+def test_a_transparent_crop_saved_as_jpeg_is_on_the_background(tmp_path):
+    from sacrop_cli.api import Cropper
+
+    pixels = np.zeros((48, 64, 4), np.uint8)
+    pixels[..., 0] = 255  # red, all of it under alpha 0
+    Image.fromarray(pixels, "RGBA").save(tmp_path / "clear.png")
+    cropper = Cropper(engine=DistanceEngine((8, 8, 56, 40), 1.0))
+    [cropped] = cropper.crop_images(tmp_path / "clear.png", "any")
+    white = cropped.save(tmp_path / "white.jpg")
+    black = cropped.save(tmp_path / "black.jpg", background="black")
+    with Image.open(white) as w, Image.open(black) as b:
+        assert np.asarray(w).min() >= 253 and np.asarray(b).max() <= 2

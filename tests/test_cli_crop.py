@@ -14,6 +14,7 @@ import subprocess
 import sys
 from pathlib import Path
 
+import numpy as np
 import piexif
 import pytest
 from helpers import EXAMPLES, REPO, read_jsonl, run
@@ -648,3 +649,21 @@ def test_faces_are_in_the_manifest_and_no_faces_turns_them_off(use_random_weight
     [record] = read_jsonl(manifest)
     assert record["faces"] is None and all(c["note"] is None for c in record["crops"])
     assert any(inside([c["box"]], head)[0, 0] < 0.95 for c in record["crops"])  # some cut it
+
+
+def test_background_fills_transparent_pixels_of_jpeg_crops(use_random_weights, tmp_path):
+    pixels = np.zeros((120, 160, 4), np.uint8)
+    pixels[..., 0] = 255  # red, all of it under alpha 0
+    Image.fromarray(pixels, "RGBA").save(tmp_path / "clear.png")
+    out = tmp_path / "out"
+    white = run("crop", tmp_path / "clear.png", "-o", out / "w", "--format", "jpeg")
+    black = run(
+        "crop", tmp_path / "clear.png", "-o", out / "b", "--format", "jpeg", "--background", "#000"
+    )
+    assert white.exit_code == black.exit_code == 0
+    with Image.open(out / "w" / "clear.any.1.jpg") as im:
+        assert np.asarray(im).min() >= 253
+    with Image.open(out / "b" / "clear.any.1.jpg") as im:
+        assert np.asarray(im).max() <= 2
+    bad = run("crop", tmp_path / "clear.png", "-o", out, "--background", "nocolour")
+    assert bad.exit_code == 2 and "unknown colour 'nocolour'" in bad.stderr

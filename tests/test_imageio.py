@@ -565,3 +565,43 @@ def test_tiff_crops_of_a_tiff_keep_its_exif(tmp_path: Path, orientation: int) ->
     assert photo.warnings == []
     with Image.open(out) as im:
         assert im.size == (100, 75)
+
+
+def half_transparent(path: Path, mode: str = "RGBA") -> Path:
+    """64x48: the left half red under alpha 0, the right half blue, opaque (gray 40 in LA)."""
+    pixels = np.zeros((48, 64, 4), np.uint8)
+    pixels[:, :32] = (255, 0, 0, 0)
+    pixels[:, 32:] = (0, 0, 255, 255)
+    image = Image.fromarray(pixels, "RGBA")
+    if mode == "LA":
+        image = Image.merge("LA", (Image.new("L", image.size, 40), image.getchannel("A")))
+    image.save(path)
+    return path
+
+
+@pytest.mark.parametrize(
+    ("background", "expected"), [(None, (255, 255, 255)), ("#102030", (16, 32, 48))]
+)
+def test_transparent_pixels_become_the_background_in_jpeg(tmp_path, background, expected):
+    photo = open_photo(half_transparent(tmp_path / "t.png"))
+    options = {} if background is None else {"background": background}
+    out = save_crop(photo, (0, 0, 64, 48), tmp_path / "t.jpg", **options)
+    with Image.open(out) as im:
+        pixels = np.asarray(im, np.int16)
+    assert np.abs(pixels[:, :24] - expected).max() <= 2  # not the red under alpha 0
+    assert np.abs(pixels[:, 40:] - (0, 0, 255)).max() <= 2
+
+
+def test_transparent_gray_becomes_the_background_gray(tmp_path):
+    photo = open_photo(half_transparent(tmp_path / "t.png", "LA"))
+    out = save_crop(photo, (0, 0, 64, 48), tmp_path / "t.jpg", background="black")
+    with Image.open(out) as im:
+        assert im.mode == "L"
+        pixels = np.asarray(im, np.int16)
+    assert pixels[:, :24].max() <= 2 and np.abs(pixels[:, 40:] - 40).max() <= 2
+
+
+def test_a_bad_background_colour_is_refused(tmp_path):
+    photo = open_photo(half_transparent(tmp_path / "t.png"))
+    with pytest.raises(ValueError, match="^unknown colour 'nocolour'"):
+        save_crop(photo, (0, 0, 64, 48), tmp_path / "t.jpg", background="nocolour")

@@ -37,4 +37,11 @@ def test_the_job_is_frozen_and_gives_the_writers_their_options():
         "quality": 80,
         "max_size": (64, 64),
         "overwrite": False,
+        "background": "white",
     }
+
+
+def test_the_background_colour_is_checked_when_the_job_is_made():
+    assert CropJob(background="#102030").save_options()["background"] == "#102030"
+    with pytest.raises(ValueError, match="^unknown colour 'nocolour'"):
+        CropJob(background="nocolour")

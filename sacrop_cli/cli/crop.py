@@ -36,7 +36,7 @@ from sacrop_cli.io.atomic import atomic_open, stale_temp_files
 from sacrop_cli.ratios import Ratio
 
 if TYPE_CHECKING:
-    from sacrop_cli.io import storage
+    from sacrop_cli.io import imageio, storage
     from sacrop_cli.run import job as crop_job
     from sacrop_cli.run import local, ray_runner
     from sacrop_cli.viz import sheets
@@ -45,6 +45,7 @@ else:
     crop_job = lazy_module("sacrop_cli.run.job")
     local = lazy_module("sacrop_cli.run.local")
     storage = lazy_module("sacrop_cli.io.storage")
+    imageio = lazy_module("sacrop_cli.io.imageio")
     ray_runner = lazy_module("sacrop_cli.run.ray_runner")
 
 # Must equal imageio.DEFAULT_MAX_PIXELS (tests check it); imageio loads Pillow, so not imported.
@@ -114,6 +115,14 @@ def _summary(report: Any, out_dir: Path, dry_run: bool) -> Any:
 def _check_preview(ctx: click.Context, param: click.Parameter, value: Path | None) -> Path | None:
     if value is not None and value.suffix.lower() not in (".html", ".htm", ".png"):
         raise click.BadParameter(f"{value}: the sheet's name must end in .html or .png", ctx, param)
+    return value
+
+
+def _check_background(ctx: click.Context, param: click.Parameter, value: str) -> str:
+    try:
+        imageio.background_colour(value)
+    except ValueError as err:
+        raise click.BadParameter(str(err), ctx, param) from None
     return value
 
 
@@ -213,6 +222,14 @@ not exist (the others are still processed), 2 for invalid options, 130 when inte
     help="Shrink crops to fit in WxH pixels (ratio kept, never enlarged).",
 )
 @click.option(
+    "--background",
+    default="white",
+    show_default=True,
+    callback=_check_background,
+    metavar="COLOR",
+    help="Colour under the transparent pixels of crops written to JPEG (a name or #rrggbb).",
+)
+@click.option(
     "--manifest",
     type=click.Path(dir_okay=False, allow_dash=True, path_type=Path),
     help="Write a JSON Lines record per photo (boxes, scores, files) to this file; "
@@ -288,6 +305,7 @@ def crop(
     fmt: str | None,
     quality: int,
     max_size: tuple[int, int] | None,
+    background: str,
     manifest: Path | None,
     preview: Path | None,
     preview_dir: Path | None,
@@ -380,6 +398,7 @@ def crop(
         max_size=max_size,
         max_pixels=max_pixels,
         batch_size=batch_size,
+        background=background,
     )
     total = len(scan.images) + len(scan.missing) + len(scan.skipped)
     with _jsonl_sink(manifest) as sink, ui.progress(total, "Cropping") as advance:

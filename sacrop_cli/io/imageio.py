@@ -19,7 +19,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 import numpy as np
-from PIL import Image, ImageCms, ImageOps, UnidentifiedImageError
+from PIL import Image, ImageCms, ImageColor, ImageOps, UnidentifiedImageError
 
 from sacrop_cli.errors import ImageError, OutputError
 from sacrop_cli.io.atomic import atomic_open
@@ -383,6 +383,23 @@ def _fit_within(size: tuple[int, int], max_size: tuple[int, int]) -> tuple[int, 
     )
 
 
+def background_colour(colour: str) -> tuple[int, int, int]:
+    """RGB of a colour name or ``#rrggbb``; ValueError naming it when Pillow knows no such
+    colour."""
+    try:
+        return ImageColor.getrgb(colour)[:3]
+    except ValueError:
+        raise ValueError(f"unknown colour {colour!r} (a name such as white, or #rrggbb)") from None
+
+
+def _flatten(image: Image.Image, background: tuple[int, int, int]) -> Image.Image:
+    """An LA or RGBA image composited on ``background``, as L or RGB: dropping alpha alone
+    would show the colours hidden under the transparent pixels."""
+    flat = Image.new("RGBA", image.size, (*background, 255))
+    flat.alpha_composite(image.convert("RGBA"))
+    return flat.convert(image.mode[:-1])
+
+
 def save_crop(
     photo: Photo,
     box: tuple[int, int, int, int],
@@ -392,14 +409,16 @@ def save_crop(
     quality: int = 95,
     max_size: tuple[int, int] | None = None,
     overwrite: bool = False,
+    background: str = "white",
 ) -> Path:
     """Write the ``box`` region of ``photo`` (full resolution, upright) to ``out_path``.
 
     ``format`` defaults to the one of the extension. ``max_size=(w, h)`` shrinks the crop to fit
     (ratio kept, LANCZOS, never enlarged). The crop keeps the ICC profile and an updated EXIF
     block (see :func:`exif_for_crop`; its warnings are appended to ``photo.warnings``). Alpha is
-    dropped for JPEG only. The file appears complete or not at all: an existing ``out_path`` is
-    replaced only with ``overwrite``, and never when it is the source photo itself.
+    dropped for JPEG only, composited on ``background`` (a colour name or ``#rrggbb``). The file
+    appears complete or not at all: an existing ``out_path`` is replaced only with
+    ``overwrite``, and never when it is the source photo itself.
     Raises ImageError for a box outside the photo and OutputError when the crop cannot be
     written; returns ``out_path``.
     """
@@ -412,6 +431,7 @@ def save_crop(
             f"{out_path}: unsupported output format {format or out_path.suffix or '(none)'}"
         )
 
+    fill = background_colour(background)
     x1, y1, x2, y2 = (operator.index(v) for v in box)
     width, height = photo.size
     if not (0 <= x1 < x2 <= width and 0 <= y1 < y2 <= height):
@@ -426,6 +446,8 @@ def save_crop(
             if size != crop.size:
                 crop = crop.resize(size, Image.Resampling.LANCZOS)
     target_mode = _SAVE_MODE[fmt][crop.mode]
+    if crop.mode in ("LA", "RGBA") and target_mode in ("L", "RGB"):
+        crop = _flatten(crop, fill)
     if crop.mode != target_mode:
         crop = crop.convert(target_mode)
     crop.info = {}  # PNG and TIFF would otherwise copy stale info (e.g. an old ICC profile)

@@ -8,7 +8,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from sacrop_cli.io.imageio import DEFAULT_MAX_PIXELS
+from sacrop_cli.io.imageio import DEFAULT_MAX_PIXELS, background_colour
 from sacrop_cli.ratios import Ratio, parse_ratio
 
 DEFAULT_OUT_DIR = Path("crops")
@@ -31,6 +31,8 @@ class CropJob:
     ``format`` is ``jpeg``/``png``/``webp``/``tiff``, or None to keep each photo's own format
     (PNG for GIFs). An existing crop file is left alone unless ``overwrite``; a source photo is
     never written to. ``orient`` turns fixed ratios to each photo's orientation.
+    ``background`` (a colour name or ``#rrggbb``) fills the transparent pixels of crops
+    written to a format without alpha (JPEG).
     """
 
     ratios: tuple[str, ...] = ("any",)
@@ -44,6 +46,7 @@ class CropJob:
     max_size: tuple[int, int] | None = None
     max_pixels: int = DEFAULT_MAX_PIXELS
     batch_size: int = 8
+    background: str = "white"
 
     def __post_init__(self) -> None:
         object.__setattr__(self, "ratios", _labels(self.ratios))
@@ -55,6 +58,7 @@ class CropJob:
             object.__setattr__(self, "out_dir", DEFAULT_OUT_DIR)
         if self.max_pixels is None:
             object.__setattr__(self, "max_pixels", DEFAULT_MAX_PIXELS)
+        background_colour(self.background)  # ValueError now, not at every photo
 
     def save_options(self) -> dict[str, Any]:
         """The keywords of :func:`sacrop_cli.io.imageio.save_crop` this job writes with."""
@@ -63,4 +67,5 @@ class CropJob:
             "quality": self.quality,
             "max_size": self.max_size,
             "overwrite": self.overwrite,
+            "background": self.background,
         }
