@@ -86,6 +86,12 @@ def test_output_folder_that_is_a_file(use_random_weights, tmp_path):
     assert manifest.stderr == (
         f"error: {plain / 'm.jsonl'}: cannot write the manifest: {plain} is a file\n"
     )
+    for option, target in [("--preview", plain / "sheet.html"), ("--preview-dir", plain / "p")]:
+        preview = run("crop", src, "-o", tmp_path / "out", option, target, "-q")
+        assert preview.exit_code == 1
+        assert preview.stderr.startswith(f"error: {target}: cannot write the preview: ")
+        assert preview.stderr.count("\n") == 1
+        assert files_under(tmp_path / "out") == []  # found before any crop is written
     assert snapshot(src) == before
 
 

@@ -12,6 +12,7 @@ import json
 import os
 import signal
 import sys
+import tempfile
 import threading
 from collections.abc import Callable, Iterator
 from pathlib import Path
@@ -124,6 +125,20 @@ def _check_background(ctx: click.Context, param: click.Parameter, value: str) ->
     except ValueError as err:
         raise click.BadParameter(str(err), ctx, param) from None
     return value
+
+
+def _check_preview_target(path: Path, folder: Path) -> None:
+    """Fail before any crop is written when ``folder`` (where the preview ``path`` goes) cannot
+    be made or written to, as the manifest and the output folder do."""
+    try:
+        folder.mkdir(parents=True, exist_ok=True)
+        with tempfile.TemporaryFile(dir=folder):
+            pass
+    except OSError as err:
+        reason = err.strerror or err
+        if isinstance(err, (FileExistsError, NotADirectoryError)):
+            reason = "a file is in the way of its folder"
+        raise SacropError(f"{path}: cannot write the preview: {reason}") from None
 
 
 def _write_previews(
@@ -400,6 +415,10 @@ def crop(
         batch_size=batch_size,
         background=background,
     )
+    if preview is not None:
+        _check_preview_target(preview, preview.parent)
+    if preview_dir is not None:
+        _check_preview_target(preview_dir, preview_dir)
     total = len(scan.images) + len(scan.missing) + len(scan.skipped)
     with _jsonl_sink(manifest) as sink, ui.progress(total, "Cropping") as advance:
         report = run(
