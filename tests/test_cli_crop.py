@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+import os
 import re
 import shutil
 import subprocess
@@ -667,3 +668,21 @@ def test_background_fills_transparent_pixels_of_jpeg_crops(use_random_weights, t
         assert np.asarray(im).max() <= 2
     bad = run("crop", tmp_path / "clear.png", "-o", out, "--background", "nocolour")
     assert bad.exit_code == 2 and "unknown colour 'nocolour'" in bad.stderr
+
+
+def test_links_up_the_tree_warn_and_hidden_entries_show_at_v(use_random_weights, tmp_path):
+    photos = tmp_path / "photos"
+    photos.mkdir()
+    shutil.copy(EXAMPLES / "coffee.jpg", photos / "coffee.jpg")
+    shutil.copy(EXAMPLES / "coffee.jpg", tmp_path / "unrelated.jpg")
+    (photos / ".DS_Store").write_bytes(b"x")
+    os.symlink("..", photos / "loop")
+    out = tmp_path / "out"
+    quiet = run("crop", photos, photos / "coffee.jpg", "-o", out, "-q")
+    assert (quiet.exit_code, quiet.stderr) == (0, "")
+    assert sorted(p.name for p in out.rglob("*.jpg")) == ["coffee.any.1.jpg"]  # once
+    shown = run("crop", photos, "-o", out, "-v")
+    assert f"{photos / 'loop'}: skipped: a link to {tmp_path}, a folder that contains it" in (
+        shown.stderr
+    )
+    assert f"{photos / '.DS_Store'}: hidden, skipped" in shown.stderr

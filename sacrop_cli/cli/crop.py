@@ -350,6 +350,10 @@ def crop(
     ui = UI(level_from_flags(quiet, verbose))
     paths = sources(paths, files_from, out_dir, ray_address, ray_workers, ray_gpus)
     scan = storage.scan_sources(paths, recursive=not no_recursive)
+    for message in scan.warnings:
+        ui.warning(message)
+    for hidden in scan.hidden:
+        ui.info(f"{hidden}: hidden, skipped")
     if not scan.images and not scan.missing:  # a missing path gets its own error below
         skipped = f" ({len(scan.skipped)} file(s) skipped, -v names them)" if scan.skipped else ""
         ui.warning("no photos found in " + ", ".join(map(str, paths)) + skipped)
