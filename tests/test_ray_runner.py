@@ -74,14 +74,19 @@ def test_a_folder_on_ray_gives_the_local_run_and_a_rerun_writes_nothing(
     assert len(written) == 12 and "sub/rocket.1x1.2.jpg" in written
     assert written == tree(tmp_path / "local")  # the same bytes: pixels, EXIF and ICC
 
+    # the rerun reads no done photo; its records come from the previous manifest
     again = run(
-        *args, "-o", tmp_path / "ray", "--manifest", tmp_path / "again.jsonl", "--ray", "local"
+        *args, "-o", tmp_path / "ray", "--manifest", tmp_path / "ray.jsonl", "--ray", "local"
     )
     assert again.exit_code == 1
     assert tree(tmp_path / "ray") == written
-    statuses = [c["status"] for r in read_jsonl(tmp_path / "again.jsonl") for c in r["crops"]]
+    statuses = [c["status"] for r in read_jsonl(tmp_path / "ray.jsonl") for c in r["crops"]]
     assert statuses == ["exists"] * 12
+    assert [r["source"] for r in read_jsonl(tmp_path / "ray.jsonl")] == [
+        r["source"] for r in records
+    ]
     assert re.search(r"Crops written to .*\b0\s*$", again.stderr, re.MULTILINE)
+    assert re.search(r"Photos already done .*\b3\s*$", again.stderr, re.MULTILINE)
 
 
 @pytest.mark.slow
@@ -173,7 +178,9 @@ def test_a_stop_ends_the_run_with_what_is_done(local_ray, random_weights, tmp_pa
     again = run_on_ray(
         "local", scan_inputs([src]), CropJob(("4:3",), out_dir=tmp_path / "out"), **model
     )
-    assert again.stopped is None and again.counts["images"] == 12
+    assert again.stopped is None and again.counts["not_processed"] == 0
+    assert again.counts["already_done"] >= done  # not read again
+    assert again.counts["images"] + again.counts["already_done"] == 12
     assert sorted(tree(tmp_path / "out")) == [f"p{i:02d}.4x3.1.jpg" for i in range(12)]
 
 

@@ -40,6 +40,7 @@ if TYPE_CHECKING:
     from sacrop_cli.io import imageio, storage
     from sacrop_cli.run import job as crop_job
     from sacrop_cli.run import local, ray_runner
+    from sacrop_cli.run import resume as rerun
     from sacrop_cli.viz import sheets
 else:
     sheets = lazy_module("sacrop_cli.viz.sheets")
@@ -48,6 +49,7 @@ else:
     storage = lazy_module("sacrop_cli.io.storage")
     imageio = lazy_module("sacrop_cli.io.imageio")
     ray_runner = lazy_module("sacrop_cli.run.ray_runner")
+    rerun = lazy_module("sacrop_cli.run.resume")
 
 # Must equal imageio.DEFAULT_MAX_PIXELS (tests check it); imageio loads Pillow, so not imported.
 _MAX_PIXELS_SHOWN = "200000000"
@@ -100,6 +102,8 @@ def _summary(report: Any, out_dir: Path, dry_run: bool) -> Any:
     table.add_column(justify="left")
     table.add_column(justify="right")
     table.add_row("Photos", str(c["images"]))
+    if c["already_done"]:
+        table.add_row("Photos already done (skipped, not read)", str(c["already_done"]))
     if dry_run:
         table.add_row("Crops found (dry run, none written)", str(c["crops"]))
     else:
@@ -424,12 +428,14 @@ def crop(
     if preview_dir is not None:
         _check_preview_target(preview_dir, preview_dir)
     total = len(scan.images) + len(scan.missing) + len(scan.skipped)
+    previous = rerun.previous_records(manifest)  # before the sink replaces it
     with _jsonl_sink(manifest) as sink, ui.progress(total, "Cropping") as advance:
         report = run(
             scan,
             job,
             on_progress=show,
             should_stop=lambda: stop_requested() or stdout_closed,
+            previous=previous,
         )
     if stdout_closed:  # end quietly, as Unix tools do when their reader goes away
         _silence_stdout()

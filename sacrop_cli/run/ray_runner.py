@@ -21,7 +21,7 @@ import math
 import os
 import tempfile
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Mapping
 from dataclasses import asdict
 from pathlib import Path, PurePosixPath
 from typing import TYPE_CHECKING, Any
@@ -35,6 +35,7 @@ from sacrop_cli.run.local import analyse, score_batch
 from sacrop_cli.run.naming import Namer, OutputPlan
 from sacrop_cli.run.record import PhotoRecord, arrow_schema, from_row
 from sacrop_cli.run.report import BatchReport, ProgressCallback, start_run
+from sacrop_cli.run.resume import Resume
 from sacrop_cli.run.writers import LocalWriter, finish_photo
 
 if TYPE_CHECKING:
@@ -42,6 +43,7 @@ if TYPE_CHECKING:
     import ray.data
 
     from sacrop_cli.io.inputs import InputScan
+
 
 def _import_ray() -> Any:
     try:
@@ -265,10 +267,12 @@ def run_on_ray(
     on_progress: ProgressCallback | None = None,
     should_stop: Callable[[], bool] | None = None,
     quiet_ray: bool = True,
+    previous: Mapping[str, PhotoRecord] | None = None,
 ) -> BatchReport:
     """:func:`sacrop_cli.run.local.run_batch` on Ray: the same records, in the same order, the
-    same crops and names. ``weights``, ``engine``, ``device``, ``refine`` and ``faces`` are
-    the Cropper's, for each actor to load.
+    same crops and names; photos whose crops are all there are not sent (see
+    :mod:`sacrop_cli.run.resume`, and ``previous`` there). ``weights``, ``engine``, ``device``,
+    ``refine`` and ``faces`` are the Cropper's, for each actor to load.
 
     ``should_stop`` is polled as records arrive: once true, the run ends, the batches under way
     are cancelled (their crops are whole or absent) and the records received are reported, in
@@ -278,14 +282,25 @@ def run_on_ray(
     start = time.perf_counter()
     report, images, emit = start_run(inputs, job, on_progress)
     namer = Namer(job.out_dir, job.format, (p for p, _ in images))
-    rows = []
-    for path, root in images:
+    out_dir = str(job.out_dir)
+    writer = (
+        RemoteWriter(out_dir, namer.is_source) if is_uri(out_dir) else LocalWriter(namer.is_source)
+    )
+    resume = Resume(job, writer, previous)
+    rows, order = [], _InOrder(len(images), report, emit)
+    for i, (path, root) in enumerate(images):
         plan = namer.plan(path, root)
+        if (found := resume.done(path, plan)) is not None:
+            order.done[i] = found
+            continue
         in_the_way = namer.sources_in_the_way(plan)
         rows.append(
             {"path": str(path), "plan": json.dumps({**asdict(plan), "in_the_way": in_the_way})}
         )
-    if rows:
+        order.expect(str(path), i)
+    if not rows:
+        order.flush(len(images))
+    else:
         with connected(address, quiet_ray) as ray:
             if quiet_ray:
                 _quiet_ray_data(ray)
@@ -302,47 +317,64 @@ def run_on_ray(
                 workers=workers,
                 gpus=gpus,
             )
-            _gather(ray, records, [row["path"] for row in rows], report, emit, should_stop)
-    report.counts["not_processed"] = len(images) - report.counts["images"]
+            _gather(ray, records, order, report, should_stop)
+    report.counts["not_processed"] = (
+        len(images) - report.counts["images"] - report.counts["already_done"]
+    )
     report.counts["seconds"] = round(time.perf_counter() - start, 3)
     return report
+
+
+class _InOrder:
+    """Records emitted in input order as they arrive: the actors' rows, and the records of the
+    photos done before (``done``: input position -> record and its crop count)."""
+
+    def __init__(self, total: int, report: BatchReport, emit: ProgressCallback) -> None:
+        self.total, self.report, self.emit = total, report, emit
+        self.done: dict[int, tuple[PhotoRecord, int]] = {}
+        self.waiting: dict[str, list[int]] = {}  # source -> its positions (given twice...)
+        self.arrived: dict[int, dict[str, Any]] = {}
+        self.emitted = 0
+
+    def expect(self, source: str, position: int) -> None:
+        self.waiting.setdefault(source, []).append(position)
+
+    def arrive(self, row: dict[str, Any]) -> None:
+        self.arrived[self.waiting[row["source"]].pop(0)] = row
+
+    def flush(self, upto: int | None = None) -> None:
+        """Emit what can be, in order: up to the first gap, or (a stop, the end) to ``upto``."""
+        if upto is None:
+            upto = self.emitted
+            while upto < self.total and (upto in self.arrived or upto in self.done):
+                upto += 1
+        for i in range(self.emitted, upto):
+            if i in self.done:
+                record, crops = self.done.pop(i)
+                self.report.count_done(crops)
+                self.emit(record, [])
+            elif (row := self.arrived.pop(i, None)) is not None:
+                record = from_row(row)
+                self.report.count_photo(record)
+                self.emit(record, row["warnings"])
+        self.emitted = max(self.emitted, upto)
 
 
 def _gather(
     ray: Any,
     records: ray.data.Dataset,
-    sources: list[str],
+    order: _InOrder,
     report: BatchReport,
-    emit: ProgressCallback,
     should_stop: Callable[[], bool] | None,
 ) -> None:
     """Consume the records as the actors produce them, emitting them in input order."""
-    waiting: dict[str, list[int]] = {}  # source -> its positions (a file may be given twice)
-    for i, source in enumerate(sources):
-        waiting.setdefault(source, []).append(i)
-    arrived: dict[int, dict[str, Any]] = {}
-    emitted = 0
-
-    def flush(upto: int) -> None:
-        nonlocal emitted
-        for i in range(emitted, upto):
-            row = arrived.pop(i, None)
-            if row is not None:
-                record = from_row(row)
-                report.count_photo(record)
-                emit(record, row["warnings"])
-        emitted = max(emitted, upto)
-
     batches = records.iter_batches(batch_format="pyarrow", batch_size=None)
     try:
         for table in batches:
             for row in table.to_pylist():
-                arrived[waiting[row["source"]].pop(0)] = row
+                order.arrive(row)
                 report.stopped = report.stopped or row["stop"]
-            contiguous = emitted
-            while contiguous in arrived:
-                contiguous += 1
-            flush(contiguous)
+            order.flush()
             if report.stopped is None and should_stop is not None and should_stop():
                 report.stopped = "interrupted"
             if report.stopped:
@@ -350,7 +382,7 @@ def _gather(
     except ray.exceptions.RayError as err:
         raise SacropError(f"the Ray job failed: {_last_line(err)}") from None
     finally:
-        flush(len(sources))  # what arrived, in order: gaps are photos not processed
+        order.flush(order.total)  # what arrived, in order: gaps are photos not processed
 
 
 def _last_line(err: BaseException) -> str:
