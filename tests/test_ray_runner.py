@@ -268,3 +268,24 @@ def test_ctrl_c_stops_a_ray_run_and_a_rerun_finishes(random_weights, tmp_path):
     )
     assert again.returncode == 0, again.stderr
     assert sorted(p.name for p in out.iterdir()) == [f"p{i:02d}.4x3.1.jpg" for i in range(40)]
+    assert "core_worker" not in stderr + again.stderr  # Ray's own log lines: only at -vv
+
+
+@pytest.mark.slow
+def test_a_wrong_address_fails_at_once_naming_it(random_weights, photo_dir, tmp_path):
+    command = [sys.executable, "-m", "sacrop_cli", "crop", photo_dir, "-o", tmp_path / "out"]
+    start = time.monotonic()
+    done = subprocess.run(
+        [str(a) for a in [*command, "--weights", random_weights, "--ray", "127.0.0.1:1"]],
+        env={**os.environ, "PYTHONPATH": str(REPO)},
+        capture_output=True,
+        text=True,
+        timeout=120,
+        check=False,
+    )
+    assert time.monotonic() - start < 30
+    assert done.returncode == 1
+    assert done.stderr == (
+        "error: --ray 127.0.0.1:1: cannot connect: nothing answers there (Connection refused)\n"
+    )
+    assert not (tmp_path / "out").exists() or not any((tmp_path / "out").iterdir())

@@ -19,8 +19,10 @@ import json
 import logging
 import math
 import os
+import socket
 import tempfile
 import time
+import warnings
 from collections.abc import Callable, Iterator, Mapping
 from dataclasses import asdict
 from pathlib import Path, PurePosixPath
@@ -170,6 +172,7 @@ def crop_dataset(
     faces: bool = True,
     workers: int | None = None,
     gpus: float = 0,
+    restart_actors: bool = True,
 ) -> ray.data.Dataset:
     """A Dataset of crop records from one of photos: rows with a ``path`` (a local or shared
     path, or a URI) and, optionally, the file's ``bytes`` (``ray.data.read_binary_files(...,
@@ -187,7 +190,9 @@ def crop_dataset(
 
     The work is lazy, as Ray's is: it runs when the Dataset is consumed, on a pool of
     ``workers`` actors (default: as many as the cluster can hold), each with ``gpus`` GPUs and
-    the network loaded once.
+    the network loaded once; an actor that dies is started again unless ``restart_actors`` is
+    off (on one machine there is no node to lose, and Ray then warns of each actor it could
+    restart).
     """
     ray = _import_ray()
 
@@ -203,19 +208,23 @@ def crop_dataset(
         "job": job if job is not None else CropJob(dry_run=True),
         "root": root,
     }
-    return ds.map_batches(
-        CropWorker,
-        fn_constructor_args=(settings,),
-        batch_size=settings["job"].batch_size,
-        batch_format="pyarrow",
-        compute=(
-            ray.data.ActorPoolStrategy(size=workers)
-            if workers
-            else ray.data.ActorPoolStrategy(min_size=1, max_size=None)
-        ),
-        num_cpus=1,
-        num_gpus=gpus or None,
-    )
+    with warnings.catch_warnings():
+        # max_restarts is passed the only way Ray Data takes it, which it calls deprecated
+        warnings.simplefilter("ignore", DeprecationWarning)
+        return ds.map_batches(
+            CropWorker,
+            fn_constructor_args=(settings,),
+            batch_size=settings["job"].batch_size,
+            batch_format="pyarrow",
+            compute=(
+                ray.data.ActorPoolStrategy(size=workers)
+                if workers
+                else ray.data.ActorPoolStrategy(min_size=1, max_size=None)
+            ),
+            num_cpus=1,
+            num_gpus=gpus or None,
+            **({} if restart_actors else {"max_restarts": 0}),
+        )
 
 
 @contextlib.contextmanager
@@ -233,6 +242,8 @@ def connected(address: str, quiet: bool = True) -> Iterator[Any]:
         options["log_to_driver"] = False
     if address == "local":
         options["include_dashboard"] = False
+    else:
+        _check_reachable(address)
     try:
         ray.init(address=address, **options)
     except (ConnectionError, RuntimeError, ValueError) as err:
@@ -241,6 +252,19 @@ def connected(address: str, quiet: bool = True) -> Iterator[Any]:
         yield ray
     finally:
         ray.shutdown()
+
+
+def _check_reachable(address: str, timeout: float = 5.0) -> None:
+    """Fail at once, naming the address, when nothing answers at a ``host:port`` address (Ray
+    itself retries for minutes); ``auto`` and addresses without a port are left to Ray."""
+    host, _, port = address.removeprefix("ray://").rpartition(":")
+    if not host or not port.isdigit():
+        return
+    try:
+        socket.create_connection((host.strip("[]"), int(port)), timeout=timeout).close()
+    except OSError as err:
+        reason = err.strerror or type(err).__name__
+        raise SacropError(f"--ray {address}: cannot connect: nothing answers there ({reason})")
 
 
 def _quiet_ray_data(ray: Any) -> None:
@@ -316,6 +340,7 @@ def run_on_ray(
                 faces=faces,
                 workers=workers,
                 gpus=gpus,
+                restart_actors=address != "local",
             )
             _gather(ray, records, order, report, should_stop)
     report.counts["not_processed"] = (
