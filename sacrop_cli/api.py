@@ -25,7 +25,9 @@ from sacrop_cli.engines.base import Engine
 from sacrop_cli.engines.factory import load_engine
 from sacrop_cli.faces import FaceDetector
 from sacrop_cli.hints import Hints, RegionLike
-from sacrop_cli.io.imageio import open_for_analysis, open_photo, photo_from_image, save_crop
+from sacrop_cli.io.imageio import open_for_analysis, open_photo, photo_from_image
+from sacrop_cli.io.encode import save_crop
+from sacrop_cli.io.photo import own_pixel_limit
 from sacrop_cli.model.preprocess import boxes_to_rois, image_to_array, input_size, resize_to
 from sacrop_cli.ratios import Ratio, parse_ratio
 from sacrop_cli.search import Crop
@@ -44,7 +46,8 @@ class CroppedImage:
     @property
     def image(self) -> Image.Image:
         """The cropped pixels (upright); ``save`` keeps EXIF, ICC and XMP, this alone does not."""
-        return self.photo.image.crop(self.crop.box)
+        with own_pixel_limit():  # Image.crop runs Pillow's bomb check again
+            return self.photo.image.crop(self.crop.box)
 
     def save(
         self,
@@ -54,10 +57,11 @@ class CroppedImage:
         quality: int = 95,
         max_size: tuple[int, int] | None = None,
         overwrite: bool = False,
+        background: str = "white",
     ) -> Path:
         """Write the crop as ``sacrop crop`` does: EXIF (orientation reset, crop size), ICC
         profile and XMP kept, written whole or not at all, an existing file kept unless
-        ``overwrite``."""
+        ``overwrite``; transparent pixels on ``background`` in a format without alpha."""
         return save_crop(
             self.photo,
             self.crop.box,
@@ -66,6 +70,7 @@ class CroppedImage:
             quality=quality,
             max_size=max_size,
             overwrite=overwrite,
+            background=background,
         )
 
 

@@ -324,6 +324,7 @@ class CropRules:
         if not len(self.faces) or not len(boxes):
             return boxes[:0]
         w, h = boxes[:, 2] - boxes[:, 0], boxes[:, 3] - boxes[:, 1]
+
         def around(held: np.ndarray) -> np.ndarray:
             return np.concatenate([held.min(0)[:2], held.max(0)[2:]])
 

@@ -349,3 +349,17 @@ def test_the_package_shows_only_its_public_names():
     assert sacrop_cli.__all__ == ["Crop", "CroppedImage", "Cropper", "__version__"]
     assert dir(sacrop_cli) == sacrop_cli.__all__
     assert all(getattr(sacrop_cli, name) is not None for name in sacrop_cli.__all__)
+
+
+def test_a_transparent_crop_saved_as_jpeg_is_on_the_background(tmp_path):
+    from sacrop_cli.api import Cropper
+
+    pixels = np.zeros((48, 64, 4), np.uint8)
+    pixels[..., 0] = 255  # red, all of it under alpha 0
+    Image.fromarray(pixels, "RGBA").save(tmp_path / "clear.png")
+    cropper = Cropper(engine=DistanceEngine((8, 8, 56, 40), 1.0))
+    [cropped] = cropper.crop_images(tmp_path / "clear.png", "any")
+    white = cropped.save(tmp_path / "white.jpg")
+    black = cropped.save(tmp_path / "black.jpg", background="black")
+    with Image.open(white) as w, Image.open(black) as b:
+        assert np.asarray(w).min() >= 253 and np.asarray(b).max() <= 2

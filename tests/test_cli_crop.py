@@ -9,12 +9,14 @@ from __future__ import annotations
 import hashlib
 import io
 import json
+import os
 import re
 import shutil
 import subprocess
 import sys
 from pathlib import Path
 
+import numpy as np
 import piexif
 import pytest
 from helpers import (
@@ -191,9 +193,9 @@ def test_existing_crops_are_kept_unless_overwrite(use_random_weights, photo_dir,
     again = run("crop", photo_dir, "-r", "4:3", "-o", out, "--manifest", manifest)
     assert again.exit_code == 0, again.output
     assert target.read_bytes() == b"left by an earlier run"
-    statuses = {Path(r["source"]).name: r["crops"][0]["status"] for r in read_jsonl(manifest)}
-    assert statuses == {"chelsea-cat.jpg": "exists", "coffee.jpg": "exists", "rocket.jpg": "exists"}
+    assert [r["status"] for r in read_jsonl(manifest)] == ["skipped"] * 3  # done: not read
     assert re.search(r"Already existing.*\b3\b", again.stderr)
+    assert re.search(r"Photos already done.*\b3\b", again.stderr)
 
     forced = run("crop", photo_dir, "-r", "4:3", "-o", out, "--overwrite")
     assert forced.exit_code == 0
@@ -887,3 +889,39 @@ def test_keep_and_a_hints_file_steer_the_crops(tmp_path, monkeypatch):
 def test_a_bad_hint_is_a_usage_error(args, message, photo_dir):
     result = run("crop", photo_dir, *args)
     assert result.exit_code == 2 and message in result.output
+
+
+def test_background_fills_transparent_pixels_of_jpeg_crops(use_random_weights, tmp_path):
+    pixels = np.zeros((120, 160, 4), np.uint8)
+    pixels[..., 0] = 255  # red, all of it under alpha 0
+    Image.fromarray(pixels, "RGBA").save(tmp_path / "clear.png")
+    out = tmp_path / "out"
+    white = run("crop", tmp_path / "clear.png", "-o", out / "w", "--format", "jpeg")
+    black = run(
+        "crop", tmp_path / "clear.png", "-o", out / "b", "--format", "jpeg", "--background", "#000"
+    )
+    assert white.exit_code == black.exit_code == 0
+    with Image.open(out / "w" / "clear.any.1.jpg") as im:
+        assert np.asarray(im).min() >= 253
+    with Image.open(out / "b" / "clear.any.1.jpg") as im:
+        assert np.asarray(im).max() <= 2
+    bad = run("crop", tmp_path / "clear.png", "-o", out, "--background", "nocolour")
+    assert bad.exit_code == 2 and "unknown colour 'nocolour'" in bad.stderr
+
+
+def test_links_up_the_tree_warn_and_hidden_entries_show_at_v(use_random_weights, tmp_path):
+    photos = tmp_path / "photos"
+    photos.mkdir()
+    shutil.copy(EXAMPLES / "coffee.jpg", photos / "coffee.jpg")
+    shutil.copy(EXAMPLES / "coffee.jpg", tmp_path / "unrelated.jpg")
+    (photos / ".DS_Store").write_bytes(b"x")
+    os.symlink("..", photos / "loop")
+    out = tmp_path / "out"
+    quiet = run("crop", photos, photos / "coffee.jpg", "-o", out, "-q")
+    assert (quiet.exit_code, quiet.stderr) == (0, "")
+    assert sorted(p.name for p in out.rglob("*.jpg")) == ["coffee.any.1.jpg"]  # once
+    shown = run("crop", photos, "-o", out, "-v")
+    assert f"{photos / 'loop'}: skipped: a link to {tmp_path}, a folder that contains it" in (
+        shown.stderr
+    )
+    assert f"{photos / '.DS_Store'}: hidden, skipped" in shown.stderr

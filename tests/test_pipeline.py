@@ -34,6 +34,7 @@ def test_run_batch_counts(random_weights, photo_dir, tmp_path):
     )
     counts = {k: v for k, v in report.counts.items() if k != "seconds"}
     assert counts == {
+        "already_done": 0,
         "images": 4,
         "ok": 3,
         "errors": 1,

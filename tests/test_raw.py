@@ -15,8 +15,8 @@ from helpers import DNG_MODEL as MODEL
 from PIL import Image, ImageDraw
 
 from sacrop_cli.errors import ImageError, OutputError
+from sacrop_cli.io.encode import save_crop
 from sacrop_cli.io.exif import exif_for_crop
-from sacrop_cli.io.imageio import save_crop
 from sacrop_cli.io.raw import (
     RAW_EXTENSIONS,
     develop_raw,

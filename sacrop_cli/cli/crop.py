@@ -6,22 +6,16 @@ must stay fast. Machine output (``--json``, ``score``) goes to stdout, everythin
 
 from __future__ import annotations
 
-import contextlib
 import functools
 import json
-import os
-import signal
-import sys
-import threading
-from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import IO, TYPE_CHECKING, Any
 
 import click
 
 from sacrop_cli._lazy import lazy_module
-from sacrop_cli.cli import pipe
-from sacrop_cli.cli.console import UI, level_from_flags
+from sacrop_cli.cli import crop_output, pipe
+from sacrop_cli.cli.console import UI, interrupts, level_from_flags, silence_stdout
 from sacrop_cli.cli.options import (
     SizeType,
     faces_option,
@@ -33,15 +27,14 @@ from sacrop_cli.cli.options import (
     verbosity_options,
 )
 from sacrop_cli.cli.ray_options import ray_options, sources
-from sacrop_cli.errors import SacropError
 from sacrop_cli.hints import Hints, Point, Region
-from sacrop_cli.io.atomic import atomic_open, stale_temp_files
 from sacrop_cli.ratios import Ratio
 
 if TYPE_CHECKING:
-    from sacrop_cli.io import storage
+    from sacrop_cli.io import encode, storage
     from sacrop_cli.run import hints_file, local, ray_runner
     from sacrop_cli.run import job as crop_job
+    from sacrop_cli.run import resume as rerun
     from sacrop_cli.viz import sheets
 else:
     sheets = lazy_module("sacrop_cli.viz.sheets")
@@ -49,73 +42,12 @@ else:
     hints_file = lazy_module("sacrop_cli.run.hints_file")
     local = lazy_module("sacrop_cli.run.local")
     storage = lazy_module("sacrop_cli.io.storage")
+    encode = lazy_module("sacrop_cli.io.encode")
     ray_runner = lazy_module("sacrop_cli.run.ray_runner")
+    rerun = lazy_module("sacrop_cli.run.resume")
 
 # Must equal imageio.DEFAULT_MAX_PIXELS (tests check it); imageio loads Pillow, so not imported.
 _MAX_PIXELS_SHOWN = "200000000"
-
-
-@contextlib.contextmanager
-def _jsonl_sink(path: Path | None) -> Iterator[IO[str] | None]:
-    """A JSON Lines file written to a temporary name and renamed into place when complete."""
-    if path is None:
-        yield None
-        return
-    if path.parent.exists() and not path.parent.is_dir():
-        raise SacropError(f"{path}: cannot write the manifest: {path.parent} is a file")
-    for stale in stale_temp_files(path.parent).get(path.name, ()):  # left by a killed run
-        stale.unlink(missing_ok=True)
-    with atomic_open(path, "w") as fh:
-        yield fh
-
-
-@contextlib.contextmanager
-def _interrupts(ui: UI) -> Iterator[Callable[[], bool]]:
-    """Yield ``stop_requested()``: the first Ctrl-C only sets it, so the run ends after the
-    current photo with a summary; a second one raises KeyboardInterrupt at once (writes are
-    atomic: no partial file either way). Signals can only be caught in the main thread."""
-    requested = False
-    if threading.current_thread() is not threading.main_thread():
-        yield lambda: requested
-        return
-
-    def handler(signum: int, frame: object) -> None:
-        nonlocal requested
-        if requested:
-            raise KeyboardInterrupt
-        requested = True
-        ui.warning("interrupted: finishing the current photo (Ctrl-C again to stop at once)")
-
-    previous = signal.signal(signal.SIGINT, handler)
-    try:
-        yield lambda: requested
-    finally:
-        signal.signal(signal.SIGINT, previous)
-
-
-def _summary(report: Any, out_dir: str, dry_run: bool, xmp: str) -> Any:
-    from rich import box
-    from rich.table import Table
-
-    c = report.counts
-    table = Table(show_header=False, box=box.SIMPLE)
-    table.add_column(justify="left")
-    table.add_column(justify="right")
-    table.add_row("Photos", str(c["images"]))
-    where = "standard output" if out_dir == pipe.STDIO else out_dir
-    if dry_run:
-        table.add_row("Crops found (dry run, none written)", str(c["crops"]))
-    elif xmp != "only":
-        table.add_row(f"Crops written to {where}", str(c["crops_written"]))
-        table.add_row("Already existing (kept)", str(c["crops_existing"]))
-    if xmp and not dry_run:
-        table.add_row(f"XMP sidecars written to {where}", str(c["sidecars"]))
-    table.add_row("Skipped files (not images)", str(c["skipped_files"]))
-    table.add_row("Errors", str(c["errors"] + c["missing"]), style="red" if report.failed else None)
-    if report.stopped:
-        table.add_row(f"Not processed ({report.stopped})", str(c["not_processed"]), style="yellow")
-    table.add_row("Time", f"{c['seconds']:.1f} s")
-    return table
 
 
 def _check_preview(ctx: click.Context, param: click.Parameter, value: Path | None) -> Path | None:
@@ -124,23 +56,12 @@ def _check_preview(ctx: click.Context, param: click.Parameter, value: Path | Non
     return value
 
 
-def _write_previews(
-    ui: UI,
-    records: list[dict[str, Any]],
-    sheet: Path | None,
-    folder: Path | None,
-    max_pixels: int | None,
-) -> None:
-    """The preview sheet and/or per-photo previews, after the run (exit 1 if unwritable)."""
-    thumbnail = sheets.thumbnail_loader(max_pixels=max_pixels)
-    if sheet is not None:
-        for message in sheets.write_preview(records, sheet, thumbnail):
-            ui.warning(message)
-        ui.info(f"preview: {sheet}")
-    if folder is not None:
-        ui.info(
-            f"previews: {len(sheets.write_preview_dir(records, folder, thumbnail))} in {folder}"
-        )
+def _check_background(ctx: click.Context, param: click.Parameter, value: str) -> str:
+    try:
+        encode.background_colour(value)
+    except ValueError as err:
+        raise click.BadParameter(str(err), ctx, param) from None
+    return value
 
 
 CROP_HELP = """Find the best crops of photos and save them as new files.
@@ -225,6 +146,14 @@ not exist (the others are still processed), 2 for invalid options, 130 when inte
     type=SizeType(),
     default=None,
     help="Shrink crops to fit in WxH pixels (ratio kept, never enlarged).",
+)
+@click.option(
+    "--background",
+    default="white",
+    show_default=True,
+    callback=_check_background,
+    metavar="COLOR",
+    help="Colour under the transparent pixels of crops written to JPEG (a name or #rrggbb).",
 )
 @click.option(
     "--manifest",
@@ -327,6 +256,7 @@ def crop(
     fmt: str | None,
     quality: int,
     max_size: tuple[int, int] | None,
+    background: str,
     manifest: Path | None,
     preview: Path | None,
     preview_dir: Path | None,
@@ -376,6 +306,10 @@ def crop(
         (str(stdin),) if stdin else paths, files_from, out_dir, ray_address, ray_workers, ray_gpus
     )
     scan = storage.scan_sources(paths, recursive=not no_recursive)
+    for message in scan.warnings:
+        ui.warning(message)
+    for hidden in scan.hidden:
+        ui.info(f"{hidden}: hidden, skipped")
     if out_dir == pipe.STDIO and len(scan.images) + len(scan.missing) + len(scan.skipped) > 1:
         raise click.UsageError("-o - writes the crop of one photo: give one photo")
     if not scan.images and not scan.missing:  # a missing path gets its own error below
@@ -386,7 +320,7 @@ def crop(
         photo_hints, warnings = hints_file.read_hints_file(hints_path, (p for p, _ in scan.images))
         for message in warnings:
             ui.warning(message)
-    stop_requested = ctx.with_resource(_interrupts(ui))
+    stop_requested = ctx.with_resource(interrupts(ui))
     stdout_closed = False
     shown: set[str] = set()
 
@@ -452,24 +386,31 @@ def crop(
         xmp_only=xmp == "only",
         hints=Hints(keep, avoid, focus),
         photo_hints=photo_hints,
+        background=background,
     )
+    if preview is not None:
+        crop_output.check_preview_target(preview, preview.parent)
+    if preview_dir is not None:
+        crop_output.check_preview_target(preview_dir, preview_dir)
     total = len(scan.images) + len(scan.missing) + len(scan.skipped)
-    with _jsonl_sink(manifest) as sink, ui.progress(total, "Cropping") as advance:
+    previous = rerun.previous_records(manifest)  # before the sink replaces it
+    with crop_output.jsonl_sink(manifest) as sink, ui.progress(total, "Cropping") as advance:
         report = run(
             scan,
             job,
             on_progress=show,
             should_stop=lambda: stop_requested() or stdout_closed,
+            previous=previous,
         )
     if stdout_closed:  # end quietly, as Unix tools do when their reader goes away
-        _silence_stdout()
+        silence_stdout()
         raise click.exceptions.Exit(141)  # 128 + SIGPIPE
     for message in report.warnings:
         if message not in shown:  # warnings about the run as a whole
             ui.warning(message)
     if preview is not None or preview_dir is not None:
-        _write_previews(ui, report.records, preview, preview_dir, max_pixels)
-    ui.print(_summary(report, out_dir, dry_run, xmp or ""))
+        crop_output.write_previews(ui, report.records, preview, preview_dir, max_pixels)
+    ui.print(crop_output.summary(report, out_dir, dry_run, xmp or ""))
     if report.stopped:
         message = (
             f"{report.stopped}: {report.counts['not_processed']} photo(s) not processed;"
@@ -481,10 +422,3 @@ def crop(
         ui.error(message)
     if report.failed:
         raise click.exceptions.Exit(1)
-
-
-def _silence_stdout() -> None:
-    """Point stdout at /dev/null, so that flushing it at exit raises no second BrokenPipeError."""
-    devnull = os.open(os.devnull, os.O_WRONLY)
-    os.dup2(devnull, sys.stdout.fileno())
-    os.close(devnull)

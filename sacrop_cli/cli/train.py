@@ -313,7 +313,15 @@ def train(
         + ", ".join(f"{k} {v:.4f}" for k, v in best.get("val", {}).items())
         + f") in {summary['seconds'] / 60:.1f} min"
     )
-    ui.print(f"wrote {export.export_onnx(out)} (the ONNX graph `sacrop crop` runs)")
+    try:
+        graph = export.export_onnx(out)
+    except KeyboardInterrupt:  # the training is done and kept: only the graph is missing
+        ui.error(
+            f"interrupted while writing the ONNX graph: {out} is complete; make its graph "
+            f"with: sacrop weights export {shlex.quote(str(out))}"
+        )
+        raise click.exceptions.Exit(130) from None
+    ui.print(f"wrote {graph} (the ONNX graph `sacrop crop` runs)")
 
 
 def _check_nproc(nproc: int, device: str, images_per_step: int, launched: bool) -> None:

@@ -16,7 +16,7 @@ from typing import TYPE_CHECKING, Any
 
 from sacrop_cli.errors import OutputError, SacropError, one_line
 from sacrop_cli.io.atomic import exists_error, temp_name, temp_target
-from sacrop_cli.io.imageio import save_crop
+from sacrop_cli.io.encode import save_crop
 from sacrop_cli.io.inputs import SUPPORTED_EXTENSIONS, InputScan, scan_inputs
 from sacrop_cli.io.xmp import write_sidecar
 

@@ -10,6 +10,7 @@ from typing import Any
 
 from sacrop_cli.hints import Hints
 from sacrop_cli.io.imageio import DEFAULT_MAX_PIXELS
+from sacrop_cli.io.encode import background_colour
 from sacrop_cli.ratios import Ratio, parse_ratio
 
 DEFAULT_OUT_DIR = Path("crops")
@@ -38,6 +39,8 @@ class CropJob:
     sidecars and no crop files (it implies ``xmp``). ``hints`` steer every photo's crops;
     ``photo_hints`` add a photo's own (by its path as given, the manifest's ``source``), as a
     hints file does.
+    ``background`` (a colour name or ``#rrggbb``) fills the transparent pixels of crops
+    written to a format without alpha (JPEG).
     """
 
     ratios: tuple[str, ...] = ("any",)
@@ -55,6 +58,7 @@ class CropJob:
     xmp_only: bool = False
     hints: Hints = Hints()
     photo_hints: Mapping[str, Hints] = field(default_factory=dict, hash=False)
+    background: str = "white"
 
     def __post_init__(self) -> None:
         object.__setattr__(self, "ratios", _labels(self.ratios))
@@ -68,6 +72,7 @@ class CropJob:
             object.__setattr__(self, "out_dir", DEFAULT_OUT_DIR)
         if self.max_pixels is None:
             object.__setattr__(self, "max_pixels", DEFAULT_MAX_PIXELS)
+        background_colour(self.background)  # ValueError now, not at every photo
 
     @property
     def to_stdout(self) -> bool:
@@ -78,10 +83,11 @@ class CropJob:
         return self.hints.combined(self.photo_hints.get(str(source)))
 
     def save_options(self) -> dict[str, Any]:
-        """The keywords of :func:`sacrop_cli.io.imageio.save_crop` this job writes with."""
+        """The keywords of :func:`sacrop_cli.io.encode.save_crop` this job writes with."""
         return {
             "format": self.format,
             "quality": self.quality,
             "max_size": self.max_size,
             "overwrite": self.overwrite,
+            "background": self.background,
         }

@@ -15,7 +15,7 @@ from __future__ import annotations
 import contextlib
 import time
 from collections import deque
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
@@ -30,6 +30,7 @@ from sacrop_cli.run.job import CropJob
 from sacrop_cli.run.naming import Namer, OutputPlan
 from sacrop_cli.run.record import PhotoRecord, fail, new_record
 from sacrop_cli.run.report import BatchReport, ProgressCallback, start_run
+from sacrop_cli.run.resume import Resume
 from sacrop_cli.run.writers import LocalWriter, StreamWriter, finish_photo
 from sacrop_cli.search import Crop
 
@@ -194,18 +195,40 @@ def run_batch(
     *,
     on_progress: ProgressCallback | None = None,
     should_stop: Callable[[], bool] | None = None,
+    previous: Mapping[str, PhotoRecord] | None = None,
 ) -> BatchReport:
     """Crop every photo of ``inputs`` as ``job`` says.
 
-    ``should_stop`` is polled between photos: once true, the run ends after the current photo
+    Photos whose crops are all there are not read again (see :mod:`sacrop_cli.run.resume`;
+    ``previous``, an earlier run's records by source, gives their records). ``should_stop`` is
+    polled between photos: once true, the run ends after the current photo
     (``report.stopped == "interrupted"``). Raises OutputError when the output folder is
     unusable.
     """
     start = time.perf_counter()
     report, images, emit = start_run(inputs, job, on_progress)
     namer = Namer(job.out_dir, job.format, (p for p, _ in images), xmp=job.xmp)
-    planned = [(path, namer.plan(path, root)) for path, root in images]
     writer = StreamWriter() if job.to_stdout else LocalWriter(namer.is_source)
+    resume = Resume(job, writer, previous)
+    planned, done, order = [], {}, []
+    for i, (path, root) in enumerate(images):
+        plan = namer.plan(path, root)
+        if (found := resume.done(path, plan)) is not None:
+            done[i] = found
+        else:
+            planned.append((path, plan))
+            order.append(i)
+    emitted = 0
+
+    def emit_done(upto: int) -> None:
+        """The records of the photos done before, up to input position ``upto``."""
+        nonlocal emitted
+        for i in range(emitted, upto):
+            if i in done:
+                record, crops = done.pop(i)
+                report.count_done(crops)
+                emit(record, [])
+        emitted = max(emitted, upto)
 
     def stop_now() -> bool:
         if report.stopped is None and should_stop is not None and should_stop():
@@ -218,17 +241,22 @@ def run_batch(
         cropper.engine.workers() as workers,
         contextlib.closing(_scored_ahead(cropper, batches, job, workers)) as ahead,
     ):
+        positions = iter(order)
         for scored in ahead:
             report.batch_seconds.append((len(scored.photos), scored.seconds))
             for (path, plan), record, crops in zip(scored.photos, scored.records, scored.crops):
                 if stop_now():
                     break  # nothing of this photo is written yet: a rerun does it
+                emit_done(next(positions))
                 warnings, report.stopped = finish_photo(record, crops, path, plan, writer, job)
                 report.count_photo(record)
                 emit(record, warnings)
             if report.stopped:
                 break
+    emit_done(len(images))  # done photos are done, even after a stop
 
-    report.counts["not_processed"] = len(images) - report.counts["images"]
+    report.counts["not_processed"] = (
+        len(images) - report.counts["images"] - report.counts["already_done"]
+    )
     report.counts["seconds"] = round(time.perf_counter() - start, 3)
     return report

@@ -39,6 +39,7 @@ class BatchReport:
             "crops_written": 0,
             "crops_existing": 0,
             "sidecars": 0,
+            "already_done": 0,
             "skipped_files": 0,
             "not_processed": 0,
             "seconds": 0.0,
@@ -64,6 +65,11 @@ class BatchReport:
         self.counts["crops_written"] += statuses.count("written")
         self.counts["crops_existing"] += statuses.count("exists")
         self.counts["sidecars"] += record["sidecar"] is not None
+
+    def count_done(self, crops: int) -> None:
+        """Count a photo skipped unread because its ``crops`` crop files are all there."""
+        self.counts["already_done"] += 1
+        self.counts["crops_existing"] += crops
 
     @property
     def failed(self) -> bool:

@@ -16,7 +16,8 @@ from typing import Any, Protocol
 
 from sacrop_cli.errors import OutputError, SacropError
 from sacrop_cli.io.atomic import stale_temp_files
-from sacrop_cli.io.imageio import Photo, open_photo, save_crop, stored_orientation
+from sacrop_cli.io.imageio import Photo, open_photo, stored_orientation
+from sacrop_cli.io.encode import save_crop
 from sacrop_cli.io.xmp import Region, write_sidecar
 from sacrop_cli.run.job import CropJob
 from sacrop_cli.run.naming import OutputPlan
