@@ -14,9 +14,9 @@ from sacrop_cli.cli import pipe
 from sacrop_cli.cli.console import UI
 from sacrop_cli.errors import SacropError
 from sacrop_cli.io.atomic import atomic_open, stale_temp_files
-from sacrop_cli.run.record import PhotoRecord
 
 if TYPE_CHECKING:
+    from sacrop_cli.run.record import PhotoRecord
     from sacrop_cli.viz import sheets
 else:
     sheets = lazy_module("sacrop_cli.viz.sheets")
