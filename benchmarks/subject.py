@@ -1,7 +1,11 @@
 """Does the top-1 crop keep the salient subject? Measured on FCDB photos, with the subject rule
 and without it.
 
-    python benchmarks/subject.py FCDB_FOLDER [--weights NAME|PATH]
+    python benchmarks/fcdb_val.py ../shared/data/fcdb-train /tmp/fcdb-val   # the validation folder
+    python benchmarks/subject.py /tmp/fcdb-val [--weights NAME|PATH]
+
+The folder is any FCDB-style folder; ``benchmarks/fcdb_val.py`` builds the one of the photos
+the shipped weights held out (their validation part), as above.
 
 The subject is read off the network's own high-level activation map (the spatial-aware
 feature's "salient objects" map, a 16 x 16 grid over the photo), as ``sacrop crop`` reads it
@@ -63,7 +67,9 @@ def measure(cropper: Cropper, samples: list) -> dict[str, list[int]]:
 
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    ap.add_argument("fcdb", type=Path)
+    ap.add_argument(
+        "fcdb", type=Path, help="an FCDB-style folder, e.g. one built by benchmarks/fcdb_val.py"
+    )
     ap.add_argument("--weights", default=None)
     ap.add_argument("--precision", choices=["fp32", "int8"], default="fp32")
     args = ap.parse_args()

@@ -24,7 +24,10 @@ from sacrop_cli.constraints import CropRules, subject_box
 from sacrop_cli.engines.base import Engine
 from sacrop_cli.engines.factory import DEFAULT_PRECISION, load_engine
 from sacrop_cli.faces import FaceDetector
-from sacrop_cli.io.imageio import open_for_analysis, open_photo, photo_from_image, save_crop
+from sacrop_cli.hints import Hints, RegionLike
+from sacrop_cli.io.encode import save_crop
+from sacrop_cli.io.imageio import open_for_analysis, open_photo, photo_from_image
+from sacrop_cli.io.photo import own_pixel_limit
 from sacrop_cli.model.preprocess import boxes_to_rois, image_to_array, input_size, resize_to
 from sacrop_cli.ratios import Ratio, parse_ratio
 from sacrop_cli.search import Crop
@@ -43,7 +46,8 @@ class CroppedImage:
     @property
     def image(self) -> Image.Image:
         """The cropped pixels (upright); ``save`` keeps EXIF, ICC and XMP, this alone does not."""
-        return self.photo.image.crop(self.crop.box)
+        with own_pixel_limit():  # Image.crop runs Pillow's bomb check again
+            return self.photo.image.crop(self.crop.box)
 
     def save(
         self,
@@ -53,10 +57,11 @@ class CroppedImage:
         quality: int = 95,
         max_size: tuple[int, int] | None = None,
         overwrite: bool = False,
+        background: str = "white",
     ) -> Path:
         """Write the crop as ``sacrop crop`` does: EXIF (orientation reset, crop size), ICC
         profile and XMP kept, written whole or not at all, an existing file kept unless
-        ``overwrite``."""
+        ``overwrite``; transparent pixels on ``background`` in a format without alpha."""
         return save_crop(
             self.photo,
             self.crop.box,
@@ -65,6 +70,7 @@ class CroppedImage:
             quality=quality,
             max_size=max_size,
             overwrite=overwrite,
+            background=background,
         )
 
 
@@ -79,21 +85,60 @@ class Analysis:
     faces: np.ndarray | None = None
 
 
-#: What the API takes for ratios: one ratio ("4:3", (4, 3), a Ratio) or several of them.
-Ratios = str | Ratio | tuple[float, float] | Iterable[str | Ratio | tuple[float, float]]
+#: What the API takes for ratios: one ratio ("4:3", 1.5, (4, 3), a Ratio) or several of them.
+OneRatio = str | float | Ratio | tuple[float, float]
+Ratios = OneRatio | Iterable[OneRatio]
+#: What the API takes for photos: paths, upright PIL images, or :meth:`Cropper.load` results.
+PhotoLike = str | Path | Image.Image | Analysis
+#: Regions of a hint: one (``"10%,20%,40%,60%"``, ``(60, 80, 240, 240)``) or a list of them.
+Regions = RegionLike | Iterable[RegionLike] | None
+
+_RATIOS_HELP = 'pass a ratio ("4:3", "1.91:1", "any", "original", 1.5 or (4, 3)) or a list of them'
+
+
+def _is_number(value: object) -> bool:
+    return isinstance(value, (int, float)) and not isinstance(value, bool)
+
+
+def _is_one_ratio(value: object) -> bool:
+    return (
+        isinstance(value, (str, Ratio))
+        or _is_number(value)
+        or (isinstance(value, tuple) and len(value) == 2 and all(map(_is_number, value)))
+    )
 
 
 def as_ratios(ratios: Ratios) -> list[Ratio]:
-    """``"4:3"``, ``(4, 3)``, ``Ratio`` or a list of any of them, as de-duplicated Ratios in the
-    order given."""
-    if isinstance(ratios, (str, Ratio)) or (
-        isinstance(ratios, tuple)
-        and len(ratios) == 2
-        and all(isinstance(v, (int, float)) for v in ratios)
-    ):
+    """``"4:3"``, ``1.5`` (for 1.5:1, as ``--ratio 1.5``), ``(4, 3)``, ``Ratio`` or a list of
+    any of them, as de-duplicated Ratios in the order given; anything else is a TypeError
+    saying what to pass (a bad ratio text stays a ValueError saying why)."""
+    if _is_one_ratio(ratios):
         ratios = [ratios]
-    out = [r if isinstance(r, Ratio) else parse_ratio(r) for r in ratios]
+    elif not isinstance(ratios, Iterable):
+        raise TypeError(f"{ratios!r} is not a ratio: {_RATIOS_HELP}")
+    out = []
+    for r in ratios:
+        if not _is_one_ratio(r):
+            raise TypeError(f"{r!r} is not a ratio: {_RATIOS_HELP}")
+        out.append(r if isinstance(r, Ratio) else parse_ratio(str(r) if _is_number(r) else r))
     return list(dict.fromkeys(out))
+
+
+def ratios_per_photo(ratios: Ratios | Sequence[Ratios], count: int) -> list[list[Ratio]]:
+    """The ratios of each of ``count`` photos: one list per photo (a list of lists, as
+    :meth:`Encoded.best_crops` is called inside sacrop), or one ratio or list for all."""
+    if (
+        isinstance(ratios, (list, tuple))
+        and ratios
+        and all(isinstance(r, (list, tuple)) and not _is_one_ratio(r) for r in ratios)
+    ):
+        if len(ratios) != count:
+            raise TypeError(
+                f"{len(ratios)} lists of ratios for {count} photo(s): pass one list per photo, "
+                "or one ratio or list of ratios for all"
+            )
+        return [as_ratios(r) for r in ratios]
+    return [as_ratios(ratios)] * count
 
 
 class Cropper:
@@ -160,13 +205,35 @@ class Cropper:
             image = resize_to(image, input_size(*full_size, self.input_spec))
         return Analysis(image, full_size, faces)
 
+    def load_all(self, photos: Iterable[PhotoLike]) -> list[Analysis]:
+        """``photos`` as analyses: paths and PIL images are loaded (:meth:`load`), analyses
+        kept; one photo rather than a list, or anything else, is a TypeError saying what to
+        pass."""
+        if isinstance(photos, (str, Path, Image.Image, Analysis)) or not isinstance(
+            photos, Iterable
+        ):
+            raise TypeError(
+                f"pass a list of photos (paths, PIL images or Cropper.load results), not one "
+                f"{type(photos).__name__}"
+            )
+        out = []
+        for photo in photos:
+            if not isinstance(photo, (str, Path, Image.Image, Analysis)):
+                raise TypeError(
+                    f"{photo!r} is not a photo: pass a path, a PIL image or a Cropper.load result"
+                )
+            out.append(photo if isinstance(photo, Analysis) else self.load(photo))
+        return out
+
     # -- scoring ---------------------------------------------------------------------------
-    def encode(self, photos: Sequence[Analysis]) -> Encoded:
-        """Run the backbone on ``photos``; the result scores any number of crops of them.
+    def encode(self, photos: Iterable[PhotoLike]) -> Encoded:
+        """Run the backbone on ``photos`` (paths, PIL images or :meth:`load` results); the
+        result scores any number of crops of them.
 
         Photos with the same network input size form one group, whose crops the engine scores
         in one call.
         """
+        photos = self.load_all(photos)
         groups: dict[tuple[int, int], list[int]] = {}
         for i, photo in enumerate(photos):
             groups.setdefault(input_size(*photo.full_size, self.input_spec), []).append(i)
@@ -176,24 +243,43 @@ class Cropper:
                 [image_to_array(photos[i].image, size, self.input_spec) for i in members]
             )
             encoded.append((members, size, self.engine.encode(images)))
-        return Encoded(self, list(photos), encoded)
+        return Encoded(self, photos, encoded)
 
     def score_many(
-        self, photos: Sequence[Analysis], boxes: Sequence[np.ndarray]
+        self, photos: Iterable[PhotoLike], boxes: Sequence[np.ndarray]
     ) -> list[np.ndarray]:
         """Scores of ``boxes[i]`` (``[N_i, 4]`` full-resolution pixels) on ``photos[i]``."""
         return self.encode(photos).scores(boxes)
 
     def best_crops(
-        self, photos: Sequence[Analysis], ratios: Ratios, k: int = 1, *, orient: bool = False
+        self,
+        photos: Iterable[PhotoLike],
+        ratios: Ratios,
+        k: int = 1,
+        *,
+        orient: bool = False,
+        keep: Regions = None,
+        avoid: Regions = None,
+        focus: RegionLike | None = None,
+        hints: Sequence[Hints | None] | None = None,
     ) -> list[list[Crop]]:
         """Top-``k`` crops per ratio for each photo, all ratios in one pass. With ``orient``, a
-        fixed ratio follows each photo's orientation (4:3 is 3:4 on a portrait photo)."""
+        fixed ratio follows each photo's orientation (4:3 is 3:4 on a portrait photo).
+
+        ``keep`` (regions every crop holds whole), ``avoid`` (regions crops leave out) and
+        ``focus`` (a point every crop holds) are a person's hints for every photo, in pixels of
+        the upright photo or ``%`` of its sides (``keep="10%,20%,40%,60%"``); ``hints[i]`` adds
+        photo ``i``'s own. They outrank the face rules; where no window of a ratio meets one,
+        the crops are the nearest miss and their ``note`` says so. ValueError when a hint is
+        malformed or outside a photo."""
+        photos = self.load_all(photos)
         wanted = as_ratios(ratios)
         per_photo = [
             [r.oriented(*p.full_size) for r in wanted] if orient else wanted for p in photos
         ]
-        return self.encode(photos).best_crops(per_photo, k)
+        common = Hints.of(keep, avoid, focus)
+        own = hints if hints is not None else [None] * len(photos)
+        return self.encode(photos).best_crops(per_photo, k, [common.combined(h) for h in own])
 
     def crop(
         self,
@@ -202,10 +288,21 @@ class Cropper:
         top_k: int = 1,
         *,
         orient: bool = False,
+        keep: Regions = None,
+        avoid: Regions = None,
+        focus: RegionLike | None = None,
     ) -> list[Crop]:
         """The ``top_k`` best crops of one photo for each ratio, best first within a ratio;
-        ``orient`` as in :meth:`best_crops`."""
-        return self.best_crops([self.load(image_or_path)], ratios, top_k, orient=orient)[0]
+        ``orient`` and the hints ``keep``, ``avoid`` and ``focus`` as in :meth:`best_crops`."""
+        return self.best_crops(
+            [self.load(image_or_path)],
+            ratios,
+            top_k,
+            orient=orient,
+            keep=keep,
+            avoid=avoid,
+            focus=focus,
+        )[0]
 
     def crop_images(
         self,
@@ -214,10 +311,15 @@ class Cropper:
         top_k: int = 1,
         *,
         orient: bool = False,
+        keep: Regions = None,
+        avoid: Regions = None,
+        focus: RegionLike | None = None,
     ) -> list[CroppedImage]:
         """:meth:`crop`, with each crop's pixels at full resolution and a ``save`` that keeps
         the photo's EXIF, ICC profile and XMP."""
-        crops = self.crop(image_or_path, ratios, top_k, orient=orient)
+        crops = self.crop(
+            image_or_path, ratios, top_k, orient=orient, keep=keep, avoid=avoid, focus=focus
+        )
         if isinstance(image_or_path, Image.Image):
             photo = photo_from_image(image_or_path)
         else:
@@ -246,11 +348,13 @@ class Cropper:
         return [float(s) for s in self.score_many([photo], [arr])[0]]
 
 
-def _rules(photo: Analysis, maps: np.ndarray | None) -> CropRules:
-    """The photo's faces, and the subject of its high-level activation map (if it has maps)."""
+def _rules(photo: Analysis, maps: np.ndarray | None, hints: Hints | None) -> CropRules:
+    """The photo's faces, the subject of its high-level activation map (if it has maps) and a
+    person's hints."""
     faces = photo.faces if photo.faces is not None else np.zeros((0, 4))
     subject = None if maps is None else subject_box(maps[1], *photo.full_size)
-    return CropRules(faces, *photo.full_size, subject)
+    pixels = hints.in_pixels(*photo.full_size) if hints else None
+    return CropRules(faces, *photo.full_size, subject, pixels)
 
 
 class Encoded:
@@ -295,16 +399,25 @@ class Encoded:
                     out[i] = maps[b]
         return out
 
-    def best_crops(self, ratios: Sequence[Sequence[Ratio]], k: int = 1) -> list[list[Crop]]:
-        """Top-``k`` crops of photo ``i`` for each of ``ratios[i]``, best first: the steps of
+    def best_crops(
+        self,
+        ratios: Ratios | Sequence[Ratios],
+        k: int = 1,
+        hints: Sequence[Hints | None] | None = None,
+    ) -> list[list[Crop]]:
+        """Top-``k`` crops of photo ``i`` for each of ``ratios[i]`` (or of ``ratios`` for every
+        photo: ``"4:3"``, ``["4:3", "1:1"]``), best first: the steps of
         :mod:`sacrop_cli.search` (build, refine unless the cropper's ``refine`` is off, pick).
 
         Only the boxes of the best face level any box of the ratio reaches compete. Rank 1 is
         the best of those that also keep the subject when any does, and the same whatever
         ``k``; ranks 2 to ``k`` are visibly different framings from every better rank (see
-        :data:`~sacrop_cli.candidates.ALTERNATIVE_IOU`).
+        :data:`~sacrop_cli.candidates.ALTERNATIVE_IOU`). ``hints[i]`` are photo ``i``'s hints,
+        which outrank the face rules.
         """
-        rules = [_rules(p, m) for p, m in zip(self.photos, self.maps())]
+        ratios = ratios_per_photo(ratios, len(self.photos))
+        own = hints if hints is not None else [None] * len(self.photos)
+        rules = [_rules(p, m, h) for p, m, h in zip(self.photos, self.maps(), own)]
         pools = search.build(self.scores, ratios, rules)
         if self.cropper.refine:
             pools = search.refine(self.scores, pools, k, rules)

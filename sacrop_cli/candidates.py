@@ -9,6 +9,7 @@ are ``(x1, y1, x2, y2)`` integer pixels of the upright image with exclusive ends
 from __future__ import annotations
 
 import math
+from collections.abc import Sequence
 
 import numpy as np
 
@@ -111,6 +112,35 @@ def _ratio_terms(ratio: Ratio, width: int, height: int) -> tuple[int, int]:
         g = math.gcd(width, height)
         return width // g, height // g
     return ratio.w, ratio.h
+
+
+#: A box drawn by hand is of its ratio exactly (width * rh == height * rw) when the photo holds at
+#: least this many such sizes; else (a decimal ratio such as 191:100 on a small photo) to the
+#: nearest pixel, as the windows are.
+EXACT_SIZES = 10
+
+
+def fit_box(
+    box: Sequence[float], ratio: Ratio, width: int, height: int
+) -> tuple[int, int, int, int]:
+    """A box a person drew (``sacrop review``) made a box of ``ratio`` inside the photo: whole
+    pixels, its centre and area kept as far as the ratio and the photo allow."""
+    x1, y1, x2, y2 = map(float, box)
+    cx, cy = (x1 + x2) / 2, (y1 + y2) / 2
+    bw, bh = max(1.0, x2 - x1), max(1.0, y2 - y1)
+    if ratio.kind == "any":
+        cw, ch = min(width, max(1, round(bw))), min(height, max(1, round(bh)))
+    else:
+        rw, rh = _ratio_terms(ratio, width, height)
+        most = min(width // rw, height // rh)
+        if most >= EXACT_SIZES:
+            k = min(most, max(1, round(math.sqrt(bw * bh / (rw * rh)))))
+            cw, ch = k * rw, k * rh
+        else:
+            cw, ch = _window_size(round(math.sqrt(bw * bh * rw / rh)), rw, rh, width, height)
+    left = min(max(0, round(cx - cw / 2)), width - cw)
+    top = min(max(0, round(cy - ch / 2)), height - ch)
+    return left, top, left + cw, top + ch
 
 
 def candidates_for(ratio: Ratio, width: int, height: int) -> np.ndarray:

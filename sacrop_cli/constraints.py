@@ -21,12 +21,22 @@ Within a level, the boxes that keep the *subject* whole come first (:data:`SUBJE
 box around the peak of the network's own high-level activation map, its "salient objects" map
 (:func:`subject_box`). The scorer sees that map too, but it is trained on a thousand photos;
 this keeps a window of a narrow ratio from halving the subject when one can hold it.
+
+A person's hints (:mod:`sacrop_cli.hints`) outrank these rules: a box's key is its face level
+plus :data:`HINT_STEP` times its *hint key* (:meth:`CropRules.hint_keys`), so the face rules
+only order the boxes that meet the hints as well as any box of the ratio can.
+
+The "largest face" is the largest *confident* detection (:data:`CONFIDENT_SCORE`), and the
+group is made of confident ones: a larger uncertain detection (often not a face at all) must
+not take the place of a smaller clear face.
 """
 
 from __future__ import annotations
 
 import numpy as np
 
+from sacrop_cli.candidates import ASPECT_BOUNDS
+from sacrop_cli.hints import PixelHints
 from sacrop_cli.ratios import Ratio
 
 #: A head around a face box: (left, top, right, bottom) margins, in face widths and heights.
@@ -40,6 +50,14 @@ GROUP_AREA = 0.25
 SUBJECT_THRESHOLD = 0.85
 #: Within a face level, boxes that keep the subject whole come first, by this much of a level.
 SUBJECT_STEP = 1e-3
+#: A detection scoring at least this is a clear face: the largest face and the group are chosen
+#: among them (when there is one); the others still must not be cut.
+CONFIDENT_SCORE = 0.8
+#: One step of the hint key outranks every face level (0 to 5, plus the subject's step).
+HINT_STEP = 10.0
+#: A box that misses a hint is ordered by how far it misses it (see :meth:`CropRules.hint_keys`)
+#: in steps of ``1 / HINT_GRAIN``: boxes within a step are of one key and the scorer decides.
+HINT_GRAIN = 20
 #: The levels whose crops carry a note in the results (see the module's docstring).
 NOTES = {
     3: "no {ratio} window holds the largest face whole",
@@ -106,30 +124,64 @@ def subject_box(amap: np.ndarray, width: int, height: int) -> np.ndarray:
     )
 
 
+def _main_face_first(faces: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Faces ``[N, 4+]`` (largest first; a fifth column is the detector's score) with the
+    largest confident one moved first; which of them are confident; and which are the
+    uncertain detections larger than it."""
+    faces = faces.reshape(len(faces), -1) if faces.size else np.zeros((0, 4))
+    scores = faces[:, 4] if faces.shape[1] > 4 else np.ones(len(faces))
+    confident = scores >= CONFIDENT_SCORE
+    larger = np.zeros(len(faces), bool)
+    if confident.any() and not confident[0]:
+        main = int(np.argmax(confident))  # the first confident one is the largest of them
+        order = [main, *(i for i in range(len(faces)) if i != main)]
+        faces, confident = faces[order], confident[order]
+        larger[1 : main + 1] = True
+    return faces[:, :4], confident if confident.any() else ~larger, larger
+
+
 class CropRules:
-    """The rules of one photo: its faces (``[N, 4+]``, largest first, full-resolution pixels) and
-    its subject (a box, or None); levels of boxes, and boxes moved to meet them."""
+    """The rules of one photo: its faces (``[N, 4+]``, largest first, full-resolution pixels,
+    with the detector's score as a fifth column if known), its subject (a box, or None) and a
+    person's hints (in pixels); keys of boxes, and boxes moved to meet them."""
 
     def __init__(
-        self, faces: np.ndarray, width: int, height: int, subject: np.ndarray | None = None
+        self,
+        faces: np.ndarray,
+        width: int,
+        height: int,
+        subject: np.ndarray | None = None,
+        hints: PixelHints | None = None,
     ) -> None:
-        faces = np.asarray(faces, np.float64)
-        self.faces = faces.reshape(len(faces), -1)[:, :4] if faces.size else np.zeros((0, 4))
+        self.faces, confident, self.outranked = _main_face_first(np.asarray(faces, np.float64))
         self.heads = heads(self.faces, width, height)
         self.size = (width, height)
         self.subject = subject
         area = (self.faces[:, 2] - self.faces[:, 0]) * (self.faces[:, 3] - self.faces[:, 1])
-        self.group = area >= GROUP_AREA * area.max() if len(area) else area.astype(bool)
+        sizeable = area >= GROUP_AREA * area[0] if len(area) else confident
+        self.group = confident & sizeable
+        #: Every detection of the group's size, clear or not: windows are first moved to hold
+        #: them all, as none may be cut.
+        self.sizeable = sizeable
+        hints = hints or PixelHints()
+        self.keep = np.asarray(hints.keep, np.float64).reshape(-1, 4)
+        self.avoid = np.asarray(hints.avoid, np.float64).reshape(-1, 4)
+        self.focus = None if hints.focus is None else np.asarray(hints.focus, np.float64)
 
     def __bool__(self) -> bool:
-        return len(self.faces) > 0 or self.subject is not None
+        return len(self.faces) > 0 or self.subject is not None or self.hinted
+
+    @property
+    def hinted(self) -> bool:
+        return len(self.keep) > 0 or len(self.avoid) > 0 or self.focus is not None
 
     def levels(self, boxes: np.ndarray) -> np.ndarray:
-        """Each box's level (0-4, see the module) plus, for level 4, a fraction below 1 that
-        orders boxes by faces kept whole (more is lower), plus :data:`SUBJECT_STEP` if it does
-        not keep the subject whole: ``[B]`` float, lower is better."""
+        """Each box's key: its level (0-4, see the module) plus, for level 4, a fraction below 1
+        that orders boxes by faces kept whole (more is lower), plus :data:`SUBJECT_STEP` if it
+        does not keep the subject whole, plus :data:`HINT_STEP` times its hint key: ``[B]``
+        float, lower is better."""
         boxes = np.asarray(boxes).reshape(-1, 4)
-        out = np.zeros(len(boxes))
+        out = HINT_STEP * self.hint_keys(boxes) if self.hinted else np.zeros(len(boxes))
         if self.subject is not None:
             out += SUBJECT_STEP * ~_whole(inside(boxes, self.subject[None]))[:, 0]
         if not len(self.faces):
@@ -142,9 +194,129 @@ class CropRules:
         level = np.where(no_head_cut & _whole(head[:, 0]), 1, level)
         return out + np.where(no_head_cut & _whole(head[:, self.group]).all(1), 0, level)
 
+    def _hint_checks(self, boxes: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        """Per box (``[B, 4]``): which keep regions it holds whole and which avoid regions it
+        overlaps (``[B, K]``, ``[B, A]`` bool), and how far it is from the focus (``[B]``,
+        pixels; 0 when it holds the point)."""
+        b = boxes.astype(np.float64)[:, None, :]
+        k, a = self.keep[None], self.avoid[None]
+        held = (
+            (b[..., 0] <= k[..., 0] + 1e-6)
+            & (b[..., 1] <= k[..., 1] + 1e-6)
+            & (b[..., 2] >= k[..., 2] - 1e-6)
+            & (b[..., 3] >= k[..., 3] - 1e-6)
+        )
+        overlaps = (
+            (b[..., 0] < a[..., 2])
+            & (b[..., 2] > a[..., 0])
+            & (b[..., 1] < a[..., 3])
+            & (b[..., 3] > a[..., 1])
+        )
+        if self.focus is None:
+            return held, overlaps, np.zeros(len(boxes))
+        fx, fy = self.focus
+        dx = np.maximum(np.maximum(b[:, 0, 0] - fx, fx - b[:, 0, 2]), 0)
+        dy = np.maximum(np.maximum(b[:, 0, 1] - fy, fy - b[:, 0, 3]), 0)
+        return held, overlaps, np.hypot(dx, dy)
+
+    def hint_keys(self, boxes: np.ndarray) -> np.ndarray:
+        """Each box's hint key, lower is better, 0 when it meets every hint: first the keep
+        regions and the focus it misses (they say what the crop is of), then the avoid regions
+        it overlaps, then, in steps of ``1 / HINT_GRAIN``, how far it misses them (the share of
+        the keep regions outside it, of the avoid regions inside it, its distance to the focus
+        over the photo's longer side), so that the best effort is as near as the ratio allows."""
+        boxes = np.asarray(boxes).reshape(-1, 4)
+        held, overlaps, distance = self._hint_checks(boxes)
+        holds = (~held).sum(1) + (distance > 0)
+        misses = holds * (len(self.avoid) + 1) + overlaps.sum(1)
+        far = (
+            (1 - inside(boxes, self.keep)).sum(1)
+            + inside(boxes, self.avoid).sum(1)
+            + np.minimum(distance / max(self.size), 1)
+        )
+        count = len(self.keep) + len(self.avoid) + (self.focus is not None)
+        far = np.minimum(np.floor(far / max(count, 1) * HINT_GRAIN), HINT_GRAIN - 1)
+        return misses * HINT_GRAIN + far
+
+    def hint_note(self, box: np.ndarray, ratio: Ratio) -> str | None:
+        """What a crop's note says of the hints that ``box`` (the best of its ratio) misses."""
+        if not self.hinted:
+            return None
+        held, overlaps, distance = self._hint_checks(np.asarray(box).reshape(1, 4))
+        said = [
+            f"no {ratio.label} window holds the keep region {_region(r)} whole"
+            for r in self.keep[~held[0]]
+        ]
+        if distance[0] > 0:
+            said.append(f"no {ratio.label} window holds the focus point {_region(self.focus)}")
+        said += [
+            f"no {ratio.label} window leaves the avoid region {_region(r)} out"
+            for r in self.avoid[overlaps[0]]
+        ]
+        return "; ".join(said) or None
+
+    def hint_moves(self, boxes: np.ndarray, free: bool) -> np.ndarray:
+        """Candidates for the hints: ``boxes`` moved as little as possible to hold the keep
+        regions and the focus, and centred on the focus; then each of those (and ``boxes``)
+        moved clear of each avoid region to its left, right, top or bottom, and, for a ``free``
+        ratio, also cut at the avoid region's edge (aspect within the grid's bounds); for a
+        ``free`` ratio, ``boxes`` also grown to hold the keep regions and the focus. Moves that
+        would leave the photo are dropped."""
+        boxes = np.asarray(boxes, np.int64).reshape(-1, 4)
+        if not self.hinted or not len(boxes):
+            return boxes[:0]
+        width, height = self.size
+        w, h = boxes[:, 2] - boxes[:, 0], boxes[:, 3] - boxes[:, 1]
+        found = [boxes]
+        held = list(self.keep) + ([np.r_[self.focus, self.focus]] if self.focus is not None else [])
+        if held:
+            t = np.stack(held)
+            t = np.r_[np.floor(t[:, :2].min(0)), np.ceil(t[:, 2:].max(0))]
+            fits = (w >= t[2] - t[0]) & (h >= t[3] - t[1])
+            x1 = np.clip(np.clip(boxes[:, 0], t[2] - w, t[0]), 0, width - w)
+            y1 = np.clip(np.clip(boxes[:, 1], t[3] - h, t[1]), 0, height - h)
+            found.append(np.stack([x1, y1, x1 + w, y1 + h], 1)[fits])
+            if free:
+                found.append(
+                    np.c_[np.minimum(boxes[:, :2], t[:2]), np.maximum(boxes[:, 2:], t[2:])]
+                )
+        if self.focus is not None:
+            x1 = np.clip(np.rint(self.focus[0] - w / 2), 0, width - w)
+            y1 = np.clip(np.rint(self.focus[1] - h / 2), 0, height - h)
+            found.append(np.stack([x1, y1, x1 + w, y1 + h], 1).astype(np.int64))
+        start = np.unique(np.concatenate(found), axis=0)
+        sw, sh = start[:, 2] - start[:, 0], start[:, 3] - start[:, 1]
+        for ax1, ay1, ax2, ay2 in self.avoid:
+            left, top = int(np.ceil(ax2)), int(np.ceil(ay2))
+            right, bottom = int(np.floor(ax1)), int(np.floor(ay1))
+            x, y = start[:, 0], start[:, 1]
+            found += [
+                np.c_[np.full_like(x, left), y, left + sw, y + sh],
+                np.c_[right - sw, y, np.full_like(x, right), y + sh],
+                np.c_[x, np.full_like(y, top), x + sw, top + sh],
+                np.c_[x, bottom - sh, x + sw, np.full_like(y, bottom)],
+            ]
+            if free:
+                found += [
+                    np.c_[np.maximum(x, left), start[:, 1:]],
+                    np.c_[start[:, :2], np.minimum(start[:, 2], right), start[:, 3]],
+                    np.c_[x, np.maximum(y, top), start[:, 2:]],
+                    np.c_[start[:, :3], np.minimum(start[:, 3], bottom)],
+                ]
+        out = np.unique(np.concatenate(found[1:]), axis=0).astype(np.int64)
+        ow, oh = out[:, 2] - out[:, 0], out[:, 3] - out[:, 1]
+        ok = (out[:, :2] >= 0).all(1) & (out[:, 2] <= width) & (out[:, 3] <= height)
+        ok &= (ow > 0) & (oh > 0)
+        if free:
+            aspect = ow / np.maximum(oh, 1)
+            ok &= (aspect > ASPECT_BOUNDS[0]) & (aspect < ASPECT_BOUNDS[1])
+        return out[ok]
+
     def anchored(self, boxes: np.ndarray) -> np.ndarray:
-        """``boxes`` (same sizes) moved as little as possible to hold the group's heads, or else
-        the largest head, or else the largest face; boxes too small for all three are dropped.
+        """``boxes`` (same sizes) moved as little as possible to hold the heads of every
+        detection of the group's size (clear or not: none may be cut), or else the group's heads
+        (with those of uncertain detections larger than the main face, if any), or else the
+        largest head, or else the largest face; boxes too small for all are dropped.
         Candidates from a grid may all miss a face; these give the search windows that don't.
         (The subject needs none: moving windows to it changed no measured figure and cost a
         tenth of the analysis.)"""
@@ -152,12 +324,15 @@ class CropRules:
         if not len(self.faces) or not len(boxes):
             return boxes[:0]
         w, h = boxes[:, 2] - boxes[:, 0], boxes[:, 3] - boxes[:, 1]
-        group = self.heads[self.group]
-        targets = [
-            np.concatenate([group.min(0)[:2], group.max(0)[2:]]),
-            self.heads[0],
-            self.faces[0],
-        ]
+
+        def around(held: np.ndarray) -> np.ndarray:
+            return np.concatenate([held.min(0)[:2], held.max(0)[2:]])
+
+        targets = [around(self.heads[self.group]), self.heads[0], self.faces[0]]
+        if self.outranked.any():  # first, with the larger uncertain detections: none cut
+            targets.insert(0, around(self.heads[self.group | self.outranked]))
+        if (self.sizeable & ~self.group).any():  # first of all, every sizeable detection
+            targets.insert(0, around(self.heads[self.sizeable]))
         out, placed = boxes.copy(), np.zeros(len(boxes), bool)
         for t in targets:
             fits = ~placed & (w >= t[2] - t[0]) & (h >= t[3] - t[1])
@@ -170,7 +345,12 @@ class CropRules:
         return np.unique(out[placed], axis=0)
 
 
+def _region(values: np.ndarray) -> str:
+    return ",".join(f"{v:g}" for v in np.round(values, 1))
+
+
 def note(level: float, ratio: Ratio) -> str | None:
-    """What the results say about a crop of ``level`` (None when every face rule was met)."""
-    text = NOTES.get(int(level))
+    """What the results say of the face rules for a crop of key ``level`` (None when every face
+    rule was met)."""
+    text = NOTES.get(int(level % HINT_STEP))
     return text.format(ratio=ratio.label) if text else None

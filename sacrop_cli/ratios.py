@@ -58,7 +58,8 @@ def parse_ratio(text: str | tuple[float, float]) -> Ratio:
     """Parse ``4:3`` (also ``4x3``, ``4/3``), a decimal ratio (``1.91:1``, or ``1.5`` for
     ``1.5:1``), ``any`` or ``original``, or a pair of numbers ``(4, 3)``; ValueError says why not.
 
-    The ratio is kept exactly (``1.91:1`` is 191:100), so windows are exact to the pixel.
+    The ratio is kept exactly (``1.91:1`` is 191:100), so windows are exact to the nearest
+    pixel.
     """
     if isinstance(text, tuple):
         if len(text) != 2 or not all(

@@ -46,8 +46,9 @@ class Pool:
     """The boxes of one photo and ratio that compete, with their scores and keys.
 
     A key is the box's face level (see :mod:`sacrop_cli.constraints`), plus a step if it misses
-    the subject; ``level`` is the best key of any box of the ratio, which rank 1 has; the other
-    ranks may miss the subject. ``first`` is rank 1's index. For the free ratio, ``whole`` is
+    the subject, plus the hints it misses (which outrank both); ``level`` is the best key of
+    any box of the ratio, which rank 1 has; the other ranks may miss the subject. ``first`` is
+    rank 1's index. For the free ratio, ``whole`` is
     the whole photo (``[1, 4]``) and ``whole_score`` its score, which :func:`pick` weighs.
     """
 
@@ -74,9 +75,10 @@ def _best(scores: np.ndarray, keys: np.ndarray, best_key: float) -> int:
     return int(np.argmax(np.where(keys <= best_key + 1e-9, scores, -np.inf)))
 
 
-def _with_anchored(boxes: np.ndarray, rules: CropRules) -> np.ndarray:
-    """The candidates, and copies of them moved to hold the faces (when there are any)."""
-    moved = rules.anchored(boxes)
+def _with_anchored(boxes: np.ndarray, rules: CropRules, ratio: Ratio) -> np.ndarray:
+    """The candidates, and copies of them moved to hold the faces and to meet the hints (when
+    there are any)."""
+    moved = np.concatenate([rules.anchored(boxes), rules.hint_moves(boxes, ratio.kind == "any")])
     return np.unique(np.concatenate([boxes, moved]), axis=0) if len(moved) else boxes
 
 
@@ -84,15 +86,14 @@ def build(
     score: Score, ratios: Sequence[Sequence[Ratio]], rules: Sequence[CropRules]
 ) -> list[list[Pool]]:
     """Per photo ``i`` and ratio of ``ratios[i]``: the candidates (joined by copies moved to hold
-    the faces) of the best face level any box of the ratio reaches, scored in one call."""
+    the faces and meet the hints) of the best key any box of the ratio reaches (the hints
+    first, then the face level), scored in one call."""
     cands = [
-        [_with_anchored(candidates_for(r, *rule.size), rule) for r in rs]
+        [_with_anchored(candidates_for(r, *rule.size), rule, r) for r in rs]
         for rs, rule in zip(ratios, rules)
     ]
     wholes = [
-        np.array(
-            [[0, 0, *rule.size]] if any(r.kind == "any" for r in rs) else []
-        ).reshape(-1, 4)
+        np.array([[0, 0, *rule.size]] if any(r.kind == "any" for r in rs) else []).reshape(-1, 4)
         for rs, rule in zip(ratios, rules)
     ]
     flat = score([np.concatenate([*c, w]) for c, w in zip(cands, wholes)])
@@ -190,11 +191,12 @@ def refine(
 def pick(pool: Pool, rules: CropRules, k: int) -> list[Crop]:
     """Rank 1 and up to ``k - 1`` alternatives of a pool. For the free ratio the whole photo
     replaces rank 1 when it scores :data:`WHOLE_PHOTO_MARGIN` higher (a well-framed photo can
-    stay as it is), or when it alone keeps the faces whole."""
+    stay as it is) and meets the rules as well, or when it alone keeps the faces whole. The
+    note says which rule (face or hint) no window of the ratio could meet."""
     if pool.whole is not None and pool.whole_score is not None:
         whole, whole_score = pool.whole, pool.whole_score
-        whole_key = float(rules.levels(whole)[0])  # it cuts nothing
-        if whole_key + SUBJECT_STEP < pool.level:  # it alone meets the face rules
+        whole_key = float(rules.levels(whole)[0])  # it cuts no face (it may miss a hint)
+        if whole_key + SUBJECT_STEP < pool.level:  # it alone meets the rules
             pool = replace(
                 pool,
                 boxes=whole.astype(pool.boxes.dtype),
@@ -203,7 +205,10 @@ def pick(pool: Pool, rules: CropRules, k: int) -> list[Crop]:
                 level=whole_key,
                 first=0,
             )
-        elif whole_score[0] > pool.scores[pool.first] + WHOLE_PHOTO_MARGIN:
+        elif (
+            whole_key <= pool.level + 1e-9
+            and whole_score[0] > pool.scores[pool.first] + WHOLE_PHOTO_MARGIN
+        ):
             pool = replace(
                 pool,
                 boxes=np.concatenate([pool.boxes, whole.astype(pool.boxes.dtype)]),
@@ -212,7 +217,9 @@ def pick(pool: Pool, rules: CropRules, k: int) -> list[Crop]:
                 level=whole_key,
                 first=len(pool.scores),
             )
-    label, why = pool.ratio.label, note(pool.level, pool.ratio)
+    label = pool.ratio.label
+    said = [note(pool.level, pool.ratio), rules.hint_note(pool.boxes[pool.first], pool.ratio)]
+    why = "; ".join(n for n in said if n) or None
     return [
         Crop(label, rank, tuple(int(v) for v in pool.boxes[i]), float(pool.scores[i]), why)
         for rank, i in enumerate(pool.picks(k), start=1)

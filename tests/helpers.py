@@ -59,13 +59,35 @@ def pattern(width: int = 64, height: int = 48, mode: str = "RGB") -> Image.Image
     return Image.fromarray(rgb.astype(np.uint8), "RGB").convert(mode)
 
 
-def run(*args: object):
-    """``sacrop ARGS...`` in process (click's CliRunner), exceptions not swallowed."""
+def run(*args: object, stdin: bytes | None = None):
+    """``sacrop ARGS...`` in process (click's CliRunner), exceptions not swallowed; ``stdin``
+    is what standard input gives."""
     from click.testing import CliRunner
 
     from sacrop_cli.cli.main import main
 
-    return CliRunner().invoke(main, [str(a) for a in args], catch_exceptions=False)
+    return CliRunner().invoke(main, [str(a) for a in args], input=stdin, catch_exceptions=False)
+
+
+def exiftool(path: Path) -> dict:
+    """What exiftool reads back of a sidecar: the independent check that other tools understand
+    it (the test is skipped without exiftool)."""
+    import json
+    import shutil
+    import subprocess
+
+    import pytest
+
+    if shutil.which("exiftool") is None:
+        pytest.skip("exiftool is not installed")
+    tags = ["-XMP-crs:all", "-XMP-iptcExt:ImageRegion", "-XMP-xmp:Rating", "-XMP-dc:Subject"]
+    done = subprocess.run(
+        ["exiftool", "-j", "-n", "-struct", *tags, str(path)],
+        capture_output=True,
+        check=True,
+        text=True,
+    )
+    return json.loads(done.stdout)[0]
 
 
 def read_jsonl(path: Path) -> list[dict]:

@@ -273,3 +273,93 @@ def test_the_dogs_at_the_window_keep_their_heads():
     assert kept.box == (0, 360, 1065, 959) and cut.box == (0, 456, 1065, 1055)
     assert not any(_cuts(kept.box, f[:4]) for f in faces)
     assert any(_cuts(cut.box, f[:4]) for f in faces)
+
+
+def test_the_api_takes_hints_for_one_photo_or_many():
+    from sacrop_cli.api import Cropper
+    from sacrop_cli.hints import Hints
+
+    cropper = Cropper(engine=DistanceEngine((58, 50, 525, 361), 0.64))
+    crops = cropper.crop(EXAMPLES / "coffee.jpg", ["any", "4:3"], 2, keep="400,100,590,200")
+    assert [(c.ratio, c.rank) for c in crops] == [("any", 1), ("any", 2), ("4:3", 1), ("4:3", 2)]
+    assert all(c.box[0] <= 400 and c.box[2] >= 590 and c.box[3] >= 200 for c in crops)
+    assert crops[2].box == (57, 0, 590, 400)
+    photos = [cropper.load(EXAMPLES / "coffee.jpg")] * 2
+    [first, second] = cropper.best_crops(
+        photos, "1:1", focus=("95%", "90%"), hints=[None, Hints.of(avoid="0,0,100%,50%")]
+    )
+    assert first[0].box == (170, 0, 570, 400) and first[0].note is None
+    # the focus is kept, the avoid region (the top half) cannot be left out by a 1:1 window
+    assert second[0].note == "no 1:1 window leaves the avoid region 0,0,600,200 out"
+    with pytest.raises(ValueError, match="the keep region 700,0,710,10 is outside"):
+        cropper.crop(EXAMPLES / "coffee.jpg", "1:1", keep=[(700, 0, 710, 10)])
+    with pytest.raises(ValueError, match="'x' is not a number"):
+        cropper.crop(EXAMPLES / "coffee.jpg", "1:1", focus="x,1")
+
+
+def test_a_number_is_a_ratio_as_on_the_command_line(distance_cropper):
+    cropper = distance_cropper((60, 40, 540, 360))  # a 3:2 target
+    by_number = cropper.crop(EXAMPLES / "coffee.jpg", 1.5, top_k=2)
+    by_text = cropper.crop(EXAMPLES / "coffee.jpg", ["1.5:1"], top_k=2)
+    assert [(c.ratio, c.rank, c.box) for c in by_number] == [
+        (c.ratio, c.rank, c.box) for c in by_text
+    ]
+    assert by_number[0].ratio == "1.5:1" and by_number[0].box == (62, 42, 538, 359)
+    assert by_number[0].score == -7.0  # 2 + 2 + 2 + 1 pixels from the target
+
+
+def test_encode_takes_paths_and_best_crops_takes_ratio_texts(distance_cropper):
+    from sacrop_cli.ratios import Ratio
+
+    cropper = distance_cropper((60, 40, 540, 400))  # a 4:3 target
+    path = EXAMPLES / "coffee.jpg"
+    by_path = cropper.encode([str(path)])
+    by_analysis = cropper.encode([cropper.load(path)])
+    box = [np.array([[0, 0, 300, 200]])]  # 60 + 40 + 240 + 200 pixels from the target
+    assert by_path.scores(box)[0].tolist() == by_analysis.scores(box)[0].tolist() == [-540.0]
+    want = by_analysis.best_crops([[Ratio("fixed", 4, 3)]])
+    assert by_path.best_crops(["4:3"]) == by_path.best_crops("4:3") == want
+    assert want[0][0].box == (57, 40, 537, 400) and want[0][0].score == -6.0
+    assert cropper.best_crops([path], "1:1") == cropper.best_crops([cropper.load(path)], ["1:1"])
+
+
+@pytest.mark.parametrize(
+    "call, message",
+    [
+        (lambda c: c.encode("coffee.jpg"), "pass a list of photos .* not one str"),
+        (lambda c: c.encode([42]), "42 is not a photo: pass a path, a PIL image"),
+        (lambda c: c.crop(EXAMPLES / "coffee.jpg", None), "None is not a ratio: pass a ratio"),
+        (lambda c: c.crop(EXAMPLES / "coffee.jpg", [{4: 3}]), r"\{4: 3\} is not a ratio"),
+        (
+            lambda c: c.encode([EXAMPLES / "coffee.jpg"]).best_crops([["4:3"], ["1:1"]]),
+            "2 lists of ratios for 1 photo",
+        ),
+    ],
+)
+def test_what_the_api_cannot_take_is_a_type_error_saying_what_to_pass(
+    distance_cropper, call, message
+):
+    with pytest.raises(TypeError, match=message):
+        call(distance_cropper((58, 50, 525, 361)))
+
+
+def test_the_package_shows_only_its_public_names():
+    import sacrop_cli
+
+    assert sacrop_cli.__all__ == ["Crop", "CroppedImage", "Cropper", "__version__"]
+    assert dir(sacrop_cli) == sacrop_cli.__all__
+    assert all(getattr(sacrop_cli, name) is not None for name in sacrop_cli.__all__)
+
+
+def test_a_transparent_crop_saved_as_jpeg_is_on_the_background(tmp_path):
+    from sacrop_cli.api import Cropper
+
+    pixels = np.zeros((48, 64, 4), np.uint8)
+    pixels[..., 0] = 255  # red, all of it under alpha 0
+    Image.fromarray(pixels, "RGBA").save(tmp_path / "clear.png")
+    cropper = Cropper(engine=DistanceEngine((8, 8, 56, 40), 1.0))
+    [cropped] = cropper.crop_images(tmp_path / "clear.png", "any")
+    white = cropped.save(tmp_path / "white.jpg")
+    black = cropped.save(tmp_path / "black.jpg", background="black")
+    with Image.open(white) as w, Image.open(black) as b:
+        assert np.asarray(w).min() >= 253 and np.asarray(b).max() <= 2

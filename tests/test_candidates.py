@@ -2,7 +2,14 @@ import numpy as np
 import pytest
 
 from sacrop_cli.boxes import box_iou_matrix as iou_matrix
-from sacrop_cli.candidates import alternatives, candidates_for, gaic_grid, neighbours, ratio_windows
+from sacrop_cli.candidates import (
+    alternatives,
+    candidates_for,
+    fit_box,
+    gaic_grid,
+    neighbours,
+    ratio_windows,
+)
 from sacrop_cli.ratios import parse_ratio
 
 
@@ -29,7 +36,7 @@ def test_gaic_grid_panorama_falls_back_to_unbounded_ratio():
 
 @pytest.mark.parametrize("ratio", ["4:3", "1:1", "16:9", "9:16", "3:2", "7:5"])
 @pytest.mark.parametrize("size", [(1600, 1067), (1065, 1600), (451, 300), (512, 512)])
-def test_fixed_ratio_windows_are_exact_to_the_pixel(ratio, size):
+def test_fixed_ratio_windows_are_the_ratio_to_the_nearest_pixel(ratio, size):
     r = parse_ratio(ratio)
     boxes = candidates_for(r, *size)
     w, h = boxes[:, 2] - boxes[:, 0], boxes[:, 3] - boxes[:, 1]
@@ -140,3 +147,23 @@ def test_original_ratio_neighbours_keep_the_photo_shape():
             and 0 <= x1 < x2 <= 360
             and 0 <= y1 < y2 <= 240
         )
+
+
+def test_a_drawn_box_is_fitted_to_its_ratio_exactly_about_its_centre():
+    # area 190 x 150 -> sqrt(28500 / 12) = 48.7 -> 49 steps of 4 x 3: 196 x 147 about (105, 95)
+    assert fit_box([10, 20, 200, 170], parse_ratio("4:3"), 400, 300) == (7, 22, 203, 169)
+    # too big and off the photo: the largest exact box (100 steps), pushed inside
+    assert fit_box([-50, -50, 500, 400], parse_ratio("4:3"), 400, 300) == (0, 0, 400, 300)
+    assert fit_box([390, 290, 420, 310], parse_ratio("1:1"), 400, 300) == (376, 276, 400, 300)
+
+
+def test_a_drawn_box_of_a_coarse_ratio_is_exact_to_the_nearest_pixel():
+    # 191:100 fits twice in 400 x 300: too coarse, so the windows' rounding (round(200 / 1.91))
+    assert fit_box([0, 0, 200, 105], parse_ratio("1.91:1"), 400, 300) == (0, 0, 200, 105)
+    # the photo's own ratio 401:300 fits once: likewise
+    assert fit_box([0, 0, 200, 150], parse_ratio("original"), 401, 300) == (0, 0, 200, 150)
+
+
+def test_a_drawn_box_of_any_ratio_keeps_its_shape_inside_the_photo():
+    assert fit_box([10.4, 20.6, 110.5, 60], parse_ratio("any"), 400, 300) == (10, 21, 110, 60)
+    assert fit_box([-20, 0, 30, 10], parse_ratio("any"), 400, 300) == (0, 0, 50, 10)

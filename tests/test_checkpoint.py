@@ -2,6 +2,7 @@ import pickle
 
 import pytest
 import torch
+from helpers import EXAMPLES
 
 from sacrop_cli.errors import CheckpointError
 from sacrop_cli.model.checkpoint import FORMAT_VERSION, make_meta, read_checkpoint, save_checkpoint
@@ -64,6 +65,23 @@ def test_plain_pickle_file_is_refused(tmp_path):
     path.write_bytes(pickle.dumps(_Evil()))
     with pytest.raises(CheckpointError):
         read_checkpoint(path)
+
+
+def test_plain_pickle_file_is_refused_for_its_code(tmp_path):
+    path = tmp_path / "p.pt"
+    path.write_bytes(pickle.dumps(_Evil()))
+    with pytest.raises(CheckpointError, match="needs pickled code"):
+        read_checkpoint(path)
+
+
+@pytest.mark.parametrize("name", ["coffee.jpg", "CREDITS"])
+def test_a_photo_or_a_text_is_not_a_weights_file(name):
+    path = EXAMPLES / name
+    with pytest.raises(CheckpointError) as err:
+        read_checkpoint(path)
+    assert str(err.value) == (
+        f"{path}: not a weights file (sacrop reads .onnx graphs and .pt checkpoints)"
+    )
 
 
 def test_truncated_file_is_refused(model, tmp_path):

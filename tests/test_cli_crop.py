@@ -7,17 +7,32 @@ ratios, names, metadata, manifest, exit codes), not taste.
 from __future__ import annotations
 
 import hashlib
+import io
 import json
+import os
 import re
 import shutil
 import subprocess
 import sys
 from pathlib import Path
 
+import numpy as np
 import piexif
 import pytest
-from helpers import EXAMPLES, REPO, read_jsonl, run
+from helpers import (
+    DNG_MODEL,
+    EXAMPLES,
+    REPO,
+    exif_bytes,
+    exiftool,
+    files_under,
+    make_dng,
+    read_jsonl,
+    run,
+)
 from PIL import Image, ImageCms
+
+from sacrop_cli.boxes import box_iou
 
 RATIOS = {"4x3": (4, 3), "16x9": (16, 9), "1x1": (1, 1)}
 
@@ -178,9 +193,9 @@ def test_existing_crops_are_kept_unless_overwrite(use_random_weights, photo_dir,
     again = run("crop", photo_dir, "-r", "4:3", "-o", out, "--manifest", manifest)
     assert again.exit_code == 0, again.output
     assert target.read_bytes() == b"left by an earlier run"
-    statuses = {Path(r["source"]).name: r["crops"][0]["status"] for r in read_jsonl(manifest)}
-    assert statuses == {"chelsea-cat.jpg": "exists", "coffee.jpg": "exists", "rocket.jpg": "exists"}
+    assert [r["status"] for r in read_jsonl(manifest)] == ["skipped"] * 3  # done: not read
     assert re.search(r"Already existing.*\b3\b", again.stderr)
+    assert re.search(r"Photos already done.*\b3\b", again.stderr)
 
     forced = run("crop", photo_dir, "-r", "4:3", "-o", out, "--overwrite")
     assert forced.exit_code == 0
@@ -495,13 +510,13 @@ def test_max_pixels_default_shown_in_help_is_the_real_one():
 
 
 def test_skipped_files_are_named_at_v_and_in_the_manifest(use_random_weights, photo_dir, tmp_path):
-    (photo_dir / "DSC_0001.NEF").write_bytes(b"raw")
+    (photo_dir / "layers.PSD").write_bytes(b"8BPS")
     (photo_dir / "README").write_text("shot list")
     manifest = tmp_path / "m.jsonl"
     result = run("crop", photo_dir, "--dry-run", "-v", "--manifest", manifest)
     assert result.exit_code == 0, result.stderr
     for name, reason in (
-        ("DSC_0001.NEF", ".nef files are not photos sacrop reads"),
+        ("layers.PSD", ".psd files are not photos sacrop reads"),
         ("README", "no file extension"),
     ):
         line = f"{photo_dir / name}: skipped: {reason}"
@@ -648,3 +663,265 @@ def test_faces_are_in_the_manifest_and_no_faces_turns_them_off(use_random_weight
     [record] = read_jsonl(manifest)
     assert record["faces"] is None and all(c["note"] is None for c in record["crops"])
     assert any(inside([c["box"]], head)[0, 0] < 0.95 for c in record["crops"])  # some cut it
+
+
+# -- RAW photos, XMP sidecars, pipes (the default shipped weights: crops that mean something) --
+
+
+def foreign_sidecar(path: Path) -> bytes:
+    """A sidecar another tool wrote: a rating, keywords and a develop setting."""
+    path.write_text(
+        '<x:xmpmeta xmlns:x="adobe:ns:meta/"><rdf:RDF '
+        'xmlns:rdf="http://www.w3.org/1999/02/22-rdf-syntax-ns#">'
+        '<rdf:Description rdf:about="" xmlns:xmp="http://ns.adobe.com/xap/1.0/" '
+        'xmlns:dc="http://purl.org/dc/elements/1.1/" '
+        'xmlns:crs="http://ns.adobe.com/camera-raw-settings/1.0/" '
+        'xmp:Rating="4" crs:Exposure2012="+0.35">'
+        "<dc:subject><rdf:Bag><rdf:li>alps</rdf:li><rdf:li>coffee</rdf:li></rdf:Bag></dc:subject>"
+        "</rdf:Description></rdf:RDF></x:xmpmeta>"
+    )
+    return path.read_bytes()
+
+
+@pytest.fixture
+def raw_folder(tmp_path: Path) -> Path:
+    """coffee.jpg, the DNG made from it (stored turned: EXIF orientation 6) and a cat."""
+    folder = tmp_path / "shoot"
+    folder.mkdir()
+    writable_copy(EXAMPLES / "coffee.jpg", folder / "coffee.jpg")
+    writable_copy(EXAMPLES / "chelsea-cat.jpg", folder / "cat.jpg")
+    with Image.open(EXAMPLES / "coffee.jpg") as im:
+        make_dng(folder / "coffee.dng", im.convert("RGB"), orientation=6)
+    return folder
+
+
+def test_a_dng_is_cropped_like_its_jpeg_into_a_jpeg_with_its_exif(raw_folder, tmp_path):
+    out, manifest = tmp_path / "out", tmp_path / "m.jsonl"
+    result = run("crop", raw_folder, "-r", "4:3", "-o", out, "--manifest", manifest)
+    assert result.exit_code == 0, result.stderr
+    records = {Path(r["source"]).name: r for r in read_jsonl(manifest)}
+    dng, jpg = records["coffee.dng"], records["coffee.jpg"]
+    assert (dng["width"], dng["height"]) == (jpg["width"], jpg["height"]) == (600, 400)
+    assert box_iou(dng["crops"][0]["box"], jpg["crops"][0]["box"]) >= 0.8
+    # both crops are JPEGs named coffee...: the DNG comes first, the JPEG gets "-2"
+    assert dng["crops"][0]["path"] == str(out / "coffee.4x3.1.jpg")
+    assert jpg["crops"][0]["path"] == str(out / "coffee-2.4x3.1.jpg")
+    x1, y1, x2, y2 = dng["crops"][0]["box"]
+    with Image.open(out / "coffee.4x3.1.jpg") as im:
+        assert (im.format, im.size) == ("JPEG", (x2 - x1, y2 - y1))
+        exif = piexif.load(im.info["exif"])
+    assert exif["0th"][piexif.ImageIFD.Model] == DNG_MODEL.encode()
+    assert exif["0th"][piexif.ImageIFD.Orientation] == 1
+    assert exif["Exif"][piexif.ExifIFD.PixelXDimension] == x2 - x1
+
+
+@pytest.mark.slow
+def test_xmp_only_beside_the_photos_writes_sidecars_and_nothing_else(raw_folder, tmp_path):
+    kept = foreign_sidecar(raw_folder / "coffee.xmp")  # the DNG's, from an editor
+    before = {name: sha256(raw_folder / name) for name in files_under(raw_folder)}
+    manifest = tmp_path / "m.jsonl"
+    args = ("crop", raw_folder, "-r", "4:3", "-r", "1:1", "-k", "2", "-o", raw_folder)
+    result = run(*args, "--xmp-only", "--manifest", manifest)
+    assert result.exit_code == 0, result.stderr
+    assert files_under(raw_folder) == [
+        "cat.jpg", "cat.xmp", "coffee-2.xmp", "coffee.dng", "coffee.jpg", "coffee.xmp",
+    ]  # fmt: skip
+    for name in ("cat.jpg", "coffee.dng", "coffee.jpg"):
+        assert sha256(raw_folder / name) == before[name]
+    records = {Path(r["source"]).name: r for r in read_jsonl(manifest)}
+    for photo, sidecar in (("cat.jpg", "cat.xmp"), ("coffee.dng", "coffee.xmp")):
+        record = records[photo]
+        assert record["sidecar"] == str(raw_folder / sidecar)
+        assert [c["status"] for c in record["crops"]] == ["sidecar"] * 4
+        assert [c["path"] for c in record["crops"]] == [None] * 4
+    w, h = records["coffee.dng"]["width"], records["coffee.dng"]["height"]
+    x1, y1, x2, y2 = records["coffee.dng"]["crops"][0]["box"]
+    # orientation 6: the stored pixels are the upright ones turned 90 degrees anticlockwise
+    stored = {
+        "CropLeft": y1 / h,
+        "CropTop": 1 - x2 / w,
+        "CropRight": y2 / h,
+        "CropBottom": 1 - x1 / w,
+    }
+    tags = exiftool(raw_folder / "coffee.xmp")
+    assert (tags["HasCrop"], tags["CropAngle"], tags["Rating"]) == (True, 0, 4)
+    assert tags["Subject"] == ["alps", "coffee"]
+    for name, value in stored.items():
+        assert abs(tags[name] - value) <= 0.002, name
+    assert len(tags["ImageRegion"]) == 4
+    assert b'crs:Exposure2012="+0.35"' in (raw_folder / "coffee.xmp").read_bytes()
+    assert kept != (raw_folder / "coffee.xmp").read_bytes()
+    cat = records["cat.jpg"]
+    cw, ch = cat["width"], cat["height"]
+    tags = exiftool(raw_folder / "cat.xmp")
+    for name, value in zip(
+        ("CropLeft", "CropTop", "CropRight", "CropBottom"), cat["crops"][0]["box"]
+    ):
+        assert abs(tags[name] - value / (cw if name in ("CropLeft", "CropRight") else ch)) <= 0.002
+    regions = tags["ImageRegion"]
+    assert [r["RegionBoundary"]["RbX"] for r in regions] == [
+        pytest.approx(c["box"][0] / cw, abs=1e-6) for c in cat["crops"]
+    ]
+    # a rerun updates the sidecars in place: still one region per crop
+    assert run(*args, "--xmp-only").exit_code == 0
+    assert len(exiftool(raw_folder / "coffee.xmp")["ImageRegion"]) == 4
+    assert exiftool(raw_folder / "coffee.xmp")["Rating"] == 4
+
+
+def test_a_bad_raw_or_sidecar_is_one_error_line_and_the_batch_goes_on(tmp_path):
+    folder = tmp_path / "in"
+    folder.mkdir()
+    (folder / "broken.nef").write_bytes(b"\x00" * 5000)
+    writable_copy(EXAMPLES / "coffee.jpg", folder / "coffee.jpg")
+    writable_copy(EXAMPLES / "chelsea-cat.jpg", folder / "cat.jpg")
+    (folder / "cat.xmp").write_bytes(b"not XMP at all")
+    out = tmp_path / "out"
+    shutil.copy(folder / "cat.xmp", out.mkdir() or out / "cat.xmp")
+    result = run("crop", folder, "-r", "4:3", "-o", out, "--xmp")
+    assert result.exit_code == 1
+    errors = [line for line in result.stderr.splitlines() if line.startswith("error:")]
+    assert errors == [
+        f"error: {folder / 'broken.nef'}: not a RAW file LibRaw can read "
+        "(Unsupported file format or not RAW file)",
+        f"error: {folder / 'cat.jpg'}: {out / 'cat.xmp'}: not valid XMP: syntax error: line 1, "
+        "column 0",
+    ]
+    assert (out / "cat.xmp").read_bytes() == b"not XMP at all"
+    assert files_under(out) == ["cat.4x3.1.jpg", "cat.xmp", "coffee.4x3.1.jpg", "coffee.xmp"]
+
+
+@pytest.mark.slow
+def test_a_photo_through_stdin_and_stdout(tmp_path):
+    photo = tmp_path / "coffee.jpg"
+    with Image.open(EXAMPLES / "coffee.jpg") as im:
+        im.save(photo, quality=90, exif=exif_bytes())
+    found = run("crop", photo, "-r", "4:3", "-r", "1:1", "--dry-run", "--json")
+    box = json.loads(found.stdout)["crops"][0]["box"]
+    result = run("crop", "-", "-r", "4:3", "-r", "1:1", "-o", "-", stdin=photo.read_bytes())
+    assert result.exit_code == 0, result.stderr
+    assert result.stdout_bytes[:2] == b"\xff\xd8" and b"Crops written to standard output" in (
+        result.stderr_bytes
+    )
+    with Image.open(io.BytesIO(result.stdout_bytes)) as im:
+        assert (im.format, im.size) == ("JPEG", (box[2] - box[0], box[3] - box[1]))
+        assert piexif.load(im.info["exif"])["0th"][piexif.ImageIFD.Model] == b"EOS 5D Mark IV"
+    png = run("crop", photo, "-r", "4:3", "-o", "-", "--format", "png")
+    assert png.stdout_bytes[:8] == b"\x89PNG\r\n\x1a\n"
+    # stdin to files, with the records on stdout
+    out = tmp_path / "out"
+    given = run("crop", "-", "-r", "4:3", "-o", out, "--json", stdin=photo.read_bytes())
+    record = json.loads(given.stdout)
+    assert (record["source"], record["crops"][0]["path"]) == ("-", str(out / "stdin.4x3.1.jpg"))
+
+
+@pytest.mark.parametrize(
+    ("args", "message"),
+    [
+        (("-", "-o", "-", "--json"), "--json and --manifest - cannot go there too"),
+        (("x.jpg", "-o", "-", "--manifest", "-"), "--json and --manifest - cannot go there too"),
+        (("-", "x.jpg"), "- (a photo on standard input) must be the only PATH"),
+        (("x.jpg", "-o", "-", "--xmp"), "--xmp cannot go with -o -"),
+        (("-", "--preview", "s.html"), "--preview cannot go with -"),
+        ((EXAMPLES, "-o", "-"), "-o - writes the crop of one photo: give one photo"),
+    ],
+)
+def test_what_cannot_share_a_pipe_is_a_usage_error(args, message):
+    result = run("crop", *args, stdin=b"")
+    assert result.exit_code == 2 and message in result.stderr and result.stdout == ""
+
+
+@pytest.mark.slow
+def test_a_real_pipe_carries_only_the_crop(tmp_path):
+    data = (EXAMPLES / "coffee.jpg").read_bytes()
+    done = subprocess.run(
+        [sys.executable, "-m", "sacrop_cli", "crop", "-", "-r", "4:3", "-o", "-", "-v"],
+        input=data,
+        capture_output=True,
+        cwd=REPO,
+        check=True,
+    )
+    with Image.open(io.BytesIO(done.stdout)) as im:
+        im.load()  # the whole output is one JPEG
+        assert im.format == "JPEG" and im.height == 400
+    assert b"-: 1 crop(s)" in done.stderr and not list(tmp_path.iterdir())
+
+
+def test_keep_and_a_hints_file_steer_the_crops(tmp_path, monkeypatch):
+    from helpers import DistanceEngine
+
+    from sacrop_cli.api import Cropper
+
+    cropper = Cropper(engine=DistanceEngine((58, 50, 525, 361), 0.64))
+    monkeypatch.setattr("sacrop_cli.cli.crop.load_cropper", lambda *args, **kwargs: cropper)
+    monkeypatch.chdir(tmp_path)
+    for name in ("a.jpg", "b.jpg"):
+        writable_copy(EXAMPLES / "coffee.jpg", tmp_path / name)
+    hints = tmp_path / "hints.jsonl"
+    hints.write_text(
+        json.dumps({"source": "b.jpg", "avoid": [[0, 0, "30%", "30%"]]})
+        + "\nnot json\n"
+        + json.dumps({"source": "c.jpg", "focus": [1, 1]})
+        + "\n"
+    )
+    result = run(
+        "crop", "a.jpg", "b.jpg", "-r", "4:3", "-k", "2", "-n", "--json",
+        "--keep", "400,100,590,200", "--hints", hints,
+    )  # fmt: skip
+    assert result.exit_code == 0, result.output
+    assert f"warning: {hints}:2: not JSON" in result.output
+    assert f"warning: {hints}:3: c.jpg is not one of the photos to crop; line ignored" in (
+        result.output
+    )
+    records = [json.loads(line) for line in result.output.splitlines() if line.startswith("{")]
+    assert [[c["box"] for c in r["crops"]] for r in records] == [
+        [[57, 0, 590, 400], [190, 67, 590, 367]],
+        [[190, 56, 590, 356], [217, 0, 590, 280]],
+    ]
+
+
+@pytest.mark.parametrize(
+    "args, message",
+    [
+        (["--keep", "1,2,3"], "a region is four numbers x1,y1,x2,y2"),
+        (["--focus", "50%,101%"], "'101%': a percentage is at most 100%"),
+    ],
+)
+def test_a_bad_hint_is_a_usage_error(args, message, photo_dir):
+    result = run("crop", photo_dir, *args)
+    assert result.exit_code == 2 and message in result.output
+
+
+def test_background_fills_transparent_pixels_of_jpeg_crops(use_random_weights, tmp_path):
+    pixels = np.zeros((120, 160, 4), np.uint8)
+    pixels[..., 0] = 255  # red, all of it under alpha 0
+    Image.fromarray(pixels, "RGBA").save(tmp_path / "clear.png")
+    out = tmp_path / "out"
+    white = run("crop", tmp_path / "clear.png", "-o", out / "w", "--format", "jpeg")
+    black = run(
+        "crop", tmp_path / "clear.png", "-o", out / "b", "--format", "jpeg", "--background", "#000"
+    )
+    assert white.exit_code == black.exit_code == 0
+    with Image.open(out / "w" / "clear.any.1.jpg") as im:
+        assert np.asarray(im).min() >= 253
+    with Image.open(out / "b" / "clear.any.1.jpg") as im:
+        assert np.asarray(im).max() <= 2
+    bad = run("crop", tmp_path / "clear.png", "-o", out, "--background", "nocolour")
+    assert bad.exit_code == 2 and "unknown colour 'nocolour'" in bad.stderr
+
+
+def test_links_up_the_tree_warn_and_hidden_entries_show_at_v(use_random_weights, tmp_path):
+    photos = tmp_path / "photos"
+    photos.mkdir()
+    shutil.copy(EXAMPLES / "coffee.jpg", photos / "coffee.jpg")
+    shutil.copy(EXAMPLES / "coffee.jpg", tmp_path / "unrelated.jpg")
+    (photos / ".DS_Store").write_bytes(b"x")
+    os.symlink("..", photos / "loop")
+    out = tmp_path / "out"
+    quiet = run("crop", photos, photos / "coffee.jpg", "-o", out, "-q")
+    assert (quiet.exit_code, quiet.stderr) == (0, "")
+    assert sorted(p.name for p in out.rglob("*.jpg")) == ["coffee.any.1.jpg"]  # once
+    shown = run("crop", photos, "-o", out, "-v")
+    assert f"{photos / 'loop'}: skipped: a link to {tmp_path}, a folder that contains it" in (
+        shown.stderr
+    )
+    assert f"{photos / '.DS_Store'}: hidden, skipped" in shown.stderr

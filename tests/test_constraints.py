@@ -5,6 +5,8 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
+from sacrop_cli.ratios import parse_ratio
+
 
 def test_a_head_widens_the_face_and_stays_in_the_photo():
     from sacrop_cli.constraints import heads
@@ -116,3 +118,86 @@ def test_boxes_that_keep_the_subject_come_first_within_a_face_level():
     # a face level outweighs the subject: keeping the face but not the subject beats the reverse
     levels = with_face.levels(np.array([[0, 0, 90, 100], [90, 40, 310, 160]]))
     assert levels[0] == pytest.approx(SUBJECT_STEP) and levels[1] >= 3
+
+
+def test_a_larger_uncertain_detection_does_not_outrank_a_smaller_clear_face():
+    from sacrop_cli.constraints import CropRules
+
+    # largest first, as the detector gives them: a 120 x 150 detection at 0.6, a clear 60 x 70
+    # face at 0.9 (under a quarter of the other's area: by area alone, not of its group)
+    faces = np.array([[300, 50, 420, 200, 0.6], [100, 150, 160, 220, 0.9]])
+    rules = CropRules(faces, 600, 400)
+    np.testing.assert_array_equal(rules.faces, [[100, 150, 160, 220], [300, 50, 420, 200]])
+    assert rules.group.tolist() == [True, False] and rules.outranked.tolist() == [False, True]
+    # holding the clear face's head and leaving the other detection out is level 0
+    assert rules.levels(np.array([[50, 100, 250, 300], [250, 0, 450, 250]])) == pytest.approx(
+        [0, 3]
+    )
+    # windows are moved to hold both heads when they can, else the clear face's head
+    moved = rules.anchored(np.array([[200, 0, 600, 400], [0, 100, 200, 300]]))
+    assert moved.tolist() == [[0, 100, 200, 300], [85, 0, 485, 400]]
+
+
+def test_without_scores_or_when_all_are_clear_the_largest_face_leads():
+    from sacrop_cli.constraints import CropRules
+
+    faces = np.array([[300, 50, 420, 200], [100, 150, 160, 220]])
+    for given in (faces, np.c_[faces, [0.9, 0.85]], np.c_[faces, [0.6, 0.55]]):
+        rules = CropRules(given, 600, 400)
+        np.testing.assert_array_equal(rules.faces, faces)
+        assert rules.group.tolist() == [True, False]
+
+
+def test_hint_keys_count_what_a_box_misses():
+    from sacrop_cli.constraints import HINT_GRAIN, HINT_STEP, CropRules
+    from sacrop_cli.hints import PixelHints
+
+    hints = PixelHints(keep=((100, 100, 200, 200),), avoid=((500, 0, 600, 100),), focus=(150, 300))
+    rules = CropRules(np.zeros((0, 4)), 600, 400, hints=hints)
+    boxes = np.array(
+        [
+            [50, 50, 450, 350],  # meets all three
+            [50, 50, 550, 350],  # overlaps the avoid region (a quarter of it inside)
+            [150, 50, 450, 350],  # half the keep region out
+            [0, 0, 600, 250],  # the focus 50 px below, the avoid region inside whole
+        ]
+    )
+    # misses: (keep or focus missed) * (avoid regions + 1) + avoid regions overlapped; then
+    # the mean shortfall of the three hints, in twentieths
+    expected = [
+        0,
+        1 * HINT_GRAIN + int(0.25 / 3 * HINT_GRAIN),
+        2 * HINT_GRAIN + int(0.5 / 3 * HINT_GRAIN),
+        (2 + 1) * HINT_GRAIN + int((1 + 50 / 600) / 3 * HINT_GRAIN),
+    ]
+    assert rules.hint_keys(boxes).tolist() == expected
+    assert rules.levels(boxes).tolist() == [HINT_STEP * e for e in expected]
+    assert rules.hint_note(boxes[3], parse_ratio("4:3")) == (
+        "no 4:3 window holds the focus point 150,300; "
+        "no 4:3 window leaves the avoid region 500,0,600,100 out"
+    )
+    assert rules.hint_note(boxes[0], parse_ratio("4:3")) is None
+
+
+def test_hint_moves_place_windows_to_meet_the_hints():
+    from sacrop_cli.constraints import CropRules
+    from sacrop_cli.hints import PixelHints
+
+    box = np.array([[0, 0, 300, 200]])
+    keep = CropRules(np.zeros((0, 4)), 600, 400, hints=PixelHints(keep=((350, 250, 400, 300),)))
+    # moved just enough (x2 to 400, y2 to 300); for a free ratio also grown to hold it
+    assert keep.hint_moves(box, free=False).tolist() == [[100, 100, 400, 300]]
+    assert keep.hint_moves(box, free=True).tolist() == [[0, 0, 400, 300], [100, 100, 400, 300]]
+    avoid = CropRules(np.zeros((0, 4)), 600, 400, hints=PixelHints(avoid=((0, 0, 100, 50),)))
+    # clear of it to its right or below (left and above leave the photo); or cut at its edges
+    assert avoid.hint_moves(box, free=False).tolist() == [[0, 50, 300, 250], [100, 0, 400, 200]]
+    # (cut below it, 300 x 150 is beyond the free ratio's 2:1 bound)
+    assert avoid.hint_moves(box, free=True).tolist() == [
+        [0, 50, 300, 250],
+        [100, 0, 300, 200],
+        [100, 0, 400, 200],
+    ]
+    focus = CropRules(np.zeros((0, 4)), 600, 400, hints=PixelHints(focus=(500.0, 100.0)))
+    # moved to hold it (x2 = 500), and centred on it as far as the photo allows
+    assert focus.hint_moves(box, free=False).tolist() == [[200, 0, 500, 200], [300, 0, 600, 200]]
+    assert CropRules(np.zeros((0, 4)), 600, 400).hint_moves(box, free=True).shape == (0, 4)

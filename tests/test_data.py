@@ -18,6 +18,10 @@ def test_fcdb_split_unlabelled_and_description():
     assert len(data.unlabelled) == len(list(EXAMPLES.glob("*.jpg")))
     assert data.description["labelled"] == {"kind": "fcdb", "path": str(FIXTURES / "fcdb")}
     assert data.description["val_names"] == [s.name for s in data.val]
+    assert data.description["train_names"] == sorted(s.name for s in data.train)
+    assert sorted(data.description["train_names"] + data.description["val_names"]) == [
+        p.name for p in sorted((FIXTURES / "fcdb" / "images").iterdir())
+    ]
     assert (data.description["n_train"], data.description["n_val"]) == (2, 1)
 
 
@@ -27,6 +31,7 @@ def test_limit_keeps_the_first_training_photos():
     assert len(full.train) == 3
     assert [s.name for s in data.train] == [full.train[0].name]
     assert data.description["n_train"] == 1
+    assert data.description["train_names"] == [full.train[0].name]
 
 
 def test_one_labelled_dataset_and_test_only_for_gaicd():

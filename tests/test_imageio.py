@@ -13,11 +13,12 @@ from pathlib import Path
 import numpy as np
 import piexif
 import pytest
-from helpers import DATE, EXAMPLES, MAKE, MODEL, exif_bytes, pattern
+from helpers import DATE, EXAMPLES, GPS, MAKE, MODEL, exif_bytes, make_dng, pattern
 from PIL import Image, ImageCms, ImageFile, ImageOps
 
 from sacrop_cli.errors import ImageError, OutputError
 from sacrop_cli.io import atomic
+from sacrop_cli.io.encode import output_name, save_crop
 from sacrop_cli.io.imageio import (
     DEFAULT_MAX_PIXELS,
     FORMAT_FOR_EXTENSION,
@@ -25,8 +26,7 @@ from sacrop_cli.io.imageio import (
     crop_extension,
     open_for_analysis,
     open_photo,
-    output_name,
-    save_crop,
+    stored_orientation,
 )
 
 COFFEE = EXAMPLES / "coffee.jpg"  # 600x400, no EXIF
@@ -560,3 +560,91 @@ def test_reduced_decode_through_the_jpeg_draft(rotated_jpeg: Path) -> None:
     png = rotated_jpeg.with_suffix(".png")
     Image.open(COFFEE).save(png)
     assert open_photo(png, reduce=4).scale == 1  # only JPEGs have a draft
+
+
+def test_stored_orientation_is_read_from_the_header(tmp_path):
+    with Image.open(EXAMPLES / "coffee.jpg") as im:
+        upright = im.convert("RGB")
+    upright.save(tmp_path / "o6.jpg", exif=exif_bytes(orientation=6))
+    make_dng(tmp_path / "o8.dng", upright, orientation=8, preview=False)
+    (tmp_path / "junk.jpg").write_bytes(b"junk")
+    assert [stored_orientation(tmp_path / n) for n in ("o6.jpg", "o8.dng", "junk.jpg")] == [6, 8, 1]
+
+
+def test_a_16_bit_raw_crop_is_a_16_bit_tiff_shrunk_like_8_bit_ones(tmp_path):
+    with Image.open(EXAMPLES / "coffee.jpg") as im:
+        dng = make_dng(tmp_path / "c.dng", im.convert("RGB"))
+    photo = open_photo(dng, bits=16)
+    out = save_crop(photo, (100, 50, 400, 250), tmp_path / "c.tif", max_size=(150, 150))
+    with Image.open(out) as tif:
+        assert tif.size == (150, 100) and tif.tag_v2[258] == (16, 16, 16)
+        # its high bytes are the 8-bit crop shrunk the same way, within rounding (Pillow's
+        # 8-bit LANCZOS rounds and clips each pass: a few levels where ringing overshoots)
+        eight = photo.image.crop((100, 50, 400, 250)).resize((150, 100), Image.Resampling.LANCZOS)
+        diff = np.abs(np.asarray(tif.convert("RGB"), np.int16) - np.asarray(eight, np.int16))
+        assert diff.mean() < 0.5 and diff.max() <= 8  # high bytes: truncated, not rounded
+    assert save_crop(photo, (0, 0, 600, 400), tmp_path / "c.jpg").suffix == ".jpg"
+
+
+@pytest.mark.parametrize("orientation", [1, 6])
+def test_tiff_crops_of_a_tiff_keep_its_exif(tmp_path: Path, orientation: int) -> None:
+    exif = piexif.load(exif_bytes(orientation))
+    exif["GPS"] = GPS
+    src = tmp_path / "camera.tif"
+    pattern(300, 200).save(src, exif=piexif.dump(exif) + b"\0\0\0\0")
+    photo = open_photo(src)
+    out = save_crop(photo, (10, 20, 110, 95), tmp_path / "crop.tif")
+    back = piexif.load(str(out))
+    assert back["0th"][piexif.ImageIFD.Make] == MAKE
+    assert back["0th"][piexif.ImageIFD.Model] == MODEL
+    assert back["0th"][piexif.ImageIFD.Orientation] == 1
+    assert back["Exif"][piexif.ExifIFD.DateTimeOriginal] == DATE
+    assert back["Exif"][piexif.ExifIFD.PixelXDimension] == 100
+    assert back["Exif"][piexif.ExifIFD.PixelYDimension] == 75
+    # Pillow's TIFF writer stores 2442/100 as 1221/50: the source's own values, as stored
+    assert back["GPS"] == piexif.load(str(src))["GPS"]
+    assert back["GPS"][piexif.GPSIFD.GPSLatitude] == ((48, 1), (51, 1), (1221, 50))
+    assert back["GPS"][piexif.GPSIFD.GPSLongitude] == GPS[piexif.GPSIFD.GPSLongitude]
+    assert photo.warnings == []
+    with Image.open(out) as im:
+        assert im.size == (100, 75)
+
+
+def half_transparent(path: Path, mode: str = "RGBA") -> Path:
+    """64x48: the left half red under alpha 0, the right half blue, opaque (gray 40 in LA)."""
+    pixels = np.zeros((48, 64, 4), np.uint8)
+    pixels[:, :32] = (255, 0, 0, 0)
+    pixels[:, 32:] = (0, 0, 255, 255)
+    image = Image.fromarray(pixels, "RGBA")
+    if mode == "LA":
+        image = Image.merge("LA", (Image.new("L", image.size, 40), image.getchannel("A")))
+    image.save(path)
+    return path
+
+
+@pytest.mark.parametrize(
+    ("background", "expected"), [(None, (255, 255, 255)), ("#102030", (16, 32, 48))]
+)
+def test_transparent_pixels_become_the_background_in_jpeg(tmp_path, background, expected):
+    photo = open_photo(half_transparent(tmp_path / "t.png"))
+    options = {} if background is None else {"background": background}
+    out = save_crop(photo, (0, 0, 64, 48), tmp_path / "t.jpg", **options)
+    with Image.open(out) as im:
+        pixels = np.asarray(im, np.int16)
+    assert np.abs(pixels[:, :24] - expected).max() <= 2  # not the red under alpha 0
+    assert np.abs(pixels[:, 40:] - (0, 0, 255)).max() <= 2
+
+
+def test_transparent_gray_becomes_the_background_gray(tmp_path):
+    photo = open_photo(half_transparent(tmp_path / "t.png", "LA"))
+    out = save_crop(photo, (0, 0, 64, 48), tmp_path / "t.jpg", background="black")
+    with Image.open(out) as im:
+        assert im.mode == "L"
+        pixels = np.asarray(im, np.int16)
+    assert pixels[:, :24].max() <= 2 and np.abs(pixels[:, 40:] - 40).max() <= 2
+
+
+def test_a_bad_background_colour_is_refused(tmp_path):
+    photo = open_photo(half_transparent(tmp_path / "t.png"))
+    with pytest.raises(ValueError, match="^unknown colour 'nocolour'"):
+        save_crop(photo, (0, 0, 64, 48), tmp_path / "t.jpg", background="nocolour")

@@ -52,3 +52,46 @@ def test_scan_inputs_flat(tree: Path) -> None:
     assert scan.images == [(tree / "a.PNG", tree), (tree / "c.jpg", tree)]
     assert scan.skipped == [tree / "notes.txt"]
     assert scan.missing == []
+
+
+def test_a_photo_named_directly_and_through_its_folder_is_found_once(tree: Path) -> None:
+    first = scan_inputs([tree / "c.jpg", tree], recursive=False)
+    assert first.images == [(tree / "c.jpg", None), (tree / "a.PNG", tree)]
+    then = scan_inputs([tree, str(tree / "c.jpg"), tree / "b_sub" / ".." / "c.jpg"], False)
+    assert then.images == [(tree / "a.PNG", tree), (tree / "c.jpg", tree)]
+    # a link to a photo, inside a folder, stays a photo of its own (the output mirrors the tree)
+    links = scan_inputs([tree / "b_sub", tree / "c.jpg"])
+    assert (tree / "b_sub" / "same.jpg", tree / "b_sub") in links.images
+    assert (tree / "c.jpg", None) in links.images
+
+
+def test_a_folder_link_back_up_the_tree_is_skipped_with_a_warning(tmp_path: Path) -> None:
+    parent = tmp_path / "parent"
+    (parent / "photos" / "sub").mkdir(parents=True)
+    (parent / "elsewhere").mkdir()
+    for rel in ["unrelated.jpg", "photos/a.jpg", "photos/sub/b.jpg", "elsewhere/e.jpg"]:
+        (parent / rel).write_bytes(b"x")
+    photos = parent / "photos"
+    os.symlink("..", photos / "loop")  # the folder holding the input
+    os.symlink("../sub", photos / "sub" / "again")  # a folder containing the link
+    os.symlink(parent / "elsewhere", photos / "other")  # another folder: followed
+    os.symlink(photos / "sub", photos / "twice")  # a folder walked already
+    scan = scan_inputs([photos])
+    assert scan.images == [
+        (photos / "a.jpg", photos),
+        (photos / "other" / "e.jpg", photos),
+        (photos / "sub" / "b.jpg", photos),
+    ]
+    assert scan.warnings == [
+        f"{photos / 'loop'}: skipped: a link to {parent}, a folder that contains it",
+        f"{photos / 'sub' / 'again'}: skipped: a link to {photos / 'sub'}, a folder that "
+        "contains it",
+        f"{photos / 'twice'}: skipped: a link to {photos / 'sub'}, a folder already searched",
+    ]
+    assert scan.skipped == []
+
+
+def test_hidden_entries_are_listed_apart(tree: Path) -> None:
+    scan = scan_inputs([tree])
+    assert scan.hidden == [tree / ".DS_Store", tree / ".hidden"]
+    assert tree / ".DS_Store" not in scan.skipped

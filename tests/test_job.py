@@ -37,4 +37,22 @@ def test_the_job_is_frozen_and_gives_the_writers_their_options():
         "quality": 80,
         "max_size": (64, 64),
         "overwrite": False,
+        "background": "white",
     }
+
+
+def test_a_photos_hints_are_the_jobs_and_its_own():
+    from sacrop_cli.hints import Hints
+
+    job = CropJob(
+        hints=Hints.of(keep="0,0,10,10", focus="1,1"),
+        photo_hints={"a.jpg": Hints.of(avoid="5,5,6,6", focus="2,2")},
+    )
+    assert job.hints_for("a.jpg") == Hints.of(keep="0,0,10,10", avoid="5,5,6,6", focus="2,2")
+    assert job.hints_for("b.jpg") == job.hints and not CropJob().hints_for("a.jpg")
+
+
+def test_the_background_colour_is_checked_when_the_job_is_made():
+    assert CropJob(background="#102030").save_options()["background"] == "#102030"
+    with pytest.raises(ValueError, match="^unknown colour 'nocolour'"):
+        CropJob(background="nocolour")

@@ -34,6 +34,7 @@ def test_run_batch_counts(random_weights, photo_dir, tmp_path):
     )
     counts = {k: v for k, v in report.counts.items() if k != "seconds"}
     assert counts == {
+        "already_done": 0,
         "images": 4,
         "ok": 3,
         "errors": 1,
@@ -41,6 +42,7 @@ def test_run_batch_counts(random_weights, photo_dir, tmp_path):
         "crops": 12,
         "crops_written": 12,
         "crops_existing": 0,
+        "sidecars": 0,
         "skipped_files": 1,
         "not_processed": 0,
     }
@@ -59,6 +61,7 @@ def test_run_batch_counts(random_weights, photo_dir, tmp_path):
         "faces": None,
         "status": "skipped",
         "crops": [],
+        "sidecar": None,
         "error": f"{photo_dir / 'notes.txt'}: skipped: .txt files are not photos sacrop reads",
     }
     assert report.failed
@@ -181,3 +184,41 @@ def test_run_batch_writes_the_crop_of_a_distance_engine(distance_cropper, tmp_pa
     x1, y1, x2, y2 = crop["box"]
     with Image.open(crop["path"]) as im:
         assert im.size == (x2 - x1, y2 - y1)
+
+
+def test_hints_of_the_job_and_of_each_photo_steer_the_run(distance_cropper, tmp_path):
+    """``--keep`` for every photo, a hints-file line for one; a hint outside a photo fails
+    that photo alone, in one line naming it."""
+    import shutil
+
+    from sacrop_cli.hints import Hints
+    from sacrop_cli.io.inputs import scan_inputs
+    from sacrop_cli.run.job import CropJob
+    from sacrop_cli.run.local import run_batch
+
+    src = tmp_path / "in"
+    src.mkdir()
+    shutil.copy(EXAMPLES / "coffee.jpg", src / "a.jpg")  # 600 x 400
+    shutil.copy(EXAMPLES / "coffee.jpg", src / "b.jpg")
+    shutil.copy(EXAMPLES / "coffee.jpg", src / "c.jpg")
+    job = CropJob(
+        ("4:3",),
+        2,
+        tmp_path / "out",
+        dry_run=True,
+        hints=Hints.of(keep="400,100,590,200"),
+        photo_hints={
+            str(src / "b.jpg"): Hints.of(avoid="0,0,30%,30%"),
+            str(src / "c.jpg"): Hints.of(focus="700,10"),
+        },
+    )
+    report = run_batch(distance_cropper((58, 50, 525, 361)), scan_inputs([src]), job)
+    a, b, c = report.records
+    assert [x["box"] for x in a["crops"]] == [[57, 0, 590, 400], [190, 67, 590, 367]]
+    # b also leaves the top-left corner (0, 0, 180, 120) out
+    assert [x["box"] for x in b["crops"]] == [[190, 56, 590, 356], [217, 0, 590, 280]]
+    assert (c["status"], c["error"]) == (
+        "error",
+        f"{src / 'c.jpg'}: the focus point 700,10 is outside the 600x400 photo",
+    )
+    assert report.failed and report.counts["ok"] == 2

@@ -382,3 +382,47 @@ def test_html_sheet_renders_in_a_headless_browser(tmp_path):
     with Image.open(shot) as im:
         assert im.size == (1200, 900)
         assert np.asarray(im.convert("L"), dtype=np.float64).var() > 0  # not blank
+
+
+def _with_a_skipped_input() -> list[dict]:
+    skipped = {
+        "source": "p/readme.txt",
+        "width": None,
+        "height": None,
+        "status": "skipped",
+        "error": "p/readme.txt: skipped (not a photo: unsupported file extension)",
+        "crops": [],
+    }
+    return [*fake_records(4), skipped]  # 3 photos cropped, 1 failed, 1 file skipped
+
+
+def test_skipped_inputs_are_counted_apart_from_photos_on_both_sheets(tmp_path):
+    records = _with_a_skipped_input()
+    png, html_path = tmp_path / "sheet.png", tmp_path / "sheet.html"
+    preview.write_preview(records, png, grey_thumbnail)
+    with Image.open(png) as im:
+        assert im.text["Title"] == "sacrop preview: 4 photo(s), 1 failed, 1 other file(s) skipped"
+        # the title and four rows (three photos, one failed): no row for the skipped file
+        assert im.height == 16 + 30 + 3 * (22 + 213) + (22 + 18) + 3 * 12 + 16
+    preview.write_preview(records, html_path, grey_thumbnail)
+    sheet = Sheet(html_path.read_text())
+    assert [p["source"] for p in sheet.photos] == [r["source"] for r in records[:4]]
+    assert "4 photo(s), 3 cropped, 1 failed, 1 other file(s) skipped." in html_path.read_text()
+
+
+def test_preview_dir_has_no_preview_for_a_skipped_input(tmp_path):
+    written = preview.write_preview_dir(_with_a_skipped_input(), tmp_path, grey_thumbnail)
+    assert sorted(p.name for p in written) == [f"{i}.preview.png" for i in range(4)]
+    assert not (tmp_path / "readme.preview.png").exists()
+
+
+def test_the_sheets_font_draws_accented_greek_and_cyrillic_letters():
+    font = drawing.load_font(14)
+    missing = font.getmask("\ue000")  # a private-use character: the font's "missing" box
+
+    def drawn_as_missing(char: str) -> bool:
+        mask = font.getmask(char)
+        return mask.size == missing.size and bytes(mask) == bytes(missing)
+
+    assert drawing.FONT.is_file() and drawing.FONT.with_name("LICENSE-DejaVu").is_file()
+    assert [c for c in "éñøЖжαΩ" if drawn_as_missing(c)] == []

@@ -74,14 +74,19 @@ def test_a_folder_on_ray_gives_the_local_run_and_a_rerun_writes_nothing(
     assert len(written) == 12 and "sub/rocket.1x1.2.jpg" in written
     assert written == tree(tmp_path / "local")  # the same bytes: pixels, EXIF and ICC
 
+    # the rerun reads no done photo; its records come from the previous manifest
     again = run(
-        *args, "-o", tmp_path / "ray", "--manifest", tmp_path / "again.jsonl", "--ray", "local"
+        *args, "-o", tmp_path / "ray", "--manifest", tmp_path / "ray.jsonl", "--ray", "local"
     )
     assert again.exit_code == 1
     assert tree(tmp_path / "ray") == written
-    statuses = [c["status"] for r in read_jsonl(tmp_path / "again.jsonl") for c in r["crops"]]
+    statuses = [c["status"] for r in read_jsonl(tmp_path / "ray.jsonl") for c in r["crops"]]
     assert statuses == ["exists"] * 12
+    assert [r["source"] for r in read_jsonl(tmp_path / "ray.jsonl")] == [
+        r["source"] for r in records
+    ]
     assert re.search(r"Crops written to .*\b0\s*$", again.stderr, re.MULTILINE)
+    assert re.search(r"Photos already done .*\b3\s*$", again.stderr, re.MULTILINE)
 
 
 @pytest.mark.slow
@@ -173,7 +178,9 @@ def test_a_stop_ends_the_run_with_what_is_done(local_ray, random_weights, tmp_pa
     again = run_on_ray(
         "local", scan_inputs([src]), CropJob(("4:3",), out_dir=tmp_path / "out"), **model
     )
-    assert again.stopped is None and again.counts["images"] == 12
+    assert again.stopped is None and again.counts["not_processed"] == 0
+    assert again.counts["already_done"] >= done  # not read again
+    assert again.counts["images"] + again.counts["already_done"] == 12
     assert sorted(tree(tmp_path / "out")) == [f"p{i:02d}.4x3.1.jpg" for i in range(12)]
 
 
@@ -261,3 +268,24 @@ def test_ctrl_c_stops_a_ray_run_and_a_rerun_finishes(random_weights, tmp_path):
     )
     assert again.returncode == 0, again.stderr
     assert sorted(p.name for p in out.iterdir()) == [f"p{i:02d}.4x3.1.jpg" for i in range(40)]
+    assert "core_worker" not in stderr + again.stderr  # Ray's own log lines: only at -vv
+
+
+@pytest.mark.slow
+def test_a_wrong_address_fails_at_once_naming_it(random_weights, photo_dir, tmp_path):
+    command = [sys.executable, "-m", "sacrop_cli", "crop", photo_dir, "-o", tmp_path / "out"]
+    start = time.monotonic()
+    done = subprocess.run(
+        [str(a) for a in [*command, "--weights", random_weights, "--ray", "127.0.0.1:1"]],
+        env={**os.environ, "PYTHONPATH": str(REPO)},
+        capture_output=True,
+        text=True,
+        timeout=120,
+        check=False,
+    )
+    assert time.monotonic() - start < 30
+    assert done.returncode == 1
+    assert done.stderr == (
+        "error: --ray 127.0.0.1:1: cannot connect: nothing answers there (Connection refused)\n"
+    )
+    assert not (tmp_path / "out").exists() or not any((tmp_path / "out").iterdir())

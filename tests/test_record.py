@@ -3,17 +3,22 @@
 from __future__ import annotations
 
 import errno
+import json
 
 import pytest
 
+from sacrop_cli.errors import SacropError
 from sacrop_cli.run.record import (
     FIELDS,
+    CropRecord,
+    PhotoRecord,
     arrow_schema,
     crop_record,
     fail,
     from_row,
     missing_record,
     new_record,
+    read_records,
     skipped_record,
 )
 from sacrop_cli.search import Crop
@@ -29,6 +34,7 @@ def test_a_new_record_has_every_field_in_order():
         "error": None,
         "faces": None,
         "crops": [],
+        "sidecar": None,
     }
 
 
@@ -74,3 +80,31 @@ def test_an_arrow_row_gives_the_faces_pixels_back_as_integers():
     assert row["faces"] == [[1.0, 2.0, 5.0, 6.0, 0.9]]
     back = from_row(row)
     assert back == record and all(type(v) is int for v in back["faces"][0][:4])
+
+
+def test_a_reviews_keys_are_optional_and_not_among_the_fields():
+    assert PhotoRecord.__optional_keys__ == {"proposals", "reviewed"}
+    assert CropRecord.__optional_keys__ == {"proposed", "chosen", "chosen_rank", "chosen_at"}
+    assert FIELDS == ("source", "width", "height", "status", "error", "faces", "crops", "sidecar")
+
+
+def test_a_manifest_is_read_back_record_by_record(tmp_path):
+    records = [new_record("a.jpg", (4, 3)), {**new_record("b.jpg"), "reviewed": "2024-01-01"}]
+    path = tmp_path / "m.jsonl"
+    path.write_text("".join(json.dumps(r) + "\n" for r in records) + "\n")
+    assert read_records(path) == records
+
+
+@pytest.mark.parametrize("line", ["{not json", "[1, 2]", '{"source": "a.jpg"}', '{"crops": []}'])
+def test_a_line_that_is_no_record_is_one_error_naming_the_file(tmp_path, line):
+    path = tmp_path / "m.jsonl"
+    path.write_text(json.dumps(new_record("a.jpg")) + "\n" + line + "\n")
+    with pytest.raises(SacropError) as err:
+        read_records(path)
+    assert str(err.value) == f"{path}: line 2 is not a manifest record"
+
+
+def test_an_unreadable_manifest_is_one_error(tmp_path):
+    with pytest.raises(SacropError) as err:
+        read_records(tmp_path)
+    assert str(err.value) == f"{tmp_path}: cannot read the manifest: Is a directory"

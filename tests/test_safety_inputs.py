@@ -11,11 +11,13 @@ from __future__ import annotations
 import io
 import os
 import struct
+import warnings
 import zlib
 from pathlib import Path
 
 import numpy as np
 import piexif
+import pytest
 from helpers import STORE, files_under, leftovers, pattern, read_jsonl, run, snapshot, summary_count
 from PIL import Image
 
@@ -242,3 +244,47 @@ def test_palette_transparency_kept_in_webp(use_random_weights, tmp_path):
     with Image.open(tmp_path / "out" / "p.any.1.webp") as im:
         assert im.mode == "RGBA"
         assert np.asarray(im.getchannel("A")).min() < 8
+
+
+def test_pillows_own_bomb_check_never_escapes(use_random_weights, tmp_path, monkeypatch):
+    # Pillow's limit lowered under the photos' size: every Pillow call sacrop makes (decode,
+    # crop, save, thumbnails) must run without it, and a file it cannot decode fails alone.
+    src = tmp_path / "src"
+    src.mkdir()
+    (src / "a.jpg").write_bytes(jpeg_bytes(pattern(640, 480)))
+    png_header_only(src / "b.png", 16000, 12000)
+    (src / "c.jpg").write_bytes(jpeg_bytes(pattern(640, 480)))
+    monkeypatch.setattr(Image, "MAX_IMAGE_PIXELS", 100_000)
+    with warnings.catch_warnings():
+        warnings.simplefilter("error", Image.DecompressionBombWarning)
+        result = run(
+            "crop",
+            src,
+            "-r",
+            "4:3",
+            "-o",
+            tmp_path / "out",
+            "-q",
+            "--preview",
+            tmp_path / "sheet.png",
+            "--preview-dir",
+            tmp_path / "each",
+        )
+    assert result.stderr == f"error: {src / 'b.png'}: truncated or corrupt image data\n"
+    assert result.exit_code == 1
+    assert files_under(tmp_path / "out") == ["a.4x3.1.jpg", "c.4x3.1.jpg"]
+    assert (tmp_path / "sheet.png").exists()
+    assert Image.MAX_IMAGE_PIXELS == 100_000
+
+
+@pytest.mark.slow
+def test_a_192_mp_photo_crops(use_random_weights, tmp_path):
+    big = tmp_path / "big.png"
+    Image.new("1", (16000, 12000), 1).save(big)  # 192 MP in a few kB
+    with warnings.catch_warnings():
+        warnings.simplefilter("error", Image.DecompressionBombWarning)
+        result = run("crop", big, "-r", "1.3:1", "-o", tmp_path / "out", "-q")
+    assert (result.exit_code, result.stderr) == (0, "")
+    [crop] = files_under(tmp_path / "out")
+    width, height = struct.unpack(">II", (tmp_path / "out" / crop).read_bytes()[16:24])
+    assert (width, height) == (15600, 12000)  # the PNG's header

@@ -86,6 +86,12 @@ def test_output_folder_that_is_a_file(use_random_weights, tmp_path):
     assert manifest.stderr == (
         f"error: {plain / 'm.jsonl'}: cannot write the manifest: {plain} is a file\n"
     )
+    for option, target in [("--preview", plain / "sheet.html"), ("--preview-dir", plain / "p")]:
+        preview = run("crop", src, "-o", tmp_path / "out", option, target, "-q")
+        assert preview.exit_code == 1
+        assert preview.stderr.startswith(f"error: {target}: cannot write the preview: ")
+        assert preview.stderr.count("\n") == 1
+        assert files_under(tmp_path / "out") == []  # found before any crop is written
     assert snapshot(src) == before
 
 
@@ -108,7 +114,9 @@ def test_a_rerun_removes_what_a_killed_run_left(use_random_weights, tmp_path):
     assert files_under(out) == sorted(
         [".other.jpg.abcdefgh.tmp", ".p00.4x3.1.jpg.notes", "p00.4x3.1.jpg", "p01.4x3.1.jpg"]
     )
-    assert [r["crops"][0]["status"] for r in read_jsonl(manifest)] == ["exists", "written"]
+    # p00, done, is not read again (no previous manifest: its record says why)
+    assert [r["status"] for r in read_jsonl(manifest)] == ["skipped", "ok"]
+    assert read_jsonl(manifest)[1]["crops"][0]["status"] == "written"
     assert not list(tmp_path.glob(".m.jsonl.*"))
 
 

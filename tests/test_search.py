@@ -141,3 +141,178 @@ def test_the_whole_photo_takes_rank_one_when_it_alone_keeps_the_face():
     assert pool.level == 2.0  # every free window keeps the face whole, none the head
     crops = search.pick(pool, rules, 2)
     assert [(c.rank, c.box, c.score, c.note) for c in crops] == [(1, (0, 0, W, H), -222.0, None)]
+
+
+# -- a person's hints: rules of every step, for every rank and ratio ---------------------------
+
+
+def hinted(hints: dict, labels: tuple[str, ...], refine: bool, k: int = 3, faces=None):
+    """(ratio, rank, box, score, note) of the crops the steps give with ``hints``."""
+    from sacrop_cli.hints import Hints
+
+    faces = np.zeros((0, 4)) if faces is None else np.asarray(faces)
+    rules = CropRules(faces, W, H, None, Hints.of(**hints).in_pixels(W, H))
+    score = distance(TARGET)
+    pools = search.build(score, [ratios(*labels)], [rules])
+    if refine:
+        pools = search.refine(score, pools, k, [rules])
+    return [
+        (c.ratio, c.rank, c.box, c.score, c.note)
+        for p in pools[0]
+        for c in search.pick(p, rules, k)
+    ]
+
+
+@pytest.mark.parametrize("refine", [True, False])
+@pytest.mark.parametrize("faces", [None, [(500, 100, 560, 170, 0.9)]])
+def test_empty_hints_change_no_box(refine, faces):
+    from sacrop_cli.hints import PixelHints
+
+    labels = ("any", "4:3", "1:1", "9:16")
+    score = distance(TARGET)
+    results = []
+    for hints in (None, PixelHints()):
+        rules = CropRules(np.zeros((0, 4)) if faces is None else np.array(faces), W, H, None, hints)
+        pools = search.build(score, [ratios(*labels)], [rules])
+        if refine:
+            pools = search.refine(score, pools, 3, [rules])
+        results.append([c for p in pools[0] for c in search.pick(p, rules, 3)])
+    assert results[0] == results[1]
+    if refine:  # the boxes of the search before hints existed
+        assert [c.box for c in results[0]] == BEFORE_HINTS[faces is None]
+
+
+BEFORE_HINTS = {
+    True: [
+        (58, 50, 525, 361),
+        (25, 17, 475, 283),
+        (125, 117, 575, 383),
+        (87, 42, 513, 362),
+        (45, 90, 418, 370),
+        (50, 0, 450, 300),
+        (87, 30, 427, 370),
+        (173, 30, 513, 370),
+        (47, 80, 367, 400),
+        (93, 42, 273, 362),
+        (140, 42, 320, 362),
+        (187, 42, 367, 362),
+    ],
+    False: [
+        (58, 50, 575, 361),
+        (125, 17, 575, 283),
+        (69, 0, 575, 380),
+        (202, 60, 575, 340),
+        (227, 0, 600, 280),
+        (175, 0, 575, 400),
+        (275, 54, 575, 354),
+        (320, 0, 600, 280),
+        (395, 42, 575, 362),
+        (443, 60, 600, 339),
+        (418, 0, 575, 279),
+    ],
+}
+
+
+KEEP_RIGHT = {
+    True: [
+        ("any", 1, (58, 50, 590, 361), -65.0, None),  # the target's x2 moved out to 590
+        ("any", 2, (125, 17, 590, 283), -243.0, None),
+        ("any", 3, (240, 17, 590, 383), -302.0, None),
+        ("4:3", 1, (57, 0, 590, 400), -155.0, None),  # the largest window, just far enough
+        ("4:3", 2, (190, 67, 590, 367), -220.0, None),
+        ("4:3", 3, (217, 0, 590, 280), -355.0, None),
+        ("9:16", 1, (399, 30, 590, 370), -435.0, None),  # no other 9:16 framing holds it
+    ],
+    False: [
+        ("any", 1, (75, 50, 590, 350), -93.0, None),  # the grid's best, grown to hold it
+        ("any", 2, (240, 17, 590, 383), -302.0, None),
+        ("4:3", 1, (57, 0, 590, 400), -155.0, None),
+        ("4:3", 2, (190, 67, 590, 367), -220.0, None),
+        ("4:3", 3, (217, 0, 590, 280), -355.0, None),
+        ("9:16", 1, (399, 30, 590, 370), -435.0, None),
+    ],
+}
+
+
+@pytest.mark.parametrize("refine", [True, False])
+def test_every_crop_holds_a_keep_region(refine):
+    got = hinted({"keep": "400,100,590,200"}, ("any", "4:3", "9:16"), refine)
+    assert got == KEEP_RIGHT[refine]
+    for _, _, (x1, y1, x2, y2), _, _ in got:
+        assert x1 <= 400 and y1 <= 100 and x2 >= 590 and y2 >= 200
+
+
+@pytest.mark.parametrize("refine", [True, False])
+def test_every_crop_leaves_an_avoid_corner_out(refine):
+    # 0, 0, 30%, 30% of 600 x 400: (0, 0, 180, 120)
+    got = hinted({"avoid": "0,0,30%,30%"}, ("any", "4:3", "9:16"), refine)
+    assert [c[2] for c in got] == (
+        [
+            (58, 120, 525, 361),  # the target's y1 moved below the corner
+            (180, 50, 525, 350),
+            (180, 83, 425, 383),
+            (180, 60, 553, 340),
+            (91, 120, 464, 400),
+            (227, 120, 600, 400),
+            (180, 42, 360, 362),
+            (233, 42, 413, 362),
+            (280, 42, 460, 362),
+        ]
+        if refine
+        else [
+            (75, 120, 525, 350),
+            (180, 50, 525, 383),
+            (180, 17, 425, 350),
+            (180, 60, 553, 340),
+            (91, 120, 464, 400),
+            (227, 120, 600, 400),
+            (180, 53, 360, 373),
+            (233, 53, 413, 373),
+            (280, 53, 460, 373),
+        ]
+    )
+    assert all(c[2][0] >= 180 or c[2][1] >= 120 for c in got) and {c[4] for c in got} == {None}
+
+
+@pytest.mark.parametrize("refine", [True, False])
+def test_every_crop_holds_the_focus(refine):
+    got = hinted({"focus": "95%,90%"}, ("any", "4:3", "9:16"), refine)  # (570, 360)
+    assert [(c[0], c[1], c[2]) for c in got] == [
+        ("any", 1, (58, 50, 570, 360) if refine else (75, 50, 570, 360)),
+        ("any", 2, (100, 133, 600, 400)),
+        ("any", 3, (250, 34, 600, 400)),
+        ("4:3", 1, (64, 0, 570, 380)),
+        ("4:3", 2, (197, 80, 570, 360)),
+        ("9:16", 1, (390, 40, 570, 360)),  # centred on the focus' x, as near the target as it can
+        ("9:16", 2, (432, 76, 600, 375)),
+        ("9:16", 3, (413, 121, 570, 400)),
+    ]
+    assert all(c[2][0] <= 570 <= c[2][2] and c[2][1] <= 360 <= c[2][3] for c in got)
+
+
+def test_a_keep_region_no_window_holds_is_said_in_the_note_and_missed_least():
+    got = hinted({"keep": "0,0,600,100"}, ("any", "4:3"), refine=True)
+    assert got == [
+        ("any", 1, (0, 0, 600, 361), -183.0, None),  # a free box can hold it
+        # the widest 4:3 window: 533 of the 600 pixels
+        (
+            "4:3",
+            1,
+            (0, 0, 533, 400),
+            -155.0,
+            "no 4:3 window holds the keep region 0,0,600,100 whole",
+        ),
+    ]
+
+
+def test_hints_outrank_the_faces_and_the_faces_order_the_rest():
+    face = (500, 100, 560, 170, 0.9)  # its head: (485, 65, 575, 180.5)
+    # keeping the left edge: no 1:1 window (400 px) holds both it and the face's head
+    got = hinted({"keep": "0,150,50,200"}, ("1:1",), refine=True, k=1, faces=[face])
+    assert got == [
+        ("1:1", 1, (0, 0, 380, 380), -272.0, "no 1:1 window holds the largest face whole")
+    ]
+    # a keep region the face's head fits beside: the face rules still hold
+    got = hinted({"keep": "200,150,250,200"}, ("1:1",), refine=True, k=1, faces=[face])
+    [(_, _, (x1, y1, x2, y2), _, note)] = got
+    assert (x1, y1, x2, y2, note) == (175, 0, 575, 400, None)  # the head's right edge at 575

@@ -438,3 +438,29 @@ def test_two_processes_stop_and_resume_as_one_runs_straight(tmp_path):
     one = torch.load(tmp_path / "one" / "rank0" / "m.pt", weights_only=True)["state_dict"]
     two = torch.load(tmp_path / "two" / "rank0" / "m.pt", weights_only=True)["state_dict"]
     assert max(float((one[k].float() - two[k].float()).abs().max()) for k in one) < 2.5e-4
+
+
+def test_ctrl_c_during_the_final_export_points_to_weights_export(tmp_path, monkeypatch):
+    from click.testing import CliRunner
+
+    from sacrop_cli.cli.main import main
+    from sacrop_cli.model import export
+    from sacrop_cli.train import trainer
+
+    out = tmp_path / "m.pt"
+    summary = {"interrupted": False, "best": {"epoch": 1, "val": {}}, "seconds": 60.0}
+    monkeypatch.setattr(trainer, "run_training", lambda *args, **kwargs: summary)
+
+    def interrupted(path):
+        raise KeyboardInterrupt
+
+    monkeypatch.setattr(export, "export_onnx", interrupted)
+    res = CliRunner().invoke(
+        main, ["train", "--fcdb", str(FIXTURES / "fcdb"), "--device", "cpu", "-o", str(out)]
+    )
+    assert res.exit_code == 130
+    assert res.stderr.splitlines()[-1] == (
+        f"error: interrupted while writing the ONNX graph: {out} is complete; "
+        f"make its graph with: sacrop weights export {out}"
+    )
+    assert "rerun" not in res.stderr

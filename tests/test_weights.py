@@ -11,7 +11,7 @@ from pathlib import Path
 import click
 import pytest
 from click.testing import CliRunner
-from helpers import REPO
+from helpers import EXAMPLES, REPO
 
 from sacrop_cli.cli.weights import weights as weights_group
 from sacrop_cli.errors import CheckpointError, DownloadError
@@ -244,11 +244,45 @@ def test_url_without_file_name_is_rejected(tmp_path):
 
 
 def test_resolve_url_downloads_once_into_cache(server, cache):
-    url = f"{server.url}/file.bin"
+    url = f"{server.url}/file.bin#sha256={PAYLOAD_SHA}"
     assert w.resolve_weights(url, progress=False) == cache / "file.bin"
     assert w.resolve_weights(url, progress=False) == cache / "file.bin"
     assert len(server.requests) == 1
     assert (cache / "file.bin").read_bytes() == PAYLOAD
+
+
+def test_a_url_runs_only_checked_or_trusted(server, cache):
+    url = f"{server.url}/file.bin"
+    with pytest.raises(CheckpointError) as err:
+        w.resolve_weights(url, progress=False)
+    assert str(err.value) == (
+        f"{url}: a downloaded model runs only once checked: give --sha256 HEX "
+        f"(in Python: '{url}#sha256=HEX'), or --trust to run it unchecked"
+    )
+    assert server.requests == []
+    with pytest.raises(DownloadError, match=f"SHA-256 mismatch: expected {'0' * 64}, got "):
+        w.resolve_weights(f"{url}#sha256={'0' * 64}", progress=False)
+    assert not (cache / "file.bin").exists() and not (cache / "file.bin.part").exists()
+    assert w.resolve_weights(w.pin(url, trust=True), progress=False) == cache / "file.bin"
+    assert w.pin(url, PAYLOAD_SHA.upper()) == f"{url}#sha256={PAYLOAD_SHA}"
+    assert w.split_pin(f"{url}#unchecked") == (url, None, True)
+
+
+def test_cli_weights_url_needs_sha256_or_trust(server, cache):
+    url = f"{server.url}/file.bin"
+    box = ["--box", "0,0,10,10"]
+    photo = str(EXAMPLES / "coffee.jpg")
+    res = CliRunner().invoke(_cli(), ["score", photo, *box, "--weights", url])
+    assert res.exit_code == 1 and res.stderr.startswith(f"error: {url}: a downloaded model runs")
+    assert server.requests == []
+    wrong = ["--weights", url, "--sha256", "0" * 64]
+    res = CliRunner().invoke(_cli(), ["score", photo, *box, *wrong])
+    assert res.exit_code == 1 and "SHA-256 mismatch" in res.stderr
+    for flags in (["--sha256", PAYLOAD_SHA], ["--trust"]):
+        res = CliRunner().invoke(_cli(), ["score", photo, *box, "--weights", "x.onnx", *flags])
+        assert res.exit_code == 2 and "--sha256 and --trust check a URL given as --weights" in (
+            res.stderr
+        )
 
 
 def test_resolve_path_env_and_unknown(cache, tmp_path, monkeypatch):

@@ -14,7 +14,8 @@ import pytest
 from helpers import EXAMPLES, exif_bytes
 from PIL import Image
 
-from sacrop_cli.io.imageio import open_photo, save_crop
+from sacrop_cli.io.encode import save_crop
+from sacrop_cli.io.imageio import open_photo
 from sacrop_cli.io.inputs import scan_inputs
 from sacrop_cli.run import writers
 from sacrop_cli.run.job import CropJob

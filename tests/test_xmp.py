@@ -2,13 +2,11 @@
 
 from __future__ import annotations
 
-import json
 import os
-import shutil
-import subprocess
 from pathlib import Path
 
 import pytest
+from helpers import exiftool
 from PIL import Image, ImageOps
 
 from sacrop_cli.errors import OutputError
@@ -29,20 +27,6 @@ REGIONS = [
     Region("1:1", 1, (40, 0, 340, 300), 0.5),
     Region("3:4", 1, (100, 30, 280, 270), 0.25),
 ]
-
-
-def exiftool(path: Path) -> dict:
-    """What exiftool reads back: the independent check that other tools understand the file."""
-    if shutil.which("exiftool") is None:
-        pytest.skip("exiftool is not installed")
-    tags = ["-XMP-crs:all", "-XMP-iptcExt:ImageRegion", "-XMP-xmp:Rating", "-XMP-dc:Subject"]
-    done = subprocess.run(
-        ["exiftool", "-j", "-n", "-struct", *tags, str(path)],
-        capture_output=True,
-        check=True,
-        text=True,
-    )
-    return json.loads(done.stdout)[0]
 
 
 def test_the_sidecar_is_named_like_adobes() -> None:

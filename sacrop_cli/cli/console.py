@@ -9,6 +9,10 @@ adds a line per photo, ``-vv`` a line per crop.
 from __future__ import annotations
 
 import contextlib
+import os
+import signal
+import sys
+import threading
 from collections.abc import Callable, Iterator
 
 from rich.console import Console
@@ -87,3 +91,34 @@ class UI:
         with Progress(*columns, console=self.console, transient=True) as bar:
             task = bar.add_task(label, total=total)
             yield lambda n=1: bar.advance(task, n)
+
+
+@contextlib.contextmanager
+def interrupts(ui: UI) -> Iterator[Callable[[], bool]]:
+    """Yield ``stop_requested()``: the first Ctrl-C only sets it, so the run ends after the
+    current photo with a summary; a second one raises KeyboardInterrupt at once (writes are
+    atomic: no partial file either way). Signals can only be caught in the main thread."""
+    requested = False
+    if threading.current_thread() is not threading.main_thread():
+        yield lambda: requested
+        return
+
+    def handler(signum: int, frame: object) -> None:
+        nonlocal requested
+        if requested:
+            raise KeyboardInterrupt
+        requested = True
+        ui.warning("interrupted: finishing the current photo (Ctrl-C again to stop at once)")
+
+    previous = signal.signal(signal.SIGINT, handler)
+    try:
+        yield lambda: requested
+    finally:
+        signal.signal(signal.SIGINT, previous)
+
+
+def silence_stdout() -> None:
+    """Point stdout at /dev/null, so that flushing it at exit raises no second BrokenPipeError."""
+    devnull = os.open(os.devnull, os.O_WRONLY)
+    os.dup2(devnull, sys.stdout.fileno())
+    os.close(devnull)

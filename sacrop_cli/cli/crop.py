@@ -6,24 +6,20 @@ must stay fast. Machine output (``--json``, ``score``) goes to stdout, everythin
 
 from __future__ import annotations
 
-import contextlib
 import functools
 import json
-import os
-import signal
-import sys
-import threading
-from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import IO, TYPE_CHECKING, Any
 
 import click
 
 from sacrop_cli._lazy import lazy_module
-from sacrop_cli.cli.console import UI, level_from_flags
+from sacrop_cli.cli import crop_output, pipe
+from sacrop_cli.cli.console import UI, interrupts, level_from_flags, silence_stdout
 from sacrop_cli.cli.options import (
     SizeType,
     faces_option,
+    hint_options,
     load_cropper,
     model_options,
     ratios_option,
@@ -31,84 +27,27 @@ from sacrop_cli.cli.options import (
     verbosity_options,
 )
 from sacrop_cli.cli.ray_options import ray_options, sources
-from sacrop_cli.errors import SacropError
-from sacrop_cli.io.atomic import atomic_open, stale_temp_files
+from sacrop_cli.hints import Hints, Point, Region
 from sacrop_cli.ratios import Ratio
 
 if TYPE_CHECKING:
-    from sacrop_cli.io import storage
+    from sacrop_cli.io import encode, storage
+    from sacrop_cli.run import hints_file, local, ray_runner
     from sacrop_cli.run import job as crop_job
-    from sacrop_cli.run import local, ray_runner
+    from sacrop_cli.run import resume as rerun
     from sacrop_cli.viz import sheets
 else:
     sheets = lazy_module("sacrop_cli.viz.sheets")
     crop_job = lazy_module("sacrop_cli.run.job")
+    hints_file = lazy_module("sacrop_cli.run.hints_file")
     local = lazy_module("sacrop_cli.run.local")
     storage = lazy_module("sacrop_cli.io.storage")
+    encode = lazy_module("sacrop_cli.io.encode")
     ray_runner = lazy_module("sacrop_cli.run.ray_runner")
+    rerun = lazy_module("sacrop_cli.run.resume")
 
 # Must equal imageio.DEFAULT_MAX_PIXELS (tests check it); imageio loads Pillow, so not imported.
 _MAX_PIXELS_SHOWN = "200000000"
-
-
-@contextlib.contextmanager
-def _jsonl_sink(path: Path | None) -> Iterator[IO[str] | None]:
-    """A JSON Lines file written to a temporary name and renamed into place when complete."""
-    if path is None:
-        yield None
-        return
-    if path.parent.exists() and not path.parent.is_dir():
-        raise SacropError(f"{path}: cannot write the manifest: {path.parent} is a file")
-    for stale in stale_temp_files(path.parent).get(path.name, ()):  # left by a killed run
-        stale.unlink(missing_ok=True)
-    with atomic_open(path, "w") as fh:
-        yield fh
-
-
-@contextlib.contextmanager
-def _interrupts(ui: UI) -> Iterator[Callable[[], bool]]:
-    """Yield ``stop_requested()``: the first Ctrl-C only sets it, so the run ends after the
-    current photo with a summary; a second one raises KeyboardInterrupt at once (writes are
-    atomic: no partial file either way). Signals can only be caught in the main thread."""
-    requested = False
-    if threading.current_thread() is not threading.main_thread():
-        yield lambda: requested
-        return
-
-    def handler(signum: int, frame: object) -> None:
-        nonlocal requested
-        if requested:
-            raise KeyboardInterrupt
-        requested = True
-        ui.warning("interrupted: finishing the current photo (Ctrl-C again to stop at once)")
-
-    previous = signal.signal(signal.SIGINT, handler)
-    try:
-        yield lambda: requested
-    finally:
-        signal.signal(signal.SIGINT, previous)
-
-
-def _summary(report: Any, out_dir: Path, dry_run: bool) -> Any:
-    from rich import box
-    from rich.table import Table
-
-    c = report.counts
-    table = Table(show_header=False, box=box.SIMPLE)
-    table.add_column(justify="left")
-    table.add_column(justify="right")
-    table.add_row("Photos", str(c["images"]))
-    if dry_run:
-        table.add_row("Crops found (dry run, none written)", str(c["crops"]))
-    else:
-        table.add_row(f"Crops written to {out_dir}", str(c["crops_written"]))
-        table.add_row("Already existing (kept)", str(c["crops_existing"]))
-    table.add_row("Skipped files (not images)", str(c["skipped_files"]))
-    table.add_row("Errors", str(c["errors"] + c["missing"]), style="red" if report.failed else None)
-    if report.stopped:
-        table.add_row(f"Not processed ({report.stopped})", str(c["not_processed"]), style="yellow")
-    table.add_row("Time", f"{c['seconds']:.1f} s")
-    return table
 
 
 def _check_preview(ctx: click.Context, param: click.Parameter, value: Path | None) -> Path | None:
@@ -117,30 +56,21 @@ def _check_preview(ctx: click.Context, param: click.Parameter, value: Path | Non
     return value
 
 
-def _write_previews(
-    ui: UI,
-    records: list[dict[str, Any]],
-    sheet: Path | None,
-    folder: Path | None,
-    max_pixels: int | None,
-) -> None:
-    """The preview sheet and/or per-photo previews, after the run (exit 1 if unwritable)."""
-    thumbnail = sheets.thumbnail_loader(max_pixels=max_pixels)
-    if sheet is not None:
-        for message in sheets.write_preview(records, sheet, thumbnail):
-            ui.warning(message)
-        ui.info(f"preview: {sheet}")
-    if folder is not None:
-        ui.info(
-            f"previews: {len(sheets.write_preview_dir(records, folder, thumbnail))} in {folder}"
-        )
+def _check_background(ctx: click.Context, param: click.Parameter, value: str) -> str:
+    try:
+        encode.background_colour(value)
+    except ValueError as err:
+        raise click.BadParameter(str(err), ctx, param) from None
+    return value
 
 
 CROP_HELP = """Find the best crops of photos and save them as new files.
 
-PATH can be photos and folders; folders are searched recursively and their structure is
-mirrored under the output folder. Originals are never modified. Each crop is saved as
-<name>.<ratio>.<rank>.<ext>, keeping EXIF (orientation reset) and the colour profile.
+PATH can be photos (camera RAWs too) and folders; folders are searched recursively and their
+structure is mirrored under the output folder; '-' is one photo on standard input, and -o -
+writes its rank-1 crop of the first ratio on standard output. Originals are never modified.
+Each crop is saved as <name>.<ratio>.<rank>.<ext>, keeping EXIF (orientation reset) and the
+colour profile; crops of RAWs are developed (camera white balance, sRGB) into JPEGs.
 
 \b
 Examples:
@@ -151,17 +81,22 @@ Examples:
   sacrop crop photos/ --manifest crops/manifest.jsonl   a record per photo for scripts
   sacrop crop photos/ -r 4:3 -k 3 --dry-run --preview sheet.html   look before writing
   sacrop crop /shared/photos -r 4:3 -o /shared/crops --ray auto   on a Ray cluster
+  sacrop crop raws/ -r 3:2 -o raws/ --xmp-only     crops as XMP sidecars beside RAWs
+  cat IMG.jpg | sacrop crop - -r 4:3 -o - > crop.jpg      one photo through a pipe
+  sacrop crop photos/ -r 1:1 --keep 10%,20%,40%,60% --avoid 80%,85%,100%,100%
 
 \b
-Ratios: W:H (4:3, 16:9, 1:1, 2:3...), 'any' (free framing, the network's pick) or
-'original' (the photo's own ratio). Repeat --ratio for several in one pass.
+Ratios: W:H (4:3, 16:9, 1:1, 2:3...; also written 4x3 or 16/9), decimal (1.91:1, or 1.5
+for 1.5:1), 'any' (free framing, the network's pick) or 'original' (the photo's own
+ratio). Repeat --ratio for several in one pass.
 
 Existing crop files are kept unless --overwrite, so an interrupted run can be resumed
 by running the same command again (--resume says so explicitly). Ctrl-C stops after
 the current photo and prints the summary; a second Ctrl-C stops at once. Crops are
 written to temporary files and renamed when complete: no half-written file is left.
 Exit status: 0 when every photo was cropped, 1 when some photo failed or a PATH does
-not exist (the others are still processed), 2 for invalid options, 130 when interrupted.
+not exist (the others are still processed), 2 for invalid options, 130 when interrupted,
+141 when standard output was closed by its reader (--json | head -1).
 """
 
 
@@ -213,6 +148,14 @@ not exist (the others are still processed), 2 for invalid options, 130 when inte
     help="Shrink crops to fit in WxH pixels (ratio kept, never enlarged).",
 )
 @click.option(
+    "--background",
+    default="white",
+    show_default=True,
+    callback=_check_background,
+    metavar="COLOR",
+    help="Colour under the transparent pixels of crops written to JPEG (a name or #rrggbb).",
+)
+@click.option(
     "--manifest",
     type=click.Path(dir_okay=False, allow_dash=True, path_type=Path),
     help="Write a JSON Lines record per photo (boxes, scores, files) to this file; "
@@ -252,8 +195,33 @@ not exist (the others are still processed), 2 for invalid options, 130 when inte
     is_flag=True,
     help="Print the records as JSON Lines on stdout (messages stay on stderr).",
 )
+@click.option(
+    "--xmp",
+    "xmp",
+    flag_value="also",
+    help="Also write an XMP sidecar per photo (<name>.xmp, beside its crops): the first ratio's "
+    "best crop as a Camera Raw crop, every crop as an IPTC image region; an existing sidecar is "
+    "updated, its other settings kept.",
+)
+@click.option(
+    "--xmp-only",
+    "xmp",
+    flag_value="only",
+    help="Write the XMP sidecars and no crop files (-o at the photos' folder puts them beside "
+    "the RAWs, where editors look).",
+)
 @model_options
 @faces_option
+@hint_options
+@click.option(
+    "--hints",
+    "hints_path",
+    type=click.Path(dir_okay=False, path_type=Path),
+    metavar="FILE",
+    help="Hints per photo: JSON Lines, one object per photo with its 'source' (as in the "
+    "manifest) and 'keep', 'avoid', 'focus' (see docs/cli.md); added to --keep and --avoid, a "
+    "photo's focus replaces --focus.",
+)
 @click.option(
     "--no-refine",
     is_flag=True,
@@ -288,16 +256,22 @@ def crop(
     fmt: str | None,
     quality: int,
     max_size: tuple[int, int] | None,
+    background: str,
     manifest: Path | None,
     preview: Path | None,
     preview_dir: Path | None,
     dry_run: bool,
     as_json: bool,
+    xmp: str | None,
     weights: str | None,
     engine: str,
     device: str,
     precision: str,
     faces: bool,
+    keep: tuple[Region, ...],
+    avoid: tuple[Region, ...],
+    focus: Point | None,
+    hints_path: Path | None,
     no_refine: bool,
     batch_size: int,
     max_pixels: int | None,
@@ -315,19 +289,47 @@ def crop(
         )
     if manifest is not None and str(manifest) == "-":  # the records on standard output
         manifest, as_json = None, True
+    pipe.check(
+        paths,
+        out_dir,
+        as_json=as_json,
+        refused={
+            "--ray": ray_address,
+            "--files-from": files_from,
+            "--xmp-only" if xmp == "only" else "--xmp": xmp,
+        },
+        refused_with_stdin={"--preview": preview, "--preview-dir": preview_dir},
+    )
+    ctx = click.get_current_context()
+    stdin = ctx.with_resource(pipe.stdin_copy()) if pipe.STDIO in paths else None
     ui = UI(level_from_flags(quiet, verbose))
-    paths = sources(paths, files_from, out_dir, ray_address, ray_workers, ray_gpus)
+    paths = sources(
+        (str(stdin),) if stdin else paths, files_from, out_dir, ray_address, ray_workers, ray_gpus
+    )
     scan = storage.scan_sources(paths, recursive=not no_recursive)
+    for message in scan.warnings:
+        ui.warning(message)
+    for hidden in scan.hidden:
+        ui.info(f"{hidden}: hidden, skipped")
+    if out_dir == pipe.STDIO and len(scan.images) + len(scan.missing) + len(scan.skipped) > 1:
+        raise click.UsageError("-o - writes the crop of one photo: give one photo")
     if not scan.images and not scan.missing:  # a missing path gets its own error below
         skipped = f" ({len(scan.skipped)} file(s) skipped, -v names them)" if scan.skipped else ""
         ui.warning("no photos found in " + ", ".join(map(str, paths)) + skipped)
-    stop_requested = click.get_current_context().with_resource(_interrupts(ui))
+    photo_hints: dict[str, Hints] = {}
+    if hints_path is not None:
+        photo_hints, warnings = hints_file.read_hints_file(hints_path, (p for p, _ in scan.images))
+        for message in warnings:
+            ui.warning(message)
+    stop_requested = ctx.with_resource(interrupts(ui))
     stdout_closed = False
     shown: set[str] = set()
 
     def show(record: dict[str, Any], warnings: list[str]) -> None:
         """Per photo: manifest line, JSON on stdout, messages, bar (sink and advance: below)."""
         nonlocal stdout_closed
+        if stdin is not None:
+            warnings = pipe.as_given(record, warnings, str(stdin))
         if sink is not None:
             sink.write(json.dumps(record) + "\n")
         if as_json and not stdout_closed:
@@ -390,24 +392,35 @@ def crop(
         max_size=max_size,
         max_pixels=max_pixels,
         batch_size=batch_size,
+        xmp=xmp is not None,
+        xmp_only=xmp == "only",
+        hints=Hints(keep, avoid, focus),
+        photo_hints=photo_hints,
+        background=background,
     )
+    if preview is not None:
+        crop_output.check_preview_target(preview, preview.parent)
+    if preview_dir is not None:
+        crop_output.check_preview_target(preview_dir, preview_dir)
     total = len(scan.images) + len(scan.missing) + len(scan.skipped)
-    with _jsonl_sink(manifest) as sink, ui.progress(total, "Cropping") as advance:
+    previous = rerun.previous_records(manifest)  # before the sink replaces it
+    with crop_output.jsonl_sink(manifest) as sink, ui.progress(total, "Cropping") as advance:
         report = run(
             scan,
             job,
             on_progress=show,
             should_stop=lambda: stop_requested() or stdout_closed,
+            previous=previous,
         )
     if stdout_closed:  # end quietly, as Unix tools do when their reader goes away
-        _silence_stdout()
+        silence_stdout()
         raise click.exceptions.Exit(141)  # 128 + SIGPIPE
     for message in report.warnings:
         if message not in shown:  # warnings about the run as a whole
             ui.warning(message)
     if preview is not None or preview_dir is not None:
-        _write_previews(ui, report.records, preview, preview_dir, max_pixels)
-    ui.print(_summary(report, out_dir, dry_run))
+        crop_output.write_previews(ui, report.records, preview, preview_dir, max_pixels)
+    ui.print(crop_output.summary(report, out_dir, dry_run, xmp or ""))
     if report.stopped:
         message = (
             f"{report.stopped}: {report.counts['not_processed']} photo(s) not processed;"
@@ -419,10 +432,3 @@ def crop(
         ui.error(message)
     if report.failed:
         raise click.exceptions.Exit(1)
-
-
-def _silence_stdout() -> None:
-    """Point stdout at /dev/null, so that flushing it at exit raises no second BrokenPipeError."""
-    devnull = os.open(os.devnull, os.O_WRONLY)
-    os.dup2(devnull, sys.stdout.fileno())
-    os.close(devnull)

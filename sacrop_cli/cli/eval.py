@@ -40,7 +40,13 @@ _dir = click.Path(exists=True, file_okay=False, path_type=Path)
 )
 @model_options
 @faces_option
-@click.option("--batch-size", type=click.IntRange(1), default=8, show_default=True)
+@click.option(
+    "--batch-size",
+    type=click.IntRange(1),
+    default=8,
+    show_default=True,
+    help="Photos per network pass, as `sacrop crop` batches them (same boxes at any size).",
+)
 @click.option(
     "--no-refine",
     is_flag=True,
@@ -53,7 +59,9 @@ _dir = click.Path(exists=True, file_okay=False, path_type=Path)
     help="Write every figure and the per-image values (boxes, scores) as JSON.",
 )
 @click.option("-q", "--quiet", is_flag=True, help="No progress or warnings: the results only.")
-@click.option("-v", "--verbose", count=True)
+@click.option(
+    "-v", "--verbose", count=True, help="More messages on stderr (-vv: debugging details)."
+)
 @reports_errors
 def evaluate(
     fcdb,
@@ -72,6 +80,9 @@ def evaluate(
 ) -> None:
     """Measure crops against human labels (the papers' protocols).
 
+    The results table goes to standard output, progress and warnings to standard error. Photos
+    the weights were trained on are counted and warned about (their figures flatter the model).
+
     \b
     FCDB: IoU and Disp of the free-ratio top-1, IoU when told the human crop's ratio, and
           agreement with human-voted pairs (decisive 5-0/4-1, and all).
@@ -84,6 +95,7 @@ def evaluate(
     ui = UI(level_from_flags(quiet, verbose))
     if bool(gaicd) == bool(fcdb):
         raise click.UsageError("give exactly one of --fcdb DIR or --gaicd DIR")
+    from rich.console import Console
     from rich.table import Table
 
     cropper = api.Cropper(
@@ -96,12 +108,23 @@ def evaluate(
     )
     for line in read.problems:
         ui.warning(line)
+    folder = fcdb or gaicd
+    trained = evaluation.training_photos(cropper.meta, (s.name for s in read.images))
+    if trained:
+        ui.warning(
+            f"{folder}: {len(trained)} of its {len(read.images)} photos trained "
+            f"{cropper.weights_path.name}: their figures flatter it; evaluate on held-out photos"
+        )
+    elif trained is None:
+        ui.info(f"{cropper.weights_path.name}: its training photos are not known; none counted")
     with ui.progress(len(read.images), "evaluating") as advance:
         run = evaluation.evaluate_fcdb if fcdb else evaluation.evaluate_gaicd
         report = run(cropper, read.images, batch_size=batch_size, on_image=advance)
     for line in report.problems:
         ui.error(line)
-    table = Table(title=f"sacrop eval: {'FCDB' if fcdb else 'GAICD'} {fcdb or gaicd}")
+    if trained is not None:
+        report.summary["training_photos"] = len(trained)
+    table = Table(title=f"sacrop eval: {'FCDB' if fcdb else 'GAICD'} {folder}")
     table.add_column("figure")
     table.add_column("value", justify="right")
     for key, value in report.summary.items():
@@ -110,15 +133,17 @@ def evaluate(
                 table.add_row(f"{key} {sub}", f"{v:.4f}")
         else:
             table.add_row(key, f"{value:.4f}" if isinstance(value, float) else str(value))
-    ui.console.print(table)  # the results: shown with -q too (it silences progress, not results)
+    # the results, on stdout: shown with -q too (it silences progress, not results)
+    Console(highlight=False, soft_wrap=True).print(table)
     if json_out:
         payload = {
             "dataset": "fcdb" if fcdb else "gaicd",
-            "path": str(fcdb or gaicd),
+            "path": str(folder),
             "weights": str(cropper.weights_path),
             "precision": precision,
             "summary": report.summary,
             "per_image": report.per_image,
+            "training_photos": None if trained is None else sorted(trained),
             "problems": report.problems,
         }
         json_out.write_text(json.dumps(payload, indent=1) + "\n")

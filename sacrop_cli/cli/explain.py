@@ -14,11 +14,14 @@ from sacrop_cli._lazy import lazy_module
 from sacrop_cli.cli.console import UI, level_from_flags
 from sacrop_cli.cli.options import (
     faces_option,
+    hint_options,
     load_cropper,
     model_options,
     ratios_option,
     reports_errors,
 )
+from sacrop_cli.errors import SacropError
+from sacrop_cli.hints import Hints, Point, Region
 from sacrop_cli.io.atomic import atomic_write
 from sacrop_cli.ratios import Ratio
 
@@ -74,6 +77,7 @@ def _check_out(ctx: click.Context, param: click.Parameter, value: Path | None) -
 )
 @model_options
 @faces_option
+@hint_options
 @click.option("-q", "--quiet", is_flag=True, help="Only print errors.")
 @reports_errors
 def explain(
@@ -86,6 +90,9 @@ def explain(
     device: str,
     precision: str,
     faces: bool,
+    keep: tuple[Region, ...],
+    avoid: tuple[Region, ...],
+    focus: Point | None,
     quiet: bool,
 ) -> None:
     ui = UI(level_from_flags(quiet, 0))
@@ -93,7 +100,10 @@ def explain(
     if out.resolve() == image.resolve():
         raise click.UsageError(f"{out}: the picture would replace the photo; choose another -o")
     cropper = load_cropper(ui, weights, device, engine, faces=faces, precision=precision)
-    result = viz_explain.explain(cropper, image, ratios, top)
+    try:
+        result = viz_explain.explain(cropper, image, ratios, top, Hints(keep, avoid, focus))
+    except ValueError as err:  # a hint outside the photo
+        raise SacropError(f"{image}: {err}") from None
     picture = viz_explain.render(result, top)
     atomic_write(out, lambda fh: picture.save(fh, _PICTURE_FORMATS[out.suffix.lower()]))
     if result.maps is None:

@@ -16,12 +16,15 @@ import click
 from sacrop_cli._lazy import lazy_module
 from sacrop_cli.cli.console import UI
 from sacrop_cli.errors import SacropError
+from sacrop_cli.hints import Point, Region, parse_point, parse_region
 from sacrop_cli.ratios import Ratio, parse_ratio
 
 if TYPE_CHECKING:
     from sacrop_cli import api
+    from sacrop_cli.model import registry
 else:
     api = lazy_module("sacrop_cli.api")
+    registry = lazy_module("sacrop_cli.model.registry")
 
 
 class RatioType(click.ParamType):
@@ -100,14 +103,107 @@ class BoxType(click.ParamType):
         return "x1,y1,x2,y2"
 
 
+class RegionType(click.ParamType):
+    """``x1,y1,x2,y2`` of a hint: pixels of the upright photo, or ``%`` of its sides."""
+
+    name = "region"
+
+    def convert(
+        self, value: Any, param: click.Parameter | None, ctx: click.Context | None
+    ) -> Region:
+        try:
+            return value if isinstance(value, tuple) else parse_region(str(value))
+        except ValueError as err:
+            self.fail(str(err), param, ctx)
+
+    def get_metavar(self, param: click.Parameter, ctx: click.Context | None = None) -> str:
+        return "X1,Y1,X2,Y2"
+
+
+class PointType(click.ParamType):
+    """``x,y`` of a hint: pixels of the upright photo, or ``%`` of its sides."""
+
+    name = "point"
+
+    def convert(
+        self, value: Any, param: click.Parameter | None, ctx: click.Context | None
+    ) -> Point:
+        try:
+            return value if isinstance(value, tuple) else parse_point(str(value))
+        except ValueError as err:
+            self.fail(str(err), param, ctx)
+
+    def get_metavar(self, param: click.Parameter, ctx: click.Context | None = None) -> str:
+        return "X,Y"
+
+
+def hint_options(func: Any) -> Any:
+    """--keep, --avoid and --focus: a person's hints for every photo (crop and explain)."""
+    func = click.option(
+        "--focus",
+        type=PointType(),
+        default=None,
+        help="A point every crop holds (e.g. 50%,30%), placed as well as the scorer allows.",
+    )(func)
+    func = click.option(
+        "--avoid",
+        type=RegionType(),
+        multiple=True,
+        help="A region crops leave out (a watermark, a stranger); repeatable.",
+    )(func)
+    return click.option(
+        "--keep",
+        type=RegionType(),
+        multiple=True,
+        help="A region every crop holds whole; repeatable. Numbers are pixels of the upright "
+        "photo or % of its sides (--keep 10%,20%,40%,60%). Hints outrank the face rules.",
+    )(func)
+
+
+def check_sha256(ctx: click.Context, param: click.Parameter, value: str | None) -> str | None:
+    if value is not None and not re.fullmatch(r"[0-9a-fA-F]{64}", value):
+        raise click.BadParameter("expected 64 hexadecimal characters")
+    return value.lower() if value else None
+
+
+def _pinned_weights(func: Any) -> Any:
+    """Fold --sha256 and --trust into --weights (``URL#sha256=HEX``, ``URL#unchecked``), the
+    form the engines and Ray workers read: the commands see ``weights`` alone."""
+
+    @functools.wraps(func)
+    def wrapper(*args: Any, sha256: str | None, trust: bool, **kwargs: Any) -> None:
+        weights = kwargs.get("weights")
+        if sha256 or trust:
+            if not (weights or "").startswith(("http://", "https://")):
+                raise click.UsageError("--sha256 and --trust check a URL given as --weights")
+            kwargs["weights"] = registry.pin(weights, sha256, trust=trust)
+        return func(*args, **kwargs)
+
+    return wrapper
+
+
 #: Must equal engines.factory.PRECISIONS and DEFAULT_PRECISION (tests check it); the factory
 #: loads numpy, so it is not imported here.
 _PRECISIONS, _DEFAULT_PRECISION = ("fp32", "int8"), "fp32"
 
 
 def model_options(func: Any) -> Any:
-    """--weights, --engine, --device and --precision, shared by every command that runs the
-    network."""
+    """--weights (with --sha256 and --trust for a URL), --engine, --device and --precision,
+    shared by every command that runs the network."""
+    func = click.option(
+        "--trust",
+        is_flag=True,
+        help="Run a --weights URL unchecked, without --sha256.",
+    )(_pinned_weights(func))
+    func = click.option(
+        "--sha256",
+        metavar="HEX",
+        envvar="SACROP_WEIGHTS_SHA256",
+        show_envvar=True,
+        callback=check_sha256,
+        help="Expected SHA-256 of a --weights URL's file: a download that differs is removed "
+        "and refused. A URL needs it, or --trust.",
+    )(func)
     func = click.option(
         "--precision",
         type=click.Choice(_PRECISIONS),
@@ -139,7 +235,8 @@ def model_options(func: Any) -> Any:
         show_envvar=True,
         help="Model weights: a registered name (see `sacrop weights list`), an .onnx graph or "
         "a .pt checkpoint (the onnx engine runs the .onnx beside it), or a URL "
-        "(downloaded once into the cache). Default: the shipped weights.",
+        "(downloaded once into the cache, checked against --sha256). Default: the shipped "
+        "weights.",
     )(func)
 
 
@@ -187,15 +284,19 @@ def ratios_option(func: Any) -> Any:
         multiple=True,
         default=("any",),
         show_default=True,
-        help="Aspect ratio of the crops; repeat for several.",
+        help="Aspect ratio of the crops: W:H (also WxH, W/H), decimal (1.91:1, or 1.5), 'any' "
+        "or 'original'; repeat for several.",
     )(func)
 
 
-def verbosity_options(func: Any) -> Any:
-    """-q and -v, shared by the commands that report progress."""
-    func = click.option(
-        "-v", "--verbose", count=True, help="More detail: -v a line per photo, -vv per crop."
-    )(func)
+def verbosity_options(
+    func: Any = None, *, detail: str = "-v a line per photo, -vv per crop"
+) -> Any:
+    """-q and -v, shared by the commands that report progress; ``detail`` says what -v adds
+    to this command's messages (``@verbosity_options(detail=...)``)."""
+    if func is None:
+        return functools.partial(verbosity_options, detail=detail)
+    func = click.option("-v", "--verbose", count=True, help=f"More detail: {detail}.")(func)
     return click.option(
         "-q",
         "--quiet",

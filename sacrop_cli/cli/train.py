@@ -60,13 +60,13 @@ def _val_split(value: str) -> str:
     "unlabelled",
     type=_dir,
     multiple=True,
-    help="Folder of unlabelled photos for the rank-consistency loss (repeatable).",
+    help="Folder of unlabeled photos for the rank-consistency loss (repeatable).",
 )
 @click.option(
     "--transductive",
     type=_dir,
     multiple=True,
-    help="Evaluation photos used WITHOUT labels as unlabelled data "
+    help="Evaluation photos used WITHOUT labels as unlabeled data "
     "(the paper's transductive setting).",
 )
 @click.option(
@@ -76,8 +76,20 @@ def _val_split(value: str) -> str:
     required=True,
     help="Checkpoint to write (best validation epoch, float16).",
 )
-@click.option("--epochs", type=click.IntRange(1), default=3, show_default=True)
-@click.option("--lr", type=click.FloatRange(0, min_open=True), default=2e-4, show_default=True)
+@click.option(
+    "--epochs",
+    type=click.IntRange(1),
+    default=3,
+    show_default=True,
+    help="Passes over the training photos; the best validation epoch is saved.",
+)
+@click.option(
+    "--lr",
+    type=click.FloatRange(0, min_open=True),
+    default=2e-4,
+    show_default=True,
+    help="Learning rate (AdamW).",
+)
 @click.option(
     "--crops-per-image",
     type=click.IntRange(2),
@@ -85,7 +97,13 @@ def _val_split(value: str) -> str:
     show_default=True,
     help="Candidate crops sampled per labelled photo per step.",
 )
-@click.option("--images-per-step", type=click.IntRange(1), default=8, show_default=True)
+@click.option(
+    "--images-per-step",
+    type=click.IntRange(1),
+    default=8,
+    show_default=True,
+    help="Labelled photos per optimiser step (the batch).",
+)
 @click.option(
     "--seed", type=int, default=0, show_default=True, help="Training seed (reproducible on CPU)."
 )
@@ -166,7 +184,11 @@ def _val_split(value: str) -> str:
     help="Train on the first N labelled photos only (a quick try; the split is unchanged).",
 )
 @click.option(
-    "--device", type=click.Choice(["auto", "cpu", "cuda"]), default="auto", show_default=True
+    "--device",
+    type=click.Choice(["auto", "cpu", "cuda"]),
+    default="auto",
+    show_default=True,
+    help="Where to train; auto uses CUDA when torch has it.",
 )
 @click.option(
     "--nproc",
@@ -177,7 +199,7 @@ def _val_split(value: str) -> str:
     help="Train in N processes on this machine (data-parallel: gloo on the CPU, one GPU each "
     "with CUDA); each computes every N-th photo of a step, so the result is one process's.",
 )
-@verbosity_options
+@verbosity_options(detail="-v a line as each stage starts (feature cache, each epoch)")
 @reports_errors
 def train(
     gaicd,
@@ -291,7 +313,15 @@ def train(
         + ", ".join(f"{k} {v:.4f}" for k, v in best.get("val", {}).items())
         + f") in {summary['seconds'] / 60:.1f} min"
     )
-    ui.print(f"wrote {export.export_onnx(out)} (the ONNX graph `sacrop crop` runs)")
+    try:
+        graph = export.export_onnx(out)
+    except KeyboardInterrupt:  # the training is done and kept: only the graph is missing
+        ui.error(
+            f"interrupted while writing the ONNX graph: {out} is complete; make its graph "
+            f"with: sacrop weights export {shlex.quote(str(out))}"
+        )
+        raise click.exceptions.Exit(130) from None
+    ui.print(f"wrote {graph} (the ONNX graph `sacrop crop` runs)")
 
 
 def _check_nproc(nproc: int, device: str, images_per_step: int, launched: bool) -> None:

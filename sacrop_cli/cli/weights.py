@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import json
 import os
-import re
 import shlex
 import sys
 from pathlib import Path
@@ -13,7 +12,7 @@ from typing import TYPE_CHECKING
 import click
 
 from sacrop_cli._lazy import lazy_module
-from sacrop_cli.cli.options import reports_errors
+from sacrop_cli.cli.options import check_sha256, reports_errors
 from sacrop_cli.errors import SacropError
 from sacrop_cli.model import inspection
 from sacrop_cli.model import registry as w
@@ -29,16 +28,10 @@ else:
     quantize = lazy_module("sacrop_cli.model.quantize")
 
 
-def _check_sha256(ctx: click.Context, param: click.Parameter, value: str | None) -> str | None:
-    if value is not None and not re.fullmatch(r"[0-9a-fA-F]{64}", value):
-        raise click.BadParameter("expected 64 hexadecimal characters")
-    return value.lower() if value else None
-
-
 _sha256_option = click.option(
     "--sha256",
     metavar="HEX",
-    callback=_check_sha256,
+    callback=check_sha256,
     help="Expected SHA-256 of the file (64 hex characters).",
 )
 

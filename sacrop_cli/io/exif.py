@@ -31,7 +31,7 @@ _LAYOUT_TAGS = (
 )
 
 
-def _drop_mistyped_tags(exif_dict: dict) -> None:
+def drop_mistyped_tags(exif_dict: dict) -> None:
     """Delete tags whose value piexif cannot dump as the type its table expects.
 
     Cameras write e.g. SceneType (41729, UNDEFINED) as a BYTE, which piexif loads as an int and
@@ -102,7 +102,7 @@ def exif_for_crop(
     try:
         block = piexif.dump(data)
     except (ValueError, TypeError, struct.error):
-        _drop_mistyped_tags(data)
+        drop_mistyped_tags(data)
         try:
             block = piexif.dump(data)
         except (ValueError, TypeError, struct.error) as exc:

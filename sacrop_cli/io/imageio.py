@@ -8,22 +8,25 @@ written through :mod:`sacrop_cli.io.atomic`.
 from __future__ import annotations
 
 import contextlib
+import io
 import math
-import operator
 import os
-import shutil
 import struct
-import threading
 from collections.abc import Iterator
-from dataclasses import dataclass, field
 from pathlib import Path
 
-from PIL import Image, ImageOps, UnidentifiedImageError
+import numpy as np
+from PIL import Image, ImageCms, ImageOps, UnidentifiedImageError
 
-from sacrop_cli.errors import ImageError, OutputError
-from sacrop_cli.io.atomic import atomic_open
-from sacrop_cli.io.colour import icc_fits, normalize_mode
-from sacrop_cli.io.exif import exif_for_crop
+from sacrop_cli.errors import ImageError
+from sacrop_cli.io.photo import DEFAULT_MAX_PIXELS, MIN_SIDE, Photo, own_pixel_limit
+from sacrop_cli.io.raw import (
+    RAW_EXTENSIONS,
+    develop_raw,
+    is_raw,
+    open_raw_for_analysis,
+    raw_orientation,
+)
 
 try:  # HEIC/HEIF photos from phones
     from pillow_heif import register_heif_opener
@@ -42,8 +45,13 @@ FORMAT_FOR_EXTENSION = {
     ".bmp": "BMP",
 }
 
-#: Formats read but not written, and what their crops become.
-_READ_ONLY_EXTENSIONS = {".gif": ".png", ".heic": ".jpg", ".heif": ".jpg"}
+#: Formats read but not written, and what their crops become (RAWs: JPEGs).
+_READ_ONLY_EXTENSIONS = {
+    ".gif": ".png",
+    ".heic": ".jpg",
+    ".heif": ".jpg",
+    **dict.fromkeys(RAW_EXTENSIONS, ".jpg"),
+}
 _EXTENSION_FOR_FORMAT = {
     "JPEG": ".jpg",
     "MPO": ".jpg",
@@ -55,83 +63,13 @@ _EXTENSION_FOR_FORMAT = {
     "HEIF": ".jpg",
 }
 
-DEFAULT_MAX_PIXELS = 200_000_000
-"""Largest image (width x height) decoded by default: 200 MP covers every current camera while
-refusing decompression bombs; a 200 MP RGB image needs about 600 MB of memory."""
-
-MIN_SIDE = 32
-"""Images with a shorter side are refused: no meaningful crop fits in them."""
-
-_METADATA_FORMATS = frozenset({"JPEG", "PNG", "WEBP", "TIFF"})  # carry EXIF and ICC (not BMP)
-# Modes each output format can store, and what to convert the others (L, LA, RGB, RGBA) to.
-_SAVE_MODE = {
-    "JPEG": {"L": "L", "LA": "L", "RGB": "RGB", "RGBA": "RGB"},
-    "PNG": {"L": "L", "LA": "LA", "RGB": "RGB", "RGBA": "RGBA"},
-    "TIFF": {"L": "L", "LA": "LA", "RGB": "RGB", "RGBA": "RGBA"},
-    "WEBP": {"L": "RGB", "LA": "RGBA", "RGB": "RGB", "RGBA": "RGBA"},
-    "BMP": {"L": "L", "LA": "RGBA", "RGB": "RGB", "RGBA": "RGBA"},
-}
-_JPEG_MAX_EXIF = 65533  # one APP1 segment
+_GRAY_MODES = frozenset({"1", "L", "LA", "La", "I", "I;16", "I;16L", "I;16B", "I;16N", "F"})
+_ALPHA_MODES = frozenset({"RGBA", "RGBa", "LA", "La", "PA"})
+_SIXTEEN_BIT_MODES = frozenset({"I", "I;16", "I;16L", "I;16B", "I;16N"})
 
 
 # ---------------------------------------------------------------------------------------------
 # Reading
-
-
-@dataclass
-class Photo:
-    """A decoded photo, upright, with the metadata a crop should carry.
-
-    ``image`` is in mode L, LA, RGB or RGBA. ``exif`` is the source's EXIF block as found in the
-    file (None without one); ``warnings`` are complete one-line messages naming the file, and
-    :func:`save_crop` appends its own (e.g. corrupt EXIF) once. A photo decoded through the JPEG
-    draft (see :func:`open_photo`) has ``scale`` full-size pixels per ``image`` pixel: boxes
-    stay in full-size pixels.
-    """
-
-    path: Path
-    image: Image.Image
-    format: str
-    exif: bytes | None = None
-    icc_profile: bytes | None = None
-    warnings: list[str] = field(default_factory=list)
-    n_frames: int = 1
-    xmp: bytes | None = None  # XMP packet (keywords, ratings...), orientation already upright
-    orientation: int = 1  # the EXIF orientation the file was stored with
-    from_file: bool = True  # False for an image given in memory: no file bytes to copy
-    scale: int = 1  # 2, 4 or 8 after a draft decode
-    full_size: tuple[int, int] | None = None  # upright full size, when ``scale`` > 1
-
-    @property
-    def size(self) -> tuple[int, int]:
-        """Upright (width, height) at full resolution."""
-        return self.full_size or self.image.size
-
-
-# Pillow's decompression-bomb limit (Image.MAX_IMAGE_PIXELS) is process-wide and lower than
-# DEFAULT_MAX_PIXELS, and its error does not say the size. We compare the header size with the
-# caller's limit ourselves, before decoding, and switch Pillow's check off while our decodes run.
-# Reference-counted so that concurrent decodes in threads do not restore it under each other.
-_limit_lock = threading.Lock()
-_limit_users = 0
-_limit_saved: int | None = None
-
-
-@contextlib.contextmanager
-def _own_pixel_limit() -> Iterator[None]:
-    global _limit_users, _limit_saved
-    with _limit_lock:
-        if _limit_users == 0:
-            _limit_saved = Image.MAX_IMAGE_PIXELS
-            Image.MAX_IMAGE_PIXELS = None
-        _limit_users += 1
-    try:
-        yield
-    finally:
-        with _limit_lock:
-            _limit_users -= 1
-            if _limit_users == 0:
-                Image.MAX_IMAGE_PIXELS = _limit_saved
 
 
 def _orientation(im: Image.Image) -> int:
@@ -174,7 +112,7 @@ def _open_checked(path: Path, max_pixels: int | None) -> Iterator[Image.Image]:
     if st.st_size == 0:
         raise ImageError(f"{path}: empty file (0 bytes)")
 
-    with _own_pixel_limit():
+    with own_pixel_limit():
         try:
             im = Image.open(path)
         except UnidentifiedImageError:
@@ -226,17 +164,75 @@ def _draft(im: Image.Image, reduce: int) -> int:
     return round(w / drafted[1][2]) if drafted else 1
 
 
+def _icc_space(icc: bytes | None) -> bytes:
+    """ICC data colour space signature, e.g. b"RGB ", b"GRAY", b"CMYK" (b"" if unknown)."""
+    return icc[16:20] if icc and len(icc) >= 20 else b""
+
+
+def icc_fits(icc: bytes | None, mode: str) -> bool:
+    """Whether an ICC profile describes images of ``mode`` (L/LA/RGB/RGBA)."""
+    return _icc_space(icc) == (b"GRAY" if mode in ("L", "LA") else b"RGB ")
+
+
+def _normalize_mode(
+    im: Image.Image, icc: bytes | None, path: Path, notes: list[str]
+) -> tuple[Image.Image, bytes | None]:
+    """Bring ``im`` to L, LA, RGB or RGBA, which every output format can store (after at most
+    dropping alpha), and return the ICC profile that still describes it (or None)."""
+    mode = im.mode
+    if (mode in ("L", "RGB") and not im.has_transparency_data) or mode in ("LA", "RGBA"):
+        out = im
+    elif mode == "CMYK":
+        # With its profile, CMYK converts to true sRGB colours; without, approximately.
+        out = None
+        if _icc_space(icc) == b"CMYK":
+            try:
+                srgb = ImageCms.ImageCmsProfile(ImageCms.createProfile("sRGB"))
+                source = ImageCms.ImageCmsProfile(io.BytesIO(icc))
+                out = ImageCms.profileToProfile(im, source, srgb, outputMode="RGB")
+                icc = srgb.tobytes()
+            except (ImageCms.PyCMSError, OSError):
+                notes.append(f"{path}: CMYK colour profile unusable, converted without it")
+                icc = None
+        if out is None:
+            out = im.convert("RGB")
+    elif mode in _SIXTEEN_BIT_MODES:
+        # Pillow's convert("L") clips 16-bit values at 255; scale them instead.
+        values = np.asarray(im).astype(np.int64).clip(0, 65535) >> 8
+        out = Image.fromarray(values.astype(np.uint8), "L")
+    else:
+        gray = mode in _GRAY_MODES
+        alpha = mode in _ALPHA_MODES or im.has_transparency_data
+        target = ("LA" if gray else "RGBA") if alpha else ("L" if gray else "RGB")
+        try:
+            out = im.convert(target)
+        except ValueError:
+            raise ImageError(f"{path}: unsupported colour mode {mode}") from None
+    if icc is not None and not icc_fits(icc, out.mode):
+        notes.append(f"{path}: colour profile dropped (it does not match the {out.mode} pixels)")
+        icc = None
+    return out, icc
+
+
 def open_photo(
-    path: Path | str, *, max_pixels: int | None = DEFAULT_MAX_PIXELS, reduce: int = 1
+    path: Path | str,
+    *,
+    max_pixels: int | None = DEFAULT_MAX_PIXELS,
+    bits: int = 8,
+    reduce: int = 1,
 ) -> Photo:
     """Decode the first frame of ``path`` at full resolution, upright.
 
     The size limit is checked on the header before any decoding; ``max_pixels=None`` removes
     it. Truncated files are refused (ImageError "truncated or corrupt image data") instead of
     being completed with grey. For animated or multi-page files the first frame is used, with a
-    warning. ``reduce`` (2, 4 or 8) decodes a JPEG at that fraction of its size or a little
-    more (``Photo.scale``), for crops that are to be shrunk at least as much.
+    warning. A camera RAW is developed (:func:`sacrop_cli.io.raw.develop_raw`); ``bits=16``
+    keeps its 16-bit pixels too, for TIFF crops. ``reduce`` (2, 4 or 8) decodes a JPEG at that
+    fraction of its size or a little more (``Photo.scale``), for crops that are to be shrunk at
+    least as much; other formats ignore it.
     """
+    if is_raw(path):
+        return develop_raw(path, bits=bits, max_pixels=max_pixels)
     path = Path(path)
     notes: list[str] = []
     with _open_checked(path, max_pixels) as im:
@@ -248,11 +244,11 @@ def open_photo(
             notes.append(
                 f"{path}: animated image ({n_frames} frames): only the first frame is used"
             )
-        exif = im.info.get("exif")
+        exif = im.info.get("exif") or (_tiff_exif(im) if fmt == "TIFF" else None)
         icc = im.info.get("icc_profile") or None
         orientation = _orientation(im)
         upright = _upright(im, path, notes)
-    image, icc = normalize_mode(upright, icc, path, notes)
+    image, icc = _normalize_mode(upright, icc, path, notes)
     return Photo(
         path=path,
         image=image,
@@ -268,6 +264,16 @@ def open_photo(
     )
 
 
+def _tiff_exif(im: Image.Image) -> bytes | None:
+    """A TIFF's EXIF: its own tags (the camera's among the layout's) and sub-IFDs, which
+    Pillow leaves out of ``info``; :func:`exif_for_crop` drops the layout tags."""
+    try:
+        exif = im.getexif()
+        return exif.tobytes() if exif else None
+    except Exception:  # noqa: BLE001 - a malformed EXIF block must not stop the crop
+        return None
+
+
 def _xmp(info: dict) -> bytes | None:
     """The XMP packet Pillow read (JPEG and WebP give bytes, PNG an iTXt string), as bytes."""
     xmp = info.get("xmp") or info.get("XML:com.adobe.xmp")
@@ -279,7 +285,7 @@ def photo_from_image(image: Image.Image, name: str = "image") -> Photo:
     notes: list[str] = []
     icc = image.info.get("icc_profile") or None
     exif = image.info.get("exif")
-    normal, icc = normalize_mode(image, icc, Path(name), notes)
+    normal, icc = _normalize_mode(image, icc, Path(name), notes)
     return Photo(
         path=Path(name),
         image=normal,
@@ -308,9 +314,9 @@ def crop_extension(path: Path | str) -> str:
     if known is not None:
         return known
     try:
-        with Image.open(path) as im:
+        with own_pixel_limit(), Image.open(path) as im:
             fmt = im.format or ""
-    except (OSError, UnidentifiedImageError, ValueError):
+    except (OSError, UnidentifiedImageError, ValueError, Image.DecompressionBombError):
         fmt = ""  # the photo itself will fail to decode, with its own message
     return _EXTENSION_FOR_FORMAT.get(fmt, ".png")
 
@@ -323,8 +329,12 @@ def open_for_analysis(
     JPEGs are decoded with ``Image.draft`` at the smallest DCT scale (1/2, 1/4, 1/8) that keeps
     the shorter side at least ``short_side``; other formats at full size. Images already smaller
     come back as they are. Returns ``(rgb_image, (W, H))`` where ``(W, H)`` is the full-resolution
-    upright size: boxes are always expressed in those pixels.
+    upright size: boxes are always expressed in those pixels. A camera RAW gives its embedded
+    preview or a half-size develop (:func:`sacrop_cli.io.raw.open_raw_for_analysis`).
     """
+    if is_raw(path):
+        raw = open_raw_for_analysis(path, short_side, max_pixels=max_pixels)
+        return raw.image, raw.full_size
     path = Path(path)
     with _open_checked(path, max_pixels) as im:
         full = _upright_header_size(im)
@@ -337,157 +347,17 @@ def open_for_analysis(
             im.draft("RGB", (math.ceil(w * scale), math.ceil(h * scale)))
         notes: list[str] = []
         upright = _upright(im, path, notes)
-    image, _ = normalize_mode(upright, None, path, notes)
+    image, _ = _normalize_mode(upright, None, path, notes)
     return image.convert("RGB"), full if drafted else upright.size
 
 
-# ---------------------------------------------------------------------------------------------
-# Writing
-
-
-def output_name(src: Path | str, ratio_label: str, rank: int, ext: str) -> str:
-    """File name of a crop: ``IMG_0001.4x3.1.jpg`` for ratio "4:3", rank 1, ext ".jpg"."""
-    label = ratio_label.replace(":", "x").replace("/", "x").replace(os.sep, "x")
-    ext = ext if not ext or ext.startswith(".") else f".{ext}"
-    return f"{Path(src).stem}.{label}.{rank}{ext}"
-
-
-def fit_within(size: tuple[int, int], max_size: tuple[int, int]) -> tuple[int, int]:
-    """Largest size with the ratio of ``size`` inside ``max_size`` (never larger than size)."""
-    w, h = size
-    scale = min(max_size[0] / w, max_size[1] / h)
-    if scale >= 1:
-        return size
-    return (
-        min(max_size[0], max(1, round(w * scale))),
-        min(max_size[1], max(1, round(h * scale))),
-    )
-
-
-@dataclass
-class CropImage:
-    """A crop ready to be encoded (see :func:`prepare_crop`): its pixels, its format and the
-    keywords of Pillow's ``save`` that carry the photo's metadata."""
-
-    photo: Photo
-    image: Image.Image
-    format: str
-    params: dict[str, object]
-    whole: bool  # the crop is the photo itself: its file's bytes are copied
-
-
-def prepare_crop(
-    photo: Photo,
-    box: tuple[int, int, int, int],
-    out_path: Path | str,
-    *,
-    format: str | None = None,  # noqa: A002 - matches Pillow's save(format=...)
-    quality: int = 95,
-    max_size: tuple[int, int] | None = None,
-) -> CropImage:
-    """Everything :func:`save_crop` does before encoding: the cropped, shrunk pixels in a mode
-    the format stores, and the metadata. Decoding and this run on worker threads while the
-    crops are encoded one after another (see :mod:`sacrop_cli.run.writers`)."""
-    out_path = Path(out_path)
-    fmt = (format or FORMAT_FOR_EXTENSION.get(out_path.suffix.lower(), "")).upper()
-    if fmt == "JPG":
-        fmt = "JPEG"
-    if fmt not in _SAVE_MODE:
-        raise OutputError(
-            f"{out_path}: unsupported output format {format or out_path.suffix or '(none)'}"
-        )
-
-    x1, y1, x2, y2 = (operator.index(v) for v in box)
-    width, height = photo.size
-    if not (0 <= x1 < x2 <= width and 0 <= y1 < y2 <= height):
-        raise ImageError(
-            f"{photo.path}: crop box ({x1}, {y1}, {x2}, {y2}) is empty or outside the "
-            f"{width}x{height} image"
-        )
-    size = (x2 - x1, y2 - y1) if max_size is None else fit_within((x2 - x1, y2 - y1), max_size)
-    if photo.scale > 1:  # a draft decode: the box in its pixels, shrunk in one step
-        s = photo.scale
-        crop = photo.image.resize(
-            size, Image.Resampling.LANCZOS, box=(x1 / s, y1 / s, x2 / s, y2 / s)
-        )
-    else:
-        crop = photo.image.crop((x1, y1, x2, y2))
-        if size != crop.size:
-            crop = crop.resize(size, Image.Resampling.LANCZOS)
-    target_mode = _SAVE_MODE[fmt][crop.mode]
-    if crop.mode != target_mode:
-        crop = crop.convert(target_mode)
-    crop.info = {}  # PNG and TIFF would otherwise copy stale info (e.g. an old ICC profile)
-
-    params: dict[str, object] = {}
-    if fmt == "JPEG":
-        params.update(quality=quality, subsampling=0 if quality >= 90 else 2)
-    elif fmt == "WEBP":
-        params.update(quality=quality)
-    if fmt in _METADATA_FORMATS:
-        if photo.icc_profile and icc_fits(photo.icc_profile, crop.mode):
-            params["icc_profile"] = photo.icc_profile
-        exif, notes = exif_for_crop(photo.exif, crop.width, crop.height, source=photo.path)
-        if exif is not None and fmt == "JPEG" and len(exif) > _JPEG_MAX_EXIF:
-            notes.append(f"{photo.path}: EXIF dropped: {len(exif)} bytes do not fit in a JPEG")
-            exif = None
-        photo.warnings.extend(n for n in notes if n not in photo.warnings)
-        if exif is not None:
-            params["exif"] = exif
-        if photo.xmp and fmt in ("JPEG", "WEBP"):
-            params["xmp"] = photo.xmp
-        elif photo.xmp and fmt == "PNG":
-            from PIL.PngImagePlugin import PngInfo
-
-            params["pnginfo"] = info = PngInfo()
-            info.add_itxt("XML:com.adobe.xmp", photo.xmp.decode("utf-8", "replace"), zip=True)
-        elif photo.xmp and fmt == "TIFF":
-            params["tiffinfo"] = {700: photo.xmp}  # the XMP tag
-
-    whole = (x1, y1, x2, y2) == (0, 0, width, height) and crop.size == (width, height)
-    whole = whole and photo.from_file and photo.orientation == 1 and photo.n_frames == 1
-    return CropImage(photo, crop, fmt, params, whole and fmt == photo.format)
-
-
-def write_crop(crop: CropImage, out_path: Path | str, *, overwrite: bool = False) -> Path:
-    """Encode a :func:`prepare_crop` crop to ``out_path``, whole or not at all (as
-    :func:`save_crop`)."""
-    out_path, photo = Path(out_path), crop.photo
-    with contextlib.suppress(OSError):  # samefile fails when either file is missing
-        if photo.from_file and os.path.samefile(out_path, photo.path):
-            raise OutputError(f"{out_path}: is the source photo; refusing to overwrite it")
-    if crop.whole:
-        # the crop is the photo: its own bytes, rather than a larger, lossier re-encoding
-        with (
-            open(photo.path, "rb") as src,
-            atomic_open(out_path, overwrite=overwrite, durable=True) as fh,
-        ):
-            shutil.copyfileobj(src, fh)
-        return out_path
-    with atomic_open(out_path, overwrite=overwrite, durable=True) as fh:
-        crop.image.save(fh, format=crop.format, **crop.params)
-    return out_path
-
-
-def save_crop(
-    photo: Photo,
-    box: tuple[int, int, int, int],
-    out_path: Path | str,
-    *,
-    format: str | None = None,  # noqa: A002 - matches Pillow's save(format=...)
-    quality: int = 95,
-    max_size: tuple[int, int] | None = None,
-    overwrite: bool = False,
-) -> Path:
-    """Write the ``box`` region of ``photo`` (full resolution, upright) to ``out_path``.
-
-    ``format`` defaults to the one of the extension. ``max_size=(w, h)`` shrinks the crop to fit
-    (ratio kept, LANCZOS, never enlarged). The crop keeps the ICC profile and an updated EXIF
-    block (see :func:`exif_for_crop`; its warnings are appended to ``photo.warnings``). Alpha is
-    dropped for JPEG only. The file appears complete or not at all: an existing ``out_path`` is
-    replaced only with ``overwrite``, and never when it is the source photo itself.
-    Raises ImageError for a box outside the photo and OutputError when the crop cannot be
-    written; returns ``out_path``.
-    """
-    crop = prepare_crop(photo, box, out_path, format=format, quality=quality, max_size=max_size)
-    return write_crop(crop, out_path, overwrite=overwrite)
+def stored_orientation(path: Path | str) -> int:
+    """The EXIF orientation (1-8) ``path`` is stored with, from its header alone (1 when it
+    has none or cannot be read: the decoders say what is wrong with the file)."""
+    if is_raw(path):
+        return raw_orientation(path)
+    try:
+        with own_pixel_limit(), Image.open(path) as im:
+            return _orientation(im)
+    except (OSError, UnidentifiedImageError, ValueError):
+        return 1

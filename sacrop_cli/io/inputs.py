@@ -7,10 +7,17 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 
-SUPPORTED_EXTENSIONS = frozenset(
-    {".jpg", ".jpeg", ".png", ".webp", ".tif", ".tiff", ".bmp", ".gif", ".heic", ".heif"}
+RAW_EXTENSIONS = frozenset(
+    {".dng", ".cr2", ".cr3", ".nef", ".nrw", ".arw", ".raf", ".orf", ".rw2", ".pef", ".srw"}
 )
-"""Extensions of the photos found in folders (GIF and HEIC are read, not written: see
+"""Camera RAW files, developed by :mod:`sacrop_cli.io.raw` (named here, where no decoder is
+loaded, since scanning folders needs them)."""
+
+SUPPORTED_EXTENSIONS = (
+    frozenset({".jpg", ".jpeg", ".png", ".webp", ".tif", ".tiff", ".bmp", ".gif", ".heic", ".heif"})
+    | RAW_EXTENSIONS
+)
+"""Extensions of the photos found in folders (GIF, HEIC and RAWs are read, not written: see
 :func:`sacrop_cli.io.imageio.crop_extension`)."""
 
 
@@ -21,33 +28,36 @@ class InputScan:
     ``images`` holds ``(image_path, root)``: ``root`` is the folder given on the command line
     that the image was found under (so outputs can mirror ``image_path.relative_to(root)``), or
     None for a file given directly. ``skipped`` lists files inside folders that are not images
-    by extension (or unreadable folders); ``missing`` lists given paths that do not exist.
-    URIs, for Ray runs, are strings (see :func:`sacrop_cli.io.storage.scan_uris`).
+    by extension (or unreadable folders); ``missing`` lists given paths that do not exist;
+    ``hidden`` the hidden entries of the folders (not photos, not counted: named at ``-v``);
+    ``warnings`` the folder links not followed. URIs, for Ray runs, are strings (see
+    :func:`sacrop_cli.io.storage.scan_uris`).
     """
 
     images: list[tuple[Path | str, Path | str | None]] = field(default_factory=list)
     skipped: list[Path | str] = field(default_factory=list)
     missing: list[Path | str] = field(default_factory=list)
+    hidden: list[Path | str] = field(default_factory=list)
+    warnings: list[str] = field(default_factory=list)
 
 
 def scan_inputs(paths: Sequence[Path | str], recursive: bool = True) -> InputScan:
     """Expand files and folders into images, in a deterministic order.
 
     Given paths keep their order; folder entries are sorted by name and walked depth first.
-    Symlinks are followed, but each real folder is visited once (no symlink loops); a symlinked
-    file inside a folder is an image of its own, so the output mirrors the tree; a file given
-    twice is yielded once. Hidden entries (``.name``) are ignored: they are metadata such as
-    ``.DS_Store``, AppleDouble ``._IMG.jpg`` files or our own temporary files. A file given
-    directly is yielded whatever its extension: the loader says clearly if it is not an image.
+    Links are followed, except a link to a folder that contains it or was already searched
+    (skipped with a warning: it would crop the parent tree or the same photos again); a linked
+    file inside a folder is an image of its own, so the output mirrors the tree. A photo named
+    twice (directly, or directly and through its folder) is yielded once, the first time.
+    Hidden entries (``.name``) are not photos: metadata such as ``.DS_Store``, AppleDouble
+    ``._IMG.jpg`` files or our own temporary files. A file given directly is yielded whatever
+    its extension: the loader says clearly if it is not an image.
     """
     scan = InputScan()
-    seen_files: set[str] = set()
+    seen_files: set[str] = set()  # folders resolved, a linked file itself not
     seen_dirs: set[str] = set()
 
-    def walk(folder: Path, root: Path) -> None:
-        real = os.path.realpath(folder)
-        if real in seen_dirs:
-            return
+    def walk(folder: Path, root: Path, real: str) -> None:
         seen_dirs.add(real)
         try:
             with os.scandir(folder) as it:
@@ -56,24 +66,40 @@ def scan_inputs(paths: Sequence[Path | str], recursive: bool = True) -> InputSca
             scan.skipped.append(folder)
             return
         for entry in entries:
-            if entry.name.startswith("."):
-                continue
             path = folder / entry.name
-            if entry.is_dir():
+            if entry.name.startswith("."):
+                scan.hidden.append(path)
+            elif entry.is_dir():
                 if recursive:
-                    walk(path, root)
+                    enter(path, root, real)
             elif entry.is_file() and path.suffix.lower() in SUPPORTED_EXTENSIONS:
-                scan.images.append((path, root))
+                if os.path.join(real, entry.name) not in seen_files:
+                    seen_files.add(os.path.join(real, entry.name))
+                    scan.images.append((path, root))
             else:  # other extensions, broken symlinks, sockets...
                 scan.skipped.append(path)
 
+    def enter(path: Path, root: Path, parent: str) -> None:
+        real = os.path.realpath(path)
+        if real == parent or parent.startswith(real.rstrip(os.sep) + os.sep):
+            scan.warnings.append(f"{path}: skipped: a link to {real}, a folder that contains it")
+        elif real in seen_dirs:
+            if path.is_symlink():  # else a folder given twice: nothing to say
+                scan.warnings.append(
+                    f"{path}: skipped: a link to {real}, a folder already searched"
+                )
+        else:
+            walk(path, root, real)
+
     for given in map(Path, paths):
         if given.is_dir():
-            walk(given, given)
-        elif given.is_file():
             real = os.path.realpath(given)
-            if real not in seen_files:
-                seen_files.add(real)
+            if real not in seen_dirs:
+                walk(given, given, real)
+        elif given.is_file():
+            key = os.path.join(os.path.realpath(given.parent), given.name)
+            if key not in seen_files and os.path.realpath(given) not in seen_files:
+                seen_files.update((key, os.path.realpath(given)))
                 scan.images.append((given, None))
         elif os.path.lexists(given):  # a FIFO or device: never try to decode it
             scan.skipped.append(given)

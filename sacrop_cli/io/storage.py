@@ -16,8 +16,9 @@ from typing import TYPE_CHECKING, Any
 
 from sacrop_cli.errors import OutputError, SacropError, one_line
 from sacrop_cli.io.atomic import exists_error, temp_name, temp_target
-from sacrop_cli.io.imageio import save_crop
+from sacrop_cli.io.encode import save_crop
 from sacrop_cli.io.inputs import SUPPORTED_EXTENSIONS, InputScan, scan_inputs
+from sacrop_cli.io.xmp import write_sidecar
 
 if TYPE_CHECKING:
     from pyarrow.fs import FileSystem
@@ -165,17 +166,28 @@ class RemoteWriter:
         overwrite = options.pop("overwrite", False)
         if not overwrite and self.exists(out):
             raise exists_error(out)
-        final = self._path(out)
-        name = PurePosixPath(final).name
-        upload = f"{PurePosixPath(final).parent}/{temp_name(name)}"
         with tempfile.TemporaryDirectory(prefix="sacrop-") as folder:
-            local = save_crop(photo, box, Path(folder) / name, overwrite=True, **options)
-            try:
-                with self.fs.open_output_stream(upload) as remote:
-                    remote.write(local.read_bytes())
-                self.fs.move(upload, final)
-            except Exception as err:  # noqa: BLE001 - pyarrow's errors for each store differ
-                with contextlib.suppress(Exception):  # never uploaded: nothing to delete
-                    self.fs.delete_file(upload)
-                raise OutputError(f"{out}: cannot write: {one_line(err)}") from None
+            name = PurePosixPath(out).name
+            self._upload(save_crop(photo, box, Path(folder) / name, overwrite=True, **options), out)
         return out
+
+    def write_sidecar(self, out: str, **fields: Any) -> str:
+        """The sidecar ``out`` written or updated as a local one is, on a downloaded copy."""
+        with tempfile.TemporaryDirectory(prefix="sacrop-") as folder:
+            local = Path(folder) / PurePosixPath(out).name
+            if self.exists(out):
+                download(out, local)
+            self._upload(write_sidecar(local, **fields), out)
+        return out
+
+    def _upload(self, local: Path, out: str) -> None:
+        final = self._path(out)
+        upload = f"{PurePosixPath(final).parent}/{temp_name(PurePosixPath(final).name)}"
+        try:
+            with self.fs.open_output_stream(upload) as remote:
+                remote.write(local.read_bytes())
+            self.fs.move(upload, final)
+        except Exception as err:  # noqa: BLE001 - pyarrow's errors for each store differ
+            with contextlib.suppress(Exception):  # never uploaded: nothing to delete
+                self.fs.delete_file(upload)
+            raise OutputError(f"{out}: cannot write: {one_line(err)}") from None

@@ -91,6 +91,10 @@ def read_checkpoint(path: Path) -> Checkpoint:
             warnings.simplefilter("ignore", UserWarning)
             payload = torch.load(path, map_location="cpu", weights_only=True)
     except pickle.UnpicklingError as exc:
+        if not _may_be_torch_file(path):
+            raise CheckpointError(
+                f"{path}: not a weights file (sacrop reads .onnx graphs and .pt checkpoints)"
+            ) from None
         raise CheckpointError(
             f"{path}: refused: the file needs pickled code to load, which sacrop never runs "
             "(not a sacrop checkpoint, or tampered with)"
@@ -124,6 +128,13 @@ def read_checkpoint(path: Path) -> Checkpoint:
             f"{path}: unknown network options {sorted(set(config or {}) - known)}"
         )
     return Checkpoint(state, meta)
+
+
+def _may_be_torch_file(path: Path) -> bool:
+    """A zip archive (torch's format) or a pickle (its legacy one): refused for pickled code
+    only then; anything else (a photo, a text) is simply not a weights file."""
+    with open(path, "rb") as fh:
+        return zipfile.is_zipfile(fh) or fh.seek(0) == 0 and fh.read(1) == b"\x80"
 
 
 class _MetaOnly(pickle.Unpickler):

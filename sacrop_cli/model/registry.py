@@ -168,14 +168,22 @@ def resolve_weights(
     graph, ``torch``: the checkpoint).
 
     ``spec`` defaults to ``$SACROP_WEIGHTS``, then ``DEFAULT_WEIGHTS``. A registered file is
-    checked against its SHA-256. A file of the other kind stands for its sibling of the same
+    checked against its SHA-256; a URL is downloaded only with the SHA-256 to check it against
+    (``URL#sha256=HEX``, pip's form) or marked ``URL#unchecked`` (``--trust``), since the graph
+    it brings runs. A file of the other kind stands for its sibling of the same
     name (``model.pt`` for ``model.onnx`` and back). With ``allow_download=False`` only files
     already on disk (or in the cache) are returned.
     """
     spec = str(spec or os.environ.get("SACROP_WEIGHTS") or DEFAULT_WEIGHTS)
     if spec.startswith(("http://", "https://")):
+        spec, sha256, unchecked = split_pin(spec)
         if allow_download:
-            return _of_kind(download(spec, progress=progress), kind)
+            if sha256 is None and not unchecked:
+                raise CheckpointError(
+                    f"{spec}: a downloaded model runs only once checked: give --sha256 HEX "
+                    f"(in Python: '{spec}#sha256=HEX'), or --trust to run it unchecked"
+                )
+            return _of_kind(download(spec, sha256=sha256, progress=progress), kind)
         cached = (
             cache_dir()
             / "weights"
@@ -227,6 +235,23 @@ def kind_of(path: Path | str) -> str | None:
         if name.endswith(suffix):
             return kind
     return None
+
+
+def split_pin(url: str) -> tuple[str, str | None, bool]:
+    """``URL#sha256=HEX`` or ``URL#unchecked`` as (URL, the SHA-256 or None, unchecked)."""
+    base, _, fragment = url.partition("#")
+    if fragment.startswith("sha256="):
+        return base, fragment.removeprefix("sha256=").lower(), False
+    return base, None, fragment == "unchecked"
+
+
+def pin(url: str, sha256: str | None = None, *, trust: bool = False) -> str:
+    """The URL with what checks its download, as :func:`resolve_weights` reads it (and passes
+    on to Ray workers, which download it themselves)."""
+    base = split_pin(url)[0]
+    if sha256:
+        return f"{base}#sha256={sha256.lower()}"
+    return f"{base}#unchecked" if trust else base
 
 
 def sibling(path: Path, kind: str) -> Path:

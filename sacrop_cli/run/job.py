@@ -3,15 +3,19 @@ script) through the local run or Ray down to the writers."""
 
 from __future__ import annotations
 
-from collections.abc import Iterable
-from dataclasses import dataclass
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from sacrop_cli.hints import Hints
+from sacrop_cli.io.encode import background_colour
 from sacrop_cli.io.imageio import DEFAULT_MAX_PIXELS
 from sacrop_cli.ratios import Ratio, parse_ratio
 
 DEFAULT_OUT_DIR = Path("crops")
+STDOUT = "-"
+"""``out_dir`` for standard output: one photo's rank-1 crop of the first ratio goes there."""
 #: ``--format`` value -> file extension of the crops.
 FORMAT_EXTENSIONS = {"jpeg": ".jpg", "png": ".png", "webp": ".webp", "tiff": ".tif"}
 
@@ -30,7 +34,13 @@ class CropJob:
     ``ratios`` are labels (``"4:3"``, ``"any"``; Ratios and strings are turned into them).
     ``format`` is ``jpeg``/``png``/``webp``/``tiff``, or None to keep each photo's own format
     (PNG for GIFs). An existing crop file is left alone unless ``overwrite``; a source photo is
-    never written to. ``orient`` turns fixed ratios to each photo's orientation.
+    never written to. ``orient`` turns fixed ratios to each photo's orientation. ``xmp`` also
+    writes an XMP sidecar per photo (:mod:`sacrop_cli.io.xmp`); ``xmp_only`` writes the
+    sidecars and no crop files (it implies ``xmp``). ``hints`` steer every photo's crops;
+    ``photo_hints`` add a photo's own (by its path as given, the manifest's ``source``), as a
+    hints file does.
+    ``background`` (a colour name or ``#rrggbb``) fills the transparent pixels of crops
+    written to a format without alpha (JPEG).
     """
 
     ratios: tuple[str, ...] = ("any",)
@@ -44,9 +54,16 @@ class CropJob:
     max_size: tuple[int, int] | None = None
     max_pixels: int = DEFAULT_MAX_PIXELS
     batch_size: int = 8
+    xmp: bool = False
+    xmp_only: bool = False
+    hints: Hints = Hints()
+    photo_hints: Mapping[str, Hints] = field(default_factory=dict, hash=False)
+    background: str = "white"
 
     def __post_init__(self) -> None:
         object.__setattr__(self, "ratios", _labels(self.ratios))
+        if self.xmp_only:
+            object.__setattr__(self, "xmp", True)
         if self.format is not None and self.format not in FORMAT_EXTENSIONS:
             raise ValueError(
                 f"format must be one of {sorted(FORMAT_EXTENSIONS)}, not {self.format!r}"
@@ -55,12 +72,22 @@ class CropJob:
             object.__setattr__(self, "out_dir", DEFAULT_OUT_DIR)
         if self.max_pixels is None:
             object.__setattr__(self, "max_pixels", DEFAULT_MAX_PIXELS)
+        background_colour(self.background)  # ValueError now, not at every photo
+
+    @property
+    def to_stdout(self) -> bool:
+        return str(self.out_dir) == STDOUT
+
+    def hints_for(self, source: Path | str) -> Hints:
+        """The hints of one photo: the job's, and its own line of a hints file."""
+        return self.hints.combined(self.photo_hints.get(str(source)))
 
     def save_options(self) -> dict[str, Any]:
-        """The keywords of :func:`sacrop_cli.io.imageio.save_crop` this job writes with."""
+        """The keywords of :func:`sacrop_cli.io.encode.save_crop` this job writes with."""
         return {
             "format": self.format,
             "quality": self.quality,
             "max_size": self.max_size,
             "overwrite": self.overwrite,
+            "background": self.background,
         }

@@ -16,7 +16,7 @@ from __future__ import annotations
 import contextlib
 import time
 from collections import deque
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
@@ -31,7 +31,8 @@ from sacrop_cli.run.job import CropJob
 from sacrop_cli.run.naming import Namer, OutputPlan
 from sacrop_cli.run.record import PhotoRecord, fail, new_record
 from sacrop_cli.run.report import BatchReport, ProgressCallback, start_run
-from sacrop_cli.run.writers import DecodeAhead, Decoded, LocalWriter, finish_photo
+from sacrop_cli.run.resume import Resume
+from sacrop_cli.run.writers import DecodeAhead, Decoded, LocalWriter, StreamWriter, finish_photo
 from sacrop_cli.search import Crop
 
 #: Threads decoding the reduced images of the next batch while the network scores this one.
@@ -58,23 +59,37 @@ def score_batch(
     paths: Sequence[Path],
     loaded: Sequence[Analysis | SacropError | OSError],
     job: CropJob,
+    sources: Sequence[str] | None = None,
 ) -> tuple[list[PhotoRecord], list[list[Crop] | None]]:
     """One network pass over the photos :func:`analyse` could read: per photo its record (upright
-    size, or why it failed) and its crops (None when it failed)."""
+    size, or why it failed) and its crops (None when it failed). ``sources`` are the photos as
+    given, when ``paths`` are copies (Ray): their hints are looked up by them."""
     records = [new_record(path) for path in paths]
     analyses: dict[int, Analysis] = {}
+    hints = [job.hints_for(s) for s in (sources if sources is not None else paths)]
     for i, (path, result) in enumerate(zip(paths, loaded)):
         if isinstance(result, Analysis):
-            analyses[i] = result
             records[i]["width"], records[i]["height"] = result.full_size
             if result.faces is not None:
                 records[i]["faces"] = face_list(result.faces)
+            try:
+                hints[i].in_pixels(*result.full_size)
+            except ValueError as err:  # a hint outside this photo: the photo fails, not the batch
+                fail(records[i], path, SacropError(f"{path}: {err}"))
+                continue
+            analyses[i] = result
         else:
             fail(records[i], path, result)
     crops: list[list[Crop] | None] = [None] * len(paths)
     try:
         found = (
-            cropper.best_crops(list(analyses.values()), job.ratios, job.top_k, orient=job.orient)
+            cropper.best_crops(
+                list(analyses.values()),
+                job.ratios,
+                job.top_k,
+                orient=job.orient,
+                hints=[hints[i] for i in analyses],
+            )
             if analyses
             else []
         )
@@ -184,18 +199,40 @@ def run_batch(
     *,
     on_progress: ProgressCallback | None = None,
     should_stop: Callable[[], bool] | None = None,
+    previous: Mapping[str, PhotoRecord] | None = None,
 ) -> BatchReport:
     """Crop every photo of ``inputs`` as ``job`` says.
 
-    ``should_stop`` is polled between photos: once true, the run ends after the current photo
+    Photos whose crops are all there are not read again (see :mod:`sacrop_cli.run.resume`;
+    ``previous``, an earlier run's records by source, gives their records). ``should_stop`` is
+    polled between photos: once true, the run ends after the current photo
     (``report.stopped == "interrupted"``). Raises OutputError when the output folder is
     unusable.
     """
     start = time.perf_counter()
     report, images, emit = start_run(inputs, job, on_progress)
-    namer = Namer(job.out_dir, job.format, (p for p, _ in images))
-    planned = [(path, namer.plan(path, root)) for path, root in images]
-    writer = LocalWriter(namer.is_source)
+    namer = Namer(job.out_dir, job.format, (p for p, _ in images), xmp=job.xmp)
+    writer = StreamWriter() if job.to_stdout else LocalWriter(namer.is_source)
+    resume = Resume(job, writer, previous)
+    planned, done, order = [], {}, []
+    for i, (path, root) in enumerate(images):
+        plan = namer.plan(path, root)
+        if (found := resume.done(path, plan)) is not None:
+            done[i] = found
+        else:
+            planned.append((path, plan))
+            order.append(i)
+    emitted = 0
+
+    def emit_done(upto: int) -> None:
+        """The records of the photos done before, up to input position ``upto``."""
+        nonlocal emitted
+        for i in range(emitted, upto):
+            if i in done:
+                record, crops = done.pop(i)
+                report.count_done(crops)
+                emit(record, [])
+        emitted = max(emitted, upto)
 
     def stop_now() -> bool:
         if report.stopped is None and should_stop is not None and should_stop():
@@ -205,6 +242,7 @@ def run_batch(
     size = job.batch_size
     batches = [planned[i : i + size] for i in range(0, len(planned), size)]
     decoder = DecodeAhead(writer, job)
+    positions = iter(order)
     # photos scored and decoding ahead, in input order, until written
     waiting: deque[tuple[Path, OutputPlan, PhotoRecord, list[Crop] | None, int, Future]] = deque()
 
@@ -214,6 +252,7 @@ def run_batch(
         try:
             if stop_now():
                 return  # nothing of this photo is written yet: a rerun does it
+            emit_done(next(positions))
             decoded: Decoded | None = decoding.result()
             warnings, report.stopped = finish_photo(record, crops, path, plan, writer, job, decoded)
             report.count_photo(record)
@@ -234,11 +273,7 @@ def run_batch(
                         write_first()
                     if report.stopped:
                         break
-                    decoding = (
-                        _DONE
-                        if crops is None or job.dry_run
-                        else decoder.submit(path, plan, crops, cost)
-                    )
+                    decoding = _DONE if not cost else decoder.submit(path, plan, crops, cost)
                     waiting.append((path, plan, record, crops, cost, decoding))
                 while waiting and waiting[0][-1].done() and not report.stopped:
                     write_first()  # what is ready, before waiting for the network
@@ -248,7 +283,10 @@ def run_batch(
                 write_first()
     finally:
         _shut_down((decoder.pool,), [entry[-1] for entry in waiting])
+    emit_done(len(images))  # done photos are done, even after a stop
 
-    report.counts["not_processed"] = len(images) - report.counts["images"]
+    report.counts["not_processed"] = (
+        len(images) - report.counts["images"] - report.counts["already_done"]
+    )
     report.counts["seconds"] = round(time.perf_counter() - start, 3)
     return report

@@ -2,8 +2,15 @@
 so that the local run and a Ray worker name crops alike, never two photos' crops alike and never
 over a source photo.
 
-Layout: ``out_dir / <folder relative to the input root> / <stem>.<ratio>.<rank>.<ext>``;
-photos given directly (not found in a folder) go to the top of ``out_dir``.
+Layout: ``out_dir / <folder relative to the input root> / <stem>.<ratio>.<rank>.<ext>``, and
+``<stem>.xmp`` for a sidecar; photos given directly (not found in a folder) go to the top of
+``out_dir``.
+
+What makes a crop's name belong to a photo: photos of one folder whose crops would bear the same
+name, compared as a case-insensitive file system does (``a.JPG`` and ``a.jpg``; ``A.jpg`` and
+``a.png`` with ``--format jpeg``), are told apart by ``-2``, ``-3``... in the order of their
+names, all the folder's photos counted, not only those the run is given: a rerun of one of them
+finds its own crops, never a neighbour's.
 """
 
 from __future__ import annotations
@@ -13,8 +20,11 @@ from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from pathlib import Path, PurePosixPath
 
-from sacrop_cli.io.imageio import crop_extension, known_crop_extension, output_name
+from sacrop_cli.io.encode import output_name
+from sacrop_cli.io.imageio import crop_extension, known_crop_extension
+from sacrop_cli.io.inputs import SUPPORTED_EXTENSIONS
 from sacrop_cli.io.storage import is_uri, join
+from sacrop_cli.io.xmp import sidecar_name
 from sacrop_cli.run.job import FORMAT_EXTENSIONS
 from sacrop_cli.search import Crop
 
@@ -37,14 +47,28 @@ class OutputPlan:
             os.path.join(self.folder, output_name(self.name, c.ratio, c.rank, ext)) for c in crops
         ]
 
+    def sidecar(self) -> str:
+        """The path of the photo's XMP sidecar: ``folder/<stem of name>.xmp``."""
+        return os.path.join(self.folder, sidecar_name(self.name))
+
 
 class Namer:
-    """Output plans for each photo, with ``-2``, ``-3``... when two photos would share a name."""
+    """Output plans for each photo, with ``-2``, ``-3``... when two photos would share a name:
+    with ``xmp``, a stem (``IMG_1.CR2`` and ``IMG_1.jpg`` share ``IMG_1.xmp``), else a stem and
+    an extension."""
 
-    def __init__(self, out_dir: Path | str, fmt: str | None, sources: Iterable[Path | str]) -> None:
-        self.out_dir, self.fmt = out_dir, fmt
-        self.claimed: set[tuple[str, str, str | None]] = set()
+    def __init__(
+        self,
+        out_dir: Path | str,
+        fmt: str | None,
+        sources: Iterable[Path | str],
+        xmp: bool = False,
+    ) -> None:
+        self.out_dir, self.fmt, self.xmp = out_dir, fmt, xmp
+        self.claimed: set[tuple[str, str, str]] = set()  # folder, stem and ext, casefolded
+        self.stems: dict[Path, dict[str, str]] = {}  # source folder -> name -> stem of crops
         self.source_paths: set[Path] = set()
+        self.given: dict[Path, list[str]] = {}  # folder -> names of the sources in it
         self.source_ids: set[tuple[int, int]] = set()
         self.by_folder: dict[str, list[str]] = {}  # resolved folder -> its sources, resolved
         self.resolved: dict[str, str] = {}  # output folder -> resolved
@@ -52,6 +76,7 @@ class Namer:
             if is_uri(src):
                 self.by_folder.setdefault(os.path.dirname(src), []).append(src)
                 continue
+            self.given.setdefault(Path(src).parent, []).append(Path(src).name)
             resolved = Path(src).resolve()
             self.source_paths.add(resolved)
             self.by_folder.setdefault(str(resolved.parent), []).append(str(resolved))
@@ -67,15 +92,46 @@ class Namer:
 
         return known_crop_extension(src) if is_uri(src) else crop_extension(src)
 
+    def _stems(self, folder: Path, names: Iterable[str]) -> dict[str, str]:
+        """The stem of each photo's crops in ``folder``: its own, or with ``-2``, ``-3``...
+        after the photos whose crops would bear the same name (see the module's docstring)."""
+        try:
+            with os.scandir(folder) as it:
+                found = [
+                    e.name
+                    for e in it
+                    if not e.name.startswith(".")
+                    and os.path.splitext(e.name)[1].lower() in SUPPORTED_EXTENSIONS
+                ]
+        except OSError:
+            found = []
+        taken: set[tuple[str, str]] = set()
+        stems = {}
+        for name in sorted({*found, *names}):
+            stem, ext = PurePosixPath(name).stem, (self.extension(folder / name) or "").casefold()
+            n = 1
+            while ((candidate := stem if n == 1 else f"{stem}-{n}").casefold(), ext) in taken:
+                n += 1
+            taken.add((candidate.casefold(), ext))
+            stems[name] = candidate
+        return stems
+
     def plan(self, src: Path | str, root: Path | str | None) -> OutputPlan:
         """The photo's plan; two photos never get the same folder, stem and extension."""
         src_path = PurePosixPath(str(src))  # URIs too: the same parts as their paths
         folder = join(self.out_dir, src_path.parent.relative_to(str(root)) if root else ".")
         ext = self.extension(src)
+        stem = src_path.stem
+        if not is_uri(src):
+            parent = Path(src).parent
+            if parent not in self.stems:
+                self.stems[parent] = self._stems(parent, self.given.get(parent, ()))
+            stem = self.stems[parent].get(src_path.name, stem)
         n = 1
         while True:
-            name = src_path.name if n == 1 else f"{src_path.stem}-{n}{src_path.suffix}"
-            key = (folder, PurePosixPath(name).stem, ext)
+            name = f"{stem if n == 1 else f'{stem}-{n}'}{src_path.suffix}"
+            kind = "" if self.xmp else (ext or "").casefold()  # a sidecar is named by stem alone
+            key = (folder.casefold(), PurePosixPath(name).stem.casefold(), kind)
             if key not in self.claimed:
                 self.claimed.add(key)
                 return OutputPlan(folder, name, ext)

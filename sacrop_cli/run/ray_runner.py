@@ -19,9 +19,11 @@ import json
 import logging
 import math
 import os
+import socket
 import tempfile
 import time
-from collections.abc import Callable, Iterator
+import warnings
+from collections.abc import Callable, Iterator, Mapping
 from dataclasses import asdict
 from pathlib import Path, PurePosixPath
 from typing import TYPE_CHECKING, Any
@@ -36,6 +38,7 @@ from sacrop_cli.run.local import analyse, score_batch
 from sacrop_cli.run.naming import Namer, OutputPlan
 from sacrop_cli.run.record import PhotoRecord, arrow_schema, from_row
 from sacrop_cli.run.report import BatchReport, ProgressCallback, start_run
+from sacrop_cli.run.resume import Resume
 from sacrop_cli.run.writers import LocalWriter, finish_photo
 
 if TYPE_CHECKING:
@@ -139,7 +142,8 @@ class CropWorker:
             loaded = [
                 error or analyse(self.cropper, local, job.max_pixels) for local, error in copies
             ]
-            records, crops = score_batch(self.cropper, paths, loaded, job)
+            sources = [row["path"] for row in rows]
+            records, crops = score_batch(self.cropper, paths, loaded, job, sources)
             for row, path, record, photo_crops in zip(rows, paths, records, crops):
                 plan = self._plan(row)
                 warnings, stop = finish_photo(record, photo_crops, path, plan, self.writer, job)
@@ -172,6 +176,7 @@ def crop_dataset(
     precision: str = DEFAULT_PRECISION,
     workers: int | None = None,
     gpus: float = 0,
+    restart_actors: bool = True,
 ) -> ray.data.Dataset:
     """A Dataset of crop records from one of photos: rows with a ``path`` (a local or shared
     path, or a URI) and, optionally, the file's ``bytes`` (``ray.data.read_binary_files(...,
@@ -189,7 +194,9 @@ def crop_dataset(
 
     The work is lazy, as Ray's is: it runs when the Dataset is consumed, on a pool of
     ``workers`` actors (default: as many as the cluster can hold), each with ``gpus`` GPUs and
-    the network loaded once.
+    the network loaded once; an actor that dies is started again unless ``restart_actors`` is
+    off (on one machine there is no node to lose, and Ray then warns of each actor it could
+    restart).
     """
     ray = _import_ray()
 
@@ -206,19 +213,23 @@ def crop_dataset(
         "job": job if job is not None else CropJob(dry_run=True),
         "root": root,
     }
-    return ds.map_batches(
-        CropWorker,
-        fn_constructor_args=(settings,),
-        batch_size=settings["job"].batch_size,
-        batch_format="pyarrow",
-        compute=(
-            ray.data.ActorPoolStrategy(size=workers)
-            if workers
-            else ray.data.ActorPoolStrategy(min_size=1, max_size=None)
-        ),
-        num_cpus=1,
-        num_gpus=gpus or None,
-    )
+    with warnings.catch_warnings():
+        # max_restarts is passed the only way Ray Data takes it, which it calls deprecated
+        warnings.simplefilter("ignore", DeprecationWarning)
+        return ds.map_batches(
+            CropWorker,
+            fn_constructor_args=(settings,),
+            batch_size=settings["job"].batch_size,
+            batch_format="pyarrow",
+            compute=(
+                ray.data.ActorPoolStrategy(size=workers)
+                if workers
+                else ray.data.ActorPoolStrategy(min_size=1, max_size=None)
+            ),
+            num_cpus=1,
+            num_gpus=gpus or None,
+            **({} if restart_actors else {"max_restarts": 0}),
+        )
 
 
 @contextlib.contextmanager
@@ -236,6 +247,8 @@ def connected(address: str, quiet: bool = True) -> Iterator[Any]:
         options["log_to_driver"] = False
     if address == "local":
         options["include_dashboard"] = False
+    else:
+        _check_reachable(address)
     try:
         ray.init(address=address, **options)
     except (ConnectionError, RuntimeError, ValueError) as err:
@@ -244,6 +257,19 @@ def connected(address: str, quiet: bool = True) -> Iterator[Any]:
         yield ray
     finally:
         ray.shutdown()
+
+
+def _check_reachable(address: str, timeout: float = 5.0) -> None:
+    """Fail at once, naming the address, when nothing answers at a ``host:port`` address (Ray
+    itself retries for minutes); ``auto`` and addresses without a port are left to Ray."""
+    host, _, port = address.removeprefix("ray://").rpartition(":")
+    if not host or not port.isdigit():
+        return
+    try:
+        socket.create_connection((host.strip("[]"), int(port)), timeout=timeout).close()
+    except OSError as err:
+        reason = err.strerror or type(err).__name__
+        raise SacropError(f"--ray {address}: cannot connect: nothing answers there ({reason})")
 
 
 def _quiet_ray_data(ray: Any) -> None:
@@ -271,10 +297,12 @@ def run_on_ray(
     on_progress: ProgressCallback | None = None,
     should_stop: Callable[[], bool] | None = None,
     quiet_ray: bool = True,
+    previous: Mapping[str, PhotoRecord] | None = None,
 ) -> BatchReport:
     """:func:`sacrop_cli.run.local.run_batch` on Ray: the same records, in the same order, the
-    same crops and names. ``weights``, ``engine``, ``device``, ``refine``, ``faces`` and
-    ``precision`` are the Cropper's, for each actor to load.
+    same crops and names; photos whose crops are all there are not sent (see
+    :mod:`sacrop_cli.run.resume`, and ``previous`` there). ``weights``, ``engine``, ``device``,
+    ``refine``, ``faces`` and ``precision`` are the Cropper's, for each actor to load.
 
     ``should_stop`` is polled as records arrive: once true, the run ends, the batches under way
     are cancelled (their crops are whole or absent) and the records received are reported, in
@@ -283,15 +311,26 @@ def run_on_ray(
     _import_ray()  # before any work: without Ray there is nothing to do
     start = time.perf_counter()
     report, images, emit = start_run(inputs, job, on_progress)
-    namer = Namer(job.out_dir, job.format, (p for p, _ in images))
-    rows = []
-    for path, root in images:
+    namer = Namer(job.out_dir, job.format, (p for p, _ in images), xmp=job.xmp)
+    out_dir = str(job.out_dir)
+    writer = (
+        RemoteWriter(out_dir, namer.is_source) if is_uri(out_dir) else LocalWriter(namer.is_source)
+    )
+    resume = Resume(job, writer, previous)
+    rows, order = [], _InOrder(len(images), report, emit)
+    for i, (path, root) in enumerate(images):
         plan = namer.plan(path, root)
+        if (found := resume.done(path, plan)) is not None:
+            order.done[i] = found
+            continue
         in_the_way = namer.sources_in_the_way(plan)
         rows.append(
             {"path": str(path), "plan": json.dumps({**asdict(plan), "in_the_way": in_the_way})}
         )
-    if rows:
+        order.expect(str(path), i)
+    if not rows:
+        order.flush(len(images))
+    else:
         with connected(address, quiet_ray) as ray:
             if quiet_ray:
                 _quiet_ray_data(ray)
@@ -308,48 +347,66 @@ def run_on_ray(
                 precision=precision,
                 workers=workers,
                 gpus=gpus,
+                restart_actors=address != "local",
             )
-            _gather(ray, records, [row["path"] for row in rows], report, emit, should_stop)
-    report.counts["not_processed"] = len(images) - report.counts["images"]
+            _gather(ray, records, order, report, should_stop)
+    report.counts["not_processed"] = (
+        len(images) - report.counts["images"] - report.counts["already_done"]
+    )
     report.counts["seconds"] = round(time.perf_counter() - start, 3)
     return report
+
+
+class _InOrder:
+    """Records emitted in input order as they arrive: the actors' rows, and the records of the
+    photos done before (``done``: input position -> record and its crop count)."""
+
+    def __init__(self, total: int, report: BatchReport, emit: ProgressCallback) -> None:
+        self.total, self.report, self.emit = total, report, emit
+        self.done: dict[int, tuple[PhotoRecord, int]] = {}
+        self.waiting: dict[str, list[int]] = {}  # source -> its positions (given twice...)
+        self.arrived: dict[int, dict[str, Any]] = {}
+        self.emitted = 0
+
+    def expect(self, source: str, position: int) -> None:
+        self.waiting.setdefault(source, []).append(position)
+
+    def arrive(self, row: dict[str, Any]) -> None:
+        self.arrived[self.waiting[row["source"]].pop(0)] = row
+
+    def flush(self, upto: int | None = None) -> None:
+        """Emit what can be, in order: up to the first gap, or (a stop, the end) to ``upto``."""
+        if upto is None:
+            upto = self.emitted
+            while upto < self.total and (upto in self.arrived or upto in self.done):
+                upto += 1
+        for i in range(self.emitted, upto):
+            if i in self.done:
+                record, crops = self.done.pop(i)
+                self.report.count_done(crops)
+                self.emit(record, [])
+            elif (row := self.arrived.pop(i, None)) is not None:
+                record = from_row(row)
+                self.report.count_photo(record)
+                self.emit(record, row["warnings"])
+        self.emitted = max(self.emitted, upto)
 
 
 def _gather(
     ray: Any,
     records: ray.data.Dataset,
-    sources: list[str],
+    order: _InOrder,
     report: BatchReport,
-    emit: ProgressCallback,
     should_stop: Callable[[], bool] | None,
 ) -> None:
     """Consume the records as the actors produce them, emitting them in input order."""
-    waiting: dict[str, list[int]] = {}  # source -> its positions (a file may be given twice)
-    for i, source in enumerate(sources):
-        waiting.setdefault(source, []).append(i)
-    arrived: dict[int, dict[str, Any]] = {}
-    emitted = 0
-
-    def flush(upto: int) -> None:
-        nonlocal emitted
-        for i in range(emitted, upto):
-            row = arrived.pop(i, None)
-            if row is not None:
-                record = from_row(row)
-                report.count_photo(record)
-                emit(record, row["warnings"])
-        emitted = max(emitted, upto)
-
     batches = records.iter_batches(batch_format="pyarrow", batch_size=None)
     try:
         for table in batches:
             for row in table.to_pylist():
-                arrived[waiting[row["source"]].pop(0)] = row
+                order.arrive(row)
                 report.stopped = report.stopped or row["stop"]
-            contiguous = emitted
-            while contiguous in arrived:
-                contiguous += 1
-            flush(contiguous)
+            order.flush()
             if report.stopped is None and should_stop is not None and should_stop():
                 report.stopped = "interrupted"
             if report.stopped:
@@ -357,7 +414,7 @@ def _gather(
     except ray.exceptions.RayError as err:
         raise SacropError(f"the Ray job failed: {_last_line(err)}") from None
     finally:
-        flush(len(sources))  # what arrived, in order: gaps are photos not processed
+        order.flush(order.total)  # what arrived, in order: gaps are photos not processed
 
 
 def _last_line(err: BaseException) -> str:

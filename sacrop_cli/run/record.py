@@ -9,24 +9,47 @@ Records are plain dicts typed by :class:`PhotoRecord`, so they are JSON as they 
      "faces": [[x1, y1, x2, y2, score], ...] | None (not looked for, or not analysed),
      "crops": [{"ratio": "4:3", "rank": 1, "box": [x1, y1, x2, y2], "score": float (4 places),
                 "note": None | why a rule could not be met (see ``constraints``),
-                "path": str | None, "status": "written" | "exists" | "dry-run" | "failed"}]}
+                "path": str | None,
+                "status": "written" | "exists" | "dry-run" | "sidecar" (--xmp-only) | "failed"}],
+     "sidecar": None | the XMP sidecar written (--xmp)}
+
+``sacrop review`` adds optional keys, so that what a person chose stays beside what sacrop
+proposed (human-voted pairs for training); readers that do not know them ignore them. Its
+``crops`` hold one crop per ratio, rank 1's slot: the crop ``sacrop apply`` writes. ::
+
+    photo: "proposals": [crop, ...]   # every rank sacrop proposed (the choices offered)
+           "reviewed": ISO time       # the person marked the photo done
+    crop:  "proposed": {"box": [x1, y1, x2, y2], "score": float}   # sacrop's rank 1
+           "chosen": "rank" | "box"   # picked another rank, or moved/resized the box
+           "chosen_rank": int         # the rank picked (with "rank")
+           "chosen_at": ISO time
+
+A crop's review keys are written only once a person changed it; its ``box`` is then the one
+chosen, its ``score`` the picked rank's (a drawn box keeps the score of the one it came from).
 """
 
 from __future__ import annotations
 
+import json
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Literal, TypedDict
 
+from sacrop_cli.errors import SacropError
 from sacrop_cli.search import Crop
 
 if TYPE_CHECKING:
     import pyarrow as pa
 
 PhotoStatus = Literal["ok", "error", "skipped"]
-CropStatus = Literal["pending", "written", "exists", "dry-run", "failed"]
+CropStatus = Literal["pending", "written", "exists", "dry-run", "sidecar", "failed"]
 
 
-class CropRecord(TypedDict):
+class Proposed(TypedDict):
+    box: list[int]
+    score: float
+
+
+class _CropFields(TypedDict):
     ratio: str
     rank: int
     box: list[int]
@@ -36,7 +59,16 @@ class CropRecord(TypedDict):
     status: CropStatus
 
 
-class PhotoRecord(TypedDict):
+class CropRecord(_CropFields, total=False):
+    """A crop; the optional keys are a review's (see the module's docstring)."""
+
+    proposed: Proposed
+    chosen: Literal["rank", "box"]
+    chosen_rank: int
+    chosen_at: str
+
+
+class _PhotoFields(TypedDict):
     source: str
     width: int | None
     height: int | None
@@ -44,10 +76,18 @@ class PhotoRecord(TypedDict):
     error: str | None
     faces: list[list[float]] | None
     crops: list[CropRecord]
+    sidecar: str | None
 
 
-#: A record's fields, in the order records are written.
-FIELDS = tuple(PhotoRecord.__annotations__)
+class PhotoRecord(_PhotoFields, total=False):
+    """A photo's record; the optional keys are a review's (see the module's docstring)."""
+
+    proposals: list[CropRecord]
+    reviewed: str
+
+
+#: A record's fields, in the order records are written (a review's optional keys follow them).
+FIELDS = tuple(_PhotoFields.__annotations__)
 
 
 def new_record(source: Path | str, size: tuple[int, int] | None = None) -> PhotoRecord:
@@ -59,6 +99,7 @@ def new_record(source: Path | str, size: tuple[int, int] | None = None) -> Photo
         "error": None,
         "faces": None,
         "crops": [],
+        "sidecar": None,
     }
 
 
@@ -117,6 +158,7 @@ def arrow_schema(**extra: pa.DataType) -> pa.Schema:
             ("error", pa.string()),
             ("faces", pa.list_(pa.list_(pa.float64()))),
             ("crops", pa.list_(crop)),
+            ("sidecar", pa.string()),
             *extra.items(),
         ]
     )
@@ -129,3 +171,28 @@ def from_row(row: dict[str, Any]) -> PhotoRecord:
     if record["faces"] is not None:
         record["faces"] = [[*map(int, f[:4]), f[4]] for f in record["faces"]]
     return record
+
+
+def read_records(path: Path | str) -> list[PhotoRecord]:
+    """The records of a manifest (JSON Lines); SacropError names the file and the bad line."""
+    try:
+        lines = Path(path).read_text(encoding="utf-8").splitlines()
+    except (OSError, UnicodeDecodeError) as err:
+        reason = err.strerror if isinstance(err, OSError) and err.strerror else "not UTF-8 text"
+        raise SacropError(f"{path}: cannot read the manifest: {reason}") from None
+    records = []
+    for number, line in enumerate(lines, start=1):
+        if not line.strip():
+            continue
+        try:
+            record = json.loads(line)
+        except ValueError:
+            record = None
+        if (
+            not isinstance(record, dict)
+            or not isinstance(record.get("crops"), list)
+            or ("source" not in record)
+        ):
+            raise SacropError(f"{path}: line {number} is not a manifest record")
+        records.append(record)
+    return records

@@ -38,6 +38,8 @@ class BatchReport:
             "crops": 0,
             "crops_written": 0,
             "crops_existing": 0,
+            "sidecars": 0,
+            "already_done": 0,
             "skipped_files": 0,
             "not_processed": 0,
             "seconds": 0.0,
@@ -62,6 +64,12 @@ class BatchReport:
         self.counts["crops"] += len(statuses)
         self.counts["crops_written"] += statuses.count("written")
         self.counts["crops_existing"] += statuses.count("exists")
+        self.counts["sidecars"] += record["sidecar"] is not None
+
+    def count_done(self, crops: int) -> None:
+        """Count a photo skipped unread because its ``crops`` crop files are all there."""
+        self.counts["already_done"] += 1
+        self.counts["crops_existing"] += crops
 
     @property
     def failed(self) -> bool:
@@ -126,7 +134,7 @@ def start_run(
     report.warnings.extend(warnings)
     if images and not dry_run and is_uri(out_dir):
         check_out_uri(str(out_dir))
-    elif images and not dry_run:
+    elif images and not dry_run and not job.to_stdout:
         _check_out_dir(Path(out_dir))
 
     def emit(record: PhotoRecord, warnings: list[str]) -> None:

@@ -1,6 +1,7 @@
 """Writing one analysed photo's crops: into folders this process sees, or (see
 :class:`sacrop_cli.io.storage.RemoteWriter`) to a URI; each crop whole or not at all, never
-over a source photo, an existing crop kept unless the job says to overwrite it.
+over a source photo, an existing crop kept unless the job says to overwrite it. With ``--xmp``
+the photo's XMP sidecar too, an existing one updated (see :mod:`sacrop_cli.io.xmp`).
 
 The local run decodes ahead (:class:`DecodeAhead`): the full decodes, crops, shrinks and
 metadata of the next photos run on worker threads, as many photos as fit in
@@ -13,6 +14,9 @@ photos half written behind it.
 from __future__ import annotations
 
 import errno
+import shutil
+import sys
+import tempfile
 from collections.abc import Callable, Iterable, Sequence
 from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass
@@ -22,15 +26,9 @@ from typing import Any, Protocol
 from sacrop_cli.engines.base import cpu_cores
 from sacrop_cli.errors import OutputError, SacropError
 from sacrop_cli.io.atomic import stale_temp_files
-from sacrop_cli.io.imageio import (
-    CropImage,
-    Photo,
-    fit_within,
-    open_photo,
-    prepare_crop,
-    save_crop,
-    write_crop,
-)
+from sacrop_cli.io.encode import CropImage, fit_within, prepare_crop, save_crop, write_crop
+from sacrop_cli.io.imageio import Photo, open_photo, stored_orientation
+from sacrop_cli.io.xmp import Region, write_sidecar
 from sacrop_cli.run.job import CropJob
 from sacrop_cli.run.naming import OutputPlan
 from sacrop_cli.run.record import PhotoRecord, crop_record, fail
@@ -70,10 +68,47 @@ class LocalWriter:
         """Encode a crop :class:`DecodeAhead` prepared."""
         return str(write_crop(crop, Path(out), overwrite=overwrite))
 
+    def write_sidecar(self, out: str, **fields: Any) -> str:
+        return str(write_sidecar(Path(out), **fields))
+
+
+class StreamWriter:
+    """The one crop of ``-o -`` (see :attr:`CropJob.to_stdout`): encoded as a crop file is, with
+    the name's format, then copied to standard output."""
+
+    def remove_stale_temps(self, outs: Iterable[str]) -> None:
+        pass
+
+    def is_source(self, out: str) -> bool:
+        return False
+
+    def exists(self, out: str) -> bool:
+        return False
+
+    def save(self, photo: Photo, box: tuple[int, int, int, int], out: str, **options: Any) -> str:
+        with tempfile.TemporaryDirectory(prefix="sacrop-") as folder:
+            local = save_crop(photo, box, Path(folder) / Path(out).name, **options)
+            with open(local, "rb") as encoded:
+                shutil.copyfileobj(encoded, sys.stdout.buffer)
+            sys.stdout.buffer.flush()
+        return "-"
+
+    def write(self, crop: CropImage, out: str, *, overwrite: bool = False) -> str:
+        """Encode a crop :class:`DecodeAhead` prepared, then copy it to standard output."""
+        with tempfile.TemporaryDirectory(prefix="sacrop-") as folder:
+            local = write_crop(crop, Path(folder) / Path(out).name)
+            with open(local, "rb") as encoded:
+                shutil.copyfileobj(encoded, sys.stdout.buffer)
+            sys.stdout.buffer.flush()
+        return "-"
+
+    def write_sidecar(self, out: str, **fields: Any) -> str:
+        raise OutputError("-: no sidecar goes to standard output")
+
 
 class CropWriter(Protocol):
-    """Where :func:`finish_photo` writes crops: :class:`LocalWriter`, or
-    :class:`sacrop_cli.io.storage.RemoteWriter` for a URI."""
+    """Where :func:`finish_photo` writes crops: :class:`LocalWriter`,
+    :class:`sacrop_cli.io.storage.RemoteWriter` for a URI, or :class:`StreamWriter`."""
 
     def remove_stale_temps(self, outs: Iterable[str]) -> None: ...
     def is_source(self, out: str) -> bool: ...
@@ -81,6 +116,8 @@ class CropWriter(Protocol):
     def save(
         self, photo: Photo, box: tuple[int, int, int, int], out: str, **options: Any
     ) -> str: ...
+    def write(self, crop: CropImage, out: str, *, overwrite: bool = False) -> str: ...
+    def write_sidecar(self, out: str, **fields: Any) -> str: ...
 
 
 def _fatal(err: BaseException) -> str | None:
@@ -90,6 +127,19 @@ def _fatal(err: BaseException) -> str | None:
     if isinstance(cause, OSError) and cause.errno in _FATAL_ERRNOS:
         return cause.strerror or errno.errorcode.get(cause.errno, "write error")
     return None
+
+
+def _bits(job: CropJob) -> int:
+    """The bits a photo is decoded with: a RAW's TIFF crops keep 16."""
+    return 16 if job.format == "tiff" else 8
+
+
+def _written(job: CropJob, crops: Sequence[Crop]) -> Sequence[Crop]:
+    """The crops of a photo that are written as files: none for ``--xmp-only``, the rank-1 crop
+    of the first ratio alone for ``-o -``."""
+    if job.dry_run or job.xmp_only:
+        return []
+    return crops[:1] if job.to_stdout else crops
 
 
 def draft_reduction(boxes: Sequence[Sequence[int]], max_size: tuple[int, int] | None) -> int:
@@ -121,7 +171,7 @@ class DecodeAhead:
     core), holding at most :data:`PIXELS_IN_FLIGHT` pixels between them (one photo larger than
     that alone)."""
 
-    def __init__(self, writer: LocalWriter, job: CropJob, threads: int | None = None) -> None:
+    def __init__(self, writer: CropWriter, job: CropJob, threads: int | None = None) -> None:
         self.writer, self.job = writer, job
         self.pool = ThreadPoolExecutor(threads or cpu_cores(), thread_name_prefix="sacrop-write")
         self.in_flight = 0  # the cost of the photos submitted and not yet done
@@ -129,9 +179,9 @@ class DecodeAhead:
     def cost(self, record: PhotoRecord, crops: Sequence[Crop] | None) -> int:
         """Pixels a photo holds while decoded ahead: its decode and its crops (after any
         shrink); 0 when there is nothing to decode."""
-        if crops is None or self.job.dry_run or not record["width"]:
+        if crops is None or not _written(self.job, crops) or not record["width"]:
             return 0
-        boxes = [c.box for c in crops]
+        boxes = [c.box for c in _written(self.job, crops)]
         reduce = draft_reduction(boxes, self.job.max_size)
         shrunk = [
             fit_within((x2 - x1, y2 - y1), self.job.max_size or (x2 - x1, y2 - y1))
@@ -157,13 +207,15 @@ class DecodeAhead:
     def _decode(self, path: Path, plan: OutputPlan, crops: Sequence[Crop]) -> Decoded | None:
         """None when there is nothing to write (a dry run, or every crop already exists)."""
         job = self.job
+        crops = _written(job, crops)
         outs = plan.paths(crops, path)
-        if job.dry_run or (not job.overwrite and all(map(self.writer.exists, outs))):
+        if not crops or (not job.overwrite and all(map(self.writer.exists, outs))):
             return None
         try:
             photo = open_photo(
                 path,
                 max_pixels=job.max_pixels,
+                bits=_bits(job),
                 reduce=draft_reduction([c.box for c in crops], job.max_size),
             )
         except (SacropError, OSError) as err:
@@ -217,11 +269,28 @@ def _save_photo(
     decoded: Decoded | None = None,
 ) -> None:
     """Fill ``record["crops"]`` and write the crop files of one photo (one full decode, or the
-    one done ahead); the photo's warnings go to ``warnings``."""
-    outs = plan.paths(crops, path)
-    record["crops"].extend(crop_record(c, "dry-run" if job.dry_run else "pending") for c in crops)
+    one done ahead) and its sidecar, as the job says; the photo's warnings go to ``warnings``."""
+    if job.to_stdout:
+        crops = crops[:1]  # the rank-1 crop of the first ratio
+    status = "dry-run" if job.dry_run else "sidecar" if job.xmp_only else "pending"
+    record["crops"].extend(crop_record(c, status) for c in crops)
     if job.dry_run:
         return
+    if not job.xmp_only:
+        _save_crops(record, warnings, path, plan.paths(crops, path), writer, job, decoded)
+    if job.xmp:
+        record["sidecar"] = _save_sidecar(record, path, plan.sidecar(), crops, writer)
+
+
+def _save_crops(
+    record: PhotoRecord,
+    warnings: list[str],
+    path: Path,
+    outs: list[str],
+    writer: CropWriter,
+    job: CropJob,
+    decoded: Decoded | None = None,
+) -> None:
     writer.remove_stale_temps(outs)
     for entry, out in zip(record["crops"], outs):
         if writer.is_source(out):
@@ -233,13 +302,13 @@ def _save_photo(
         return  # a rerun: every crop is already there, no need to decode the photo
     if decoded is not None and decoded.error is not None:
         raise decoded.error
-    if decoded is None:
-        photo = open_photo(path, max_pixels=job.max_pixels)
-    else:
+    if decoded is not None and decoded.photo is not None:
         photo = decoded.photo
+    else:
+        photo = open_photo(path, max_pixels=job.max_pixels, bits=_bits(job))
     try:
         for entry, out in todo:
-            ready = decoded.crops[out] if decoded is not None else None
+            ready = decoded.crops.get(out) if decoded is not None else None
             if isinstance(ready, (SacropError, OSError)):
                 raise ready
             if ready is None:
@@ -249,3 +318,22 @@ def _save_photo(
             entry["status"] = "written"
     finally:  # save_crop adds its own warnings (e.g. corrupt EXIF dropped) to the photo's
         warnings.extend(photo.warnings)
+
+
+def _save_sidecar(
+    record: PhotoRecord, path: Path, out: str, crops: Sequence[Crop], writer: CropWriter
+) -> str:
+    """Write or update the photo's sidecar: the first crop (rank 1 of the first ratio) as the
+    Camera Raw crop, every crop as a region. The EXIF orientation, which the Camera Raw crop's
+    frame depends on, is read from the header: no decode."""
+    if writer.is_source(out):
+        raise OutputError(f"{out}: refusing to overwrite a source photo; choose another --out")
+    writer.remove_stale_temps([out])
+    regions = [Region(c.ratio, c.rank, c.box, c.score) for c in crops]
+    return writer.write_sidecar(
+        out,
+        size=(record["width"], record["height"]),
+        orientation=stored_orientation(path),
+        develop_crop=regions[0].box if regions else None,
+        regions=regions,
+    )

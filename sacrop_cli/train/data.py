@@ -59,6 +59,7 @@ def build_train_data(
         "val_split": val_split,
         "split_seed": split_seed,
         "val_names": sorted(s.name for s in val_set),
+        "train_names": sorted(s.name for s in train_set),
         "unlabelled": [str(p) for p in unlabelled],
         "transductive": [str(p) for p in transductive],
         "n_unlabelled": len(unl),

@@ -202,6 +202,14 @@ def read_fcdb(root: Path, *, annotation: str | None = None) -> DatasetRead:
     return result
 
 
+def fcdb_names(root: Path) -> list[str]:
+    """The photo names an FCDB folder's crop file lists, without opening any photo."""
+    entries = _load_json(_fcdb_annotation_file(_require_dir(root), None))
+    if not isinstance(entries, list):
+        raise DatasetError(f"{root}: expected a JSON array of {{url, crop}} entries")
+    return [name for name in map(_url_name, entries) if name is not None]
+
+
 def _fcdb_annotation_file(root: Path, annotation: str | None) -> Path:
     if annotation is not None:
         path = root / annotation

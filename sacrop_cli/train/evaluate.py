@@ -10,16 +10,17 @@ scored and compared with its MOS.
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
+from pathlib import Path
 
 import numpy as np
 
 from sacrop_cli.api import Analysis, Cropper
 from sacrop_cli.boxes import box_iou, ratio_of
-from sacrop_cli.errors import SacropError
+from sacrop_cli.errors import DatasetError, SacropError
 from sacrop_cli.ratios import parse_ratio
-from sacrop_cli.train.datasets import LabelledImage
+from sacrop_cli.train.datasets import LabelledImage, fcdb_names
 from sacrop_cli.train.metrics import (
     displacement,
     gaicd_image_metrics,
@@ -34,6 +35,30 @@ class EvalReport:
     summary: dict
     per_image: list[dict] = field(default_factory=list)
     problems: list[str] = field(default_factory=list)
+
+
+def training_photos(meta: dict, names: Iterable[str]) -> set[str] | None:
+    """Which of ``names`` trained the weights of ``meta`` (figures on them flatter the model).
+
+    Weights record their training photos' names; older ones (the shipped weights among them)
+    record only the labelled folder and its validation names: then the training photos are the
+    names the folder's crop file lists (as recorded, relative to where training ran; no photo
+    opened) less the validation names, when their count is the recorded one. None when
+    neither tells.
+    """
+    data = (meta.get("training") or {}).get("data")
+    if not isinstance(data, dict):
+        return None
+    if "train_names" in data:
+        return set(data["train_names"]).intersection(names)
+    labelled = data.get("labelled")
+    if not isinstance(labelled, dict) or labelled.get("kind") != "fcdb" or "val_names" not in data:
+        return None
+    try:
+        trained = set(fcdb_names(Path(labelled["path"]))) - set(data["val_names"])
+    except (DatasetError, OSError, KeyError, TypeError):
+        return None
+    return trained.intersection(names) if len(trained) == data.get("n_train") else None
 
 
 def _load_batches(

@@ -1,16 +1,19 @@
 """The drawing kit shared by the preview sheets and ``sacrop explain``: thumbnail sizes, the
-ratios' colours, Pillow's built-in font, and crop rectangles with labels that do not cover each
-other."""
+ratios' colours, the font (DejaVu Sans, shipped), and crop rectangles with labels that do not
+cover each other."""
 
 from __future__ import annotations
 
 import functools
 from collections.abc import Sequence
+from pathlib import Path
 from typing import Any
 
 from PIL import Image, ImageDraw, ImageFont
 
 THUMB_SIDE = 320  # long side of the photo thumbnails, in pixels
+#: The sheets' font, shipped in the package with its licence (``fonts/LICENSE-DejaVu``).
+FONT = Path(__file__).with_name("fonts") / "DejaVuSans.ttf"
 #: One colour per ratio, in the order the ratios were asked for.
 PALETTE = ("#e6194b", "#4363d8", "#3cb44b", "#f58231", "#911eb4", "#f032e6", "#008080", "#9a6324")
 
@@ -48,11 +51,16 @@ def place_labels(
 
 @functools.lru_cache(maxsize=16)
 def load_font(size: int) -> ImageFont.ImageFont | ImageFont.FreeTypeFont:
-    """Pillow's built-in font at ``size`` pixels (no font files needed)."""
+    """DejaVu Sans (shipped, :data:`FONT`) at ``size`` pixels: photo names in any script
+    (accents, Greek, Cyrillic...) draw as letters, where Pillow's built-in font draws boxes.
+    Pillow's font when FreeType is missing."""
     try:
-        return ImageFont.load_default(size=size)
-    except TypeError:  # Pillow < 10.1: one bitmap size only
-        return ImageFont.load_default()
+        return ImageFont.truetype(str(FONT), size)
+    except (OSError, ImportError):  # a Pillow built without FreeType
+        try:
+            return ImageFont.load_default(size=size)
+        except TypeError:  # Pillow < 10.1: one bitmap size only
+            return ImageFont.load_default()
 
 
 def fit_text(draw: ImageDraw.ImageDraw, text: str, font: Any, width: float) -> str:

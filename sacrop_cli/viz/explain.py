@@ -19,6 +19,7 @@ from PIL import Image, ImageDraw
 
 from sacrop_cli.api import Crop, Cropper, as_ratios
 from sacrop_cli.faces import face_list
+from sacrop_cli.hints import Hints
 from sacrop_cli.ratios import Ratio
 from sacrop_cli.viz.drawing import (
     PALETTE,
@@ -62,14 +63,18 @@ class Explanation:
 
 
 def explain(
-    cropper: Cropper, path: str | Path, ratios: Iterable[str | Ratio] = ("any",), top: int = 5
+    cropper: Cropper,
+    path: str | Path,
+    ratios: Iterable[str | Ratio] = ("any",),
+    top: int = 5,
+    hints: Hints | None = None,
 ) -> Explanation:
     """Score ``path``'s candidates (``top`` best per ratio, as ``sacrop crop -k`` would pick
-    them) and compute its activation maps."""
+    them, with a person's ``hints``) and compute its activation maps."""
     wanted = as_ratios(ratios)
     photo = cropper.load(path)
     encoded = cropper.encode([photo])
-    crops = encoded.best_crops([wanted], top)[0]
+    crops = encoded.best_crops([wanted], top, [hints])[0]
     maps = encoded.maps()[0]
     weights = cropper.weights_path.name if cropper.weights_path is not None else "in-memory model"
     return Explanation(

@@ -26,7 +26,9 @@ from sacrop_cli.viz.sheet_layout import (
     crop_label,
     crop_thumb,
     layout_items,
+    photos_of,
     ratio_colours,
+    skipped_text,
     thumb_box,
 )
 
@@ -192,7 +194,9 @@ def write_html(
     title: str = "sacrop preview",
     page_size: int = PAGE_SIZE,
 ) -> None:
-    """Write the HTML sheet of ``records`` (one per input, failed ones included) to ``out``."""
+    """Write the HTML sheet of ``records`` (one per photo, failed ones included; skipped
+    inputs only counted) to ``out``."""
+    records, skipped = photos_of(records)
     esc, n = html.escape, len(records)
     colours = ratio_colours(records)
     failed = [(i, r) for i, r in enumerate(records, start=1) if r["status"] != "ok"]
@@ -206,7 +210,8 @@ def write_html(
         f'<meta name="generator" content="sacrop {esc(__version__)}">\n'
         f"<title>{esc(title)}</title>\n<style>{_CSS}</style>\n</head>\n<body>\n<header>\n"
         f"<h1>{esc(title)}</h1>\n"
-        f'<p class="summary">{n} photo(s), {n - len(failed)} cropped, {len(failed)} failed. '
+        f'<p class="summary">{n} photo(s), {n - len(failed)} cropped, {len(failed)} failed'
+        f"{skipped_text(skipped)}. "
         + "Ratios: "
         + (
             " ".join(

@@ -30,6 +30,18 @@ TITLE_H, HEADER_H, LINE_H = 30, 22, 18
 CROP_CELL, CAPTION_H, CROPS_PER_ROW = 140, 34, 4
 
 
+def photos_of(records: Sequence[PhotoRecord]) -> tuple[list[PhotoRecord], int]:
+    """The records of photos (cropped or failed), and how many inputs were skipped as not
+    photos (``readme.txt``): the sheets show and count photos only."""
+    photos = [r for r in records if r["status"] != "skipped"]
+    return photos, len(records) - len(photos)
+
+
+def skipped_text(skipped: int) -> str:
+    """``, 1 other file skipped`` for the sheets' headers; empty when none was."""
+    return f", {skipped} other file(s) skipped" if skipped else ""
+
+
 def sheet_width(records: Sequence[PhotoRecord]) -> int:
     """PNG width: the thumbnail column and as many crop columns as the busiest photo needs
     (1 to :data:`CROPS_PER_ROW`)."""

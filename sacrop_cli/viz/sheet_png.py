@@ -3,8 +3,10 @@
 from __future__ import annotations
 
 from collections.abc import Sequence
+from typing import IO
 
 from PIL import Image, ImageDraw
+from PIL.PngImagePlugin import PngInfo
 
 from sacrop_cli.run.record import PhotoRecord
 from sacrop_cli.viz.drawing import (
@@ -30,8 +32,10 @@ from sacrop_cli.viz.sheet_layout import (
     crop_label,
     crop_thumb,
     layout_items,
+    photos_of,
     ratio_colours,
     sheet_width,
+    skipped_text,
     thumb_box,
 )
 
@@ -118,6 +122,14 @@ def _draw_item(
         )
 
 
+def save_png(sheet: Image.Image, fh: IO[bytes]) -> None:
+    """Write ``sheet`` as PNG with its header text as the file's ``Title``."""
+    info = PngInfo()
+    if "Title" in sheet.info:
+        info.add_text("Title", sheet.info["Title"])
+    sheet.save(fh, "PNG", pnginfo=info)
+
+
 def render_png(
     records: Sequence[PhotoRecord],
     thumbnail: ThumbnailFn,
@@ -125,8 +137,9 @@ def render_png(
     title: str | None = "sacrop preview",
     start: int = 1,
 ) -> Image.Image:
-    """The PNG sheet: one row per record (at most :data:`MAX_PNG_PHOTOS`, then a note),
-    numbered from ``start``."""
+    """The PNG sheet: one row per photo's record (at most :data:`MAX_PNG_PHOTOS`, then a
+    note), numbered from ``start``; skipped inputs only counted in the title."""
+    records, skipped = photos_of(records)
     shown = records[:MAX_PNG_PHOTOS]
     items = list(layout_items(shown, thumbnail, start))
     colours = ratio_colours(records)
@@ -150,12 +163,12 @@ def render_png(
     y = MARGIN
     if title:
         failed = sum(r["status"] != "ok" for r in records)
+        # drawn, and kept as the PNG's Title (save_png) so that a script can read it back
+        sheet.info["Title"] = (
+            f"{title}: {len(records)} photo(s), {failed} failed{skipped_text(skipped)}"
+        )
         draw_fitted(
-            draw,
-            (MARGIN, y),
-            f"{title}: {len(records)} photo(s), {failed} failed",
-            fonts["title"],
-            sheet.width - 2 * MARGIN,
+            draw, (MARGIN, y), sheet.info["Title"], fonts["title"], sheet.width - 2 * MARGIN
         )
         y += TITLE_H
     for item in items:

@@ -36,9 +36,10 @@ from sacrop_cli.viz.sheet_layout import (
     MAX_PNG_PHOTOS,
     SHEET_EXTENSIONS,
     ThumbnailFn,
+    photos_of,
     thumbnail_loader,
 )
-from sacrop_cli.viz.sheet_png import render_png
+from sacrop_cli.viz.sheet_png import render_png, save_png
 
 #: The sheets' public face: what the CLI and scripts call.
 __all__ = [
@@ -59,10 +60,10 @@ def write_preview(records: Sequence[PhotoRecord], path: Path, thumbnail: Thumbna
         raise ValueError(f"{path}: a preview sheet must end in .html or .png")
     if suffix == ".png":
         sheet = render_png(records, thumbnail)
-        atomic_write(path, lambda fh: sheet.save(fh, "PNG"))
-        if len(records) > MAX_PNG_PHOTOS:
+        atomic_write(path, lambda fh: save_png(sheet, fh))
+        if (photos := len(photos_of(records)[0])) > MAX_PNG_PHOTOS:
             return [
-                f"{path}: the PNG sheet shows the first {MAX_PNG_PHOTOS} of {len(records)} "
+                f"{path}: the PNG sheet shows the first {MAX_PNG_PHOTOS} of {photos} "
                 "photos; use an .html sheet or --preview-dir for all of them"
             ]
         return []
@@ -98,7 +99,9 @@ def preview_names(records: Sequence[PhotoRecord]) -> list[Path]:
 def write_preview_dir(
     records: Sequence[PhotoRecord], folder: Path, thumbnail: ThumbnailFn
 ) -> list[Path]:
-    """One PNG per record (failed ones show their error) under ``folder``; returns the paths."""
+    """One PNG per photo's record (failed ones show their error; skipped inputs, not photos,
+    get none) under ``folder``; returns the paths."""
+    records = photos_of(records)[0]
     written = []
     for index, (record, name) in enumerate(zip(records, preview_names(records)), start=1):
         image = render_png([record], thumbnail, title=None, start=index)

@@ -1,0 +1,64 @@
+"""``--hints FILE``: a person's hints per photo, as JSON Lines, one object per photo::
+
+    {"source": "photos/a.jpg", "keep": [[x1, y1, x2, y2]], "avoid": [...], "focus": [x, y]}
+
+``source`` names the photo as the manifest does (the path as given to ``sacrop crop``, or the
+same file by another path, or a path relative to the file's folder); numbers are pixels or
+``"%"`` strings (:mod:`sacrop_cli.hints`).
+A line that is malformed or names no photo of the run is one warning and is left out: the
+others still steer their photos.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Iterable
+from pathlib import Path
+
+from sacrop_cli.errors import SacropError
+from sacrop_cli.hints import Hints
+from sacrop_cli.io.storage import is_uri
+
+
+def _key(source: str) -> str:
+    """What two names of one photo have in common: a URI as it is, a path resolved."""
+    return source if is_uri(source) else str(Path(source).resolve())
+
+
+def read_hints_file(path: Path, photos: Iterable[Path | str]) -> tuple[dict[str, Hints], list[str]]:
+    """The hints of each of ``photos`` that has a line in ``path`` (keyed by the photo as
+    given), and a warning per line left out. Two lines of one photo add up. SacropError when
+    the file cannot be read."""
+    by_key = {_key(str(p)): str(p) for p in photos}
+    try:
+        lines = path.read_text(encoding="utf-8").splitlines()
+    except (OSError, UnicodeDecodeError) as err:
+        reason = getattr(err, "strerror", None) or err
+        raise SacropError(f"{path}: cannot read the hints file: {reason}") from None
+    found: dict[str, Hints] = {}
+    warnings = []
+    for number, line in enumerate(lines, start=1):
+        if not line.strip():
+            continue
+        where = f"{path}:{number}"
+        try:
+            obj = json.loads(line)
+        except json.JSONDecodeError as err:
+            warnings.append(f"{where}: not JSON ({err}); line ignored")
+            continue
+        try:
+            hints = Hints.from_json(obj)
+            source = obj.get("source")
+            if not isinstance(source, str) or not source:
+                raise ValueError("no source (the photo's path, as in the manifest)")
+        except ValueError as err:
+            warnings.append(f"{where}: {str(err).splitlines()[0]}; line ignored")
+            continue
+        photo = by_key.get(_key(source))
+        if photo is None and not is_uri(source):  # a path relative to the file's folder
+            photo = by_key.get(_key(str(path.parent / source)))
+        if photo is None:
+            warnings.append(f"{where}: {source} is not one of the photos to crop; line ignored")
+            continue
+        found[photo] = found.get(photo, Hints()).combined(hints)
+    return found, warnings

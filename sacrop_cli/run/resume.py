@@ -1,0 +1,95 @@
+"""A rerun over a finished folder: the photos whose crops are all there already, found from
+their output plans alone (no decode, no network), and their records, taken from the previous
+manifest when there is one.
+
+A photo is done when a crop file exists under every name the job would give it: each ratio,
+ranks 1 to ``top_k``. A photo whose search found fewer than ``top_k`` visibly different
+framings, or one with ``--orient auto`` and a ratio that turns (its crops' names depend on the
+photo's shape), is analysed again, as before; its existing crops are still kept.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+from collections.abc import Mapping
+from pathlib import Path
+
+from sacrop_cli.io.encode import output_name
+from sacrop_cli.ratios import parse_ratio
+from sacrop_cli.run.job import CropJob
+from sacrop_cli.run.naming import OutputPlan
+from sacrop_cli.run.record import PhotoRecord, skipped_record
+from sacrop_cli.run.writers import CropWriter
+
+#: The reason in the record of a photo done before, when no previous manifest tells more.
+DONE = "its crops are all there (from an earlier run)"
+
+
+def previous_records(manifest: Path | None) -> dict[str, PhotoRecord]:
+    """The records of an earlier run's manifest by source; empty when there is none (or it is
+    unreadable: it only saves work, never decides it)."""
+    records: dict[str, PhotoRecord] = {}
+    if manifest is None:
+        return records
+    try:
+        with open(manifest, encoding="utf-8") as fh:
+            for line in fh:
+                record = json.loads(line)
+                if isinstance(record, dict) and isinstance(record.get("source"), str):
+                    records[record["source"]] = record  # type: ignore[assignment]
+    except (OSError, ValueError):
+        return {}
+    return records
+
+
+def _names_known(job: CropJob) -> bool:
+    """Whether the crops' names follow from the job alone (not from each photo's shape)."""
+    if not job.orient:
+        return True
+    return all(
+        parse_ratio(label).oriented(1, 2) == parse_ratio(label).oriented(2, 1)
+        for label in job.ratios
+    )
+
+
+class Resume:
+    """Which photos of a run are done: ``done(path, plan)`` is their record, or None for a photo
+    to crop. ``writer`` is where the crops go (local or a URI): whether a crop file is there,
+    whether a name is a source photo (then the photo is not done: it fails), and the temporary
+    files a killed run left, removed for a done photo as for one cropped again."""
+
+    def __init__(
+        self,
+        job: CropJob,
+        writer: CropWriter,
+        previous: Mapping[str, PhotoRecord] | None = None,
+    ) -> None:
+        # a sidecar is brought up to date at every run: --xmp photos are not skipped
+        self.on = not (job.dry_run or job.overwrite or job.xmp) and _names_known(job)
+        self.job, self.writer = job, writer
+        self.previous = previous or {}
+
+    def outputs(self, plan: OutputPlan) -> list[str]:
+        """Every crop name the job gives the photo (each ratio, ranks 1 to top_k), as
+        :meth:`OutputPlan.paths` names them."""
+        return [
+            os.path.join(plan.folder, output_name(plan.name, label, rank, plan.ext or ""))
+            for label in self.job.ratios
+            for rank in range(1, self.job.top_k + 1)
+        ]
+
+    def done(self, path: Path | str, plan: OutputPlan) -> tuple[PhotoRecord, int] | None:
+        """The record of a photo whose crops are all there, and how many crops it has."""
+        if not self.on or plan.ext is None:
+            return None
+        outs = self.outputs(plan)
+        if not all(self.writer.exists(out) and not self.writer.is_source(out) for out in outs):
+            return None
+        self.writer.remove_stale_temps(outs)
+        old = self.previous.get(str(path))
+        if old and old.get("status") == "ok":
+            crops = old.get("crops") or []
+            if sorted(str(c.get("path")) for c in crops) == sorted(outs):
+                return {**old, "crops": [{**c, "status": "exists"} for c in crops]}, len(outs)
+        return skipped_record(path, DONE), len(outs)

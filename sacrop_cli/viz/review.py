@@ -1,0 +1,243 @@
+"""The server of ``sacrop review``: a page on 127.0.0.1 where a person corrects the crops.
+
+Standard library only (``http.server`` on a ``ThreadingHTTPServer``). It serves the static
+page of ``review_page/``, the records a page at a time (``GET /api/photos``), a thumbnail per
+photo (``GET /thumb/N.jpg``: never the photo itself) and takes one change at a time
+(``POST /api/change``), saved to FILE before the answer (:mod:`review_records`).
+
+Only the person who started it may use it: every request needs the random token of the URL,
+in the query or in the cookie the first answer sets (else 403), and a Host of 127.0.0.1 or
+localhost (else 403: a web page whose name was rebound to 127.0.0.1 cannot read it); a change
+coming from another page (its Origin) is refused too. Photos are addressed by their number
+among those given on the command line, never by a path.
+"""
+
+from __future__ import annotations
+
+import hmac
+import io
+import json
+import secrets
+import threading
+from collections import OrderedDict
+from collections.abc import Callable
+from http import HTTPStatus
+from http.cookies import CookieError, SimpleCookie
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from importlib import resources
+from typing import Any
+from urllib.parse import parse_qs, urlsplit
+
+from PIL import Image
+
+from sacrop_cli.errors import SacropError
+from sacrop_cli.viz.review_records import ReviewSession
+from sacrop_cli.viz.sheet_layout import JPEG_QUALITY, thumbnail_loader
+
+#: Long side of the thumbnails sent to the browser, in pixels.
+THUMB_SIDE = 640
+#: Thumbnails kept encoded in memory (the page's photos and the ones before and after).
+THUMB_CACHE = 128
+#: The most photos one ``/api/photos`` answer holds.
+MAX_PAGE = 100
+_MAX_BODY = 64 * 1024
+_PAGE_FILES = {
+    "/": ("index.html", "text/html; charset=utf-8"),
+    "/review.js": ("review.js", "text/javascript; charset=utf-8"),
+    "/review.css": ("review.css", "text/css; charset=utf-8"),
+}
+_LOCAL_NAMES = ("127.0.0.1", "localhost")
+_SECURITY_HEADERS = {
+    "Content-Security-Policy": "default-src 'self'; img-src 'self'; frame-ancestors 'none'",
+    "X-Content-Type-Options": "nosniff",
+    "X-Frame-Options": "DENY",
+    "Referrer-Policy": "no-referrer",
+}
+
+
+def _page_files() -> dict[str, tuple[bytes, str]]:
+    folder = resources.files("sacrop_cli.viz") / "review_page"
+    return {url: ((folder / name).read_bytes(), kind) for url, (name, kind) in _PAGE_FILES.items()}
+
+
+class ReviewServer(ThreadingHTTPServer):
+    """The review's HTTP server on 127.0.0.1 (``port`` 0: any free port)."""
+
+    daemon_threads = True
+
+    def __init__(self, session: ReviewSession, port: int = 0, *, max_pixels: int | None = None):
+        try:
+            super().__init__(("127.0.0.1", port), _Handler)
+        except OSError as err:
+            reason = err.strerror or err
+            raise SacropError(f"127.0.0.1:{port}: cannot serve the review: {reason}") from None
+        self.session = session
+        self.token = secrets.token_urlsafe(24)
+        self.cookie = f"sacrop_review_{self.server_port}"
+        self.files = _page_files()
+        self._thumbnail = thumbnail_loader(THUMB_SIDE, max_pixels)
+        self._thumbs: OrderedDict[int, bytes] = OrderedDict()
+        self._thumbs_lock = threading.Lock()
+
+    @property
+    def url(self) -> str:
+        return f"http://127.0.0.1:{self.server_port}/?token={self.token}"
+
+    def thumbnail(self, index: int) -> bytes | None:
+        """The JPEG thumbnail of a given photo (None: not one), kept for the next requests."""
+        record = self.session.servable(index)
+        if record is None:
+            return None
+        with self._thumbs_lock:
+            if index in self._thumbs:
+                self._thumbs.move_to_end(index)
+                return self._thumbs[index]
+        buf = io.BytesIO()
+        image: Image.Image = self._thumbnail(record)
+        image.convert("RGB").save(buf, "JPEG", quality=JPEG_QUALITY)
+        with self._thumbs_lock:
+            self._thumbs[index] = buf.getvalue()
+            while len(self._thumbs) > THUMB_CACHE:
+                self._thumbs.popitem(last=False)
+        return buf.getvalue()
+
+
+def serve(server: ReviewServer, on_stop: Callable[[], None] | None = None) -> None:
+    """Serve until Ctrl-C (or ``server.shutdown()``); then wait for the change being saved and
+    refuse later ones, so that FILE is complete when the process ends."""
+    try:
+        server.serve_forever(poll_interval=0.2)
+    except KeyboardInterrupt:
+        if on_stop is not None:
+            on_stop()
+    finally:
+        server.server_close()
+        server.session.close()
+
+
+class _Handler(BaseHTTPRequestHandler):
+    server: ReviewServer
+    server_version = "sacrop-review"
+    sys_version = ""
+    _set_cookie = False  # the token came in the query: the answer sets the cookie
+
+    def log_message(self, format: str, *args: Any) -> None:
+        """Quiet: standard error is the command's own."""
+
+    def do_GET(self) -> None:
+        self._handle(self._get)
+
+    def do_POST(self) -> None:
+        self._handle(self._post)
+
+    # -- checks --------------------------------------------------------------------------
+    def _local_host(self) -> bool:
+        host = (self.headers.get("Host") or "").strip().lower()
+        name, _, port = host.rpartition(":") if ":" in host else (host, "", "")
+        return name in _LOCAL_NAMES and port in ("", str(self.server.server_port))
+
+    def _token(self) -> str | None:
+        """The token this request carries when it is the right one: from the query or the
+        cookie; None otherwise."""
+        query = parse_qs(urlsplit(self.path).query).get("token", [""])[0]
+        cookies: SimpleCookie = SimpleCookie()
+        try:
+            cookies.load(self.headers.get("Cookie") or "")
+        except CookieError:  # a malformed Cookie header carries no token
+            cookies = SimpleCookie()
+        cookie = cookies[self.server.cookie].value if self.server.cookie in cookies else ""
+        for given in (query, cookie):
+            if given and hmac.compare_digest(given.encode(), self.server.token.encode()):
+                return "query" if given is query else "cookie"
+        return None
+
+    def _same_origin(self) -> bool:
+        origin = self.headers.get("Origin")
+        port = self.server.server_port
+        return origin is None or origin in {f"http://{n}:{port}" for n in _LOCAL_NAMES}
+
+    def _handle(self, route: Callable[[str], None]) -> None:
+        if not self._local_host():
+            self._send(HTTPStatus.FORBIDDEN, b"forbidden: not a local Host\n", "text/plain")
+            return
+        carried = self._token()
+        if carried is None:
+            self._send(HTTPStatus.FORBIDDEN, b"forbidden: no valid token\n", "text/plain")
+            return
+        self._set_cookie = carried == "query"
+        route(urlsplit(self.path).path)
+
+    # -- routes --------------------------------------------------------------------------
+    def _get(self, path: str) -> None:
+        if path in self.server.files:
+            body, kind = self.server.files[path]
+            self._send(HTTPStatus.OK, body, kind)
+        elif path == "/api/photos":
+            query = parse_qs(urlsplit(self.path).query)
+            try:
+                offset = int(query.get("offset", ["0"])[0])
+                limit = min(MAX_PAGE, int(query.get("limit", ["20"])[0]))
+            except ValueError:
+                self._json(HTTPStatus.BAD_REQUEST, {"error": "offset and limit are numbers"})
+                return
+            self._json(HTTPStatus.OK, self.server.session.page(offset, limit))
+        elif path.startswith("/thumb/") and path.endswith(".jpg"):
+            self._thumb(path[len("/thumb/") : -len(".jpg")])
+        else:
+            self._send(HTTPStatus.NOT_FOUND, b"not found\n", "text/plain")
+
+    def _thumb(self, number: str) -> None:
+        try:
+            thumb = self.server.thumbnail(int(number)) if number.isdigit() else None
+        except (SacropError, OSError) as err:
+            self._send(HTTPStatus.NOT_FOUND, f"{err}\n".encode(), "text/plain")
+            return
+        if thumb is None:
+            self._send(HTTPStatus.NOT_FOUND, b"not found\n", "text/plain")
+        else:
+            self._send(HTTPStatus.OK, thumb, "image/jpeg", cache=True)
+
+    def _post(self, path: str) -> None:
+        if path != "/api/change":
+            self._send(HTTPStatus.NOT_FOUND, b"not found\n", "text/plain")
+            return
+        if not self._same_origin():
+            self._send(HTTPStatus.FORBIDDEN, b"forbidden: another origin\n", "text/plain")
+            return
+        try:
+            length = int(self.headers.get("Content-Length") or 0)
+        except ValueError:
+            length = -1
+        if not 0 < length <= _MAX_BODY:
+            self._json(HTTPStatus.BAD_REQUEST, {"error": "a change is a small JSON object"})
+            return
+        try:
+            request = json.loads(self.rfile.read(length))
+            if not isinstance(request, dict):
+                raise ValueError("a change is a JSON object")
+            view = self.server.session.change(request)
+        except ValueError as err:
+            self._json(HTTPStatus.BAD_REQUEST, {"error": str(err)})
+        except SacropError as err:  # FILE could not be written: the page says so
+            self._json(HTTPStatus.INTERNAL_SERVER_ERROR, {"error": str(err)})
+        else:
+            self._json(HTTPStatus.OK, view)
+
+    # -- answers -------------------------------------------------------------------------
+    def _json(self, status: HTTPStatus, value: object) -> None:
+        self._send(status, json.dumps(value).encode(), "application/json")
+
+    def _send(self, status: HTTPStatus, body: bytes, kind: str, cache: bool = False) -> None:
+        self.send_response(status)
+        self.send_header("Content-Type", kind)
+        self.send_header("Content-Length", str(len(body)))
+        self.send_header("Cache-Control", "private, max-age=3600" if cache else "no-store")
+        for name, value in _SECURITY_HEADERS.items():
+            self.send_header(name, value)
+        if self._set_cookie:
+            self.send_header(
+                "Set-Cookie",
+                f"{self.server.cookie}={self.server.token}; Path=/; HttpOnly; SameSite=Strict",
+            )
+        self.end_headers()
+        self.wfile.write(body)

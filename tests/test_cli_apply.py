@@ -1,0 +1,36 @@
+"""``sacrop apply``: the exit status and messages of the command."""
+
+from __future__ import annotations
+
+import json
+
+from helpers import EXAMPLES, run
+from PIL import Image
+
+
+def test_apply_writes_the_crops_and_exits_1_when_a_photo_fails(tmp_path, monkeypatch):
+    monkeypatch.chdir(tmp_path)
+    for name in ("a.jpg", "b.jpg"):
+        (tmp_path / name).write_bytes((EXAMPLES / "coffee.jpg").read_bytes())
+    picks = tmp_path / "picks.jsonl"
+    good = {"source": "a.jpg", "crops": [{"ratio": "4:3", "rank": 2, "box": [0, 100, 400, 400]}]}
+    bad = {"source": "b.jpg", "crops": [{"ratio": "4:3", "rank": 1, "box": [0, 0, 300, 300]}]}
+    picks.write_text(json.dumps(good) + "\n")
+    result = run("apply", picks, "-o", "out")
+    assert result.exit_code == 0, result.output
+    with Image.open(tmp_path / "out" / "a.4x3.2.jpg") as im:
+        assert im.size == (400, 300)
+    picks.write_text(json.dumps(good) + "\n" + json.dumps(bad) + "\n")
+    result = run("apply", picks, "-o", "out")
+    assert result.exit_code == 1
+    assert "error: b.jpg: crop 4:3 #1: box [0, 0, 300, 300] is 300x300, not 4:3\n" in result.output
+    assert "0 crop(s) written to out, 1 already there (kept), 1 photo(s) failed" in result.output
+    assert sorted(p.name for p in (tmp_path / "out").iterdir()) == ["a.4x3.2.jpg"]
+
+
+def test_a_missing_manifest_is_one_error(tmp_path):
+    result = run("apply", tmp_path / "nope.jsonl")
+    assert result.exit_code == 1
+    assert result.output == (
+        f"error: {tmp_path / 'nope.jsonl'}: cannot read the manifest: No such file or directory\n"
+    )

@@ -1,0 +1,86 @@
+"""A rerun over a finished folder: photos whose crops are all there are not read again."""
+
+from __future__ import annotations
+
+import pytest
+from helpers import read_jsonl, run, small_photos, summary_count
+
+from sacrop_cli.run import local, writers
+from sacrop_cli.run.job import CropJob
+from sacrop_cli.run.naming import OutputPlan
+from sacrop_cli.run.resume import DONE, Resume, previous_records
+from sacrop_cli.run.writers import LocalWriter
+
+
+def never(*args, **kwargs):
+    raise OSError(5, "a done photo was read")  # becomes the photo's error
+
+
+def test_a_rerun_skips_done_photos_unread_and_says_how_many(
+    use_random_weights, tmp_path, monkeypatch
+):
+    src, out, manifest = tmp_path / "in", tmp_path / "out", tmp_path / "m.jsonl"
+    small_photos(src, 3)
+    args = ("crop", src, "-r", "4:3", "-r", "1:1", "-k", "2", "-o", out)
+    first = run(*args, "--manifest", manifest)
+    assert first.exit_code == 0
+    before = read_jsonl(manifest)
+    assert len(list(out.iterdir())) == 12
+
+    (out / "p01.1x1.2.jpg").unlink()  # p01 is not done: it alone is analysed again
+    monkeypatch.setattr(local, "open_for_analysis", never)
+    again = run(*args, "--manifest", manifest, "--json")
+    assert again.exit_code == 1 and "p01.jpg: a done photo was read" in again.stderr
+    assert summary_count(again.stderr, "Photos already done (skipped, not read)") == 2
+    assert summary_count(again.stderr, "Already existing (kept)") == 8
+    monkeypatch.undo()
+
+    run(*args, "--manifest", manifest)  # p01's crop made again; then everything is done
+    monkeypatch.setattr(local, "open_for_analysis", never)
+    monkeypatch.setattr(writers, "open_photo", never)
+    last = run(*args, "--manifest", manifest)
+    assert last.exit_code == 0
+    assert summary_count(last.stderr, "Photos already done (skipped, not read)") == 3
+    assert summary_count(last.stderr, "Already existing (kept)") == 12
+    # the records come from the previous manifest, in input order
+    exists = [{**r, "crops": [{**c, "status": "exists"} for c in r["crops"]]} for r in before]
+    assert [r["source"] for r in read_jsonl(manifest)] == [r["source"] for r in before]
+    assert read_jsonl(manifest)[0] == exists[0] and read_jsonl(manifest)[2] == exists[2]
+
+    # without a previous manifest, the record says why the photo was skipped
+    alone = run(*args, "--manifest", tmp_path / "new.jsonl", "-q")
+    assert alone.exit_code == 0
+    assert [r["error"] for r in read_jsonl(tmp_path / "new.jsonl")] == [
+        f"{src / f'p0{i}.jpg'}: skipped: {DONE}" for i in range(3)
+    ]
+
+
+@pytest.mark.parametrize(
+    ("job", "on"),
+    [
+        (CropJob(ratios=("4:3",)), True),
+        (CropJob(ratios=("4:3",), overwrite=True), False),
+        (CropJob(ratios=("4:3",), dry_run=True), False),
+        (CropJob(ratios=("4:3",), orient=True), False),  # 4:3 may be named 3x4
+        (CropJob(ratios=("1:1", "any", "original"), orient=True), True),
+    ],
+)
+def test_which_jobs_can_know_the_names_beforehand(job, on, tmp_path):
+    assert Resume(job, LocalWriter(lambda out: False)).on is on
+
+
+def test_the_names_are_every_ratio_and_rank(tmp_path):
+    resume = Resume(CropJob(ratios=("4:3", "any"), top_k=2), LocalWriter(lambda out: False))
+    plan = OutputPlan(str(tmp_path), "a-2.JPG", ".jpg")
+    assert resume.outputs(plan) == [
+        str(tmp_path / name)
+        for name in ["a-2.4x3.1.jpg", "a-2.4x3.2.jpg", "a-2.any.1.jpg", "a-2.any.2.jpg"]
+    ]
+    assert resume.done(tmp_path / "a.JPG", OutputPlan(str(tmp_path), "a.JPG", None)) is None
+
+
+def test_an_unreadable_previous_manifest_is_no_manifest(tmp_path):
+    (tmp_path / "m.jsonl").write_text('{"source": "a.jpg"}\nnot json\n')
+    assert previous_records(tmp_path / "m.jsonl") == {}
+    assert previous_records(tmp_path / "none.jsonl") == {}
+    assert previous_records(None) == {}
