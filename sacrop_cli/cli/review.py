@@ -92,6 +92,7 @@ def review(
     weights: str | None,
     engine: str,
     device: str,
+    precision: str,
     faces: bool,
     quiet: bool,
     verbose: int,
@@ -117,7 +118,7 @@ def review(
     total = len(plan.to_analyse.images) + len(scan.missing) + len(scan.skipped)
     with ui.progress(total, "Analysing") as advance:
         records = review_records.analyse(
-            lambda: load_cropper(ui, weights, device, engine, faces=faces),
+            lambda: load_cropper(ui, weights, device, engine, faces=faces, precision=precision),
             plan,
             scan,
             labels,
