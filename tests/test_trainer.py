@@ -158,7 +158,8 @@ def test_cli_train_then_eval_gives_the_boxes_of_crop(tmp_path, monkeypatch):
         ],
     )
     assert res.exit_code == 0, res.output + res.stderr
-    assert "iou_told_ratio" in res.stderr  # -q silences progress, not the results
+    # results on standard output (issue 24): -q silences progress, not the results
+    assert "iou_told_ratio" in res.stdout and "iou_told_ratio" not in res.stderr
     evaluated = json.loads(report.read_text())
     assert evaluated["summary"]["n"] == 3
     res = runner.invoke(
