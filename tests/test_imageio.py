@@ -22,12 +22,12 @@ from sacrop_cli.io.encode import output_name, save_crop
 from sacrop_cli.io.imageio import (
     DEFAULT_MAX_PIXELS,
     FORMAT_FOR_EXTENSION,
-    MIN_SIDE,
     crop_extension,
     open_for_analysis,
     open_photo,
     stored_orientation,
 )
+from sacrop_cli.io.photo import MIN_SIDE
 
 COFFEE = EXAMPLES / "coffee.jpg"  # 600x400, no EXIF
 LANDSCAPE = EXAMPLES / "sunset.jpg"  # 1600x1067, no EXIF

@@ -19,7 +19,7 @@ import numpy as np
 from PIL import Image, ImageCms, ImageOps, UnidentifiedImageError
 
 from sacrop_cli.errors import ImageError
-from sacrop_cli.io.photo import DEFAULT_MAX_PIXELS, MIN_SIDE, Photo, own_pixel_limit
+from sacrop_cli.io.photo import DEFAULT_MAX_PIXELS, Photo, check_size, own_pixel_limit
 from sacrop_cli.io.raw import (
     RAW_EXTENSIONS,
     develop_raw,
@@ -120,17 +120,7 @@ def _open_checked(path: Path, max_pixels: int | None) -> Iterator[Image.Image]:
         except OSError as exc:
             raise ImageError(f"{path}: cannot read: {exc.strerror or exc}") from None
         with im:
-            w, h = _upright_header_size(im)
-            if max_pixels is not None and w * h > max_pixels:
-                raise ImageError(
-                    f"{path}: {w}x{h} pixels exceeds the limit of {max_pixels} "
-                    "(use --max-pixels to raise it)"
-                )
-            if min(w, h) < MIN_SIDE:
-                raise ImageError(
-                    f"{path}: image too small ({w}x{h}; both sides must be at least "
-                    f"{MIN_SIDE} pixels)"
-                )
+            check_size(path, *_upright_header_size(im), max_pixels)
             try:
                 yield im
             except ImageError:

@@ -11,6 +11,8 @@ from pathlib import Path
 
 from PIL import Image
 
+from sacrop_cli.errors import ImageError
+
 DEFAULT_MAX_PIXELS = 200_000_000
 """Largest image (width x height) decoded by default: 200 MP covers every current camera while
 refusing decompression bombs; a 200 MP RGB image needs about 600 MB of memory."""
@@ -74,3 +76,18 @@ def own_pixel_limit() -> Iterator[None]:
             _limit_users -= 1
             if _limit_users == 0:
                 Image.MAX_IMAGE_PIXELS = _limit_saved
+
+
+def check_size(path: Path | str, width: int, height: int, max_pixels: int | None) -> None:
+    """ImageError naming the photo when its (header) size is over ``max_pixels`` or too small
+    to crop; checked before any pixel is decoded."""
+    if max_pixels is not None and width * height > max_pixels:
+        raise ImageError(
+            f"{path}: {width}x{height} pixels exceeds the limit of {max_pixels} "
+            "(use --max-pixels to raise it)"
+        )
+    if min(width, height) < MIN_SIDE:
+        raise ImageError(
+            f"{path}: image too small ({width}x{height}; both sides must be at least "
+            f"{MIN_SIDE} pixels)"
+        )

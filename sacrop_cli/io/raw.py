@@ -26,7 +26,7 @@ from sacrop_cli.errors import ImageError, one_line
 from sacrop_cli.io.atomic import atomic_open
 from sacrop_cli.io.exif import drop_mistyped_tags
 from sacrop_cli.io.inputs import RAW_EXTENSIONS
-from sacrop_cli.io.photo import DEFAULT_MAX_PIXELS, MIN_SIDE, Photo, own_pixel_limit
+from sacrop_cli.io.photo import DEFAULT_MAX_PIXELS, Photo, check_size, own_pixel_limit
 
 # Camera white balance, sRGB primaries and the sRGB tone curve (rawpy's default gamma is
 # BT.709's, not what sRGB viewers expect), and LibRaw's auto-brightening (1% of pixels may
@@ -139,16 +139,7 @@ def _open_raw(path: Path, max_pixels: int | None) -> Iterator[rawpy.RawPy]:
     except (rawpy.LibRawError, OSError) as exc:
         raise ImageError(f"{path}: not a RAW file LibRaw can read ({_reason(exc)})") from None
     with raw:
-        w, h = _full_size(raw)
-        if max_pixels is not None and w * h > max_pixels:
-            raise ImageError(
-                f"{path}: {w}x{h} pixels exceeds the limit of {max_pixels} "
-                "(use --max-pixels to raise it)"
-            )
-        if min(w, h) < MIN_SIDE:
-            raise ImageError(
-                f"{path}: image too small ({w}x{h}; both sides must be at least {MIN_SIDE} pixels)"
-            )
+        check_size(path, *_full_size(raw), max_pixels)
         try:
             yield raw
         except (rawpy.LibRawError, OSError) as exc:
