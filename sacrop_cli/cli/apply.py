@@ -13,7 +13,7 @@ import click
 
 from sacrop_cli._lazy import lazy_module
 from sacrop_cli.cli.console import UI, level_from_flags
-from sacrop_cli.cli.options import SizeType, reports_errors, verbosity_options
+from sacrop_cli.cli.options import file_options, reports_errors, verbosity_options
 
 if TYPE_CHECKING:
     from sacrop_cli.run import apply as run_apply
@@ -52,21 +52,7 @@ naming the photo; the other photos are written. Exit status: 0 when every crop w
     help="Folder for the crop files.  [default: ./crops]",
 )
 @click.option("--overwrite", is_flag=True, help="Replace crop files that already exist.")
-@click.option(
-    "--format",
-    "fmt",
-    type=click.Choice(["jpeg", "png", "webp", "tiff"], case_sensitive=False),
-    help="Output format [default: the format of each photo; JPEG for HEIC, PNG for GIF].",
-)
-@click.option(
-    "--quality", type=click.IntRange(1, 100), default=95, show_default=True, help="JPEG/WebP."
-)
-@click.option(
-    "--max-size",
-    type=SizeType(),
-    default=None,
-    help="Shrink crops to fit in WxH pixels (ratio kept, never enlarged).",
-)
+@file_options
 @click.option(
     "--max-pixels",
     type=click.IntRange(min=1),
@@ -82,6 +68,7 @@ def apply(
     fmt: str | None,
     quality: int,
     max_size: tuple[int, int] | None,
+    background: str,
     max_pixels: int | None,
     quiet: bool,
     verbose: int,
@@ -93,6 +80,7 @@ def apply(
         format=fmt.lower() if fmt else None,
         quality=quality,
         max_size=max_size,
+        background=background,
         max_pixels=max_pixels,
     )
 

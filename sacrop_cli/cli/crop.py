@@ -17,8 +17,8 @@ from sacrop_cli._lazy import lazy_module
 from sacrop_cli.cli import crop_output, pipe
 from sacrop_cli.cli.console import UI, interrupts, level_from_flags, silence_stdout
 from sacrop_cli.cli.options import (
-    SizeType,
     faces_option,
+    file_options,
     hint_options,
     load_cropper,
     model_options,
@@ -53,14 +53,6 @@ _MAX_PIXELS_SHOWN = "200000000"
 def _check_preview(ctx: click.Context, param: click.Parameter, value: Path | None) -> Path | None:
     if value is not None and value.suffix.lower() not in (".html", ".htm", ".png"):
         raise click.BadParameter(f"{value}: the sheet's name must end in .html or .png", ctx, param)
-    return value
-
-
-def _check_background(ctx: click.Context, param: click.Parameter, value: str) -> str:
-    try:
-        encode.background_colour(value)
-    except ValueError as err:
-        raise click.BadParameter(str(err), ctx, param) from None
     return value
 
 
@@ -128,33 +120,7 @@ not exist (the others are still processed), 2 for invalid options, 130 when inte
     help="Keep the crops an earlier (interrupted) run wrote and make the missing "
     "ones; this is the default, the flag only says so.",
 )
-@click.option(
-    "--format",
-    "fmt",
-    type=click.Choice(["jpeg", "png", "webp", "tiff"], case_sensitive=False),
-    help="Output format [default: the format of each photo; JPEG for HEIC, PNG for GIF].",
-)
-@click.option(
-    "--quality",
-    type=click.IntRange(1, 100),
-    default=95,
-    show_default=True,
-    help="JPEG/WebP quality.",
-)
-@click.option(
-    "--max-size",
-    type=SizeType(),
-    default=None,
-    help="Shrink crops to fit in WxH pixels (ratio kept, never enlarged).",
-)
-@click.option(
-    "--background",
-    default="white",
-    show_default=True,
-    callback=_check_background,
-    metavar="COLOR",
-    help="Colour under the transparent pixels of crops written to JPEG (a name or #rrggbb).",
-)
+@file_options
 @click.option(
     "--manifest",
     type=click.Path(dir_okay=False, allow_dash=True, path_type=Path),

@@ -21,9 +21,11 @@ from sacrop_cli.ratios import Ratio, parse_ratio
 
 if TYPE_CHECKING:
     from sacrop_cli import api
+    from sacrop_cli.io import encode
     from sacrop_cli.model import registry
 else:
     api = lazy_module("sacrop_cli.api")
+    encode = lazy_module("sacrop_cli.io.encode")
     registry = lazy_module("sacrop_cli.model.registry")
 
 
@@ -323,3 +325,44 @@ def reports_errors(command: Callable[..., None]) -> Callable[..., None]:
             raise click.exceptions.Exit(130) from None
 
     return wrapper
+
+
+def _check_background(ctx: click.Context, param: click.Parameter, value: str) -> str:
+    try:
+        encode.background_colour(value)
+    except ValueError as err:
+        raise click.BadParameter(str(err), ctx, param) from None
+    return value
+
+
+def file_options(func: Any) -> Any:
+    """--format, --quality, --max-size and --background: how crop files are written (crop and
+    apply write them alike)."""
+    func = click.option(
+        "--background",
+        default="white",
+        show_default=True,
+        callback=_check_background,
+        metavar="COLOR",
+        help="Colour under the transparent pixels of crops written to JPEG (a name or #rrggbb).",
+    )(func)
+    func = click.option(
+        "--max-size",
+        type=SizeType(),
+        default=None,
+        help="Shrink crops to fit in WxH pixels (ratio kept, never enlarged).",
+    )(func)
+    func = click.option(
+        "--quality",
+        type=click.IntRange(1, 100),
+        default=95,
+        show_default=True,
+        help="JPEG/WebP quality.",
+    )(func)
+    func = click.option(
+        "--format",
+        "fmt",
+        type=click.Choice(["jpeg", "png", "webp", "tiff"], case_sensitive=False),
+        help="Output format [default: the format of each photo; JPEG for HEIC, PNG for GIF].",
+    )(func)
+    return func
