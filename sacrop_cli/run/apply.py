@@ -10,7 +10,6 @@ not of its ratio beyond pixel rounding fails with one line naming it; the others
 
 from __future__ import annotations
 
-import json
 import os
 from pathlib import Path
 from typing import Any
@@ -18,6 +17,7 @@ from typing import Any
 from sacrop_cli.errors import SacropError
 from sacrop_cli.io.imageio import open_for_analysis
 from sacrop_cli.io.inputs import InputScan
+from sacrop_cli.io.jsonl import json_lines
 from sacrop_cli.ratios import parse_ratio
 from sacrop_cli.run.job import CropJob
 from sacrop_cli.run.naming import Namer
@@ -35,20 +35,11 @@ def read_manifest(path: Path) -> tuple[dict[str, list[Any]], list[str]]:
     """Per photo (its ``source``), the crops its records list, in order; and an error per line
     that is not a record with a ``source`` and a list of ``crops``. SacropError when the file
     cannot be read."""
-    try:
-        lines = path.read_text(encoding="utf-8").splitlines()
-    except (OSError, UnicodeDecodeError) as err:
-        reason = getattr(err, "strerror", None) or err
-        raise SacropError(f"{path}: cannot read the manifest: {reason}") from None
     photos: dict[str, list[Any]] = {}
     errors = []
-    for number, line in enumerate(lines, start=1):
-        if not line.strip():
-            continue
-        try:
-            record = json.loads(line)
-        except json.JSONDecodeError as err:
-            errors.append(f"{path}:{number}: not JSON ({err})")
+    for number, record, not_json in json_lines(path, "manifest"):
+        if not_json is not None:
+            errors.append(f"{path}:{number}: not JSON ({not_json})")
             continue
         source = record.get("source") if isinstance(record, dict) else None
         crops = record.get("crops") or [] if isinstance(record, dict) else None

@@ -11,12 +11,11 @@ others still steer their photos.
 
 from __future__ import annotations
 
-import json
 from collections.abc import Iterable
 from pathlib import Path
 
-from sacrop_cli.errors import SacropError
 from sacrop_cli.hints import Hints
+from sacrop_cli.io.jsonl import json_lines
 from sacrop_cli.io.storage import is_uri
 
 
@@ -30,21 +29,12 @@ def read_hints_file(path: Path, photos: Iterable[Path | str]) -> tuple[dict[str,
     given), and a warning per line left out. Two lines of one photo add up. SacropError when
     the file cannot be read."""
     by_key = {_key(str(p)): str(p) for p in photos}
-    try:
-        lines = path.read_text(encoding="utf-8").splitlines()
-    except (OSError, UnicodeDecodeError) as err:
-        reason = getattr(err, "strerror", None) or err
-        raise SacropError(f"{path}: cannot read the hints file: {reason}") from None
     found: dict[str, Hints] = {}
     warnings = []
-    for number, line in enumerate(lines, start=1):
-        if not line.strip():
-            continue
+    for number, obj, not_json in json_lines(path, "hints file"):
         where = f"{path}:{number}"
-        try:
-            obj = json.loads(line)
-        except json.JSONDecodeError as err:
-            warnings.append(f"{where}: not JSON ({err}); line ignored")
+        if not_json is not None:
+            warnings.append(f"{where}: not JSON ({not_json}); line ignored")
             continue
         try:
             hints = Hints.from_json(obj)

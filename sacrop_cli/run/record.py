@@ -30,11 +30,11 @@ chosen, its ``score`` the picked rank's (a drawn box keeps the score of the one 
 
 from __future__ import annotations
 
-import json
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Literal, TypedDict
 
 from sacrop_cli.errors import SacropError
+from sacrop_cli.io.jsonl import json_lines
 from sacrop_cli.search import Crop
 
 if TYPE_CHECKING:
@@ -175,19 +175,8 @@ def from_row(row: dict[str, Any]) -> PhotoRecord:
 
 def read_records(path: Path | str) -> list[PhotoRecord]:
     """The records of a manifest (JSON Lines); SacropError names the file and the bad line."""
-    try:
-        lines = Path(path).read_text(encoding="utf-8").splitlines()
-    except (OSError, UnicodeDecodeError) as err:
-        reason = err.strerror if isinstance(err, OSError) and err.strerror else "not UTF-8 text"
-        raise SacropError(f"{path}: cannot read the manifest: {reason}") from None
     records = []
-    for number, line in enumerate(lines, start=1):
-        if not line.strip():
-            continue
-        try:
-            record = json.loads(line)
-        except ValueError:
-            record = None
+    for number, record, _ in json_lines(path, "manifest"):
         if (
             not isinstance(record, dict)
             or not isinstance(record.get("crops"), list)

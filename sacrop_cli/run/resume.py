@@ -10,12 +10,13 @@ photo's shape), is analysed again, as before; its existing crops are still kept.
 
 from __future__ import annotations
 
-import json
 import os
 from collections.abc import Mapping
 from pathlib import Path
 
+from sacrop_cli.errors import SacropError
 from sacrop_cli.io.encode import output_name
+from sacrop_cli.io.jsonl import json_lines
 from sacrop_cli.ratios import parse_ratio
 from sacrop_cli.run.job import CropJob
 from sacrop_cli.run.naming import OutputPlan
@@ -33,12 +34,12 @@ def previous_records(manifest: Path | None) -> dict[str, PhotoRecord]:
     if manifest is None:
         return records
     try:
-        with open(manifest, encoding="utf-8") as fh:
-            for line in fh:
-                record = json.loads(line)
-                if isinstance(record, dict) and isinstance(record.get("source"), str):
-                    records[record["source"]] = record  # type: ignore[assignment]
-    except (OSError, ValueError):
+        for _, record, not_json in json_lines(manifest, "manifest"):
+            if not_json is not None:
+                return {}
+            if isinstance(record, dict) and isinstance(record.get("source"), str):
+                records[record["source"]] = record
+    except SacropError:
         return {}
     return records
 
