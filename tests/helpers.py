@@ -9,8 +9,9 @@ import hashlib
 import io
 import os
 import re
+from collections.abc import Iterator
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 import piexif
@@ -395,3 +396,24 @@ def make_dng(
     dng.write()
     Path(path).write_bytes(data)
     return Path(path)
+
+
+@contextlib.contextmanager
+def serving(records: list, manifest: Path) -> Iterator[Any]:
+    """A review server on a free port over ``records`` (saved to ``manifest`` first), in a
+    thread; shut down on leaving."""
+    import threading
+
+    from sacrop_cli.viz.review import ReviewServer, serve
+    from sacrop_cli.viz.review_records import ReviewSession
+
+    session = ReviewSession(manifest, records)
+    session.save()
+    server = ReviewServer(session)
+    thread = threading.Thread(target=serve, args=(server,))
+    thread.start()
+    try:
+        yield server
+    finally:
+        server.shutdown()
+        thread.join()

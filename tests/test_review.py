@@ -7,18 +7,17 @@ import http.client
 import io
 import json
 import shutil
-import threading
 from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
-from helpers import EXAMPLES, leftovers, read_jsonl
+from helpers import EXAMPLES, leftovers, read_jsonl, serving
 from PIL import Image
 
 from sacrop_cli.errors import SacropError
 from sacrop_cli.run.record import new_record
-from sacrop_cli.viz.review import THUMB_SIDE, ReviewServer, serve
-from sacrop_cli.viz.review_records import ReviewSession, review_form
+from sacrop_cli.viz.review import THUMB_SIDE, ReviewServer
+from sacrop_cli.viz.review_records import review_form
 
 
 def record(source: Path, size: tuple[int, int]) -> dict:
@@ -46,14 +45,8 @@ def served(tmp_path: Path) -> Iterator[ReviewServer]:
         record(photos / "picos.jpg", (1600, 1200)),
         record(photos / "coffee.jpg", (600, 400)),
     ]
-    session = ReviewSession(tmp_path / "review.jsonl", records)
-    session.save()
-    server = ReviewServer(session)
-    thread = threading.Thread(target=serve, args=(server,))
-    thread.start()
-    yield server
-    server.shutdown()
-    thread.join()
+    with serving(records, tmp_path / "review.jsonl") as server:
+        yield server
 
 
 def request(

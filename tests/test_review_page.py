@@ -6,16 +6,15 @@ can be run on it as it is."""
 from __future__ import annotations
 
 import shutil
-import threading
 from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
-from helpers import EXAMPLES, read_jsonl
+from helpers import EXAMPLES, read_jsonl, serving
 
 from sacrop_cli.io.inputs import scan_inputs
-from sacrop_cli.viz.review import ReviewServer, serve
-from sacrop_cli.viz.review_records import ReviewSession, analyse, plan
+from sacrop_cli.viz.review import ReviewServer
+from sacrop_cli.viz.review_records import analyse, plan
 
 CHROMIUM, CHROMEDRIVER = Path("/usr/bin/chromium"), Path("/usr/bin/chromedriver")
 # nothing downloaded, nothing phoned home: Selenium Manager is never asked for a driver
@@ -68,14 +67,8 @@ def reviewed(tmp_path: Path, distance_cropper) -> Iterator[ReviewServer]:
         ("4:3",),
         choices=3,
     )
-    session = ReviewSession(tmp_path / "review.jsonl", records)
-    session.save()
-    server = ReviewServer(session)
-    thread = threading.Thread(target=serve, args=(server,))
-    thread.start()
-    yield server
-    server.shutdown()
-    thread.join()
+    with serving(records, tmp_path / "review.jsonl") as server:
+        yield server
 
 
 def wait_saved(driver, count: int) -> None:
