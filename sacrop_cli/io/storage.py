@@ -18,13 +18,11 @@ from sacrop_cli.errors import OutputError, SacropError, one_line
 from sacrop_cli.io.atomic import exists_error, temp_name, temp_target
 from sacrop_cli.io.encode import save_crop
 from sacrop_cli.io.inputs import SUPPORTED_EXTENSIONS, InputScan, scan_inputs
+from sacrop_cli.io.photo import Photo
 from sacrop_cli.io.xmp import write_sidecar
 
 if TYPE_CHECKING:
     from pyarrow.fs import FileSystem
-
-    from sacrop_cli.io.imageio import Photo
-    from sacrop_cli.io.inputs import InputScan
 
 _SCHEME = re.compile(r"[A-Za-z][A-Za-z0-9+.-]*://")
 
