@@ -10,6 +10,7 @@ import click
 
 from sacrop_cli._lazy import lazy_module
 from sacrop_cli.cli.console import UI, level_from_flags
+from sacrop_cli.cli.learn import eval_reviews
 from sacrop_cli.cli.options import faces_option, model_options, reports_errors
 
 if TYPE_CHECKING:
@@ -31,6 +32,14 @@ _dir = click.Path(exists=True, file_okay=False, path_type=Path)
     help="FCDB-style folder (images + cropping_*_set.json [+ ranking_annotation.json]).",
 )
 @click.option("--gaicd", type=_dir, help="GAICD folder (original or JSON layout).")
+@click.option(
+    "--reviews",
+    type=click.Path(exists=True, dir_okay=False, path_type=Path),
+    multiple=True,
+    metavar="FILE",
+    help="`sacrop review` manifests: how often rank 1 is the crop the person chose "
+    "(JSON on standard output).",
+)
 @click.option(
     "--split",
     type=click.Choice(["test", "train", "all"]),
@@ -66,6 +75,7 @@ _dir = click.Path(exists=True, file_okay=False, path_type=Path)
 def evaluate(
     fcdb,
     gaicd,
+    reviews,
     split,
     weights,
     engine,
@@ -91,10 +101,15 @@ def evaluate(
     Examples:
       sacrop eval --fcdb data/fcdb-test --json fcdb.json
       sacrop eval --gaicd GAICD/ --split test
+      sacrop eval --reviews review.jsonl --weights mine.pt
     """
     ui = UI(level_from_flags(quiet, verbose))
-    if bool(gaicd) == bool(fcdb):
-        raise click.UsageError("give exactly one of --fcdb DIR or --gaicd DIR")
+    if bool(gaicd) + bool(fcdb) + bool(reviews) != 1:
+        raise click.UsageError("give exactly one of --fcdb DIR, --gaicd DIR or --reviews FILE")
+    if reviews:
+        chosen = dict(weights=weights, device=device, engine=engine, faces=faces)
+        eval_reviews(ui, reviews, {**chosen, "precision": precision}, json_out)
+        return
     from rich.console import Console
     from rich.table import Table
 

@@ -30,10 +30,11 @@ from sacrop_cli.ratios import Ratio
 if TYPE_CHECKING:
     from sacrop_cli.io import inputs
     from sacrop_cli.viz import review as server
-    from sacrop_cli.viz import review_records
+    from sacrop_cli.viz import review_order, review_records
 else:
     inputs = lazy_module("sacrop_cli.io.inputs")
     server = lazy_module("sacrop_cli.viz.review")
+    review_order = lazy_module("sacrop_cli.viz.review_order")
     review_records = lazy_module("sacrop_cli.viz.review_records")
 
 REVIEW_HELP = """Look at the crops of photos in the browser and correct them.
@@ -49,6 +50,7 @@ then `sacrop apply FILE` writes the crops chosen.
 Examples:
   sacrop review photos/ -r 4:3 --manifest review.jsonl
   sacrop review photos/ -r 4:3 -r 1:1 -k 5 --manifest review.jsonl --port 8765 --no-browser
+  sacrop review photos/ --order uncertain --weights mine.pt --manifest next.jsonl
 """
 
 
@@ -78,6 +80,14 @@ Examples:
     help="Port on 127.0.0.1; 0 takes a free one.",
 )
 @click.option("--no-browser", is_flag=True, help="Print the address only; open no browser.")
+@click.option(
+    "--order",
+    type=click.Choice(["name", "uncertain"]),
+    default="name",
+    show_default=True,
+    help="The photos' order: as given, or those whose rank 1 and rank 2 scored closest first "
+    "(the choices that teach `train --reviews` most).",
+)
 @model_options
 @faces_option
 @verbosity_options
@@ -89,6 +99,7 @@ def review(
     manifest: Path,
     port: int,
     no_browser: bool,
+    order: str,
     weights: str | None,
     engine: str,
     device: str,
@@ -125,6 +136,7 @@ def review(
             top_k,
             on_progress=show,
         )
+    records = review_order.ordered(records, order)
     session = review_records.ReviewSession(manifest, records, plan.others)
     session.save()
     httpd = server.ReviewServer(session, port)

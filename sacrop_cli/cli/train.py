@@ -13,6 +13,7 @@ import click
 
 from sacrop_cli._lazy import lazy_module
 from sacrop_cli.cli.console import QUIET, UI, level_from_flags
+from sacrop_cli.cli.learn import review_train_options, train_reviews
 from sacrop_cli.cli.options import (
     reports_errors,
     verbosity_options,
@@ -76,6 +77,7 @@ def _val_split(value: str) -> str:
     required=True,
     help="Checkpoint to write (best validation epoch, float16).",
 )
+@review_train_options
 @click.option(
     "--epochs",
     type=click.IntRange(1),
@@ -228,6 +230,9 @@ def train(
     limit,
     device,
     nproc,
+    reviews,
+    val_reviews,
+    init,
     quiet,
     verbose,
 ) -> None:
@@ -247,8 +252,15 @@ def train(
       sacrop train --fcdb data/fcdb-train --limit 50 --epochs 1 -o try.pt     a quick try
       sacrop train --gaicd GAICD/ --val-split test --epochs 20 --device cuda -o gaicd.pt
       sacrop train --fcdb data/fcdb-train --nproc 2 -o my.pt                  two processes
+      sacrop train --reviews review.jsonl -o mine.pt                        learn your taste
     """
     ui = UI(level_from_flags(quiet, verbose))
+    if reviews and not (gaicd or fcdb):
+        factory.require_torch("sacrop train")
+        train_reviews(ui, reviews, val_reviews, init, out, seed, _TrainReporter(ui))
+        return
+    if val_reviews or init or reviews:
+        raise click.UsageError("--reviews with --fcdb or --gaicd is not supported yet")
     if bool(gaicd) == bool(fcdb):
         raise click.UsageError("give exactly one of --gaicd DIR or --fcdb DIR")
     if fcdb and val_split == "test":
