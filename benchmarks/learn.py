@@ -24,6 +24,8 @@ import json
 from collections.abc import Callable
 from pathlib import Path
 
+import torch
+
 from sacrop_cli.api import Cropper
 from sacrop_cli.boxes import box_iou
 from sacrop_cli.io.inputs import scan_inputs
@@ -58,7 +60,7 @@ def analyse(paths: list[Path], weights: str | None) -> list[PhotoRecord]:
     """The records `sacrop review PATHS -k 3` analyses (free ratio)."""
     scan = scan_inputs(paths)
     plan = review_records.plan(scan, [], ["any"])
-    return review_records.analyse(lambda: Cropper(weights), plan, scan, ["any"], K)
+    return review_records.analyse(lambda: Cropper(weights, threads=1), plan, scan, ["any"], K)
 
 
 def offered(record: PhotoRecord) -> list[list[int]]:
@@ -95,6 +97,7 @@ def main() -> None:
     ap.add_argument("--tastes", nargs="+", default=[*TASTES, "fcdb"])
     ap.add_argument("--orders", nargs="+", default=["name", "uncertain"])
     args = ap.parse_args()
+    torch.set_num_threads(1)  # one thread each: a shared machine's cores are not waited for
     args.work.mkdir(parents=True, exist_ok=True)
 
     meta = read_meta(resolve_weights(None, kind="torch", allow_download=False))
@@ -165,7 +168,7 @@ def _run(args, taste, order, n, pool, val, val_records, base_others, cache) -> d
 
 
 def _fcdb_iou(weights: str | None, samples: list) -> float:
-    return round(evaluate_fcdb(Cropper(weights), samples).summary["iou"], 4)
+    return round(evaluate_fcdb(Cropper(weights, threads=1), samples).summary["iou"], 4)
 
 
 def _cached(path: Path, make: Callable[[], list]) -> list:

@@ -1,14 +1,15 @@
-"""Learning a person's taste from their reviews, in minutes on a CPU: the backbone and the
-activation maps stay as trained, each reviewed photo's features are computed once, and only the
-crop heads (content, spatial encoder, embedding, regression) move, from the base weights.
+"""Learning a person's taste from their reviews, in minutes on a CPU: the backbone, the
+activation maps, the content and the spatial-aware features stay as trained, so each reviewed
+photo's crops are encoded once, and only the layers that weigh those features (the embedding and
+the regression) move, from the base weights.
 
 Two terms per photo:
 
 - the review pairs (:mod:`sacrop_cli.train.reviews`): a logistic loss on the score difference,
   better minus worse, so the person's choice climbs above what sacrop proposed;
 - keeping the rest of the judgment: the base network's own scores of the photo's other
-  candidates (its GAIC grid and the ranks offered) as targets (Smooth L1), so that a few reviews
-  move rank 1 toward the taste without unlearning composition.
+  candidates (its GAIC grid) as targets (Smooth L1), so that a few reviews move rank 1 toward
+  the taste without unlearning composition.
 
 Nothing is written until the weights are learned: Ctrl-C leaves no checkpoint, a finished run
 one written whole (:func:`sacrop_cli.model.checkpoint.save_checkpoint`).
@@ -17,7 +18,6 @@ one written whole (:func:`sacrop_cli.model.checkpoint.save_checkpoint`).
 from __future__ import annotations
 
 import math
-from collections.abc import Callable
 from dataclasses import asdict, dataclass
 from pathlib import Path
 
@@ -31,73 +31,58 @@ from sacrop_cli.errors import SacropError
 from sacrop_cli.io.imageio import open_for_analysis
 from sacrop_cli.model.checkpoint import Checkpoint, make_meta, save_checkpoint
 from sacrop_cli.model.format import DEFAULT_INPUT
-from sacrop_cli.model.network import CropScorer, ImageFeatures, build_scorer
+from sacrop_cli.model.network import CropScorer, build_scorer
 from sacrop_cli.model.preprocess import boxes_to_rois, image_to_array, input_size
-from sacrop_cli.train.reviews import ReviewedPhoto, photo_problem
+from sacrop_cli.train.reviews import NothingToLearn, ReviewedPhoto, photo_problem
 from sacrop_cli.train.trainer import Reporter
 
-#: The modules a review fine-tunes; the rest (backbone, map reduction, attention) stays.
-TUNED = ("content.", "spatial.encoder.", "embed.", "regress.")
+#: The layers a review fine-tunes; the rest stays as the base weights have it.
+TUNED = ("embed.", "regress.")
 
 
 @dataclass
 class FinetuneConfig:
     """Every choice of learning from reviews; stored in the checkpoint's metadata."""
 
-    epochs: int = 40
+    epochs: int = 60
     lr: float = 1e-3
     photos_per_step: int = 8
     pair_scale: float = 4.0  # logistic loss on scale * (better - worse), normalised MOS units
-    keep_weight: float = 1.0  # weight of the base scores kept on the other candidates
-    keep_crops: int = 32  # candidates per photo and step whose base scores are kept
+    keep_weight: float = 0.1  # weight of the base scores kept on the other candidates
     seed: int = 0
 
 
 @dataclass
 class ReviewItem:
-    """A reviewed photo ready for the heads: its features and boxes in network pixels."""
+    """A reviewed photo's crops, encoded up to the tuned layers: the grid candidates first,
+    then the boxes of the pairs."""
 
     name: str
-    feats: ImageFeatures
-    better: Tensor  # [P, 4]
-    worse: Tensor  # [P, 4]
-    keep: Tensor  # [N, 4] other candidates
-    keep_scores: Tensor  # [N] the base network's scores of them
-
-
-def _rois(boxes: Tensor) -> Tensor:
-    return torch.cat([torch.zeros(len(boxes), 1), boxes], 1)
-
-
-def _scores(model: CropScorer, feats: ImageFeatures, boxes: Tensor) -> Tensor:
-    return model.score_embeddings(model.embed_crops(feats, _rois(boxes)))
+    fused: Tensor  # [K, D] content and spatial-aware features, the embedding's input
+    base: Tensor  # [K] the base network's scores
+    n_grid: int
+    better: Tensor  # [P] indices of the better boxes
+    worse: Tensor  # [P]
 
 
 @torch.no_grad()
-def prepare(model: CropScorer, photo: ReviewedPhoto, cache: dict | None = None) -> ReviewItem | str:
+def prepare(
+    model: CropScorer, photo: ReviewedPhoto, cache: dict | None = None
+) -> ReviewItem | str:
     """The item of one photo, or why it is skipped ("missing", "size changed"). ``cache`` keeps
-    the photo's features and base scores for another learning from the same weights."""
-    key = (str(photo.source), tuple(photo.size), tuple(photo.offered))
-    if cache is not None and key in cache:
-        found = cache[key]
-    else:
+    photos' features for another learning from the same weights."""
+    key = (str(photo.source), tuple(photo.size))
+    if cache is None or key not in cache:
         found = _encode(model, photo)
-        if cache is not None:
-            cache[key] = found
-    if isinstance(found, str):
-        return found
-    feats, to_net, keep, keep_scores = found
-    return ReviewItem(
-        str(photo.source),
-        feats,
-        to_net([p.better for p in photo.pairs]),
-        to_net([p.worse for p in photo.pairs]),
-        keep,
-        keep_scores,
-    )
+        if cache is None:
+            return found if isinstance(found, str) else _item(model, photo, found)
+        cache[key] = found
+    found = cache[key]
+    return found if isinstance(found, str) else _item(model, photo, found)
 
 
 def _encode(model: CropScorer, photo: ReviewedPhoto) -> tuple | str:
+    """The photo's features and size, or why it cannot be read."""
     try:
         image, full = open_for_analysis(photo.source, DEFAULT_INPUT["short_side"])
     except (SacropError, OSError):
@@ -107,41 +92,52 @@ def _encode(model: CropScorer, photo: ReviewedPhoto) -> tuple | str:
         return problem
     net = input_size(*full, DEFAULT_INPUT)
     x = torch.from_numpy(image_to_array(image, net, DEFAULT_INPUT))[None]
-    feats = model.features(x)
-
-    def to_net(boxes: list) -> Tensor:
-        arr = np.asarray(boxes, np.float32).reshape(-1, 4)
-        return torch.from_numpy(boxes_to_rois(arr, full, net)[:, 1:]).float()
-
-    keep = to_net([*gaic_grid(*full).tolist(), *photo.offered])
-    return feats, to_net, keep, _scores(model, feats, keep).clone()
+    return model.features(x), full, net
 
 
-def photo_loss(
-    model: CropScorer, item: ReviewItem, cfg: FinetuneConfig, rng: np.random.Generator
-) -> dict[str, Tensor]:
-    """The two terms of one photo (see the module docstring)."""
-    pick = torch.as_tensor(
-        rng.choice(len(item.keep), size=min(len(item.keep), cfg.keep_crops), replace=False)
+def _item(model: CropScorer, photo: ReviewedPhoto, found: tuple) -> ReviewItem:
+    feats, full, net = found
+    grid = gaic_grid(*full).tolist()
+    boxes = list(dict.fromkeys(b for p in photo.pairs for b in (p.better, p.worse)))
+    index = {b: len(grid) + i for i, b in enumerate(boxes)}
+    arr = np.asarray([*grid, *boxes], np.float32).reshape(-1, 4)
+    rois = torch.from_numpy(boxes_to_rois(arr, full, net)).float()
+    fused = model.fused_parts(*model.crop_parts(feats, rois))
+    return ReviewItem(
+        str(photo.source),
+        fused,
+        model.score_embeddings(model.embed(fused)),
+        len(grid),
+        torch.as_tensor([index[p.better] for p in photo.pairs], dtype=torch.long),
+        torch.as_tensor([index[p.worse] for p in photo.pairs], dtype=torch.long),
     )
-    n = len(item.better)
-    boxes = torch.cat([item.better, item.worse, item.keep[pick]])
-    scores = _scores(model, item.feats, boxes)
-    out = {"keep": cfg.keep_weight * F.smooth_l1_loss(scores[2 * n :], item.keep_scores[pick])}
-    if n:
-        gap = scores[:n] - scores[n : 2 * n]
-        out["pairs"] = F.softplus(-cfg.pair_scale * gap).mean()
+
+
+def batch_loss(
+    model: CropScorer, items: list[ReviewItem], cfg: FinetuneConfig
+) -> dict[str, Tensor]:
+    """The two terms (see the module docstring), each the mean over the photos of ``items``,
+    whose crops are scored in one pass."""
+    scores = model.score_embeddings(model.embed(torch.cat([i.fused for i in items])))
+    keep, pairs, start = [], [], 0
+    for item in items:
+        own = scores[start : start + len(item.fused)]
+        start += len(item.fused)
+        keep.append(F.smooth_l1_loss(own[: item.n_grid], item.base[: item.n_grid]))
+        if len(item.better):
+            gap = own[item.better] - own[item.worse]
+            pairs.append(F.softplus(-cfg.pair_scale * gap).mean())
+    out = {"keep": cfg.keep_weight * torch.stack(keep).mean()}
+    if pairs:
+        out["pairs"] = torch.stack(pairs).sum() / len(items)
     return out
 
 
 def tune(
-    model: CropScorer,
-    items: list[ReviewItem],
-    cfg: FinetuneConfig,
-    on_step: Callable[[dict[str, float]], None] | None = None,
+    model: CropScorer, items: list[ReviewItem], cfg: FinetuneConfig, reporter: Reporter
 ) -> CropScorer:
-    """Fine-tune ``model``'s heads on ``items``, in place (eval mode: no dropout, the features
-    fixed); returns it."""
+    """Fine-tune ``model``'s :data:`TUNED` layers on ``items``, in place (eval mode: no
+    dropout); returns it."""
     torch.manual_seed(cfg.seed)
     rng = np.random.default_rng(cfg.seed)
     params = []
@@ -151,19 +147,16 @@ def tune(
             params.append(p)
     optimizer = torch.optim.Adam(params, lr=cfg.lr)
     model.eval()
+    reporter.stage("learning", cfg.epochs * math.ceil(len(items) / cfg.photos_per_step))
     for _ in range(cfg.epochs):
         order = rng.permutation(len(items))
         for start in range(0, len(order), cfg.photos_per_step):
             batch = order[start : start + cfg.photos_per_step]
-            parts: dict[str, Tensor] = {}
-            for idx in batch:
-                for key, value in photo_loss(model, items[idx], cfg, rng).items():
-                    parts[key] = parts.get(key, 0) + value / len(batch)
+            parts = batch_loss(model, [items[i] for i in batch], cfg)
             optimizer.zero_grad(set_to_none=True)
             sum(parts.values()).backward()
             optimizer.step()
-            if on_step:
-                on_step({k: float(v.detach()) for k, v in parts.items()})
+            reporter.advance({k: float(v.detach()) for k, v in parts.items()})
     for p in model.parameters():
         p.requires_grad = False
     return model
@@ -203,9 +196,8 @@ def learn(
             items.append(got)
         rep.advance()
     if not any(len(i.better) for i in items):
-        raise SacropError("nothing to learn: no reviewed photo left with a choice to learn from")
-    rep.stage("learning", cfg.epochs * math.ceil(len(items) / cfg.photos_per_step))
-    tune(model, items, cfg, rep.advance)
+        raise NothingToLearn("nothing to learn: no reviewed photo left with a choice to learn from")
+    tune(model, items, cfg, rep)
     n_pairs = sum(len(i.better) for i in items)
     training = {
         "kind": "reviews",
