@@ -92,7 +92,7 @@ def train_reviews(
     ui.print(f"wrote {summary['graph']} (the ONNX graph `sacrop crop` runs)")
     if "after" in summary:
         ui.print(
-            f"held back {summary['held_back']} reviewed photo(s): rank 1 is the crop chosen in "
+            f"checked on {summary['checked']} reviewed photo(s): rank 1 is the crop chosen in "
             f"{_percent(summary['before'])} before, {_percent(summary['after'])} after"
         )
 

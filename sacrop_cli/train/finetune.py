@@ -5,8 +5,10 @@ the regression) move, from the base weights.
 
 Two terms per photo:
 
-- the review pairs (:mod:`sacrop_cli.train.reviews`): a logistic loss on the score difference,
-  better minus worse, so the person's choice climbs above what sacrop proposed;
+- the review pairs (:mod:`sacrop_cli.train.reviews`): a hinge on the score difference, better
+  minus worse, so the person's choice climbs above what sacrop proposed by a margin; a pair
+  already ordered so (a confirmation of what sacrop proposed, mostly) changes nothing, which
+  keeps a reviewer who accepts everything from moving the weights;
 - keeping the rest of the judgment: the base network's own scores of the photo's other
   candidates (its GAIC grid) as targets (Smooth L1), so that a few reviews move rank 1 toward
   the taste without unlearning composition.
@@ -44,10 +46,10 @@ TUNED = ("embed.", "regress.")
 class FinetuneConfig:
     """Every choice of learning from reviews; stored in the checkpoint's metadata."""
 
-    epochs: int = 60
+    epochs: int = 20
     lr: float = 1e-3
     photos_per_step: int = 8
-    pair_scale: float = 4.0  # logistic loss on scale * (better - worse), normalised MOS units
+    margin: float = 0.1  # of the hinge on the pairs, normalised MOS units (the base's delta)
     keep_weight: float = 0.1  # weight of the base scores kept on the other candidates
     seed: int = 0
 
@@ -126,7 +128,7 @@ def batch_loss(
         keep.append(F.smooth_l1_loss(own[: item.n_grid], item.base[: item.n_grid]))
         if len(item.better):
             gap = own[item.better] - own[item.worse]
-            pairs.append(F.softplus(-cfg.pair_scale * gap).mean())
+            pairs.append(torch.clamp(cfg.margin - gap, min=0).mean())
     out = {"keep": cfg.keep_weight * torch.stack(keep).mean()}
     if pairs:
         out["pairs"] = torch.stack(pairs).sum() / len(items)

@@ -57,8 +57,10 @@ def train_from_reviews(
     description = {
         "command": run.command,
         "base": {"name": base_path.name, "sha256": sha256_file(base_path)},
-        "reviews": {"files": reviews.files, **reviews.counts(), "held_back": len(held)},
-        "data": {**base_data, "reviewed_names": sorted(p.source.name for p in learn_on)},
+        "reviews": {"files": reviews.files, **reviews.counts(), "checked": len(held)},
+        # the base's data (the photos it was trained and validated on), not the reviewed
+        # photos' names: the checkpoint stays no larger than the shipped one
+        "data": base_data,
     }
     learned = learn(base, learn_on, run.cfg, run.out, description, rep, cache)
     for reason, count in learned.skipped.items():
@@ -70,7 +72,7 @@ def train_from_reviews(
         "photos": learned.n_photos,
         "pairs": learned.n_pairs,
         "skipped": learned.skipped,
-        "held_back": len(held),
+        "checked": len(held),
     }
     if held and run.check:
         rep.stage("checking on the held-back photos", 2 * len(held))
