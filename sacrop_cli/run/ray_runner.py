@@ -109,7 +109,7 @@ class CropWorker:
         folder = source.parent.relative_to(root) if root else "."
         fmt = self.job.format
         ext = FORMAT_EXTENSIONS[fmt] if fmt else known_crop_extension(source)
-        return OutputPlan(join(self.out_dir, folder), source.name, ext)
+        return OutputPlan(join(self.out_dir, folder), source.name, ext, str(folder))
 
     def _local(self, row: dict[str, Any], folder: Path) -> tuple[Path, SacropError | None]:
         """The file to read the photo from (its own path, or a copy in ``folder``), and why

@@ -246,6 +246,7 @@ def finish_photo(
     why: the run then stops."""
     warnings: list[str] = []
     stop = None
+    record["folder"] = plan.sub
     if crops is not None:
         try:
             _save_photo(record, warnings, path, plan, crops, writer, job, decoded)
