@@ -925,3 +925,26 @@ def test_links_up_the_tree_warn_and_hidden_entries_show_at_v(use_random_weights,
         shown.stderr
     )
     assert f"{photos / '.DS_Store'}: hidden, skipped" in shown.stderr
+
+
+def test_a_sidecar_nested_too_deep_fails_its_photo_alone(tmp_path):
+    """Issue 32, item 4: the later photos get their sidecars and the manifest is written."""
+    photos, out = tmp_path / "photos", tmp_path / "out"
+    photos.mkdir()
+    out.mkdir()
+    for name in ("a.jpg", "b.jpg"):
+        writable_copy(EXAMPLES / "coffee.jpg", photos / name)
+    deep = "<a>" * 1000 + "</a>" * 1000
+    (out / "a.xmp").write_text(
+        '<x:xmpmeta xmlns:x="adobe:ns:meta/"><rdf:RDF xmlns:rdf="http://www.w3.org/1999/02/22'
+        f'-rdf-syntax-ns#"><rdf:Description rdf:about="">{deep}</rdf:Description></rdf:RDF>'
+        "</x:xmpmeta>"
+    )
+    manifest = tmp_path / "m.jsonl"
+    result = run("crop", photos, "-r", "4:3", "-o", out, "--xmp-only", "--manifest", manifest)
+    assert result.exit_code == 1
+    message = f"{photos / 'a.jpg'}: {out / 'a.xmp'}: not used: elements nested more than 100 deep"
+    assert f"error: {message}\n" in result.stderr
+    a, b = read_jsonl(manifest)
+    assert (a["status"], b["status"], b["sidecar"]) == ("error", "ok", str(out / "b.xmp"))
+    assert (out / "b.xmp").is_file()

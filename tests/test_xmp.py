@@ -10,6 +10,7 @@ from helpers import exiftool
 from PIL import Image, ImageOps
 
 from sacrop_cli.errors import OutputError
+from sacrop_cli.io import xmp
 from sacrop_cli.io.xmp import (
     Region,
     SidecarError,
@@ -306,3 +307,88 @@ def test_impossible_boxes_and_orientations_are_refused(tmp_path: Path) -> None:
             regions=[],
         )
     assert os.listdir(tmp_path) == []
+
+
+def xmp_packet(inner: str = "") -> bytes:
+    return (
+        '<x:xmpmeta xmlns:x="adobe:ns:meta/"><rdf:RDF '
+        'xmlns:rdf="http://www.w3.org/1999/02/22-rdf-syntax-ns#">'
+        f'<rdf:Description rdf:about="">{inner}</rdf:Description></rdf:RDF></x:xmpmeta>'
+    ).encode()
+
+
+def test_a_sidecar_nested_too_deep_is_one_line_and_left_alone(tmp_path: Path) -> None:
+    """Issue 32, item 4: 1,000 nested elements were a RecursionError that stopped the batch."""
+    path = tmp_path / "a.xmp"
+    content = xmp_packet("<a>" * 1000 + "</a>" * 1000)
+    path.write_bytes(content)
+    with pytest.raises(SidecarError) as caught:
+        write_sidecar(path, size=SIZE, orientation=1, develop_crop=(0, 0, 4, 3), regions=REGIONS)
+    assert str(caught.value) == f"{path}: not used: elements nested more than 100 deep"
+    assert path.read_bytes() == content
+    path.write_bytes(xmp_packet("<a>" * 90 + "</a>" * 90))  # deep, but within the limit
+    write_sidecar(path, size=SIZE, orientation=1, develop_crop=(0, 0, 4, 3), regions=REGIONS)
+    assert read_crop(path)["crop"]["CropRight"] == 0.01
+
+
+def test_a_sidecar_too_large_is_one_line_and_left_alone(tmp_path: Path, monkeypatch) -> None:
+    """Issue 32, item 7: sidecar size is capped (a 100 MB attribute never parsed)."""
+    monkeypatch.setattr(xmp, "MAX_SIDECAR_BYTES", 1000)
+    path = tmp_path / "a.xmp"
+    content = xmp_packet(f'<xmp:Label xmlns:xmp="http://ns.adobe.com/xap/1.0/">{"x" * 1000}'
+                         "</xmp:Label>")  # fmt: skip
+    path.write_bytes(content)
+    with pytest.raises(SidecarError) as caught:
+        read_crop(path)
+    assert str(caught.value) == (
+        f"{path}: not used: {len(content):,} bytes, more than the 1,000 a sidecar may have"
+    )
+
+
+def test_a_sidecar_is_parsed_in_one_piece(tmp_path: Path, monkeypatch) -> None:
+    """Issue 32, item 7: expat scans a token split across pieces again at each piece, so a huge
+    attribute fed in pieces takes time growing with its square: one feed of the whole file."""
+    fed = []
+
+    class Counting(xmp.SafeET.DefusedXMLParser):
+        def feed(self, data):
+            fed.append(len(data))
+            return super().feed(data)
+
+    monkeypatch.setattr(xmp.SafeET, "DefusedXMLParser", Counting)
+    path = tmp_path / "a.xmp"
+    content = xmp_packet(f'<a xmlns="urn:a" b="{"x" * 3_000_000}"/>')
+    path.write_bytes(content)
+    write_sidecar(path, size=SIZE, orientation=1, develop_crop=(0, 0, 4, 3), regions=REGIONS)
+    assert fed == [len(content)]
+    assert b'b="' + b"x" * 3_000_000 + b'"' in path.read_bytes()
+
+
+def test_a_linked_sidecar_is_refused_and_link_and_target_stay(tmp_path: Path) -> None:
+    """Issue 32, item 13: a rename would replace the link by a file, the target left stale; a
+    target may lie outside the output folder: refused, one line."""
+    target = tmp_path / "store" / "a.xmp"
+    target.parent.mkdir()
+    target.write_bytes(xmp_packet())
+    link = tmp_path / "out" / "a.xmp"
+    link.parent.mkdir()
+    link.symlink_to(target)
+    with pytest.raises(SidecarError) as caught:
+        write_sidecar(link, size=SIZE, orientation=1, develop_crop=(0, 0, 4, 3), regions=REGIONS)
+    assert str(caught.value) == (
+        f"{link}: a symbolic link; sacrop does not write through it (left as it is)"
+    )
+    assert link.is_symlink() and target.read_bytes() == xmp_packet()
+
+
+def test_a_read_only_sidecar_is_left_as_it_is(tmp_path: Path) -> None:
+    """Issue 32, item 13: replacing needs only the folder's permission; the file's is kept."""
+    path = tmp_path / "a.xmp"
+    path.write_bytes(xmp_packet())
+    path.chmod(0o444)
+    with pytest.raises(OutputError) as caught:
+        write_sidecar(path, size=SIZE, orientation=1, develop_crop=(0, 0, 4, 3), regions=REGIONS)
+    assert str(caught.value) == (
+        f"{path}: read-only; left as it is (make it writable to update it)"
+    )
+    assert path.read_bytes() == xmp_packet() and os.listdir(tmp_path) == ["a.xmp"]

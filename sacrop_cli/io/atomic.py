@@ -13,6 +13,7 @@ import errno
 import os
 import re
 import secrets
+import stat
 import tempfile
 from collections.abc import Callable, Iterator
 from pathlib import Path
@@ -146,6 +147,18 @@ def atomic_open(
         tmp.unlink(missing_ok=True)
     if durable:
         _fsync_dir(path.parent)
+
+
+def check_replaceable(path: Path | str) -> None:
+    """OutputError when ``path`` is a file that is read-only, or that this user could not
+    write in place: a rename replaces it all the same (only its folder's permissions count),
+    so this is where a file someone protected is left as it is."""
+    try:
+        st = os.stat(path)
+    except OSError:
+        return
+    if stat.S_ISREG(st.st_mode) and (not st.st_mode & 0o222 or not os.access(path, os.W_OK)):
+        raise OutputError(f"{path}: read-only; left as it is (make it writable to update it)")
 
 
 def atomic_write(

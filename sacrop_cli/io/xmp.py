@@ -9,7 +9,7 @@ settings and other tools' regions survive a rerun.
 
 from __future__ import annotations
 
-import io
+import os
 import re
 import xml.etree.ElementTree as ET
 from collections.abc import Sequence
@@ -21,7 +21,7 @@ from defusedxml import DefusedXmlException
 
 from sacrop_cli._version import __version__
 from sacrop_cli.errors import OutputError, one_line
-from sacrop_cli.io.atomic import atomic_write
+from sacrop_cli.io.atomic import atomic_write, check_replaceable
 
 # Conventional prefixes, so that the files read like Adobe's (ElementTree would say ns0, ns1).
 NAMESPACES = {
@@ -69,8 +69,15 @@ _STORED_FRAME = {
 }
 
 
+#: The largest sidecar read (bytes): Lightroom's, with a long history, are well under it.
+MAX_SIDECAR_BYTES = 16 * 1024 * 1024
+#: The deepest nesting of elements read (XMP's is about 10).
+MAX_SIDECAR_DEPTH = 100
+
+
 class SidecarError(OutputError):
-    """An existing sidecar is not XMP: rewriting it would destroy what someone else wrote."""
+    """An existing sidecar that is not XMP, too large or too deep, read-only, or a symbolic
+    link: rewriting it would destroy what someone else wrote, or write elsewhere."""
 
 
 @dataclass(frozen=True)
@@ -125,12 +132,12 @@ def write_sidecar(
     OutputError.
     """
     path = Path(path)
-    try:
-        data = path.read_bytes()
-    except FileNotFoundError:
-        data = None
-    except OSError as err:
-        raise OutputError(f"{path}: cannot read: {err.strerror or err}") from None
+    if path.is_symlink():
+        raise SidecarError(
+            f"{path}: a symbolic link; sacrop does not write through it (left as it is)"
+        )
+    check_replaceable(path)
+    data = _read(path)
     root = _new_packet() if data is None else _parse(path, data)
     descriptions = _descriptions(root)
     if develop_crop is not None:
@@ -146,10 +153,10 @@ def read_crop(path: Path | str) -> dict:
     "CropLeft": 0.1, ...}, "regions": [{"id", "name", "roles", "shape", "unit", "x", "y", "w",
     "h"}, ...]}`` (numbers as floats; absent fields left out)."""
     path = Path(path)
-    try:
-        root = _parse(path, path.read_bytes())
-    except OSError as err:
-        raise OutputError(f"{path}: cannot read: {err.strerror or err}") from None
+    data = _read(path)
+    if data is None:
+        raise OutputError(f"{path}: cannot read: No such file or directory")
+    root = _parse(path, data)
     crop: dict[str, str | float] = {}
     regions = []
     for desc in _descriptions(root):
@@ -187,20 +194,65 @@ def _descriptions(root: ET.Element) -> list[ET.Element]:
     return rdf.findall(_DESC) or [ET.SubElement(rdf, _DESC, {_ABOUT: ""})]
 
 
+class _Builder(ET.TreeBuilder):
+    """ElementTree's builder that counts the depth (refusing beyond :data:`MAX_SIDECAR_DEPTH`:
+    deeper trees exhaust the recursion of everything that walks them) and keeps the prefixes."""
+
+    def __init__(self, path: Path) -> None:
+        super().__init__()
+        self.path, self.depth = path, 0
+        self.prefixes: list[tuple[str, str]] = []
+
+    def start(self, tag: str, attrs: dict[str, str]) -> ET.Element:
+        self.depth += 1
+        if self.depth > MAX_SIDECAR_DEPTH:
+            raise SidecarError(
+                f"{self.path}: not used: elements nested more than {MAX_SIDECAR_DEPTH} deep"
+            )
+        return super().start(tag, attrs)
+
+    def end(self, tag: str) -> ET.Element:
+        self.depth -= 1
+        return super().end(tag)
+
+    def start_ns(self, prefix: str, uri: str) -> None:
+        self.prefixes.append((prefix, uri))
+
+
+def _read(path: Path) -> bytes | None:
+    """The sidecar's bytes (None: there is none), refused beyond :data:`MAX_SIDECAR_BYTES`."""
+    try:
+        with open(path, "rb") as fh:
+            size = os.fstat(fh.fileno()).st_size
+            if size > MAX_SIDECAR_BYTES:
+                raise SidecarError(
+                    f"{path}: not used: {size:,} bytes, more than the {MAX_SIDECAR_BYTES:,} "
+                    "a sidecar may have"
+                )
+            return fh.read(MAX_SIDECAR_BYTES + 1)
+    except FileNotFoundError:
+        return None
+    except OSError as err:
+        raise OutputError(f"{path}: cannot read: {err.strerror or err}") from None
+
+
 def _parse(path: Path, data: bytes) -> ET.Element:
     """The x:xmpmeta element of ``data``, read without DTDs or entities (a sidecar may come
-    from anywhere); the file's own prefixes are kept for namespaces sacrop has none for."""
+    from anywhere) and no deeper than :data:`MAX_SIDECAR_DEPTH`; the file's own prefixes are
+    kept for namespaces sacrop has none for. Fed to expat in one piece: a token (a huge
+    attribute) split across pieces is scanned again at each one."""
+    builder = _Builder(path)
     try:
-        events = SafeET.iterparse(io.BytesIO(data), events=("start-ns",), forbid_dtd=True)
-        prefixes = [ns for _event, ns in events]
-        root = events.root
+        parser = SafeET.DefusedXMLParser(target=builder, forbid_dtd=True)
+        parser.feed(data)
+        root = parser.close()
     except DefusedXmlException:  # where entity bombs and external entities would hide
         raise SidecarError(f"{path}: not valid XMP: it has a DTD, which XMP never has") from None
     except (ET.ParseError, LookupError) as err:  # LookupError: an unknown encoding
         raise SidecarError(f"{path}: not valid XMP: {one_line(err)}") from None
     if root.tag != _X + "xmpmeta" or root.find(_RDF + "RDF") is None:
         raise SidecarError(f"{path}: not valid XMP: no x:xmpmeta with an rdf:RDF in it")
-    for prefix, uri in prefixes:
+    for prefix, uri in builder.prefixes:
         new = prefix not in NAMESPACES and uri not in NAMESPACES.values()
         if new and prefix and not re.fullmatch(r"ns\d+", prefix):
             ET.register_namespace(prefix, uri)
