@@ -6,8 +6,9 @@ A photo is done when a whole crop file is under every name the job would give it
 ranks 1 to ``top_k``; whole means an image read to its end (see
 :func:`sacrop_cli.io.imageio.is_whole_image`) of the size of its box in the previous manifest,
 when there is one. A crop emptied, cut short, overwritten or replaced by a folder is made
-again. A photo whose search found fewer than ``top_k`` visibly different framings, or one with ``--orient auto`` and a ratio that turns (its crops' names depend on the
-photo's shape), is analysed again, as before; its existing crops are still kept.
+again. A photo whose search found fewer than ``top_k`` visibly different framings, or one
+with ``--orient auto`` and a ratio that turns (its crops' names depend on the photo's shape),
+is analysed again, as before; its existing crops are still kept.
 """
 
 from __future__ import annotations
