@@ -9,6 +9,7 @@ from pathlib import Path
 import pytest
 from helpers import EXAMPLES, leftovers, read_jsonl
 
+from sacrop_cli.errors import OutputError
 from sacrop_cli.io.inputs import scan_inputs
 from sacrop_cli.run.record import PhotoRecord, new_record
 from sacrop_cli.viz.review_records import (
@@ -16,8 +17,9 @@ from sacrop_cli.viz.review_records import (
     ReviewSession,
     analyse,
     aspect,
-    load_previous,
+    check_file,
     plan,
+    read_review_file,
     review_form,
 )
 
@@ -179,4 +181,59 @@ def test_analysed_records_in_input_order_with_their_proposals(tmp_path, distance
 
 
 def test_no_file_yet_is_no_records(tmp_path):
-    assert load_previous(tmp_path / "review.jsonl") == []
+    assert read_review_file(tmp_path / "review.jsonl") == ([], [])
+
+
+def test_damaged_lines_of_file_are_one_warning_each(tmp_path):
+    """Issue 32, item 14: a missing ratio or status, a NUL byte, a byte that is not UTF-8, a
+    number out of range: each one warning naming the line, the other records read."""
+    good = manifest_record(tmp_path / "a.jpg")
+    no_ratio = manifest_record(tmp_path / "b.jpg")
+    del no_ratio["crops"][0]["ratio"]
+    no_status = manifest_record(tmp_path / "c.jpg")
+    del no_status["status"]
+    no_size = {**manifest_record(tmp_path / "d.jpg"), "width": None}
+    second = {**manifest_record(tmp_path / "x" / ".." / "a.jpg"), "reviewed": "later"}
+    lines = [json.dumps(r).encode() for r in (good, no_ratio, no_status, no_size, second)]
+    lines[3:3] = [b'{"source": "e\x00.jpg"}', b'{"source": "caf\xe9.jpg"}', b"[1e400]"]
+    path = tmp_path / "review.jsonl"
+    path.write_bytes(b"\n".join(lines) + b"\n")
+    records, warnings = read_review_file(path)
+    assert records == [good, second]
+    left = "line left out (not saved back)"
+    assert warnings == [
+        f"{path}:2: crops[0]: no ratio; {left}",
+        f"{path}:3: no status; {left}",
+        f"{path}:4: a NUL byte; {left}",
+        f"{path}:5: not UTF-8 text (byte 0xe9 at column 16); {left}",
+        f"{path}:6: the number 1e400 is out of range; {left}",
+        f"{path}:7: a record of status ok has a width and a height; {left}",
+        f"{path}:8: a second record of {tmp_path / 'x' / '..' / 'a.jpg'}: kept as it is, not "
+        "shown",
+    ]
+
+
+def test_the_first_of_two_records_of_a_photo_is_reviewed_the_second_kept(tmp_path):
+    """Issue 32, item 14: never dropped silently."""
+    (tmp_path / "a.jpg").write_bytes((EXAMPLES / "coffee.jpg").read_bytes())
+    first = manifest_record(tmp_path / "a.jpg")
+    second = {**manifest_record(tmp_path / "a.jpg"), "reviewed": "later"}
+    found = plan(scan_inputs([tmp_path / "a.jpg"]), [first, second], ("4:3", "1:1"))
+    assert list(found.reused.values()) == [review_form(first)]
+    assert found.others == [second]
+
+
+def test_a_file_that_cannot_be_saved_is_found_at_once(tmp_path):
+    """Issue 32, item 14: before the photos are analysed."""
+    check_file(tmp_path / "new" / "review.jsonl")  # a folder to make: fine
+    (tmp_path / "a-file").write_text("")
+    with pytest.raises(OutputError) as caught:
+        check_file(tmp_path / "a-file" / "review.jsonl")
+    assert str(caught.value) == (
+        f"{tmp_path / 'a-file' / 'review.jsonl'}: cannot write: {tmp_path / 'a-file'} does not "
+        "take new files"
+    )
+    (tmp_path / "review.jsonl").write_text("")
+    (tmp_path / "review.jsonl").chmod(0o444)
+    with pytest.raises(OutputError, match="review.jsonl: read-only; left as it is"):
+        check_file(tmp_path / "review.jsonl")

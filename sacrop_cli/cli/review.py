@@ -8,6 +8,7 @@ standard error.
 
 from __future__ import annotations
 
+import threading
 import webbrowser
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -40,8 +41,10 @@ REVIEW_HELP = """Look at the crops of photos in the browser and correct them.
 
 Analyses the photos (or takes the records of --manifest FILE when it has them for the same
 ratios) and serves a page on this computer only (127.0.0.1); the first line printed is its
-address, which holds a secret token. On the page, for each photo and ratio: pick another of
-the -k ranks, drag the box or its corners (the ratio is held), reset it, mark the photo done.
+address, which holds a one-time code (the browser opened gets its own): the first visit
+exchanges it for a cookie, after which the address no longer works. On the page, for each
+photo and ratio: pick another of the -k ranks, drag the box or its corners (the ratio is
+held), reset it, mark the photo done.
 Every change is saved to FILE at once, beside what sacrop proposed. Ctrl-C ends the review;
 then `sacrop apply FILE` writes the crops chosen.
 
@@ -99,8 +102,12 @@ def review(
 ) -> None:
     ui = UI(level_from_flags(quiet, verbose))
     labels = tuple(dict.fromkeys(r.label for r in ratios))
+    review_records.check_file(manifest)
+    previous, warnings = review_records.read_review_file(manifest)
+    for message in warnings:
+        ui.warning(message)
     scan = inputs.scan_inputs(paths)
-    plan = review_records.plan(scan, review_records.load_previous(manifest), labels)
+    plan = review_records.plan(scan, previous, labels)
     if plan.reused:
         ui.info(f"{manifest}: {len(plan.reused)} photo(s) taken as they were reviewed")
     if plan.others:
@@ -128,15 +135,15 @@ def review(
     session = review_records.ReviewSession(manifest, records, plan.others)
     session.save()
     httpd = server.ReviewServer(session, port)
-    click.echo(httpd.url)  # the first line of standard output
+    click.echo(httpd.url)  # the first line of standard output; its code works once
     ui.print(
         Text(
             f"reviewing {len(session.shown)} photo(s) at the address above; each change is saved"
             f" to {manifest}; Ctrl-C ends the review"
         )
     )
-    if not no_browser:
-        webbrowser.open(httpd.url)
+    if not no_browser:  # a browser command that waits until its window closes blocks no one
+        threading.Thread(target=webbrowser.open, args=(httpd.url,), daemon=True).start()
     server.serve(
         httpd, on_stop=lambda: ui.print(Text(f"review ended; the choices are in {manifest}"))
     )

@@ -161,6 +161,18 @@ def check_replaceable(path: Path | str) -> None:
         raise OutputError(f"{path}: read-only; left as it is (make it writable to update it)")
 
 
+def check_writable(path: Path | str) -> None:
+    """OutputError when ``path`` could not be written now: read-only (see
+    :func:`check_replaceable`), or its folder (or the nearest one that exists) refuses new
+    files. For a file written much later (a review's), so that a run does not fail at its end."""
+    check_replaceable(path)
+    folder = Path(path).parent
+    while not folder.exists() and folder != folder.parent:
+        folder = folder.parent
+    if not folder.is_dir() or not os.access(folder, os.W_OK | os.X_OK):
+        raise OutputError(f"{path}: cannot write: {folder} does not take new files")
+
+
 def atomic_write(
     path: Path | str,
     write: Callable[[IO[bytes]], object],

@@ -9,6 +9,7 @@ one crop per ratio, rank 1's slot, which ``sacrop apply`` writes: so the files k
 
 from __future__ import annotations
 
+import copy
 import json
 import os
 import threading
@@ -20,12 +21,14 @@ from typing import Any
 
 from sacrop_cli.api import Cropper
 from sacrop_cli.candidates import fit_box
-from sacrop_cli.io.atomic import atomic_open, stale_temp_files
+from sacrop_cli.io import schema as S
+from sacrop_cli.io.atomic import atomic_open, check_replaceable, check_writable, stale_temp_files
+from sacrop_cli.io.jsonl import json_lines
 from sacrop_cli.io.inputs import InputScan
 from sacrop_cli.ratios import parse_ratio
 from sacrop_cli.run.job import CropJob
 from sacrop_cli.run.local import run_batch
-from sacrop_cli.run.record import CropRecord, PhotoRecord, read_records
+from sacrop_cli.run.record import REVIEW_RECORD, CropRecord, PhotoRecord
 from sacrop_cli.run.report import ProgressCallback, start_run
 
 #: Ranks offered per ratio unless ``-k`` says otherwise.
@@ -63,12 +66,14 @@ def plan(scan: InputScan, previous: Sequence[PhotoRecord], ratios: Sequence[str]
     given = {_key(path) for path, _ in scan.images}
     reused: dict[str, PhotoRecord] = {}
     others = []
+    seen = set()
     for record in previous:
         key = _key(record["source"])
-        if key not in given:
+        if key not in given or key in seen:  # not given, or a second record of one: kept
             others.append(record)
         elif record["status"] == "ok" and {c["ratio"] for c in record["crops"]} == set(ratios):
             reused[key] = review_form(record)
+        seen.add(key)
     rest = InputScan(
         images=[(p, r) for p, r in scan.images if _key(p) not in reused],
         skipped=scan.skipped,
@@ -107,9 +112,39 @@ def merge(the_plan: Plan, scan: InputScan, analysed: Sequence[PhotoRecord]) -> l
     return [*unprocessed, *(review_form(r) for r in photos if r and r["status"] != "skipped")]
 
 
-def load_previous(path: Path) -> list[PhotoRecord]:
-    """FILE's records, or none when it does not exist yet."""
-    return read_records(path) if path.exists() else []
+def read_review_file(path: Path) -> tuple[list[PhotoRecord], list[str]]:
+    """FILE's records (none when it does not exist yet) and a warning per line that is not a
+    review's record (:data:`REVIEW_RECORD`; left out, so FILE is saved without it) and per
+    second record of one photo (kept in FILE as it is, not shown: the first is reviewed).
+    SacropError when FILE cannot be read."""
+    if not path.exists():
+        return [], []
+    records, warnings, seen = [], [], set()
+    for number, value, bad in json_lines(path, "review file"):
+        where = f"{path}:{number}"
+        try:
+            if bad is not None:
+                raise ValueError(bad)
+            record = S.validate(value, REVIEW_RECORD)
+            if record["status"] == "ok" and not (record.get("width") and record.get("height")):
+                raise ValueError("a record of status ok has a width and a height")
+        except ValueError as err:
+            warnings.append(f"{where}: {err}; line left out (not saved back)")
+            continue
+        key = _key(record["source"])
+        if key in seen:
+            warnings.append(
+                f"{where}: a second record of {record['source']}: kept as it is, not shown"
+            )
+        seen.add(key)
+        records.append(record)
+    return records, warnings
+
+
+def check_file(path: Path) -> None:
+    """OutputError when FILE could not be saved (read-only, or its folder refuses new files):
+    found before the photos are analysed, not after."""
+    check_writable(os.path.realpath(path))
 
 
 def _now() -> str:
@@ -140,11 +175,16 @@ class ReviewSession:
         self._lock = threading.Lock()
         self._closed = False
 
-    def save(self) -> None:
-        for stale in stale_temp_files(self.path.parent).get(self.path.name, ()):
+    def save(self, lines: Sequence[str] | None = None) -> None:
+        """Write ``lines`` (the session's own by default) to FILE; through a symbolic link to
+        the file it names, so that the link stays one. A read-only FILE is left as it is
+        (OutputError)."""
+        target = Path(os.path.realpath(self.path))
+        check_replaceable(target)
+        for stale in stale_temp_files(target.parent).get(target.name, ()):
             stale.unlink(missing_ok=True)  # left by a killed review
-        with atomic_open(self.path, "w", durable=True) as fh:
-            fh.writelines(self._lines)
+        with atomic_open(target, "w", durable=True) as fh:
+            fh.writelines(self._lines if lines is None else lines)
 
     def close(self) -> None:
         with self._lock:
@@ -152,6 +192,8 @@ class ReviewSession:
 
     def servable(self, index: int) -> PhotoRecord | None:
         """The record of a photo given on the command line that can be shown, else None."""
+        if isinstance(index, bool) or not isinstance(index, int):
+            return None
         if 0 <= index < len(self.records) and self.records[index]["status"] == "ok":
             return self.records[index]
         return None
@@ -193,20 +235,22 @@ class ReviewSession:
         """Apply one change (``action``: rank, box, reset or done), save FILE, return the photo's
         view; ValueError says what is wrong with the request."""
         index = request.get("index")
-        record = self.servable(index) if isinstance(index, int) else None
-        if record is None:
+        if self.servable(index) is None:
             raise ValueError("no such photo")
         action = request.get("action")
         with self._lock:
             if self._closed:
                 raise ValueError("the review has ended")
+            record = copy.deepcopy(self.records[index])  # kept only once FILE has it
             if action == "done":
                 _mark_done(record, bool(request.get("done")))
             else:
                 slot = _slot(record, request.get("ratio"))
                 _CHANGES.get(action, _unknown)(record, slot, request)
-            self._lines[index] = json.dumps(record) + "\n"
-            self.save()
+            lines = [*self._lines]
+            lines[index] = json.dumps(record) + "\n"
+            self.save(lines)
+            self.records[index], self._lines = record, lines
         return self.view(index)
 
 
