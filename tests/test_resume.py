@@ -80,10 +80,16 @@ def test_the_names_are_every_ratio_and_rank(tmp_path):
     assert resume.done(tmp_path / "a.JPG", OutputPlan(str(tmp_path), "a.JPG", None)) is None
 
 
-def test_an_unreadable_previous_manifest_is_no_manifest(tmp_path):
-    (tmp_path / "m.jsonl").write_text('{"source": "a.jpg"}\nnot json\n')
-    assert previous_records(tmp_path / "m.jsonl") == {}
+def test_an_unreadable_previous_manifest_is_no_manifest_and_a_bad_line_no_record(tmp_path):
+    """Issue 32: one bad line is one line, the others still save work."""
+    (tmp_path / "m.jsonl").write_bytes(
+        b'{"source": "a.jpg"}\nnot json\n{"source": "b\xff.jpg"}\n{"source": "c.jpg", '
+        b'"crops": [{"ratio": "4:3", "rank": 1, "box": [0, 0, 1e400, 3]}]}\n'
+        b'{"source": "a.jpg", "status": "error"}\n'
+    )
+    assert previous_records(tmp_path / "m.jsonl") == {"a.jpg": {"source": "a.jpg"}}
     assert previous_records(tmp_path / "none.jsonl") == {}
+    assert previous_records(tmp_path) == {}
     assert previous_records(None) == {}
 
 

@@ -20,10 +20,11 @@ from pathlib import Path
 from sacrop_cli.errors import SacropError
 from sacrop_cli.io.encode import fit_within, output_name
 from sacrop_cli.io.jsonl import json_lines
+from sacrop_cli.io.schema import validate
 from sacrop_cli.ratios import parse_ratio
 from sacrop_cli.run.job import CropJob
 from sacrop_cli.run.naming import OutputPlan
-from sacrop_cli.run.record import PhotoRecord, skipped_record
+from sacrop_cli.run.record import MANIFEST_RECORD, PhotoRecord, skipped_record
 from sacrop_cli.run.writers import CropWriter
 
 #: The reason in the record of a photo done before, when no previous manifest tells more.
@@ -31,17 +32,20 @@ DONE = "its crops are all there (from an earlier run)"
 
 
 def previous_records(manifest: Path | None) -> dict[str, PhotoRecord]:
-    """The records of an earlier run's manifest by source; empty when there is none (or it is
-    unreadable: it only saves work, never decides it)."""
+    """The records of an earlier run's manifest by source; empty when there is none or it is
+    unreadable, and without the lines that are not records (:data:`MANIFEST_RECORD`): it only
+    saves work, never decides it."""
     records: dict[str, PhotoRecord] = {}
     if manifest is None:
         return records
     try:
-        for _, record, not_json in json_lines(manifest, "manifest"):
-            if not_json is not None:
-                return {}
-            if isinstance(record, dict) and isinstance(record.get("source"), str):
-                records[record["source"]] = record
+        for _, value, bad in json_lines(manifest, "manifest"):
+            try:
+                record = validate(value, MANIFEST_RECORD) if bad is None else None
+            except ValueError:
+                continue
+            if record is not None:
+                records.setdefault(record["source"], record)
     except SacropError:
         return {}
     return records
