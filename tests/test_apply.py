@@ -285,3 +285,15 @@ def test_a_ratio_that_is_not_one_puts_nothing_in_a_name(tmp_path, ratio):
     assert record["error"].startswith(f"{manifest}:1: {a}: ")
     assert "ratio" in record["error"]
     assert not (tmp_path / "out").exists()
+
+
+def test_a_source_the_system_refuses_is_one_error(tmp_path):
+    """Issue 32: a name too long for the file system is a missing photo, not a traceback."""
+    manifest = tmp_path / "m.jsonl"
+    long_name, deep = "a" * 300 + ".jpg", "/" + "b/" * 2000 + "c.jpg"
+    manifest.write_text("".join(json.dumps({"source": s}) + "\n" for s in (long_name, deep)))
+    report = apply_manifest(manifest, CropJob(out_dir=tmp_path / "out"))
+    assert [r["error"] for r in report.records] == [
+        f"{long_name}: no such file or folder",
+        f"{deep}: no such file or folder",
+    ]

@@ -128,6 +128,14 @@ def check_box(crop: Crop, width: int, height: int) -> str | None:
     return None
 
 
+def _is_file(source: str) -> bool:
+    """Whether ``source`` is a file; a name the system refuses (too long...) is none."""
+    try:
+        return Path(source).is_file()
+    except (OSError, ValueError):
+        return False
+
+
 def _folders(entries: list[Entry]) -> dict[str, str]:
     """The folder of each photo's crops, relative to the output folder: the one its record
     gives (as ``crop`` placed them), else mirrored from the folder the photos without one
@@ -168,7 +176,7 @@ def apply_manifest(
     folders = _folders(list(entries.values()))
     scan = InputScan()
     for source in (e.source for e in entries.values()):
-        if Path(source).is_file():
+        if _is_file(source):
             scan.images.append((Path(source), None))
         else:
             scan.missing.append(source)
