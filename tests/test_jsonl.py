@@ -2,10 +2,14 @@
 
 from __future__ import annotations
 
+import json
+
 import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
 
 from sacrop_cli.errors import SacropError
-from sacrop_cli.io.jsonl import json_lines
+from sacrop_cli.io.jsonl import BadLine, json_lines, parse_line
 
 
 def test_each_line_is_a_value_or_why_it_is_not(tmp_path):
@@ -63,3 +67,41 @@ def test_a_byte_order_mark_and_unicode_line_separators_are_no_line_ends(tmp_path
     path = tmp_path / "m.jsonl"
     path.write_bytes(b'\xef\xbb\xbf{"a": "x\xe2\x80\xa8y"}\n\n  \n[1]')
     assert list(json_lines(path, "manifest")) == [(1, {"a": "x\u2028y"}, None), (4, [1], None)]
+
+
+json_values = st.recursive(
+    st.none() | st.booleans() | st.integers() | st.floats() | st.text(),
+    lambda inner: st.lists(inner, max_size=4) | st.dictionaries(st.text(max_size=8), inner),
+    max_leaves=20,
+)
+
+
+@settings(max_examples=100, deadline=None)
+@given(line=st.binary(max_size=200) | json_values.map(lambda v: json.dumps(v).encode()))
+def test_any_bytes_are_a_value_or_one_reason_never_another_exception(line):
+    try:
+        parse_line(line)
+    except BadLine as err:
+        assert str(err) and "\n" not in str(err)
+
+
+@settings(
+    max_examples=50, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture]
+)
+@given(value=json_values)
+def test_any_json_value_is_a_record_or_one_line_why_not(tmp_path, value):
+    """Every reader of records (apply, hints, review, resume): one line, never a traceback."""
+    from sacrop_cli.run.apply import read_manifest
+    from sacrop_cli.run.hints_file import read_hints_file
+    from sacrop_cli.run.resume import previous_records
+    from sacrop_cli.viz.review_records import read_review_file
+
+    others = value if isinstance(value, dict) else {"keep": value, "focus": value}
+    for record in (value, {"source": "a.jpg", "crops": value}, {"source": "a.jpg", **others}):
+        path = tmp_path / "any.jsonl"
+        path.write_text(json.dumps(record, allow_nan=True) + "\n")
+        _, errors, _ = read_manifest(path)
+        _, warnings = read_hints_file(path, ["a.jpg"])
+        _, damaged = read_review_file(path)
+        previous_records(path)
+        assert all("\n" not in m for m in [*errors, *warnings, *damaged])
