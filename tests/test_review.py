@@ -329,3 +329,14 @@ def test_a_change_whose_save_failed_is_not_kept(served):
     assert saved[1]["crops"][0]["box"] == [0, 0, 1600, 1200]  # rank 1 still: not saved, dropped
     assert "chosen" not in saved[1]["crops"][0] and "reviewed" in saved[2]
     assert served.session.view(1)["ratios"][0]["crop"]["box"] == [0, 0, 1600, 1200]
+
+
+def test_a_body_shorter_than_announced_is_408_once_the_time_is_up(served, monkeypatch, capfd):
+    monkeypatch.setattr(_Handler, "timeout", 0.2)
+    head = (
+        f"POST /api/change?token={served.token} HTTP/1.1\r\nHost: 127.0.0.1:{served.server_port}"
+        "\r\nContent-Type: application/json\r\nContent-Length: 100\r\n\r\n"
+    )
+    answer = raw_request(served, head.encode() + b'{"index": 1')
+    assert answer.startswith(b"HTTP/1.0 408 ")
+    assert capfd.readouterr().err == ""

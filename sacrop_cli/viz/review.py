@@ -108,6 +108,10 @@ class ReviewServer(ThreadingHTTPServer):
                     return True
         return False
 
+    def handle_error(self, request: Any, client_address: Any) -> None:
+        """Quiet: a connection the browser dropped while answered is no error of the review's
+        (every request error is answered in the handler)."""
+
     def thumbnail(self, index: int) -> bytes | None:
         """The JPEG thumbnail of a given photo (None: not one), kept for the next requests."""
         record = self.session.servable(index)
@@ -193,6 +197,9 @@ class _Handler(BaseHTTPRequestHandler):
         traceback on the command's standard error."""
         try:
             self._checked(route)
+        except TimeoutError:  # a body announced longer than it is
+            self._json(HTTPStatus.REQUEST_TIMEOUT, {"error": "the request came too slowly"})
+            self.close_connection = True
         except (ValueError, RecursionError, UnicodeError, OverflowError) as err:
             self._json(HTTPStatus.BAD_REQUEST, {"error": one_line(err)})
         except Exception as err:  # noqa: BLE001 - one answer, and the server goes on
