@@ -97,7 +97,18 @@ def test_a_manifest_is_read_back_record_by_record(tmp_path):
     assert read_records(path) == records
 
 
-@pytest.mark.parametrize("line", ["{not json", "[1, 2]", '{"source": "a.jpg"}', '{"crops": []}'])
+@pytest.mark.parametrize(
+    "line",
+    [
+        "{not json",
+        "[1, 2]",
+        '{"source": "a.jpg"}',
+        '{"crops": []}',
+        '{"source": "a.jpg", "crops": [{"ratio": "4:3", "rank": 1, "box": [0, 0, 1e400, 3]}]}',
+        '{"source": "a.jpg", "crops": [{"ratio": "4:3", "rank": true, "box": [0, 0, 4, 3]}]}',
+        '{"source": "a.jpg", "crops": [], "width": "wide"}',
+    ],
+)
 def test_a_line_that_is_no_record_is_one_error_naming_the_file(tmp_path, line):
     path = tmp_path / "m.jsonl"
     path.write_text(json.dumps(new_record("a.jpg")) + "\n" + line + "\n")

@@ -220,14 +220,15 @@ REVIEW_RECORD = S.obj(
 
 
 def read_records(path: Path | str) -> list[PhotoRecord]:
-    """The records of a manifest (JSON Lines); SacropError names the file and the bad line."""
+    """The records of a manifest (JSON Lines), each with its crops and of the types
+    :data:`MANIFEST_RECORD` says; SacropError names the file and the first bad line."""
     records = []
-    for number, record, _ in json_lines(path, "manifest"):
-        if (
-            not isinstance(record, dict)
-            or not isinstance(record.get("crops"), list)
-            or ("source" not in record)
-        ):
+    for number, value, bad in json_lines(path, "manifest"):
+        try:
+            record = S.validate(value, MANIFEST_RECORD) if bad is None else None
+        except ValueError:
+            record = None
+        if record is None or "crops" not in record:
             raise SacropError(f"{path}: line {number} is not a manifest record")
         records.append(record)
     return records
