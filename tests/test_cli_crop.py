@@ -188,11 +188,12 @@ def test_existing_crops_are_kept_unless_overwrite(use_random_weights, photo_dir,
     originals = {p: sha256(p) for p in photo_dir.rglob("*.jpg")}
     assert run("crop", photo_dir, "-r", "4:3", "-o", out).exit_code == 0
     target = out / "coffee.4x3.1.jpg"
-    target.write_bytes(b"left by an earlier run")
+    Image.new("RGB", (40, 30), "red").save(target)  # a whole image: kept (a broken one is not)
+    earlier = target.read_bytes()
 
     again = run("crop", photo_dir, "-r", "4:3", "-o", out, "--manifest", manifest)
     assert again.exit_code == 0, again.output
-    assert target.read_bytes() == b"left by an earlier run"
+    assert target.read_bytes() == earlier
     assert [r["status"] for r in read_jsonl(manifest)] == ["skipped"] * 3  # done: not read
     assert re.search(r"Already existing.*\b3\b", again.stderr)
     assert re.search(r"Photos already done.*\b3\b", again.stderr)
