@@ -10,6 +10,8 @@ import os
 import re
 import shutil
 import socket
+import threading
+import time
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -340,3 +342,28 @@ def test_a_body_shorter_than_announced_is_408_once_the_time_is_up(served, monkey
     answer = raw_request(served, head.encode() + b'{"index": 1')
     assert answer.startswith(b"HTTP/1.0 408 ")
     assert capfd.readouterr().err == ""
+
+
+def test_idle_connections_beyond_the_limit_are_closed(served, monkeypatch):
+    """Issue 32, item 12: connections need no token to be opened: their threads are bounded."""
+    assert review.MAX_CONNECTIONS == 64
+    monkeypatch.setattr(served, "_slots", threading.BoundedSemaphore(2))
+    idle = [socket.create_connection(("127.0.0.1", served.server_port), timeout=10)]
+    idle.append(socket.create_connection(("127.0.0.1", served.server_port), timeout=10))
+    for conn in idle:  # taken by the server (a request line begun), then left idle
+        conn.sendall(b"GET ")
+    try:
+        time.sleep(0.2)  # both accepted and holding their slots
+        with socket.create_connection(("127.0.0.1", served.server_port), timeout=10) as third:
+            assert third.recv(100) == b""  # closed at once, no thread for it
+    finally:
+        for conn in idle:
+            conn.close()
+    for _ in range(50):  # the slots come back as the idle ones end
+        try:
+            if request(served, "/review.js")[0] == 200:
+                break
+        except (http.client.HTTPException, ConnectionError):
+            pass  # closed: not yet
+        time.sleep(0.1)
+    assert request(served, "/review.js")[0] == 200

@@ -15,7 +15,8 @@ cookie is found in the Cookie header on its own, whatever other cookies of 127.0
 Photos are addressed by their number among those given on the command line, never by a path.
 
 A request that is not one (a body that is not a small bounded JSON object, a number out of
-range) is one 4xx answer; connections idle for :data:`TIMEOUT` seconds are closed.
+range) is one 4xx answer; connections idle for :data:`TIMEOUT` seconds are closed, and at most
+:data:`MAX_CONNECTIONS` are served at once.
 """
 
 from __future__ import annotations
@@ -50,6 +51,8 @@ MAX_PAGE = 100
 _MAX_BODY = 64 * 1024
 #: Seconds a connection may stay idle (or send its request slowly) before it is closed.
 TIMEOUT = 30
+#: Connections served at once (a thread each; a browser opens about 6): more are closed.
+MAX_CONNECTIONS = 64
 _THUMB = re.compile(r"/thumb/([0-9]{1,9})\.jpg")
 _PAGE_FILES = {
     "/": ("index.html", "text/html; charset=utf-8"),
@@ -84,6 +87,7 @@ class ReviewServer(ThreadingHTTPServer):
         self.session = session
         self.token = secrets.token_urlsafe(24)
         self.cookie = f"sacrop_review_{self.server_port}"
+        self._slots = threading.BoundedSemaphore(MAX_CONNECTIONS)
         self._codes: set[str] = set()
         self._codes_lock = threading.Lock()
         self.files = _page_files()
@@ -107,6 +111,24 @@ class ReviewServer(ThreadingHTTPServer):
                     self._codes.discard(known)
                     return True
         return False
+
+    def process_request(self, request: Any, client_address: Any) -> None:
+        """A thread for the connection while fewer than :data:`MAX_CONNECTIONS` are open (idle
+        ones need no token: they must not hold a thread each without bound); else closed."""
+        if not self._slots.acquire(blocking=False):
+            self.shutdown_request(request)
+            return
+        try:
+            super().process_request(request, client_address)
+        except BaseException:
+            self._slots.release()
+            raise
+
+    def process_request_thread(self, request: Any, client_address: Any) -> None:
+        try:
+            super().process_request_thread(request, client_address)
+        finally:
+            self._slots.release()
 
     def handle_error(self, request: Any, client_address: Any) -> None:
         """Quiet: a connection the browser dropped while answered is no error of the review's
