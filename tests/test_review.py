@@ -10,7 +10,6 @@ import os
 import re
 import shutil
 import socket
-import threading
 import time
 from collections.abc import Iterator
 from pathlib import Path
@@ -20,7 +19,7 @@ from helpers import EXAMPLES, leftovers, read_jsonl, serving
 from PIL import Image
 
 from sacrop_cli.errors import SacropError
-from sacrop_cli.run.record import new_record
+from sacrop_cli.record import new_record
 from sacrop_cli.viz import review
 from sacrop_cli.viz.review import THUMB_SIDE, ReviewServer, _Handler
 from sacrop_cli.viz.review_records import review_form
@@ -344,10 +343,11 @@ def test_a_body_shorter_than_announced_is_408_once_the_time_is_up(served, monkey
     assert capfd.readouterr().err == ""
 
 
-def test_idle_connections_beyond_the_limit_are_closed(served, monkeypatch):
+def test_idle_connections_beyond_the_limit_are_closed(served):
     """Issue 32, item 12: connections need no token to be opened: their threads are bounded."""
     assert review.MAX_CONNECTIONS == 64
-    monkeypatch.setattr(served, "_slots", threading.BoundedSemaphore(2))
+    for _ in range(62):  # 2 slots left
+        served._slots.acquire()
     idle = [socket.create_connection(("127.0.0.1", served.server_port), timeout=10)]
     idle.append(socket.create_connection(("127.0.0.1", served.server_port), timeout=10))
     for conn in idle:  # taken by the server (a request line begun), then left idle
@@ -359,6 +359,8 @@ def test_idle_connections_beyond_the_limit_are_closed(served, monkeypatch):
     finally:
         for conn in idle:
             conn.close()
+        for _ in range(62):
+            served._slots.release()
     for _ in range(50):  # the slots come back as the idle ones end
         try:
             if request(served, "/review.js")[0] == 200:

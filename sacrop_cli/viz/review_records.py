@@ -4,7 +4,7 @@ the changes a person makes, and FILE saved after each one.
 A reviewed record holds sacrop's proposals (every rank of every ratio, the choices offered) and
 one crop per ratio, rank 1's slot, which ``sacrop apply`` writes: so the files keep the names
 ``crop -k 1`` gives them, whichever rank or box the person chose. The keys are defined in
-:mod:`sacrop_cli.run.record`.
+:mod:`sacrop_cli.record`.
 """
 
 from __future__ import annotations
@@ -25,11 +25,11 @@ from sacrop_cli.io import schema as S
 from sacrop_cli.io.atomic import atomic_open, check_replaceable, check_writable, stale_temp_files
 from sacrop_cli.io.jsonl import json_lines
 from sacrop_cli.io.inputs import InputScan
-from sacrop_cli.ratios import parse_ratio
+from sacrop_cli.ratios import Ratio, parse_ratio
+from sacrop_cli.record import REVIEW_RECORD, CropRecord, PhotoRecord
 from sacrop_cli.run.job import CropJob
 from sacrop_cli.run.local import run_batch
-from sacrop_cli.run.record import REVIEW_RECORD, CropRecord, PhotoRecord
-from sacrop_cli.run.report import ProgressCallback, start_run
+from sacrop_cli.run.report import ProgressCallback
 
 #: Ranks offered per ratio unless ``-k`` says otherwise.
 DEFAULT_CHOICES = 3
@@ -86,7 +86,7 @@ def analyse(
     cropper: Callable[[], Cropper],
     the_plan: Plan,
     scan: InputScan,
-    ratios: Sequence[str],
+    ratios: Sequence[str | Ratio],
     choices: int = DEFAULT_CHOICES,
     on_progress: ProgressCallback | None = None,
 ) -> list[PhotoRecord]:
@@ -94,10 +94,7 @@ def analyse(
     ``the_plan.to_analyse`` analysed by the local run (a dry run: nothing written), the others
     reused. ``cropper()`` is called only when there is a photo to analyse."""
     job = CropJob(ratios=tuple(ratios), top_k=choices, dry_run=True)
-    if the_plan.to_analyse.images:
-        analysed = run_batch(cropper(), the_plan.to_analyse, job, on_progress=on_progress).records
-    else:
-        analysed = start_run(the_plan.to_analyse, job, on_progress)[0].records
+    analysed = run_batch(cropper, the_plan.to_analyse, job, on_progress=on_progress).records
     return merge(the_plan, scan, analysed)
 
 
