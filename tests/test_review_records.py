@@ -178,6 +178,7 @@ def test_analysed_records_in_input_order_with_their_proposals(tmp_path, distance
         ("1:1", 2),
     ]
     assert analysed["crops"] == [analysed["proposals"][0], analysed["proposals"][2]]
+    assert analysed["folder"] == "."  # where crop would put them: apply of FILE does the same
 
 
 def test_no_file_yet_is_no_records(tmp_path):
