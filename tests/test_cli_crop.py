@@ -768,6 +768,18 @@ def test_xmp_only_beside_the_photos_writes_sidecars_and_nothing_else(raw_folder,
     assert exiftool(raw_folder / "coffee.xmp")["Rating"] == 4
 
 
+def test_sidecars_named_in_full_as_digikam_and_darktable_name_theirs(raw_folder, tmp_path):
+    out, manifest = tmp_path / "out", tmp_path / "m.jsonl"
+    args = ("crop", raw_folder, "-r", "4:3", "-o", out, "--manifest", manifest)
+    result = run(*args, "--xmp-only", "--xmp-name", "full")
+    assert result.exit_code == 0, result.stderr
+    # full names never collide: the JPEG and the DNG of one stem keep their own names
+    assert files_under(out) == ["cat.jpg.xmp", "coffee.dng.xmp", "coffee.jpg.xmp"]
+    records = {Path(r["source"]).name: r["sidecar"] for r in read_jsonl(manifest)}
+    assert records["coffee.dng"] == str(out / "coffee.dng.xmp")
+    assert exiftool(out / "coffee.dng.xmp")["Orientation"] == 6
+
+
 def test_a_bad_raw_or_sidecar_is_one_error_line_and_the_batch_goes_on(tmp_path):
     folder = tmp_path / "in"
     folder.mkdir()

@@ -176,6 +176,14 @@ not exist (the others are still processed), 2 for invalid options, 130 when inte
     help="Write the XMP sidecars and no crop files (-o at the photos' folder puts them beside "
     "the RAWs, where editors look).",
 )
+@click.option(
+    "--xmp-name",
+    type=click.Choice(["stem", "full"]),
+    default="stem",
+    show_default=True,
+    help="How sidecars are named: stem (IMG_1.xmp: Lightroom, darktable's import) or full "
+    "(IMG_1.CR2.xmp: digiKam, darktable's own).",
+)
 @model_options
 @faces_option
 @hint_options
@@ -229,6 +237,7 @@ def crop(
     dry_run: bool,
     as_json: bool,
     xmp: str | None,
+    xmp_name: str,
     weights: str | None,
     engine: str,
     device: str,
@@ -360,6 +369,7 @@ def crop(
         batch_size=batch_size,
         xmp=xmp is not None,
         xmp_only=xmp == "only",
+        xmp_name=xmp_name,
         hints=Hints(keep, avoid, focus),
         photo_hints=photo_hints,
         background=background,

@@ -25,6 +25,7 @@ from sacrop_cli.io.raw import (
     develop_raw,
     is_raw,
     open_raw_for_analysis,
+    raw_default_crop,
     raw_orientation,
 )
 
@@ -351,3 +352,9 @@ def stored_orientation(path: Path | str) -> int:
             return _orientation(im)
     except (OSError, UnidentifiedImageError, ValueError):
         return 1
+
+
+def default_crop(path: Path | str) -> tuple[float, float, float, float] | None:
+    """The part of the stored pixels raw developers show, when it is not all of them (a DNG's
+    DefaultCrop: :func:`~sacrop_cli.io.raw.raw_default_crop`); None for other photos."""
+    return raw_default_crop(path) if is_raw(path) else None

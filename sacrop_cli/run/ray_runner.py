@@ -311,7 +311,7 @@ def run_on_ray(
     _import_ray()  # before any work: without Ray there is nothing to do
     start = time.perf_counter()
     report, images, emit = start_run(inputs, job, on_progress)
-    namer = Namer(job.out_dir, job.format, (p for p, _ in images), xmp=job.xmp)
+    namer = Namer(job.out_dir, job.format, (p for p, _ in images), xmp=job.stem_sidecars)
     out_dir = str(job.out_dir)
     writer = (
         RemoteWriter(out_dir, namer.is_source) if is_uri(out_dir) else LocalWriter(namer.is_source)
