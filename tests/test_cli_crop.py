@@ -29,6 +29,8 @@ from helpers import (
     make_dng,
     read_jsonl,
     run,
+    snapshot,
+    summary_count,
 )
 from PIL import Image, ImageCms
 
@@ -222,15 +224,16 @@ def test_same_output_name_from_two_sources_gets_a_suffix(use_random_weights, tmp
 
 
 def test_an_output_that_is_a_source_photo_is_refused(use_random_weights, tmp_path):
-    src = tmp_path / "in"
+    src, out = tmp_path / "in", tmp_path / "out"
     writable_copy(EXAMPLES / "coffee.jpg", src / "x.jpg")
-    victim = writable_copy(EXAMPLES / "rocket.jpg", src / "x.4x3.1.jpg")
+    # a photo of its own where it lies (no x photo beside it), named as x.jpg's crop
+    victim = writable_copy(EXAMPLES / "rocket.jpg", out / "x.4x3.1.jpg")
     before = sha256(victim)
-    result = run("crop", src / "x.jpg", victim, "-r", "4:3", "-o", src, "--overwrite")
+    result = run("crop", src / "x.jpg", victim, "-r", "4:3", "-o", out, "--overwrite")
     assert result.exit_code == 1
     assert "refusing to overwrite a source photo" in result.stderr
     assert sha256(victim) == before
-    assert (src / "x.4x3.1.4x3.1.jpg").is_file()  # the other photo is still cropped
+    assert (out / "x.4x3.1.4x3.1.jpg").is_file()  # the other photo is still cropped
 
 
 # -- bad input ---------------------------------------------------------------------------------
@@ -766,6 +769,28 @@ def test_xmp_only_beside_the_photos_writes_sidecars_and_nothing_else(raw_folder,
     assert run(*args, "--xmp-only").exit_code == 0
     assert len(exiftool(raw_folder / "coffee.xmp")["ImageRegion"]) == 4
     assert exiftool(raw_folder / "coffee.xmp")["Rating"] == 4
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("xmp", [(), ("--xmp",)], ids=["crops", "crops-and-sidecars"])
+def test_a_rerun_at_the_photos_folder_writes_nothing_new(raw_folder, xmp):
+    args = ("crop", raw_folder, "-r", "4:3", "-r", "1:1", "-o", raw_folder, *xmp)
+    first = run(*args)
+    assert first.exit_code == 0, first.stderr
+    crops = {"cat.1x1.1.jpg", "cat.4x3.1.jpg", "coffee.1x1.1.jpg", "coffee.4x3.1.jpg"}
+    crops |= {"coffee-2.1x1.1.jpg", "coffee-2.4x3.1.jpg"}  # the JPEG of the DNG's stem
+    sidecars = {"cat.xmp", "coffee.xmp", "coffee-2.xmp"} if xmp else set()
+    assert set(files_under(raw_folder)) == {"cat.jpg", "coffee.dng", "coffee.jpg"} | crops | sidecars
+    before = snapshot(raw_folder)
+    again = run(*args, "-v")
+    assert again.exit_code == 0, again.stderr
+    assert snapshot(raw_folder) == before  # the same files, bytes and times
+    assert summary_count(again.stderr, "Photos already done" if not xmp else "Photos") == 3
+    assert summary_count(again.stderr, "Skipped files (not images)") == 0
+    for name in sorted(crops | sidecars):
+        assert f"{raw_folder / name}: sacrop's own output (a crop or a sidecar), skipped" in (
+            again.stderr
+        )
 
 
 def test_sidecars_named_in_full_as_digikam_and_darktable_name_theirs(raw_folder, tmp_path):

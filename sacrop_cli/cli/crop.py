@@ -286,6 +286,8 @@ def crop(
         ui.warning(message)
     for hidden in scan.hidden:
         ui.info(f"{hidden}: hidden, skipped")
+    for own in scan.own:
+        ui.info(f"{own}: sacrop's own output (a crop or a sidecar), skipped")
     if out_dir == pipe.STDIO and len(scan.images) + len(scan.missing) + len(scan.skipped) > 1:
         raise click.UsageError("-o - writes the crop of one photo: give one photo")
     if not scan.images and not scan.missing:  # a missing path gets its own error below

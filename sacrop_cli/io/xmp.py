@@ -154,8 +154,8 @@ def write_sidecar(
     ``inset`` (fractions of the stored frame: a DNG's DefaultCrop) is the part of the stored
     pixels raw developers show: the crop is said in its frame (see :func:`inset_crop`).
     ``regions`` replace sacrop's earlier regions, in the upright frame, as displayed. The file
-    is replaced atomically; a sidecar that is not XMP is left as it is and SidecarError
-    raised, other write problems raise OutputError.
+    is replaced atomically (left alone when nothing in it changes); a sidecar that is not XMP
+    is left as it is and SidecarError raised, other write problems raise OutputError.
     """
     path = Path(path)
     try:
@@ -177,6 +177,8 @@ def write_sidecar(
     _set_regions(descriptions, [_region_element(r, size) for r in regions])
     ET.indent(root, space=" ")
     text = ET.tostring(root, encoding="unicode") + "\n"
+    if data == text.encode():
+        return path  # a rerun: nothing new, the file left as it is
     return atomic_write(path, lambda fh: fh.write(text.encode()), durable=data is not None)
 
 
@@ -295,11 +297,12 @@ def _set_frame(
     wherever and however written."""
     tags = [_TIFF + name for name in _FRAME_FIELDS]
     found = [next((v for d in descriptions if (v := _value(d, t))), None) for t in tags]
+    values: tuple = (*size, orientation)
     try:
         width, length, turn = (int(v) for v in found)  # type: ignore[arg-type]
         shape = abs(width * size[1] - length * size[0]) <= 0.01 * width * size[1]
         if turn == orientation and min(width, length) > 0 and shape:
-            return
+            values = (width, length, turn)
     except (TypeError, ValueError):
         pass
     for desc in descriptions:
@@ -308,7 +311,7 @@ def _set_frame(
             for child in desc.findall(tag):
                 desc.remove(child)
     target = next(d for d in descriptions if d.get(_CRS + "HasCrop") is not None)
-    for tag, value in zip(tags, (*size, orientation)):
+    for tag, value in zip(tags, values):  # after the crop, as every rerun writes them
         target.set(tag, str(value))
 
 

@@ -31,10 +31,18 @@ from sacrop_cli.search import Crop
 RATIO_SLACK = 1.0
 
 
-def read_manifest(path: Path) -> tuple[dict[str, list[Any]], list[str]]:
+#: Records with these statuses name no photo to write: a file that is not a photo (``skipped``)
+#: or a photo that failed; ``apply`` passes over them, counted.
+PASSED_OVER = frozenset({"skipped", "error"})
+
+
+def read_manifest(
+    path: Path, passed: list[str] | None = None
+) -> tuple[dict[str, list[Any]], list[str]]:
     """Per photo (its ``source``), the crops its records list, in order; and an error per line
-    that is not a record with a ``source`` and a list of ``crops``. SacropError when the file
-    cannot be read."""
+    that is not a record with a ``source`` and a list of ``crops``. The sources of the records
+    of :data:`PASSED_OVER` statuses go to ``passed`` instead. SacropError when the file cannot
+    be read."""
     photos: dict[str, list[Any]] = {}
     errors = []
     for number, record, not_json in json_lines(path, "manifest"):
@@ -45,6 +53,10 @@ def read_manifest(path: Path) -> tuple[dict[str, list[Any]], list[str]]:
         crops = record.get("crops") or [] if isinstance(record, dict) else None
         if not isinstance(source, str) or not source or not isinstance(crops, list):
             errors.append(f"{path}:{number}: not a manifest record (a source and its crops)")
+            continue
+        if record.get("status") in PASSED_OVER:
+            if passed is not None:
+                passed.append(source)
             continue
         photos.setdefault(source, []).extend(crops)
     return photos, errors
@@ -111,8 +123,10 @@ def apply_manifest(
 ) -> BatchReport:
     """Write the crops ``manifest`` lists as ``job`` says (out_dir, format, quality, max_size,
     overwrite; its ratios and hints are not used): one record per photo in the report, and one
-    failed record per malformed line. Raises OutputError when the output folder is unusable."""
-    photos, errors = read_manifest(manifest)
+    failed record per malformed line; the records of files that were not photos or failed are
+    passed over (``counts["passed_over"]``). Raises OutputError when the output folder is unusable."""
+    passed: list[str] = []
+    photos, errors = read_manifest(manifest, passed)
     root = _root(list(photos))
     scan = InputScan()
     for source in photos:
@@ -121,6 +135,7 @@ def apply_manifest(
         else:
             scan.missing.append(source)
     report, images, emit = start_run(scan, job, on_progress)
+    report.counts["passed_over"] = len(passed)
     for message in errors:  # a line that names no photo: a failed record of its own
         record = new_record(message.split(": ", 1)[0])
         record["status"], record["error"] = "error", message
