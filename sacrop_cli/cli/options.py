@@ -145,7 +145,8 @@ def hint_options(func: Any) -> Any:
         "--focus",
         type=PointType(),
         default=None,
-        help="A point every crop holds (e.g. 50%,30%), placed as well as the scorer allows.",
+        help="A point every crop is around (e.g. 50%,30%): in its middle two thirds wherever "
+        "the photo allows.",
     )(func)
     func = click.option(
         "--avoid",
