@@ -242,9 +242,10 @@ class CropRules:
         """Each box's hint key, lower is better, 0 when it meets every hint: first the keep
         regions and the focus it misses (they say what the crop is of; a box missing the point
         altogether misses twice what one holding it off its middle does), then the avoid
-        regions it overlaps, then, in steps of ``1 / HINT_GRAIN``, how far it misses them (the share of
-        the keep regions outside it, of the avoid regions inside it, its distance to the focus
-        over the photo's longer side), so that the best effort is as near as the ratio allows."""
+        regions it overlaps, then, in steps of ``1 / HINT_GRAIN``, how far it misses them (the
+        share of the keep regions outside it, of the avoid regions inside it, the focus'
+        distance to its middle over the photo's longer side), so that the best effort is as
+        near as the ratio allows."""
         boxes = np.asarray(boxes).reshape(-1, 4)
         held, overlaps, distance = self._hint_checks(boxes)
         holds = (~held).sum(1) + (distance > 0) + self._outside(boxes)

@@ -405,15 +405,16 @@ def make_dng(
 
 
 @contextlib.contextmanager
-def serving(records: list, manifest: Path) -> Iterator[Any]:
+def serving(records: list, manifest: Path, rescore: Any = None) -> Iterator[Any]:
     """A review server on a free port over ``records`` (saved to ``manifest`` first), in a
-    thread; shut down on leaving."""
+    thread, moved boxes scored by ``rescore`` when given; shut down on leaving."""
     import threading
 
     from sacrop_cli.viz.review import ReviewServer, serve
     from sacrop_cli.viz.review_records import ReviewSession
 
     session = ReviewSession(manifest, records)
+    session.rescore = rescore
     session.save()
     server = ReviewServer(session)
     thread = threading.Thread(target=serve, args=(server,))

@@ -87,3 +87,25 @@ def test_the_url_first_then_ctrl_c_leaves_file_complete(photo_dir, tmp_path):
         "rank",
     )
     assert saved[3]["crops"] == given[2]["crops"][:1]
+
+
+def test_an_unwritable_file_is_one_error_before_any_photo_is_analysed(photo_dir, tmp_path):
+    from helpers import run
+
+    (tmp_path / "taken").write_text("a file where FILE's folder would be\n")
+    result = run("review", photo_dir, "-r", "4:3", "--manifest", tmp_path / "taken" / "r.jsonl")
+    assert result.exit_code == 1
+    assert result.output == (
+        f"error: {tmp_path / 'taken' / 'r.jsonl'}: cannot write the review's manifest: "
+        "a file is in the way of its folder\n"
+    )
+
+
+def test_review_takes_the_hints_crop_takes(photo_dir, tmp_path):
+    from helpers import run
+
+    result = run("review", "--help")
+    for option in ("--keep", "--avoid", "--focus", "--hints"):
+        assert option in result.output
+    bad = run("review", photo_dir, "--manifest", tmp_path / "r.jsonl", "--focus", "1,2,3")
+    assert bad.exit_code == 2 and "a point is two numbers x,y" in bad.output

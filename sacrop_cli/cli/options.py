@@ -9,6 +9,7 @@ from __future__ import annotations
 import functools
 import re
 from collections.abc import Callable
+from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 import click
@@ -160,6 +161,19 @@ def hint_options(func: Any) -> Any:
         multiple=True,
         help="A region every crop holds whole; repeatable. Numbers are pixels of the upright "
         "photo or % of its sides (--keep 10%,20%,40%,60%). Hints outrank the face rules.",
+    )(func)
+
+
+def hints_file_option(func: Any) -> Any:
+    """--hints FILE: a person's hints per photo (JSON Lines), added to --keep/--avoid/--focus."""
+    return click.option(
+        "--hints",
+        "hints_path",
+        type=click.Path(dir_okay=False, path_type=Path),
+        metavar="FILE",
+        help="Hints per photo: JSON Lines, one object per photo with its 'source' (as in the "
+        "manifest) and 'keep', 'avoid', 'focus' (see docs/cli.md); added to --keep and "
+        "--avoid, a photo's focus replaces --focus.",
     )(func)
 
 

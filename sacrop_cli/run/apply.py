@@ -124,7 +124,8 @@ def apply_manifest(
     """Write the crops ``manifest`` lists as ``job`` says (out_dir, format, quality, max_size,
     overwrite; its ratios and hints are not used): one record per photo in the report, and one
     failed record per malformed line; the records of files that were not photos or failed are
-    passed over (``counts["passed_over"]``). Raises OutputError when the output folder is unusable."""
+    passed over (``counts["passed_over"]``). Raises OutputError when the output folder is
+    unusable."""
     passed: list[str] = []
     photos, errors = read_manifest(manifest, passed)
     root = _root(list(photos))
