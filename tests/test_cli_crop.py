@@ -441,6 +441,18 @@ def test_score_box_wholly_outside_the_photo_exits_1(use_random_weights, photo_di
     )
 
 
+def test_score_takes_percent_boxes_as_keep_does(use_random_weights, photo_dir):
+    photo = photo_dir / "coffee.jpg"  # 600 x 400: 10% of the width is 60, 12.5% is 75
+    result = run("score", photo, "--box", "10%,0%,90%,100%", "--box", "60,0,540,400",
+                 "--box", "12.5%,0,50%,50%")  # fmt: skip
+    assert result.exit_code == 0, result.stderr
+    first, second, third = (json.loads(line) for line in result.stdout.splitlines())
+    assert first == second and first["box"] == [60, 0, 540, 400]
+    assert third["box"] == [75, 0, 300, 200]
+    bad = run("score", photo, "--box", "50%,0,10%,100%")
+    assert bad.exit_code == 2 and "x2 and y2 exceed its x1 and y1" in bad.output
+
+
 def test_score_needs_a_box(photo_dir):
     assert run("score", photo_dir / "coffee.jpg").exit_code == 2
 
@@ -882,6 +894,39 @@ def test_a_real_pipe_carries_only_the_crop(tmp_path):
         im.load()  # the whole output is one JPEG
         assert im.format == "JPEG" and im.height == 400
     assert b"-: 1 crop(s)" in done.stderr and not list(tmp_path.iterdir())
+
+
+def test_a_crop_is_never_written_to_a_terminal(tmp_path):
+    import pty
+
+    terminal, other_end = pty.openpty()
+    try:
+        done = subprocess.run(
+            [sys.executable, "-m", "sacrop_cli", "crop", "-", "-r", "4:3", "-o", "-"],
+            input=(EXAMPLES / "coffee.jpg").read_bytes(),
+            stdout=other_end,
+            stderr=subprocess.PIPE,
+            cwd=REPO,
+        )
+    finally:
+        os.close(other_end)
+        os.close(terminal)
+    assert done.returncode == 1
+    assert done.stderr == (
+        b"error: -o -: the crop is not written to a terminal; send standard output to a file "
+        b"or a program (-o - > crop.jpg)\n"
+    )
+
+
+def test_a_raw_on_standard_input_says_raws_cannot_come_through_a_pipe(tmp_path):
+    with Image.open(EXAMPLES / "coffee.jpg") as im:
+        dng = make_dng(tmp_path / "c.dng", im.convert("RGB"))
+    result = run("crop", "-", "-r", "4:3", "-o", tmp_path / "out", stdin=dng.read_bytes())
+    assert result.exit_code == 1
+    assert (
+        "error: -: a camera RAW cannot come through a pipe (sacrop knows RAWs by their file "
+        "name's extension): give its file name\n"
+    ) in result.stderr
 
 
 def test_keep_and_a_hints_file_steer_the_crops(tmp_path, monkeypatch):

@@ -89,15 +89,28 @@ def parse_box(value: Any) -> list[float | int]:
     return numbers
 
 
+def box_pixels(box: list[float | int] | Region, width: int, height: int) -> list[float | int]:
+    """A box of :class:`BoxType` in pixels of a ``width x height`` photo (whole numbers as
+    ints, so that the JSON echoes them as such)."""
+    if not box or not hasattr(box[0], "pixels"):
+        return list(box)  # type: ignore[arg-type]
+    sides = (width, height, width, height)
+    values = [c.pixels(side) for c, side in zip(box, sides)]  # type: ignore[union-attr]
+    return [int(v) if float(v).is_integer() else round(v, 2) for v in values]
+
+
 class BoxType(click.ParamType):
-    """``x1,y1,x2,y2`` in pixels of the upright photo, x2/y2 exclusive."""
+    """``x1,y1,x2,y2`` in pixels of the upright photo, x2/y2 exclusive; or with ``%`` of its
+    sides, as ``--keep`` takes them (a Region, made pixels per photo: :func:`box_pixels`)."""
 
     name = "box"
 
     def convert(
         self, value: Any, param: click.Parameter | None, ctx: click.Context | None
-    ) -> list[float | int]:
+    ) -> list[float | int] | Region:
         try:
+            if isinstance(value, str) and "%" in value:
+                return parse_region(value)
             return parse_box(value)
         except ValueError as err:
             self.fail(f"{value!r}: {err}", param, ctx)
