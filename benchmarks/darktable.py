@@ -9,8 +9,8 @@ sidecars beside them; ``darktable-cli PHOTO OUT.jpg --core`` (a fresh configurat
 develops each with its sidecar. A case is exact when the export has the crop's width and height
 within 1% and the same picture: a :func:`difference` of at most 0.3 to sacrop's crop file
 (darktable's own develop of a DNG: up to 0.14 on examples/), and less than its difference to
-that crop mirrored or turned half a turn (a sunset is nearly its own mirror: no margin asked). Needs darktable-cli
-and pidng (the ``dev`` extra).
+that crop mirrored or turned half a turn (a sunset is nearly its own mirror: no margin asked).
+Needs darktable-cli and pidng (the ``dev`` extra).
 """
 
 from __future__ import annotations

@@ -8,7 +8,7 @@ import json
 import pytest
 
 from sacrop_cli.errors import SacropError
-from sacrop_cli.run.record import (
+from sacrop_cli.record import (
     FIELDS,
     CropRecord,
     PhotoRecord,

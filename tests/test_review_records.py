@@ -9,9 +9,9 @@ from pathlib import Path
 import pytest
 from helpers import EXAMPLES, leftovers, read_jsonl, run
 
-from sacrop_cli.io.inputs import scan_inputs
-from sacrop_cli.run.record import PhotoRecord, new_record
 from sacrop_cli.errors import SacropError
+from sacrop_cli.io.inputs import scan_inputs
+from sacrop_cli.record import PhotoRecord, new_record
 from sacrop_cli.viz.review_records import (
     REVIEW_KEYS,
     BoxScorer,

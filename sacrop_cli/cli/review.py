@@ -19,7 +19,6 @@ from rich.text import Text
 from sacrop_cli._lazy import lazy_module
 from sacrop_cli.cli.console import UI, level_from_flags
 from sacrop_cli.cli.options import (
-    faces_option,
     hint_options,
     hints_file_option,
     load_cropper,
@@ -32,6 +31,7 @@ from sacrop_cli.hints import Hints, Point, Region
 from sacrop_cli.ratios import Ratio
 
 if TYPE_CHECKING:
+    from sacrop_cli.api import ModelSpec
     from sacrop_cli.io import inputs
     from sacrop_cli.run import hints_file
     from sacrop_cli.viz import review as server
@@ -87,7 +87,6 @@ Examples:
 )
 @click.option("--no-browser", is_flag=True, help="Print the address only; open no browser.")
 @model_options
-@faces_option
 @hint_options
 @hints_file_option
 @verbosity_options
@@ -99,11 +98,7 @@ def review(
     manifest: Path,
     port: int,
     no_browser: bool,
-    weights: str | None,
-    engine: str,
-    device: str,
-    precision: str,
-    faces: bool,
+    model: ModelSpec,
     keep: tuple[Region, ...],
     avoid: tuple[Region, ...],
     focus: Point | None,
@@ -136,15 +131,13 @@ def review(
         advance(1)
 
     total = len(plan.to_analyse.images) + len(scan.missing) + len(scan.skipped)
-    cropper = functools.cache(
-        lambda: load_cropper(ui, weights, device, engine, faces=faces, precision=precision)
-    )
+    cropper = functools.cache(lambda: load_cropper(ui, model))
     with ui.progress(total, "Analysing") as advance:
         records = review_records.analyse(
             cropper,
             plan,
             scan,
-            labels,
+            ratios,
             top_k,
             on_progress=show,
             hints=(Hints(keep, avoid, focus), own),
