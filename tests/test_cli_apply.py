@@ -55,3 +55,26 @@ def test_apply_places_crops_where_crop_placed_them(tmp_path, monkeypatch):
         assert sorted(str(p.relative_to(out)) for p in Path(out).rglob("*.jpg")) == placed
     assert sorted(p.name for p in tmp_path.iterdir()) == ["other", "work"]
     assert sorted(p.name for p in (tmp_path / "other").iterdir()) == ["c.jpg"]
+
+
+def test_a_dry_runs_manifest_applies_its_photos_and_passes_over_the_rest(tmp_path):
+    shoot = tmp_path / "shoot"
+    shoot.mkdir()
+    (shoot / "a.jpg").write_bytes((EXAMPLES / "coffee.jpg").read_bytes())
+    (shoot / "CREDITS").write_text("photographers\n")
+    manifest = tmp_path / "m.jsonl"
+    found = run("crop", shoot, "-r", "4:3", "-n", "--manifest", manifest, "--no-faces")
+    assert found.exit_code == 0, found.output
+    failed = {"source": str(shoot / "b.jpg"), "status": "error", "error": "b.jpg: broken"}
+    with manifest.open("a") as fh:
+        fh.write(json.dumps(failed) + "\n")
+    assert [r["status"] for r in map(json.loads, manifest.read_text().splitlines())] == [
+        "skipped", "ok", "error"
+    ]  # fmt: skip
+    result = run("apply", manifest, "-o", tmp_path / "out")
+    assert result.exit_code == 0, result.output
+    assert (
+        f"1 crop(s) written to {tmp_path / 'out'}, 0 already there (kept), 0 photo(s) failed, "
+        "2 record(s) passed over (not photos, or failed)"
+    ) in " ".join(result.output.split())
+    assert sorted(p.name for p in (tmp_path / "out").iterdir()) == ["a.4x3.1.jpg"]

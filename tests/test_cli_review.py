@@ -168,3 +168,13 @@ def test_a_file_that_cannot_be_saved_stops_the_review_before_any_analysis(
     assert result.stderr == (
         f"error: {manifest}: cannot write: {tmp_path / 'a-file'} does not take new files\n"
     )
+
+
+def test_review_takes_the_hints_crop_takes(photo_dir, tmp_path):
+    from helpers import run
+
+    result = run("review", "--help")
+    for option in ("--keep", "--avoid", "--focus", "--hints"):
+        assert option in result.output
+    bad = run("review", photo_dir, "--manifest", tmp_path / "r.jsonl", "--focus", "1,2,3")
+    assert bad.exit_code == 2 and "a point is two numbers x,y" in bad.output

@@ -23,6 +23,7 @@ from sacrop_cli.io.raw import (
     develop_raw,
     is_raw,
     open_raw_for_analysis,
+    raw_default_crop,
     raw_exif,
     save_tiff16,
 )
@@ -359,3 +360,17 @@ def test_libraws_own_lines_stay_off_standard_error(tmp_path: Path, capfd) -> Non
     with pytest.raises(ImageError):
         develop_raw(cut)
     assert capfd.readouterr().err == ""
+
+
+def test_a_dngs_default_crop_is_read_as_fractions_of_the_stored_pixels(
+    coffee: Image.Image, dng: Path, tmp_path: Path
+) -> None:
+    # stored 400 x 600 (orientation 6), shown from (40, 60), 320 x 480: the stored frame's
+    # fractions, whatever the orientation
+    turned = make_dng(tmp_path / "c.dng", coffee, orientation=6, default_crop=(40, 60, 320, 480))
+    assert raw_default_crop(turned) == (0.1, 0.1, 0.9, 0.9)
+    assert raw_default_crop(dng) is None  # none: all the pixels
+    whole = make_dng(tmp_path / "w.dng", coffee, default_crop=(0, 0, 600, 400))
+    assert raw_default_crop(whole) is None
+    outside = make_dng(tmp_path / "o.dng", coffee, default_crop=(100, 0, 600, 400))
+    assert raw_default_crop(outside) is None  # past the pixels: not placed

@@ -21,7 +21,7 @@ from PIL import Image
 from sacrop_cli.errors import SacropError
 from sacrop_cli.record import new_record
 from sacrop_cli.viz import review
-from sacrop_cli.viz.review import THUMB_SIDE, ReviewServer, _Handler
+from sacrop_cli.viz.review import THUMB_SIDE, VIEW_SIDE, ReviewServer, _Handler
 from sacrop_cli.viz.review_records import review_form
 
 
@@ -118,7 +118,7 @@ def test_local_names_are_served(served, host):
 def test_photos_come_a_page_at_a_time(served):
     status, _, body = request(served, "/api/photos?offset=1&limit=1")
     page = json.loads(body)
-    assert (status, page["total"], page["offset"]) == (200, 3, 1)
+    assert (status, page["total"], page["offset"], page["done"]) == (200, 3, 1, 0)
     assert page["file"] == str(served.session.path)
     [photo] = page["photos"]
     assert (photo["index"], Path(photo["source"]).name, photo["width"]) == (1, "picos.jpg", 1600)
@@ -137,6 +137,11 @@ def test_a_thumbnail_not_the_photo_goes_to_the_browser(served):
     assert (status, headers["Content-Type"]) == (200, "image/jpeg")
     assert Image.open(io.BytesIO(body)).size == (THUMB_SIDE, THUMB_SIDE * 3 // 4)
     assert request(served, "/thumb/1.jpg")[2] == body  # kept
+    # the selected photo's larger image: 1600 x 1200 is already at VIEW_SIDE
+    status, headers, large = request(served, "/view/1.jpg")
+    assert (status, headers["Content-Type"]) == (200, "image/jpeg")
+    assert Image.open(io.BytesIO(large)).size == (VIEW_SIDE, VIEW_SIDE * 3 // 4)
+    assert request(served, "/view/0.jpg")[0] == 404  # the photo that failed
 
 
 @pytest.mark.parametrize(

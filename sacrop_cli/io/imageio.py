@@ -26,6 +26,7 @@ from sacrop_cli.io.raw import (
     develop_raw,
     is_raw,
     open_raw_for_analysis,
+    raw_default_crop,
     raw_orientation,
 )
 
@@ -387,3 +388,9 @@ def is_whole_image(path: Path | str, size: tuple[int, int] | None = None) -> boo
             return True
     except (OSError, ValueError, SyntaxError, struct.error, Image.DecompressionBombError):
         return False
+
+
+def default_crop(path: Path | str) -> tuple[float, float, float, float] | None:
+    """The part of the stored pixels raw developers show, when it is not all of them (a DNG's
+    DefaultCrop: :func:`~sacrop_cli.io.raw.raw_default_crop`); None for other photos."""
+    return raw_default_crop(path) if is_raw(path) else None

@@ -309,6 +309,27 @@ def raw_orientation(path: Path | str) -> int:
         return _FLIP_ORIENTATION.get(raw.sizes.flip, 1)
 
 
+def raw_default_crop(path: Path | str) -> tuple[float, float, float, float] | None:
+    """A DNG's DefaultCrop as ``(left, top, right, bottom)`` fractions of the stored pixels
+    LibRaw develops, nothing decoded; None when it has none or it covers them all. Raw
+    developers (darktable, Lightroom) show only this part, sacrop develops all of them: a
+    sidecar's crop is said in this part's frame."""
+    if Path(path).suffix.lower() != ".dng":
+        return None
+    with _open_raw(Path(path), None) as raw:
+        s = raw.sizes
+        origin = (s.crop_left_margin, s.crop_top_margin)
+        if s.crop_width <= 0 or s.crop_height <= 0 or 0xFFFF in origin:  # LibRaw: not known
+            return None
+        left, top = s.crop_left_margin - s.left_margin, s.crop_top_margin - s.top_margin
+        right, bottom = left + s.crop_width, top + s.crop_height
+        if (left, top, right, bottom) == (0, 0, s.width, s.height):
+            return None
+        if left < 0 or top < 0 or right > s.width or bottom > s.height:
+            return None  # not within the pixels: a crop sacrop cannot place
+        return left / s.width, top / s.height, right / s.width, bottom / s.height
+
+
 def raw_exif(path: Path | str) -> bytes | None:
     """EXIF block (``b"Exif\\0\\0"`` + TIFF) for crops of the RAW at ``path``, None when it
     tells nothing; see :func:`develop_raw`."""

@@ -37,6 +37,11 @@ from sacrop_cli.search import Crop
 RATIO_SLACK = 1.0
 
 
+#: Records with these statuses name no photo to write: a file that is not a photo (``skipped``)
+#: or a photo that failed; ``apply`` passes over them, counted.
+PASSED_OVER = frozenset({"skipped", "error"})
+
+
 @dataclass
 class Entry:
     """A photo of a manifest: its source as first named, its crops in order, and the upright
@@ -58,10 +63,13 @@ def _name_key(crop: Crop) -> tuple[str, int]:
     return crop.ratio.replace(":", "x").replace("/", "x").casefold(), crop.rank
 
 
-def read_manifest(path: Path) -> tuple[dict[str, Entry], list[str], list[str]]:
+def read_manifest(
+    path: Path, passed: list[str] | None = None
+) -> tuple[dict[str, Entry], list[str], list[str]]:
     """Per photo (keyed by its real path), its entry; an error per line that is not a manifest
-    record; a warning per crop listed twice (the first kept). SacropError when the file cannot
-    be read."""
+    record; a warning per crop listed twice (the first kept). The sources of the records of
+    :data:`PASSED_OVER` statuses go to ``passed`` instead. SacropError when the file cannot be
+    read."""
     photos: dict[str, Entry] = {}
     errors, warnings = [], []
     for number, value, bad in json_lines(path, "manifest"):
@@ -79,6 +87,10 @@ def read_manifest(path: Path) -> tuple[dict[str, Entry], list[str], list[str]]:
             continue
         except ValueError as err:
             errors.append(f"{where}: {named}{err}")
+            continue
+        if record.get("status") in PASSED_OVER:
+            if passed is not None:
+                passed.append(record["source"])
             continue
         entry = photos.setdefault(_key(record["source"]), Entry(record["source"]))
         width, height = record.get("width"), record.get("height")
@@ -170,8 +182,11 @@ def apply_manifest(
 ) -> BatchReport:
     """Write the crops ``manifest`` lists as ``job`` says (out_dir, format, quality, max_size,
     overwrite; its ratios and hints are not used): one record per photo in the report, and one
-    failed record per malformed line. Raises OutputError when the output folder is unusable."""
-    entries, errors, duplicates = read_manifest(manifest)
+    failed record per malformed line; the records of files that were not photos or failed are
+    passed over (``counts["passed_over"]``). Raises OutputError when the output folder is
+    unusable."""
+    passed: list[str] = []
+    entries, errors, duplicates = read_manifest(manifest, passed)
     by_source = {str(Path(e.source)): e for e in entries.values()}
     folders = _folders(list(entries.values()))
     scan = InputScan()
@@ -182,6 +197,7 @@ def apply_manifest(
             scan.missing.append(source)
     report, images, emit = start_run(scan, job, on_progress)
     report.warnings.extend(duplicates)
+    report.counts["passed_over"] = len(passed)
     for message in errors:  # a line that names no photo: a failed record of its own
         record = new_record(message.split(": ", 1)[0])
         record["status"], record["error"] = "error", message

@@ -34,12 +34,15 @@ class OutputPlan:
     """Where one photo's crops go, decided from its path alone, before it is analysed, so that
     a worker elsewhere can name them as this run would: ``folder/<stem of name>.<ratio>.<rank>
     <ext>``. ``ext`` is None when only the photo's content tells it (a URI with no known
-    extension)."""
+    extension). ``own`` is the photo's own name when the crops' ``name`` differs from it only
+    to keep them apart from a neighbour's crops (``coffee-2.jpg`` beside ``coffee.dng``): a
+    sidecar named in full needs no such change."""
 
     folder: str
     name: str
     ext: str | None
     sub: str = "."  # ``folder`` relative to the output folder, as the manifest records it
+    own: str | None = None  # the photo's own file name, for ``--xmp-name full``
 
     def paths(self, crops: Sequence[Crop], read_from: Path) -> list[str]:
         """One path per crop; ``read_from`` is the file the photo is read from."""
@@ -48,9 +51,11 @@ class OutputPlan:
             os.path.join(self.folder, output_name(self.name, c.ratio, c.rank, ext)) for c in crops
         ]
 
-    def sidecar(self) -> str:
-        """The path of the photo's XMP sidecar: ``folder/<stem of name>.xmp``."""
-        return os.path.join(self.folder, sidecar_name(self.name))
+    def sidecar(self, style: str = "stem") -> str:
+        """The path of the photo's XMP sidecar: ``folder/<stem of name>.xmp``, or
+        ``folder/<own name>.xmp`` for the ``full`` style."""
+        name = self.own if style == "full" and self.own else self.name
+        return os.path.join(self.folder, sidecar_name(name, style))
 
 
 def inside(sub: str) -> str:
@@ -158,7 +163,7 @@ class Namer:
             key = (folder.casefold(), PurePosixPath(name).stem.casefold(), kind)
             if key not in self.claimed:
                 self.claimed.add(key)
-                return OutputPlan(folder, name, ext, sub)
+                return OutputPlan(folder, name, ext, sub, src_path.name if n == 1 else None)
             n += 1
 
     def sources_in_the_way(self, plan: OutputPlan) -> list[str]:

@@ -27,7 +27,13 @@ from sacrop_cli.engines.base import cpu_cores
 from sacrop_cli.errors import OutputError, SacropError
 from sacrop_cli.io.atomic import stale_temp_files
 from sacrop_cli.io.encode import CropImage, fit_within, prepare_crop, save_crop, write_crop
-from sacrop_cli.io.imageio import Photo, is_whole_image, open_photo, stored_orientation
+from sacrop_cli.io.imageio import (
+    Photo,
+    default_crop,
+    is_whole_image,
+    open_photo,
+    stored_orientation,
+)
 from sacrop_cli.io.xmp import Region, write_sidecar
 from sacrop_cli.record import PhotoRecord, crop_record, fail
 from sacrop_cli.run.job import CropJob
@@ -289,7 +295,8 @@ def _save_photo(
     if not job.xmp_only:
         _save_crops(record, warnings, path, plan.paths(crops, path), writer, job, decoded)
     if job.xmp:
-        record["sidecar"] = _save_sidecar(record, path, plan.sidecar(), crops, writer)
+        out = plan.sidecar(job.xmp_name)
+        record["sidecar"] = _save_sidecar(record, path, out, crops, writer)
 
 
 def _save_crops(
@@ -340,8 +347,8 @@ def _save_sidecar(
     record: PhotoRecord, path: Path, out: str, crops: Sequence[Crop], writer: CropWriter
 ) -> str:
     """Write or update the photo's sidecar: the first crop (rank 1 of the first ratio) as the
-    Camera Raw crop, every crop as a region. The EXIF orientation, which the Camera Raw crop's
-    frame depends on, is read from the header: no decode."""
+    Camera Raw crop, every crop as a region. The EXIF orientation and a DNG's DefaultCrop,
+    which the Camera Raw crop's frame depends on, are read from the header: no decode."""
     if writer.is_source(out):
         raise OutputError(f"{out}: refusing to overwrite a source photo; choose another --out")
     writer.remove_stale_temps([out])
@@ -352,4 +359,5 @@ def _save_sidecar(
         orientation=stored_orientation(path),
         develop_crop=regions[0].box if regions else None,
         regions=regions,
+        inset=default_crop(path),
     )

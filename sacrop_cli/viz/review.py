@@ -2,7 +2,8 @@
 
 Standard library only (``http.server`` on a ``ThreadingHTTPServer``). It serves the static
 page of ``review_page/``, the records a page at a time (``GET /api/photos``), a thumbnail per
-photo (``GET /thumb/N.jpg``: never the photo itself) and takes one change at a time
+photo (``GET /thumb/N.jpg``, and a larger one for the photo selected, ``GET /view/N.jpg``: never
+the photo itself) and takes one change at a time
 (``POST /api/change``), saved to FILE before the answer (:mod:`review_records`).
 
 Only the person who started it may use it: every request needs the random token, in the
@@ -44,6 +45,8 @@ from sacrop_cli.viz.sheet_layout import JPEG_QUALITY, thumbnail_loader
 
 #: Long side of the thumbnails sent to the browser, in pixels.
 THUMB_SIDE = 640
+#: Long side of the selected photo's image (``GET /view/N.jpg``), shown as large as the window.
+VIEW_SIDE = 1600
 #: Thumbnails kept encoded in memory (the page's photos and the ones before and after).
 THUMB_CACHE = 128
 #: The most photos one ``/api/photos`` answer holds.
@@ -53,7 +56,7 @@ _MAX_BODY = 64 * 1024
 TIMEOUT = 30
 #: Connections served at once (a thread each; a browser opens about 6): more are closed.
 MAX_CONNECTIONS = 64
-_THUMB = re.compile(r"/thumb/([0-9]{1,9})\.jpg")
+_THUMB = re.compile(r"/(thumb|view)/([0-9]{1,9})\.jpg")
 _PAGE_FILES = {
     "/": ("index.html", "text/html; charset=utf-8"),
     "/review.js": ("review.js", "text/javascript; charset=utf-8"),
@@ -92,7 +95,8 @@ class ReviewServer(ThreadingHTTPServer):
         self._codes_lock = threading.Lock()
         self.files = _page_files()
         self._thumbnail = thumbnail_loader(THUMB_SIDE, max_pixels)
-        self._thumbs: OrderedDict[int, bytes] = OrderedDict()
+        self._view = thumbnail_loader(VIEW_SIDE, max_pixels)
+        self._thumbs: OrderedDict[tuple[int, bool], bytes] = OrderedDict()
         self._thumbs_lock = threading.Lock()
 
     @property
@@ -134,20 +138,22 @@ class ReviewServer(ThreadingHTTPServer):
         """Quiet: a connection the browser dropped while answered is no error of the review's
         (every request error is answered in the handler)."""
 
-    def thumbnail(self, index: int) -> bytes | None:
-        """The JPEG thumbnail of a given photo (None: not one), kept for the next requests."""
+    def thumbnail(self, index: int, large: bool = False) -> bytes | None:
+        """The JPEG thumbnail of a given photo (``large``: :data:`VIEW_SIDE`; None: not one),
+        kept for the next requests."""
         record = self.session.servable(index)
         if record is None:
             return None
+        key = (index, large)
         with self._thumbs_lock:
-            if index in self._thumbs:
-                self._thumbs.move_to_end(index)
-                return self._thumbs[index]
+            if key in self._thumbs:
+                self._thumbs.move_to_end(key)
+                return self._thumbs[key]
         buf = io.BytesIO()
-        image: Image.Image = self._thumbnail(record)
+        image: Image.Image = (self._view if large else self._thumbnail)(record)
         image.convert("RGB").save(buf, "JPEG", quality=JPEG_QUALITY)
         with self._thumbs_lock:
-            self._thumbs[index] = buf.getvalue()
+            self._thumbs[key] = buf.getvalue()
             while len(self._thumbs) > THUMB_CACHE:
                 self._thumbs.popitem(last=False)
         return buf.getvalue()
@@ -265,14 +271,14 @@ class _Handler(BaseHTTPRequestHandler):
                 self._json(HTTPStatus.BAD_REQUEST, {"error": "offset and limit are numbers"})
                 return
             self._json(HTTPStatus.OK, self.server.session.page(offset, limit))
-        elif path.startswith("/thumb/"):
-            self._thumb(match[1] if (match := _THUMB.fullmatch(path)) else None)
+        elif match := _THUMB.fullmatch(path):
+            self._thumb(match[2], large=match[1] == "view")
         else:
             self._send(HTTPStatus.NOT_FOUND, b"not found\n", "text/plain")
 
-    def _thumb(self, number: str | None) -> None:
+    def _thumb(self, number: str, large: bool = False) -> None:
         try:
-            thumb = self.server.thumbnail(int(number)) if number is not None else None
+            thumb = self.server.thumbnail(int(number), large)
         except (SacropError, OSError) as err:
             self._send(HTTPStatus.NOT_FOUND, f"{err}\n".encode(), "text/plain")
             return
