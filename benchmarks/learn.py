@@ -31,7 +31,7 @@ from sacrop_cli.boxes import box_iou
 from sacrop_cli.io.inputs import scan_inputs
 from sacrop_cli.model.checkpoint import read_meta
 from sacrop_cli.model.registry import resolve_weights
-from sacrop_cli.run.record import PhotoRecord
+from sacrop_cli.record import PhotoRecord
 from sacrop_cli.train.datasets import read_fcdb
 from sacrop_cli.train.evaluate import evaluate_fcdb
 from sacrop_cli.train.from_reviews import ReviewRun, train_from_reviews

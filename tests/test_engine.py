@@ -65,7 +65,8 @@ def test_torch_engine_without_torch_names_the_extra(random_weights, photo_dir, m
     assert result.exit_code == 1
     assert result.stderr == (
         "error: the torch engine (--engine torch, or --device cuda without "
-        'onnxruntime-gpu) needs torch, which is not installed: pip install "sacrop[train]"\n'
+        'onnxruntime-gpu) needs torch, which is not installed: pip install "sacrop[train]" '
+        '(from a checkout: pip install ".[train]")\n'
     )
 
 
@@ -97,9 +98,10 @@ def test_workers_follow_the_cores_and_threads(random_weights, monkeypatch):
 
 def test_precision_picks_the_graph(random_weights):
     from sacrop_cli.api import Cropper
-    from sacrop_cli.cli import options
+    from sacrop_cli.cli.crop import crop
 
-    assert (options._PRECISIONS, options._DEFAULT_PRECISION) == (
+    (option,) = [p for p in crop.params if p.name == "precision"]
+    assert (tuple(option.type.choices), option.default) == (
         engine.PRECISIONS,
         engine.DEFAULT_PRECISION,
     )
@@ -111,3 +113,13 @@ def test_precision_picks_the_graph(random_weights):
     with pytest.raises(SacropError) as info:
         engine.load_engine(random_weights, precision="int4")
     assert str(info.value) == "unknown precision 'int4'; choose one of fp32, int8"
+
+
+def test_the_choices_load_nothing_heavy():
+    code = (
+        "import sys\n"
+        "from sacrop_cli.engines.choices import DEVICES, ENGINES, PRECISIONS\n"
+        "heavy = sorted({'numpy', 'PIL', 'onnxruntime', 'torch'} & set(sys.modules))\n"
+        "assert not heavy, f'imported: {heavy}'\n"
+    )
+    subprocess.run([sys.executable, "-c", code], cwd=REPO, check=True)

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import math
 
-from sacrop_cli.run.record import new_record
+from sacrop_cli.record import new_record
 from sacrop_cli.viz.review_order import margin, ordered
 
 

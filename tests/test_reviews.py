@@ -7,7 +7,7 @@ from pathlib import Path
 
 import pytest
 
-from sacrop_cli.run.record import new_record
+from sacrop_cli.record import new_record
 from sacrop_cli.train.reviews import (
     Choice,
     NothingToLearn,

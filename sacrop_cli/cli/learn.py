@@ -6,6 +6,7 @@ from __future__ import annotations
 import json
 import shlex
 import sys
+from collections.abc import Callable
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -98,7 +99,7 @@ def train_reviews(
 
 
 def eval_reviews(
-    ui: UI, files: tuple[Path, ...], cropper_args: dict[str, Any], json_out: Path | None
+    ui: UI, files: tuple[Path, ...], load: Callable[[], api.Cropper], json_out: Path | None
 ) -> None:
     """How often the weights' rank 1 is the crop chosen in ``files``: JSON on standard output."""
     try:
@@ -108,7 +109,7 @@ def eval_reviews(
         raise click.exceptions.Exit(2) from None
     for line in read.warnings:
         ui.warning(line)
-    cropper = api.Cropper(**cropper_args)
+    cropper = load()
     with ui.progress(len(read.photos), "evaluating") as advance:
         found = agreement.agreement(cropper, read.photos, lambda: advance(1))
     payload = {

@@ -27,11 +27,17 @@ from sacrop_cli.engines.base import cpu_cores
 from sacrop_cli.errors import OutputError, SacropError
 from sacrop_cli.io.atomic import stale_temp_files
 from sacrop_cli.io.encode import CropImage, fit_within, prepare_crop, save_crop, write_crop
-from sacrop_cli.io.imageio import Photo, open_photo, stored_orientation
+from sacrop_cli.io.imageio import (
+    Photo,
+    default_crop,
+    is_whole_image,
+    open_photo,
+    stored_orientation,
+)
 from sacrop_cli.io.xmp import Region, write_sidecar
+from sacrop_cli.record import PhotoRecord, crop_record, fail
 from sacrop_cli.run.job import CropJob
 from sacrop_cli.run.naming import OutputPlan
-from sacrop_cli.run.record import PhotoRecord, crop_record, fail
 from sacrop_cli.search import Crop
 
 #: Write errors that every later photo would hit too: the run stops instead of failing them all.
@@ -61,6 +67,11 @@ class LocalWriter:
     def exists(self, out: str) -> bool:
         return Path(out).exists()
 
+    def is_whole(self, out: str, size: tuple[int, int] | None = None) -> bool:
+        """Whether ``out`` is a whole crop (of ``size``), not one a killed run or a person
+        broke: those are made again."""
+        return is_whole_image(out, size)
+
     def save(self, photo: Photo, box: tuple[int, int, int, int], out: str, **options: Any) -> str:
         return str(save_crop(photo, box, Path(out), **options))
 
@@ -83,6 +94,9 @@ class StreamWriter:
         return False
 
     def exists(self, out: str) -> bool:
+        return False
+
+    def is_whole(self, out: str, size: tuple[int, int] | None = None) -> bool:
         return False
 
     def save(self, photo: Photo, box: tuple[int, int, int, int], out: str, **options: Any) -> str:
@@ -113,6 +127,7 @@ class CropWriter(Protocol):
     def remove_stale_temps(self, outs: Iterable[str]) -> None: ...
     def is_source(self, out: str) -> bool: ...
     def exists(self, out: str) -> bool: ...
+    def is_whole(self, out: str, size: tuple[int, int] | None = None) -> bool: ...
     def save(
         self, photo: Photo, box: tuple[int, int, int, int], out: str, **options: Any
     ) -> str: ...
@@ -209,7 +224,7 @@ class DecodeAhead:
         job = self.job
         crops = _written(job, crops)
         outs = plan.paths(crops, path)
-        if not crops or (not job.overwrite and all(map(self.writer.exists, outs))):
+        if not crops or (not job.overwrite and all(map(self.writer.is_whole, outs))):
             return None
         try:
             photo = open_photo(
@@ -246,6 +261,7 @@ def finish_photo(
     why: the run then stops."""
     warnings: list[str] = []
     stop = None
+    record["folder"] = plan.sub
     if crops is not None:
         try:
             _save_photo(record, warnings, path, plan, crops, writer, job, decoded)
@@ -279,7 +295,8 @@ def _save_photo(
     if not job.xmp_only:
         _save_crops(record, warnings, path, plan.paths(crops, path), writer, job, decoded)
     if job.xmp:
-        record["sidecar"] = _save_sidecar(record, path, plan.sidecar(), crops, writer)
+        out = plan.sidecar(job.xmp_name)
+        record["sidecar"] = _save_sidecar(record, path, out, crops, writer)
 
 
 def _save_crops(
@@ -292,11 +309,15 @@ def _save_crops(
     decoded: Decoded | None = None,
 ) -> None:
     writer.remove_stale_temps(outs)
+    broken = set()  # crops there but not whole: made again, as a killed run's temporary files
     for entry, out in zip(record["crops"], outs):
         if writer.is_source(out):
             raise OutputError(f"{out}: refusing to overwrite a source photo; choose another --out")
         if writer.exists(out) and not job.overwrite:
-            entry["status"], entry["path"] = "exists", out
+            if writer.is_whole(out):
+                entry["status"], entry["path"] = "exists", out
+            else:
+                broken.add(out)
     todo = [(e, o) for e, o in zip(record["crops"], outs) if e["status"] == "pending"]
     if not todo:
         return  # a rerun: every crop is already there, no need to decode the photo
@@ -311,10 +332,12 @@ def _save_crops(
             ready = decoded.crops.get(out) if decoded is not None else None
             if isinstance(ready, (SacropError, OSError)):
                 raise ready
+            again = out in broken or job.overwrite
             if ready is None:
-                entry["path"] = writer.save(photo, tuple(entry["box"]), out, **job.save_options())
+                options = {**job.save_options(), "overwrite": again}
+                entry["path"] = writer.save(photo, tuple(entry["box"]), out, **options)
             else:
-                entry["path"] = writer.write(ready, out, overwrite=job.overwrite)
+                entry["path"] = writer.write(ready, out, overwrite=again)
             entry["status"] = "written"
     finally:  # save_crop adds its own warnings (e.g. corrupt EXIF dropped) to the photo's
         warnings.extend(photo.warnings)
@@ -324,8 +347,8 @@ def _save_sidecar(
     record: PhotoRecord, path: Path, out: str, crops: Sequence[Crop], writer: CropWriter
 ) -> str:
     """Write or update the photo's sidecar: the first crop (rank 1 of the first ratio) as the
-    Camera Raw crop, every crop as a region. The EXIF orientation, which the Camera Raw crop's
-    frame depends on, is read from the header: no decode."""
+    Camera Raw crop, every crop as a region. The EXIF orientation and a DNG's DefaultCrop,
+    which the Camera Raw crop's frame depends on, are read from the header: no decode."""
     if writer.is_source(out):
         raise OutputError(f"{out}: refusing to overwrite a source photo; choose another --out")
     writer.remove_stale_temps([out])
@@ -336,4 +359,5 @@ def _save_sidecar(
         orientation=stored_orientation(path),
         develop_crop=regions[0].box if regions else None,
         regions=regions,
+        inset=default_crop(path),
     )

@@ -76,6 +76,6 @@ def train_from_reviews(
     }
     if held and run.check:
         rep.stage("checking on the held-back photos", 2 * len(held))
-        summary["before"] = agreement(Cropper(base_path), held, rep.advance)
-        summary["after"] = agreement(Cropper(graph), held, rep.advance)
+        summary["before"] = agreement(Cropper(str(base_path)), held, rep.advance)
+        summary["after"] = agreement(Cropper(str(graph)), held, rep.advance)
     return summary

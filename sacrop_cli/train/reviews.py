@@ -1,5 +1,5 @@
 """What a person's reviews teach: the human-voted pairs of the photos they marked done or changed
-in ``sacrop review`` (see :mod:`sacrop_cli.run.record` for the keys).
+in ``sacrop review`` (see :mod:`sacrop_cli.record` for the keys).
 
 - a crop changed (another rank picked, or the box drawn): the chosen box beats sacrop's proposed
   rank 1 and every other rank offered;
@@ -23,7 +23,7 @@ from pathlib import Path
 
 from sacrop_cli.boxes import box_iou
 from sacrop_cli.errors import SacropError
-from sacrop_cli.run.record import PhotoRecord, read_records
+from sacrop_cli.record import PhotoRecord, read_records
 
 #: Two boxes overlapping this much are one framing ("rank 1 is what the person chose" too).
 SAME = 0.9

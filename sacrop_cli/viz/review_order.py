@@ -6,7 +6,7 @@ from __future__ import annotations
 import math
 from collections.abc import Sequence
 
-from sacrop_cli.run.record import PhotoRecord
+from sacrop_cli.record import PhotoRecord
 
 ORDERS = ("name", "uncertain")
 
