@@ -317,6 +317,8 @@ class RayExecutor:
             try:
                 for table in records.iter_batches(batch_format="pyarrow", batch_size=None):
                     yield [_result(row, positions) for row in table.to_pylist()]
+                    if batch.stopping():
+                        return  # the batches under way are cancelled
             except ray.exceptions.RayError as err:
                 raise SacropError(f"the Ray job failed: {_last_line(err)}") from None
 
