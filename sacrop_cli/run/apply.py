@@ -10,7 +10,9 @@ not of its ratio beyond pixel rounding fails with one line naming it; the others
 
 from __future__ import annotations
 
+import contextlib
 import os
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -20,10 +22,11 @@ from sacrop_cli.io.inputs import InputScan
 from sacrop_cli.io.jsonl import json_lines
 from sacrop_cli.ratios import parse_ratio
 from sacrop_cli.record import fail, new_record
+from sacrop_cli.run.driver import PhotoResult
 from sacrop_cli.run.job import CropJob
 from sacrop_cli.run.naming import Namer
 from sacrop_cli.run.report import BatchReport, ProgressCallback, start_run
-from sacrop_cli.run.writers import LocalWriter, finish_photo
+from sacrop_cli.run.writers import DecodeAhead, LocalWriter, in_order, write_ahead
 from sacrop_cli.search import Crop
 
 #: A box is of its ratio when its height (or its width) is within this many pixels of the
@@ -128,26 +131,34 @@ def apply_manifest(
         emit(record, [])
     namer = Namer(job.out_dir, job.format, (p for p, _ in images))
     writer = LocalWriter(namer.is_source)
-    done = 0
-    for path, photo_root in images:
-        plan = namer.plan(path, photo_root)
-        record = new_record(path)
-        crops = None
-        try:
-            crops = [_crop(entry) for entry in photos[str(path)]]
-            _, (width, height) = open_for_analysis(path, 64, max_pixels=job.max_pixels)
-            record["width"], record["height"] = width, height
-            problems = [why for why in (check_box(c, width, height) for c in crops) if why]
-            if problems:
-                raise SacropError(f"{path}: {'; '.join(problems)}")
-        except (SacropError, OSError, ValueError) as err:
-            fail(record, path, err)
+
+    def checked() -> Iterator[PhotoResult]:
+        for position, (path, photo_root) in enumerate(images):
+            plan = namer.plan(path, photo_root)
+            record = new_record(path)
             crops = None
-        warnings, report.stopped = finish_photo(record, crops, Path(path), plan, writer, job)
-        report.count_photo(record)
-        emit(record, warnings)
-        done += 1
-        if report.stopped:
-            break
+            try:
+                crops = [_crop(entry) for entry in photos[str(path)]]
+                _, (width, height) = open_for_analysis(path, 64, max_pixels=job.max_pixels)
+                record["width"], record["height"] = width, height
+                problems = [why for why in (check_box(c, width, height) for c in crops) if why]
+                if problems:
+                    raise SacropError(f"{path}: {'; '.join(problems)}")
+            except (SacropError, OSError, ValueError) as err:
+                fail(record, path, err)
+                crops = None
+            yield PhotoResult(Path(path), plan, record, crops, position=position)
+
+    def stopping() -> bool:
+        return report.stopped is not None
+
+    done = 0
+    decoder = DecodeAhead(writer, job)  # decodes and writes the photos on its workers
+    with contextlib.closing(write_ahead(decoder, checked(), stopping)) as written:
+        for result in in_order(written):
+            report.stopped = report.stopped or result.stop
+            report.count_photo(result.record)
+            emit(result.record, result.warnings)
+            done += 1
     report.counts["not_processed"] = len(images) - done
     return report

@@ -334,6 +334,20 @@ def write_ahead(
         shut_down((decoder.pool,), list(running))
 
 
+def in_order(groups: Iterable[list[P]]) -> Iterator[P]:
+    """The photos of :func:`write_ahead`'s ``groups`` in input order (their ``position``: 0,
+    1, ...), each as soon as those before it are out; after a stop, what finished past the
+    photos never started, in order at the end."""
+    waiting: dict[int, P] = {}
+    upto = 0
+    for group in groups:
+        waiting.update((photo.position, photo) for photo in group)
+        while upto in waiting:
+            yield waiting.pop(upto)
+            upto += 1
+    yield from (waiting[position] for position in sorted(waiting))
+
+
 def shut_down(pools: Sequence[ThreadPoolExecutor], submitted: Sequence[Future[Any]]) -> None:
     """Cancel the work that has not started and wait for what has, even through Ctrl-C.
 
