@@ -63,9 +63,11 @@ class FaceDetector:
         """Faces of ``image`` (a reduced copy of a photo whose upright size is ``full_size``):
         ``[N, 5]`` float rows ``x1, y1, x2, y2, score`` in full-resolution pixels, clipped to
         the photo, largest first."""
-        # shrunk by a whole factor (Pillow's reduce: a cheap box filter) to at most DETECT_SIDE
+        # shrunk by a whole factor (Pillow's reduce: a cheap box filter) to at most DETECT_SIDE;
+        # the scorer's own image, not a copy of it, when it is RGB already (the usual case)
         factor = -(-max(image.size) // DETECT_SIDE)
-        small = image.convert("RGB").reduce(factor) if factor > 1 else image.convert("RGB")
+        rgb = image if image.mode == "RGB" else image.convert("RGB")
+        small = rgb.reduce(factor) if factor > 1 else rgb
         dw, dh = small.size
         pw, ph = -(-dw // 32) * 32, -(-dh // 32) * 32
         x = np.zeros((1, 3, ph, pw), np.float32)
