@@ -17,6 +17,7 @@ from PIL import Image
 from sacrop_cli.boxes import box_iou_matrix
 from sacrop_cli.errors import CheckpointError
 from sacrop_cli.io.download import sha256_file
+from sacrop_cli.model.graph import session_options
 from sacrop_cli.model.registry import shipped_weights_dirs
 
 GRAPH = "yunet-2023mar.onnx"
@@ -53,10 +54,9 @@ class FaceDetector:
         path = Path(path) if path is not None else _graph_path()
         if sha256_file(path) != GRAPH_SHA256:
             raise CheckpointError(f"{path}: not the shipped face detector (SHA-256 differs)")
-        options = ort.SessionOptions()
-        options.intra_op_num_threads = 1
-        options.inter_op_num_threads = 1
-        self.session = ort.InferenceSession(str(path), options, providers=["CPUExecutionProvider"])
+        self.session = ort.InferenceSession(
+            str(path), session_options(1), providers=["CPUExecutionProvider"]
+        )
         self._outputs = [o.name for o in self.session.get_outputs()]
 
     def detect(self, image: Image.Image, full_size: tuple[int, int]) -> np.ndarray:
