@@ -139,16 +139,3 @@ def test_photos_over_the_pixel_budget_are_decoded_one_at_a_time(
     assert report.counts["crops_written"] == 3
     assert most[0] == 1
 
-
-def test_in_order_yields_each_photo_once_those_before_it_are_out():
-    class Done:
-        def __init__(self, position: int) -> None:
-            self.position = position
-
-    groups = [[Done(1)], [Done(0), Done(3)], [Done(2)], [Done(5)]]  # 4 never started (a stop)
-    assert [d.position for d in writers.in_order(groups)] == [0, 1, 2, 3, 5]
-    seen = []
-    for done in writers.in_order(iter(groups)):
-        seen.append(done.position)
-        if done.position == 1:  # out as soon as 0 is, before 2 has finished
-            assert seen == [0, 1]

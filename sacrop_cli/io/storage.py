@@ -148,6 +148,14 @@ class RemoteWriter:
 
         return self.fs.get_file_info(self._path(out)).type != FileType.NotFound
 
+    def is_whole(self, out: str, size: tuple[int, int] | None = None) -> bool:
+        """A crop under a URI is whole when it is a file with content (uploads are moved into
+        place whole; reading it back to check would cost a download)."""
+        from pyarrow.fs import FileType
+
+        info = self.fs.get_file_info(self._path(out))
+        return info.type == FileType.File and bool(info.size)
+
     def remove_stale_temps(self, outs: Iterable[str]) -> None:
         """Delete the temporary files a killed run left for these outputs."""
         from pyarrow.fs import FileSelector

@@ -39,9 +39,9 @@ from sacrop_cli.run.writers import (
     DecodeAhead,
     LocalWriter,
     StreamWriter,
-    shut_down,
     write_ahead,
 )
+from sacrop_cli.run.threads import shut_down
 
 #: Threads decoding the reduced images of the next batch while the network scores this one.
 _DECODE_THREADS = 2

@@ -39,7 +39,8 @@ from sacrop_cli.run.job import FORMAT_EXTENSIONS, CropJob
 from sacrop_cli.run.local import analyse, score_batch
 from sacrop_cli.run.naming import Namer, OutputPlan
 from sacrop_cli.run.report import BatchReport, ProgressCallback
-from sacrop_cli.run.writers import CropWriter, DecodeAhead, LocalWriter, in_order, write_ahead
+from sacrop_cli.run.threads import in_order
+from sacrop_cli.run.writers import CropWriter, DecodeAhead, LocalWriter, write_ahead
 
 if TYPE_CHECKING:
     import pyarrow as pa
@@ -118,7 +119,7 @@ class CropWorker:
         folder = source.parent.relative_to(root) if root else "."
         fmt = self.job.format
         ext = FORMAT_EXTENSIONS[fmt] if fmt else known_crop_extension(source)
-        return OutputPlan(join(self.out_dir, folder), source.name, ext)
+        return OutputPlan(join(self.out_dir, folder), source.name, ext, str(folder))
 
     def _local(self, row: dict[str, Any], folder: Path) -> tuple[Path, SacropError | None]:
         """The file to read the photo from (its own path, or a copy in ``folder``), and why

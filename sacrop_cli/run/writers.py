@@ -19,7 +19,6 @@ import shutil
 import sys
 import tempfile
 import threading
-import time
 from collections.abc import Callable, Iterable, Iterator, Sequence
 from concurrent.futures import FIRST_COMPLETED, Future, ThreadPoolExecutor, wait
 from dataclasses import dataclass
@@ -30,11 +29,18 @@ from sacrop_cli.engines.base import cpu_cores
 from sacrop_cli.errors import OutputError, SacropError
 from sacrop_cli.io.atomic import stale_temp_files
 from sacrop_cli.io.encode import CropImage, fit_within, prepare_crop, save_crop, write_crop
-from sacrop_cli.io.imageio import Photo, open_photo, stored_orientation
+from sacrop_cli.io.imageio import (
+    Photo,
+    default_crop,
+    is_whole_image,
+    open_photo,
+    stored_orientation,
+)
 from sacrop_cli.io.xmp import Region, write_sidecar
 from sacrop_cli.record import PhotoRecord, crop_record, fail
 from sacrop_cli.run.job import CropJob
 from sacrop_cli.run.naming import OutputPlan
+from sacrop_cli.run.threads import shut_down
 from sacrop_cli.search import Crop
 
 #: Write errors that every later photo would hit too: the run stops instead of failing them all.
@@ -67,6 +73,11 @@ class LocalWriter:
     def exists(self, out: str) -> bool:
         return Path(out).exists()
 
+    def is_whole(self, out: str, size: tuple[int, int] | None = None) -> bool:
+        """Whether ``out`` is a whole crop (of ``size``), not one a killed run or a person
+        broke: those are made again."""
+        return is_whole_image(out, size)
+
     def save(self, photo: Photo, box: tuple[int, int, int, int], out: str, **options: Any) -> str:
         return str(save_crop(photo, box, Path(out), **options))
 
@@ -89,6 +100,9 @@ class StreamWriter:
         return False
 
     def exists(self, out: str) -> bool:
+        return False
+
+    def is_whole(self, out: str, size: tuple[int, int] | None = None) -> bool:
         return False
 
     def save(self, photo: Photo, box: tuple[int, int, int, int], out: str, **options: Any) -> str:
@@ -119,6 +133,7 @@ class CropWriter(Protocol):
     def remove_stale_temps(self, outs: Iterable[str]) -> None: ...
     def is_source(self, out: str) -> bool: ...
     def exists(self, out: str) -> bool: ...
+    def is_whole(self, out: str, size: tuple[int, int] | None = None) -> bool: ...
     def save(
         self, photo: Photo, box: tuple[int, int, int, int], out: str, **options: Any
     ) -> str: ...
@@ -261,7 +276,7 @@ class DecodeAhead:
         job = self.job
         crops = _written(job, crops)
         outs = plan.paths(crops, path)
-        if not crops or (not job.overwrite and all(map(self.writer.exists, outs))):
+        if not crops or (not job.overwrite and all(map(self.writer.is_whole, outs))):
             return None
         try:
             photo = open_photo(
@@ -312,9 +327,15 @@ def write_ahead(
             if stopping() or decoder.stop is not None:
                 break
             if photo.crops is None or decoder.job.dry_run:  # nothing to decode or write
-                photo.warnings, photo.stop = finish_photo(
-                    photo.record, photo.crops, photo.path, photo.plan, decoder.writer, decoder.job
-                )
+                if photo.plan is not None:  # (no plan: it failed before one was made)
+                    photo.warnings, photo.stop = finish_photo(
+                        photo.record,
+                        photo.crops,
+                        photo.path,
+                        photo.plan,
+                        decoder.writer,
+                        decoder.job,
+                    )
                 yield [photo]
                 continue
             cost = decoder.cost(photo.record, photo.crops)
@@ -334,50 +355,6 @@ def write_ahead(
         shut_down((decoder.pool,), list(running))
 
 
-def in_order(groups: Iterable[list[P]]) -> Iterator[P]:
-    """The photos of :func:`write_ahead`'s ``groups`` in input order (their ``position``: 0,
-    1, ...), each as soon as those before it are out; after a stop, what finished past the
-    photos never started, in order at the end."""
-    waiting: dict[int, P] = {}
-    upto = 0
-    for group in groups:
-        waiting.update((photo.position, photo) for photo in group)
-        while upto in waiting:
-            yield waiting.pop(upto)
-            upto += 1
-    yield from (waiting[position] for position in sorted(waiting))
-
-
-def shut_down(pools: Sequence[ThreadPoolExecutor], submitted: Sequence[Future[Any]]) -> None:
-    """Cancel the work that has not started and wait for what has, even through Ctrl-C.
-
-    A decode or a network pass cannot be interrupted, and a process that exits while one runs in
-    another thread is killed by the C++ runtime underneath (status 134, "terminate called
-    without an active exception"). So a KeyboardInterrupt arriving while we wait (the second
-    Ctrl-C) is held until every started task has returned, then raised. Waiting is on the
-    tasks' futures, not on ``Thread.join``: a join cut short by Ctrl-C can report a thread
-    finished while it still runs; and polled, since ``concurrent.futures.wait`` never returns
-    for a future cancelled while still queued.
-    """
-    interrupted = False
-    while True:
-        try:  # all of it again after a Ctrl-C: it may have cut any step short
-            for pool in pools:
-                pool.shutdown(wait=False, cancel_futures=True)
-            for future in submitted:
-                future.cancel()  # those not started; a running one carries on
-            # polled, not futures.wait: that never returns for a future cancelled in a queue
-            while not all(future.done() for future in submitted):
-                time.sleep(0.01)
-            for pool in pools:  # nothing left to run: the threads end at once
-                pool.shutdown(wait=True)
-            break
-        except KeyboardInterrupt:
-            interrupted = True
-    if interrupted:
-        raise KeyboardInterrupt
-
-
 def finish_photo(
     record: PhotoRecord,
     crops: Sequence[Crop] | None,
@@ -395,6 +372,7 @@ def finish_photo(
     before a crop once ``abort`` is set."""
     warnings: list[str] = []
     stop = None
+    record["folder"] = plan.sub
     if crops is not None:
         try:
             _save_photo(record, warnings, path, plan, crops, writer, job, decoded, abort)
@@ -431,7 +409,8 @@ def _save_photo(
     if abort is not None and abort.is_set():
         raise Aborted
     if job.xmp:
-        record["sidecar"] = _save_sidecar(record, path, plan.sidecar(), crops, writer)
+        out = plan.sidecar(job.xmp_name)
+        record["sidecar"] = _save_sidecar(record, path, out, crops, writer)
 
 
 def _save_crops(
@@ -445,11 +424,15 @@ def _save_crops(
     abort: threading.Event | None = None,
 ) -> None:
     writer.remove_stale_temps(outs)
+    broken = set()  # crops there but not whole: made again, as a killed run's temporary files
     for entry, out in zip(record["crops"], outs):
         if writer.is_source(out):
             raise OutputError(f"{out}: refusing to overwrite a source photo; choose another --out")
         if writer.exists(out) and not job.overwrite:
-            entry["status"], entry["path"] = "exists", out
+            if writer.is_whole(out):
+                entry["status"], entry["path"] = "exists", out
+            else:
+                broken.add(out)
     todo = [(e, o) for e, o in zip(record["crops"], outs) if e["status"] == "pending"]
     if not todo:
         return  # a rerun: every crop is already there, no need to decode the photo
@@ -466,10 +449,12 @@ def _save_crops(
             ready = decoded.crops.get(out) if decoded is not None else None
             if isinstance(ready, (SacropError, OSError)):
                 raise ready
+            again = out in broken or job.overwrite
             if ready is None:
-                entry["path"] = writer.save(photo, tuple(entry["box"]), out, **job.save_options())
+                options = {**job.save_options(), "overwrite": again}
+                entry["path"] = writer.save(photo, tuple(entry["box"]), out, **options)
             else:
-                entry["path"] = writer.write(ready, out, overwrite=job.overwrite)
+                entry["path"] = writer.write(ready, out, overwrite=again)
             entry["status"] = "written"
     finally:  # save_crop adds its own warnings (e.g. corrupt EXIF dropped) to the photo's
         warnings.extend(photo.warnings)
@@ -479,8 +464,8 @@ def _save_sidecar(
     record: PhotoRecord, path: Path, out: str, crops: Sequence[Crop], writer: CropWriter
 ) -> str:
     """Write or update the photo's sidecar: the first crop (rank 1 of the first ratio) as the
-    Camera Raw crop, every crop as a region. The EXIF orientation, which the Camera Raw crop's
-    frame depends on, is read from the header: no decode."""
+    Camera Raw crop, every crop as a region. The EXIF orientation and a DNG's DefaultCrop,
+    which the Camera Raw crop's frame depends on, are read from the header: no decode."""
     if writer.is_source(out):
         raise OutputError(f"{out}: refusing to overwrite a source photo; choose another --out")
     writer.remove_stale_temps([out])
@@ -491,4 +476,5 @@ def _save_sidecar(
         orientation=stored_orientation(path),
         develop_crop=regions[0].box if regions else None,
         regions=regions,
+        inset=default_crop(path),
     )
