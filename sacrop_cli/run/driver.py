@@ -140,7 +140,13 @@ def run_batch(
     """
     start = time.perf_counter()
     report, images, emit = start_run(inputs, job, on_progress)
-    namer = Namer(job.out_dir, job.format, (p for p, _ in images), xmp=job.stem_sidecars)
+    namer = Namer(
+        job.out_dir,
+        job.format,
+        (p for p, _ in images),
+        xmp=job.stem_sidecars,
+        protected=inputs.named,
+    )
     writer = executor.writer(job, namer)
     resume = Resume(job, writer, previous)
     order = _InOrder(len(images), report, emit)
