@@ -297,3 +297,45 @@ def test_a_source_the_system_refuses_is_one_error(tmp_path):
         f"{long_name}: no such file or folder",
         f"{deep}: no such file or folder",
     ]
+
+
+def test_photos_are_written_two_at_once_and_reported_in_manifest_order(tmp_path, monkeypatch):
+    """apply writes through the write workers: here the first photo's crop waits until the
+    second's is written, which it could not on one thread; records stay in manifest order."""
+    import threading
+
+    from sacrop_cli.run import writers
+
+    monkeypatch.setattr(writers, "cpu_cores", lambda: 2)
+    photos = tmp_path / "photos"
+    photos.mkdir()
+    names = ("a.jpg", "b.jpg", "c.jpg")
+    for name in names:
+        (photos / name).write_bytes((EXAMPLES / "coffee.jpg").read_bytes())
+    manifest = tmp_path / "picks.jsonl"
+    lines = [record(photos / n, ("4:3", 1, (100, 40, 500, 340))) for n in names]
+    manifest.write_text("".join(json.dumps(x) + "\n" for x in lines))
+    b_written, order = threading.Event(), []
+    save_photo = writers._save_photo
+
+    def a_waits_for_b(rec, *args, **kwargs):
+        if rec["source"].endswith("a.jpg"):
+            assert b_written.wait(30), "b was not written while a waited"
+        save_photo(rec, *args, **kwargs)
+        order.append(rec["source"][-5:])
+        if rec["source"].endswith("b.jpg"):
+            b_written.set()
+
+    monkeypatch.setattr(writers, "_save_photo", a_waits_for_b)
+    seen = []
+    report = apply_manifest(
+        manifest, CropJob(out_dir=tmp_path / "out"), on_progress=lambda r, w: seen.append(r)
+    )
+    assert order.index("b.jpg") < order.index("a.jpg")
+    assert [r["source"] for r in seen] == [str(photos / n) for n in names]
+    assert [r["crops"][0]["status"] for r in report.records] == ["written"] * 3
+    assert sorted(p.name for p in (tmp_path / "out").iterdir()) == [
+        "a.4x3.1.jpg",
+        "b.4x3.1.jpg",
+        "c.4x3.1.jpg",
+    ]

@@ -237,6 +237,22 @@ def test_an_output_that_is_a_source_photo_is_refused(use_random_weights, tmp_pat
     assert (out / "x.4x3.1.4x3.1.jpg").is_file()  # the other photo is still cropped
 
 
+def test_a_file_named_as_a_crop_and_given_is_not_cropped_nor_written_over(
+    use_random_weights, tmp_path
+):
+    """Beside x.jpg, x.4x3.1.jpg is taken for sacrop's own crop (never cropped again), but a
+    file the person named is never written over, --overwrite or not."""
+    src = tmp_path / "in"
+    writable_copy(EXAMPLES / "coffee.jpg", src / "x.jpg")
+    victim = writable_copy(EXAMPLES / "rocket.jpg", src / "x.4x3.1.jpg")
+    before = sha256(victim)
+    result = run("crop", src / "x.jpg", victim, "-r", "4:3", "-o", src, "--overwrite")
+    assert result.exit_code == 1
+    assert f"{victim}: refusing to overwrite a source photo" in result.stderr
+    assert sha256(victim) == before
+    assert sorted(p.name for p in src.iterdir()) == ["x.4x3.1.jpg", "x.jpg"]
+
+
 # -- bad input ---------------------------------------------------------------------------------
 
 

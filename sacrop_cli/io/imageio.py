@@ -340,7 +340,8 @@ def open_for_analysis(
         notes: list[str] = []
         upright = _upright(im, path, notes)
     image, _ = _normalize_mode(upright, None, path, notes)
-    return image.convert("RGB"), full if drafted else upright.size
+    rgb = image if image.mode == "RGB" else image.convert("RGB")  # convert() would copy an RGB one
+    return rgb, full if drafted else upright.size
 
 
 def stored_orientation(path: Path | str) -> int:

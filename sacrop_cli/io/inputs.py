@@ -63,7 +63,8 @@ class InputScan:
     by extension (or unreadable folders); ``missing`` lists given paths that do not exist;
     ``hidden`` the hidden entries of the folders (not photos, not counted: named at ``-v``);
     ``own`` sacrop's own outputs (:func:`own_outputs`: not photos, not counted, named at
-    ``-v``); ``warnings`` the folder links not followed. URIs, for Ray runs, are strings (see
+    ``-v``), and ``named`` those of them given directly (not cropped, but never written over:
+    the person named them); ``warnings`` the folder links not followed. URIs, for Ray runs, are strings (see
     :func:`sacrop_cli.io.storage.scan_uris`).
     """
 
@@ -72,6 +73,7 @@ class InputScan:
     missing: list[Path | str] = field(default_factory=list)
     hidden: list[Path | str] = field(default_factory=list)
     own: list[Path | str] = field(default_factory=list)
+    named: list[Path | str] = field(default_factory=list)
     warnings: list[str] = field(default_factory=list)
 
 
@@ -137,6 +139,7 @@ def scan_inputs(paths: Sequence[Path | str], recursive: bool = True) -> InputSca
                 walk(given, given, real)
         elif given.is_file() and _is_own(given, own_in):
             scan.own.append(given)
+            scan.named.append(given)
         elif given.is_file():
             key = os.path.join(os.path.realpath(given.parent), given.name)
             if key not in seen_files and os.path.realpath(given) not in seen_files:

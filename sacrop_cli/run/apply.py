@@ -14,7 +14,9 @@ warning (the first is kept); the others are written.
 
 from __future__ import annotations
 
+import contextlib
 import os
+from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -26,10 +28,12 @@ from sacrop_cli.io.jsonl import json_lines
 from sacrop_cli.io.schema import Invalid, validate
 from sacrop_cli.ratios import parse_ratio
 from sacrop_cli.record import MANIFEST_RECORD, PhotoRecord, fail, new_record
+from sacrop_cli.run.driver import PhotoResult
 from sacrop_cli.run.job import CropJob
 from sacrop_cli.run.naming import Namer, OutputPlan
 from sacrop_cli.run.report import BatchReport, ProgressCallback, start_run
-from sacrop_cli.run.writers import LocalWriter, finish_photo
+from sacrop_cli.run.threads import in_order
+from sacrop_cli.run.writers import DecodeAhead, LocalWriter, write_ahead
 from sacrop_cli.search import Crop
 
 #: A box is of its ratio when its height (or its width) is within this many pixels of the
@@ -204,27 +208,31 @@ def apply_manifest(
         report.count_photo(record)
         emit(record, [])
     namer = Namer(job.out_dir, job.format, (p for p, _ in images))
-    writer = LocalWriter(namer.is_source)
+
+    def checked() -> Iterator[PhotoResult]:
+        for position, (path, _) in enumerate(images):
+            entry = by_source[str(path)]
+            record = new_record(path)
+            crops, plan = None, None
+            try:
+                plan = _plan(namer, path, folders[entry.source], Path(job.out_dir))
+                crops = _checked(path, entry, record, job)
+            except (SacropError, OSError, ValueError) as err:
+                fail(record, path, err)
+                crops = None
+            yield PhotoResult(path, plan, record, crops, position=position)
+
+    def stopping() -> bool:
+        return report.stopped is not None
+
     done = 0
-    for path, _ in images:
-        entry = by_source[str(path)]
-        record = new_record(path)
-        crops, plan = None, None
-        try:
-            plan = _plan(namer, path, folders[entry.source], Path(job.out_dir))
-            crops = _checked(path, entry, record, job)
-        except (SacropError, OSError, ValueError) as err:
-            fail(record, path, err)
-            crops = None
-        if plan is not None:
-            warnings, report.stopped = finish_photo(record, crops, path, plan, writer, job)
-        else:
-            warnings = []
-        report.count_photo(record)
-        emit(record, warnings)
-        done += 1
-        if report.stopped:
-            break
+    decoder = DecodeAhead(LocalWriter(namer.is_source), job)  # decodes and writes on its workers
+    with contextlib.closing(write_ahead(decoder, checked(), stopping)) as written:
+        for result in in_order(written):
+            report.stopped = report.stopped or result.stop
+            report.count_photo(result.record)
+            emit(result.record, result.warnings)
+            done += 1
     report.counts["not_processed"] = len(images) - done
     return report
 

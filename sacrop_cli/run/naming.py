@@ -85,6 +85,7 @@ class Namer:
         fmt: str | None,
         sources: Iterable[Path | str],
         xmp: bool = False,
+        protected: Iterable[Path | str] = (),
     ) -> None:
         self.out_dir, self.fmt, self.xmp = out_dir, fmt, xmp
         self.claimed: set[tuple[str, str, str]] = set()  # folder, stem and ext, casefolded
@@ -99,14 +100,20 @@ class Namer:
                 self.by_folder.setdefault(os.path.dirname(src), []).append(src)
                 continue
             self.given.setdefault(Path(src).parent, []).append(Path(src).name)
-            resolved = Path(src).resolve()
-            self.source_paths.add(resolved)
-            self.by_folder.setdefault(str(resolved.parent), []).append(str(resolved))
-            try:
-                st = Path(src).stat()
-                self.source_ids.add((st.st_dev, st.st_ino))
-            except OSError:
-                pass
+            self._protect(src)
+        for src in protected:  # files named on the command line that are not cropped
+            self._protect(src)
+
+    def _protect(self, src: Path | str) -> None:
+        """Never write over ``src``: a crop whose name it bears is refused."""
+        resolved = Path(src).resolve()
+        self.source_paths.add(resolved)
+        self.by_folder.setdefault(str(resolved.parent), []).append(str(resolved))
+        try:
+            st = Path(src).stat()
+            self.source_ids.add((st.st_dev, st.st_ino))
+        except OSError:
+            pass
 
     def extension(self, src: Path | str) -> str | None:
         if self.fmt:
