@@ -34,7 +34,7 @@ def base():
 
 def photo(source: Path, size=(600, 400)) -> ReviewedPhoto:
     pair = Pair("any", SMALL, LARGE)
-    return ReviewedPhoto(source, size, [pair], [Choice("any", SMALL, True)], [SMALL, LARGE])
+    return ReviewedPhoto(source, size, [pair], [Choice("any", SMALL, True)])
 
 
 def gap(checkpoint) -> float:

@@ -18,7 +18,7 @@ import hashlib
 import os
 import random
 from collections.abc import Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
 
 from sacrop_cli.boxes import box_iou
@@ -65,8 +65,6 @@ class ReviewedPhoto:
     size: tuple[int, int]
     pairs: list[Pair]
     choices: list[Choice]
-    #: the record's proposals of every ratio (the ranks offered), kept for distillation
-    offered: list[Box] = field(default_factory=list)
 
 
 @dataclass
@@ -172,11 +170,8 @@ def read_reviews(paths: Sequence[Path]) -> Reviews:
             pairs, choices, outside = record_lessons(record, f"{path}: line {number}: ")
             warnings.extend(outside)
             if choices:
-                offered = [b for p in record.get("proposals") or [] if (b := _box(p.get("box")))]
                 size = (record["width"], record["height"])
-                by_photo[os.path.realpath(source)] = ReviewedPhoto(
-                    source, size, pairs, choices, offered
-                )
+                by_photo[os.path.realpath(source)] = ReviewedPhoto(source, size, pairs, choices)
     if not by_photo:
         names = ", ".join(str(p) for p in paths)
         raise NothingToLearn(f"{names}: nothing to learn: no photo marked done or changed")
