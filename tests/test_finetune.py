@@ -19,7 +19,13 @@ from sacrop_cli.model.format import DEFAULT_INPUT  # noqa: E402
 from sacrop_cli.model.network import build_scorer  # noqa: E402
 from sacrop_cli.model.preprocess import boxes_to_rois, image_to_array, input_size  # noqa: E402
 from sacrop_cli.model.registry import resolve_weights  # noqa: E402
-from sacrop_cli.train.finetune import FinetuneConfig, learn  # noqa: E402
+from sacrop_cli.train.finetune import (  # noqa: E402
+    FinetuneConfig,
+    batch_loss,
+    learn,
+    over_grid,
+    prepare,
+)
 from sacrop_cli.train.reviews import Choice, NothingToLearn, Pair, ReviewedPhoto  # noqa: E402
 from sacrop_cli.train.trainer import Reporter  # noqa: E402
 
@@ -53,13 +59,14 @@ def test_the_pairs_move_the_scores_and_the_metadata_says_from_what(tmp_path: Pat
     out = tmp_path / "mine.pt"
     before = gap(base())
     learned = learn(base(), [photo(COFFEE)], FinetuneConfig(epochs=20), out, {"note": "x"})
-    assert (learned.n_photos, learned.n_pairs, learned.skipped) == (1, 1, {})
+    # the review pair, and SMALL over each of coffee.jpg's 83 grid candidates (none itself)
+    assert (learned.n_photos, learned.n_pairs, learned.skipped) == (1, 84, {})
     after = read_checkpoint(out)
     assert gap(after) > before + 0.5
     training = after.meta["training"]
     assert training["kind"] == "reviews"
     assert training["note"] == "x"
-    assert training["pairs"] == 1
+    assert training["pairs"] == 84
     assert training["finetune"]["epochs"] == 20
     # only the embedding and the regression moved
     first = base().state_dict
@@ -94,3 +101,29 @@ def test_ctrl_c_leaves_no_checkpoint(tmp_path: Path) -> None:
     with pytest.raises(KeyboardInterrupt):
         learn(base(), [photo(COFFEE)], FinetuneConfig(), folder / "m.pt", {}, _Interrupted())
     assert list(folder.iterdir()) == []
+
+
+def test_pairs_against_boxes_around_weigh_around_weight() -> None:
+    model = build_scorer(base())
+    mid = (100, 60, 500, 340)
+    pairs = [Pair("any", SMALL, LARGE), Pair("any", SMALL, mid, around=True)]
+    item = prepare(model, ReviewedPhoto(COFFEE, (600, 400), pairs, []))
+    cfg = FinetuneConfig(margin=10.0, keep_weight=0.0, around_weight=0.25)
+    with torch.no_grad():
+        got = batch_loss(model, [item], cfg)
+        s = model.score_embeddings(model.embed(item.fused))
+    grid = item.n_grid  # the pair boxes follow the grid: SMALL, LARGE, mid
+    assert item.better.tolist() == [grid, grid] and item.worse.tolist() == [grid + 1, grid + 2]
+    h_review, h_around = 10.0 - (s[grid] - s[grid + 1]), 10.0 - (s[grid] - s[grid + 2])
+    want = (h_review + 0.25 * h_around) / 1.25
+    assert float(got["pairs"]) == pytest.approx(float(want), rel=1e-5)
+    assert float(got["keep"]) == 0.0
+
+
+def test_a_free_crop_changed_beats_the_grid_candidates_not_itself() -> None:
+    grid = [[0, 0, 600, 400], [150, 100, 450, 300], [152, 100, 452, 300]]  # IoU 0.25, 1, 0.987
+    changed = ReviewedPhoto(COFFEE, (600, 400), [], [Choice("any", SMALL, True)])
+    assert over_grid(changed, grid) == [Pair("any", SMALL, (0, 0, 600, 400), around=True)]
+    kept = ReviewedPhoto(COFFEE, (600, 400), [], [Choice("any", SMALL, False)])
+    fixed = ReviewedPhoto(COFFEE, (600, 400), [], [Choice("3:2", SMALL, True)])
+    assert over_grid(kept, grid) == over_grid(fixed, grid) == []

@@ -13,6 +13,7 @@ from sacrop_cli.train.reviews import (
     NothingToLearn,
     Pair,
     ReviewedPhoto,
+    around,
     file_sha256,
     hold_back,
     photo_problem,
@@ -21,6 +22,17 @@ from sacrop_cli.train.reviews import (
 )
 
 R1, R2, R3 = [0, 0, 400, 300], [100, 0, 500, 300], [0, 100, 300, 325]
+# around R2 in 600 x 400, by hand: 340 x 255, 368 x 276, 432 x 324, 460 x 345 about (300, 150)
+# (the larger two moved down inside), 32 px left and right, 24 px down (up: R2 itself, left out)
+AROUND_R2 = [
+    (130, 22, 470, 277),
+    (116, 12, 484, 288),
+    (84, 0, 516, 324),
+    (70, 0, 530, 345),
+    (68, 0, 468, 300),
+    (132, 0, 532, 300),
+    (100, 24, 500, 324),
+]
 
 
 def proposal(rank: int, box: list[int], ratio: str = "4:3") -> dict:
@@ -65,15 +77,29 @@ def write(path: Path, records: list[dict]) -> Path:
 
 def test_rank_picked_beats_rank_1_and_the_other_rank_offered() -> None:
     pairs, choices, outside = record_lessons(reviewed("a.jpg", picked(2, R2)))
-    assert pairs == [Pair("4:3", tuple(R2), tuple(R1)), Pair("4:3", tuple(R2), tuple(R3))]
+    assert pairs == [
+        Pair("4:3", tuple(R2), tuple(R1)),
+        Pair("4:3", tuple(R2), tuple(R3)),
+        *[Pair("4:3", tuple(R2), b, around=True) for b in AROUND_R2],
+    ]
     assert choices == [Choice("4:3", tuple(R2), True)]
     assert outside == []
+
+
+def test_around_a_box_same_shape_inside_the_photo() -> None:
+    assert around(tuple(R2), (600, 400)) == AROUND_R2
+    # the whole photo: only the smaller two (510 x 340, 552 x 368 about its centre)
+    assert around((0, 0, 600, 400), (600, 400)) == [(45, 30, 555, 370), (24, 16, 576, 384)]
 
 
 def test_drawn_box_beats_every_rank_offered() -> None:
     box = [200, 50, 520, 290]
     pairs, choices, _ = record_lessons(reviewed("a.jpg", drawn(box)))
-    assert pairs == [Pair("4:3", tuple(box), tuple(b)) for b in (R1, R2, R3)]
+    near = [(224, 68, 496, 272), (213, 60, 507, 281), (187, 40, 533, 299), (176, 32, 544, 308)]
+    near += [(174, 50, 494, 290), (226, 50, 546, 290), (200, 31, 520, 271), (200, 69, 520, 309)]
+    assert pairs == [Pair("4:3", tuple(box), tuple(b)) for b in (R1, R2, R3)] + [
+        Pair("4:3", tuple(box), b, around=True) for b in near
+    ]
     assert choices == [Choice("4:3", tuple(box), True)]
 
 
@@ -90,14 +116,18 @@ def test_neither_done_nor_changed_teaches_nothing() -> None:
 def test_a_box_nearly_the_chosen_one_makes_no_pair() -> None:
     near = [2, 0, 402, 300]  # IoU 0.99 with R1
     pairs, _, _ = record_lessons(reviewed("a.jpg", drawn(near)))
-    assert pairs == [Pair("4:3", tuple(near), tuple(b)) for b in (R2, R3)]
+    assert pairs[:2] == [Pair("4:3", tuple(near), tuple(b)) for b in (R2, R3)]
+    rest = around(tuple(near), (600, 400))
+    assert pairs[2:] == [Pair("4:3", tuple(near), b, around=True) for b in rest]
 
 
 def test_a_box_outside_its_photo_is_left_out_with_one_line() -> None:
     record = reviewed("a.jpg", picked(2, R2))
     record["proposals"][2]["box"] = [0, 100, 300, 450]  # past the bottom (400)
     pairs, _, outside = record_lessons(record, "f.jsonl: line 1: ")
-    assert pairs == [Pair("4:3", tuple(R2), tuple(R1))]
+    assert pairs == [Pair("4:3", tuple(R2), tuple(R1))] + [
+        Pair("4:3", tuple(R2), b, around=True) for b in AROUND_R2
+    ]
     assert outside == ["f.jsonl: line 1: box [0, 100, 300, 450] outside its 600x400 photo: ignored"]
 
 
@@ -113,7 +143,7 @@ def test_read_reviews_counts_and_hashes(tmp_path: Path) -> None:
     )
     got = read_reviews([file])
     assert [p.source for p in got.photos] == [Path("a.jpg"), Path("b.jpg")]
-    assert got.counts() == {"photos": 2, "changed": 1, "confirmed": 1, "pairs": 4}
+    assert got.counts() == {"photos": 2, "changed": 1, "confirmed": 1, "pairs": 11}
     assert got.files == [{"path": str(file), "sha256": file_sha256(file)}]
     assert len(file_sha256(file)) == 64
 

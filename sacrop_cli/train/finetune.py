@@ -6,7 +6,9 @@ the regression) move, from the base weights.
 Two terms per photo:
 
 - the review pairs (:mod:`sacrop_cli.train.reviews`): a hinge on the score difference, better
-  minus worse, so the person's choice climbs above what sacrop proposed by a margin; a pair
+  minus worse, so the person's choice climbs above what sacrop proposed by a margin, and above
+  the boxes around it and the photo's other candidates (:func:`over_grid`; weighed
+  ``around_weight``: the choice a peak, not a direction to go past); a pair
   already ordered so (a confirmation of what sacrop proposed, mostly) changes nothing, which
   keeps a reviewer who accepts everything from moving the weights;
 - keeping the rest of the judgment: the base network's own scores of the photo's other
@@ -28,6 +30,7 @@ import torch
 import torch.nn.functional as F
 from torch import Tensor
 
+from sacrop_cli.boxes import box_iou_matrix
 from sacrop_cli.candidates import gaic_grid
 from sacrop_cli.errors import SacropError
 from sacrop_cli.io.imageio import open_for_analysis
@@ -35,7 +38,7 @@ from sacrop_cli.model.checkpoint import Checkpoint, make_meta, save_checkpoint
 from sacrop_cli.model.format import DEFAULT_INPUT
 from sacrop_cli.model.network import CropScorer, build_scorer
 from sacrop_cli.model.preprocess import boxes_to_rois, image_to_array, input_size
-from sacrop_cli.train.reviews import NothingToLearn, ReviewedPhoto, photo_problem
+from sacrop_cli.train.reviews import SAME, NothingToLearn, Pair, ReviewedPhoto, photo_problem
 from sacrop_cli.train.trainer import Reporter
 
 #: The layers a review fine-tunes; the rest stays as the base weights have it.
@@ -51,6 +54,7 @@ class FinetuneConfig:
     photos_per_step: int = 8
     margin: float = 0.1  # of the hinge on the pairs, normalised MOS units (the base's delta)
     keep_weight: float = 0.1  # weight of the base scores kept on the other candidates
+    around_weight: float = 0.5  # of a pair against a box around the chosen one (a review's: 1)
     seed: int = 0
 
 
@@ -65,6 +69,7 @@ class ReviewItem:
     n_grid: int
     better: Tensor  # [P] indices of the better boxes
     worse: Tensor  # [P]
+    around: Tensor  # [P] bool: the worse box is not one the person saw (see over_grid)
 
 
 @torch.no_grad()
@@ -100,8 +105,11 @@ def _encode(model: CropScorer, photo: ReviewedPhoto) -> tuple | str:
 def _item(model: CropScorer, photo: ReviewedPhoto, found: tuple) -> ReviewItem:
     feats, full, net = found
     grid = gaic_grid(*full).tolist()
-    boxes = list(dict.fromkeys(b for p in photo.pairs for b in (p.better, p.worse)))
-    index = {b: len(grid) + i for i, b in enumerate(boxes)}
+    pairs = photo.pairs + over_grid(photo, grid)
+    index = {tuple(g): i for i, g in enumerate(grid)}
+    seen = dict.fromkeys(b for p in pairs for b in (p.better, p.worse))
+    boxes = [b for b in seen if b not in index]
+    index.update({b: len(grid) + i for i, b in enumerate(boxes)})
     arr = np.asarray([*grid, *boxes], np.float32).reshape(-1, 4)
     rois = torch.from_numpy(boxes_to_rois(arr, full, net)).float()
     fused = model.fused_parts(*model.crop_parts(feats, rois))
@@ -110,9 +118,26 @@ def _item(model: CropScorer, photo: ReviewedPhoto, found: tuple) -> ReviewItem:
         fused,
         model.score_embeddings(model.embed(fused)),
         len(grid),
-        torch.as_tensor([index[p.better] for p in photo.pairs], dtype=torch.long),
-        torch.as_tensor([index[p.worse] for p in photo.pairs], dtype=torch.long),
+        torch.as_tensor([index[p.better] for p in pairs], dtype=torch.long),
+        torch.as_tensor([index[p.worse] for p in pairs], dtype=torch.long),
+        torch.as_tensor([p.around for p in pairs], dtype=torch.bool),
     )
+
+
+def over_grid(photo: ReviewedPhoto, grid: list[list[int]]) -> list[Pair]:
+    """A free crop the person changed beats every candidate of the photo's grid it does not
+    overlap by IoU >= :data:`SAME` (``around`` pairs): the crop is the photo's best, so the
+    learned taste peaks there rather than past it. Fixed ratios: their own neighbours only
+    (:func:`~sacrop_cli.train.reviews.around`), the grid being the free ratio's."""
+    chosen = [c for c in photo.choices if c.changed and c.ratio == "any"]
+    if not chosen or not grid:
+        return []
+    iou = box_iou_matrix(np.asarray([c.box for c in chosen]), np.asarray(grid))
+    return [
+        Pair(c.ratio, c.box, tuple(grid[j]), around=True)
+        for i, c in enumerate(chosen)
+        for j in np.flatnonzero(iou[i] < SAME)
+    ]
 
 
 def batch_loss(
@@ -128,7 +153,9 @@ def batch_loss(
         keep.append(F.smooth_l1_loss(own[: item.n_grid], item.base[: item.n_grid]))
         if len(item.better):
             gap = own[item.better] - own[item.worse]
-            pairs.append(torch.clamp(cfg.margin - gap, min=0).mean())
+            weight = torch.where(item.around, cfg.around_weight, 1.0)
+            hinge = torch.clamp(cfg.margin - gap, min=0)
+            pairs.append((weight * hinge).sum() / weight.sum())
     out = {"keep": cfg.keep_weight * torch.stack(keep).mean()}
     if pairs:
         out["pairs"] = torch.stack(pairs).sum() / len(items)

@@ -6,10 +6,12 @@ in ``sacrop review`` (see :mod:`sacrop_cli.record` for the keys).
 - a photo marked done with a crop left as proposed: its rank 1 beats the other ranks offered
   (a confirmation).
 
-A losing box that overlaps the winner by IoU >= :data:`SAME` is left out: the two are the same
-framing and the pair says nothing. Boxes are pixels of the upright photo, as recorded.
-Nothing here decodes a photo: whether a photo is still there, at its recorded size, is checked
-where it is opened (:func:`photo_problem`).
+A changed crop also makes it a peak, not a direction: it beats the boxes :func:`around` it (the
+same framing scaled and shifted a little), so a person who picked a tighter crop teaches that
+crop, not "tighter still" (``around`` pairs). A losing box that overlaps the winner by IoU >=
+:data:`SAME` is left out: the two are the same framing and the pair says nothing. Boxes are
+pixels of the upright photo, as recorded. Nothing here decodes a photo: whether a photo is
+still there, at its recorded size, is checked where it is opened (:func:`photo_problem`).
 """
 
 from __future__ import annotations
@@ -29,6 +31,9 @@ from sacrop_cli.record import PhotoRecord, read_records
 SAME = 0.9
 #: Fewer reviewed photos than this: the learned taste is noisy (a warning).
 FEW = 20
+#: Scales (about the centre) and shifts (of the box's side) of the boxes around a chosen one.
+SCALES = (0.85, 0.92, 1.08, 1.15)
+SHIFT = 0.08
 #: Share of the reviewed photos held back to check the learning, unless given apart.
 HELD_BACK = 0.2
 
@@ -46,6 +51,7 @@ class Pair:
     ratio: str
     better: Box
     worse: Box
+    around: bool = False  # ``worse`` is a box around ``better``, not one a person saw
 
 
 @dataclass(frozen=True)
@@ -104,6 +110,30 @@ def _inside(box: Box, size: tuple[int, int]) -> bool:
     return 0 <= box[0] < box[2] <= size[0] and 0 <= box[1] < box[3] <= size[1]
 
 
+def around(box: Box, size: tuple[int, int]) -> list[Box]:
+    """The boxes around ``box`` in a photo of ``size``: it scaled by :data:`SCALES` about its
+    centre, then shifted by :data:`SHIFT` of its width left and right and of its height up and
+    down; its shape kept, moved back inside the photo (left out if larger), and left out when
+    overlapping ``box`` by IoU >= :data:`SAME`."""
+    x1, y1, x2, y2 = box
+    w, h = x2 - x1, y2 - y1
+    cx, cy = (x1 + x2) / 2, (y1 + y2) / 2
+    shapes = [(cx, cy, w * s, h * s) for s in SCALES]
+    shapes += [(cx + d * SHIFT * w, cy, w, h) for d in (-1, 1)]
+    shapes += [(cx, cy + d * SHIFT * h, w, h) for d in (-1, 1)]
+    out: list[Box] = []
+    for mx, my, bw, bh in shapes:
+        bw, bh = round(bw), round(bh)
+        if not (0 < bw <= size[0] and 0 < bh <= size[1]):
+            continue
+        left = min(max(round(mx - bw / 2), 0), size[0] - bw)
+        top = min(max(round(my - bh / 2), 0), size[1] - bh)
+        moved = (left, top, left + bw, top + bh)
+        if moved not in out and box_iou(box, moved) < SAME:
+            out.append(moved)
+    return out
+
+
 def record_lessons(
     record: PhotoRecord, where: str = ""
 ) -> tuple[list[Pair], list[Choice], list[str]]:
@@ -144,6 +174,8 @@ def record_lessons(
         for worse in dict.fromkeys(losers):
             if box_iou(chosen, worse) < SAME:
                 pairs.append(Pair(ratio, chosen, worse))
+        if changed:
+            pairs.extend(Pair(ratio, chosen, b, around=True) for b in around(chosen, size))
         choices.append(Choice(ratio, chosen, changed))
     return pairs, choices, outside
 
