@@ -65,3 +65,52 @@ def test_clip_boxes() -> None:
 def test_ratio_of_a_box_in_whole_pixels() -> None:
     assert ratio_of([10, 20, 410, 320]) == Ratio("fixed", 4, 3)
     assert ratio_of([0.4, 0, 1066.6, 600.2]).label == "533:300"
+
+
+def test_iou_matrix_edges_by_hand() -> None:
+    """The cases the clips and the empty-union guard are for, each computed by hand."""
+    square = [0, 0, 10, 10]
+    cases = [
+        ([12, 0, 22, 10], 0.0),  # apart in x only: the negative width must not give a negative
+        ([0, 12, 10, 22], 0.0),  # apart in y only
+        ([0, 10, 10, 20], 0.0),  # touching along y: no shared row
+        ([10, 0, 20, 10], 0.0),  # touching along x
+        ([5, 0, 15, 10], 50 / 150),
+    ]
+    got = box_iou_matrix(np.array([square]), np.array([b for b, _ in cases]))
+    assert got.tolist() == [[iou for _, iou in cases]]
+    # sub-pixel boxes (float), whose areas and union are under one pixel
+    thin = [0, 0, 0.5, 10]
+    flat = [0, 0, 10, 0.5]
+    tiny = [0, 0, 0.5, 0.5]
+    assert box_iou_matrix(np.array([thin, flat, tiny]), np.array([thin, flat, tiny])).tolist() == [
+        [1.0, 0.25 / 9.75, 0.25 / 5.0],
+        [0.25 / 9.75, 1.0, 0.25 / 5.0],
+        [0.25 / 5.0, 0.25 / 5.0, 1.0],
+    ]
+
+
+@pytest.mark.parametrize("dtype", [np.uint16, np.int32])
+def test_iou_matrix_of_narrow_integer_boxes_is_computed_in_float(dtype) -> None:
+    # unsigned: a negative overlap would wrap round; int32: a 50000 px square's area overflows
+    far = box_iou_matrix(np.array([[0, 0, 10, 10]], dtype), np.array([[20, 20, 30, 30]], dtype))
+    assert far.tolist() == [[0.0]]
+    big = np.array([[0, 0, 50000, 50000]], dtype)
+    half = np.array([[0, 0, 25000, 50000]], dtype)
+    assert box_iou_matrix(big, half).tolist() == [[0.5]]
+
+
+def test_clip_boxes_of_any_leading_shape() -> None:
+    assert clip_boxes(np.array([-1, 2, 30, 40]), 20, 30).tolist() == [0, 2, 20, 30]
+    pairs = clip_boxes(np.array([[[-1, 2, 30, 40], [1, 1, 2, 2]]]), 20, 30)
+    assert pairs.tolist() == [[[0, 2, 20, 30], [1, 1, 2, 2]]]
+    for bad, shape in ((np.float64(3), "()"), (np.zeros((2, 4, 3)), "(2, 4, 3)")):
+        with pytest.raises(ValueError) as info:
+            clip_boxes(bad, 10, 10)
+        assert str(info.value) == f"boxes must have shape [..., 4], got {shape}"
+
+
+def test_ratio_of_a_box_under_two_pixels() -> None:
+    assert ratio_of([0, 0, 1, 3]) == Ratio("fixed", 1, 3)
+    assert ratio_of([0, 0, 3, 1]) == Ratio("fixed", 3, 1)
+    assert ratio_of([0, 0, 0.4, 3]) == Ratio("fixed", 1, 3)  # never a side of 0

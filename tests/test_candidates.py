@@ -167,3 +167,136 @@ def test_a_drawn_box_of_a_coarse_ratio_is_exact_to_the_nearest_pixel():
 def test_a_drawn_box_of_any_ratio_keeps_its_shape_inside_the_photo():
     assert fit_box([10.4, 20.6, 110.5, 60], parse_ratio("any"), 400, 300) == (10, 21, 110, 60)
     assert fit_box([-20, 0, 30, 10], parse_ratio("any"), 400, 300) == (0, 0, 50, 10)
+
+
+def _every_position(width: int, height: int, sizes: list[tuple[int, int]]) -> list[list[int]]:
+    return sorted(
+        [x, y, x + w, y + h]
+        for w, h in sizes
+        for x in range(width - w + 1)
+        for y in range(height - h + 1)
+    )
+
+
+def test_windows_of_a_small_photo_by_hand():
+    """12 x 9 and 12 bins: positions step by one pixel, so every position of each size is a
+    window. Sizes for 4:3, largest first: floor(12 s) wide for s = 1, 0.95, ... (12, 11, 10,
+    10, 9, 9, 8), each round(w * 3 / 4) high; at s = 0.65 a 7 x 5 window keeps under 40% of the
+    photo and ends the scales. (A mutant returning no windows passes every check made with
+    ``.all()`` on an empty array; this one counts.)"""
+    boxes = ratio_windows(12, 9, 4, 3)
+    assert boxes.dtype == np.int64
+    expected = _every_position(12, 9, [(12, 9), (11, 8), (10, 8), (9, 7), (8, 6)])
+    assert len(expected) == 1 + 4 + 6 + 12 + 20
+    assert boxes.tolist() == expected
+    # portrait: floor(9 s) wide (9, 8, 8, 7, 7, 6, 6), round(w * 4 / 3) high
+    assert ratio_windows(9, 12, 3, 4).tolist() == _every_position(
+        9, 12, [(9, 12), (8, 11), (7, 9), (6, 8)]
+    )
+    # a landscape ratio on a portrait photo: full width, floor(9 s) (9, 8, 8, 7, 7, 6, 6)
+    assert ratio_windows(9, 12, 4, 3).tolist() == _every_position(
+        9, 12, [(9, 7), (8, 6), (7, 5), (6, 4)]
+    )
+
+
+def test_windows_keep_the_scale_whose_window_holds_over_40_percent():
+    # 120 x 90 at s = 0.65: 78 x 58 = 4524 px > 40% of 10800 (4320): kept; 0.6 (72 x 54) ends
+    sizes = {(x2 - x1, y2 - y1) for x1, y1, x2, y2 in ratio_windows(120, 90, 4, 3).tolist()}
+    assert sorted(sizes) == [(78, 58), (84, 63), (90, 68), (96, 72), (102, 76), (108, 81),
+                             (114, 86), (120, 90)]  # fmt: skip
+
+
+def test_grid_excludes_aspect_exactly_two_and_falls_back_with_its_bins():
+    # 2400 x 1200: cells of 200 x 100; corners in cells (0, 0) and (9, 9) make 1800 x 900 = 2:1
+    landscape = gaic_grid(2400, 1200).tolist()
+    assert [100, 50, 1900, 950] not in landscape and [100, 50, 1900, 1050] in landscape
+    portrait = gaic_grid(1200, 2400).tolist()
+    assert [50, 100, 950, 1900] not in portrait and [50, 100, 1050, 1900] in portrait
+    assert gaic_grid(2400, 1200).dtype == np.int64
+    panorama = gaic_grid(20000, 100, bins=6)
+    assert panorama.tolist() == gaic_grid(20000, 100, bins=6, free_ratio=False).tolist() != []
+
+
+def test_an_alternative_overlapping_exactly_the_limit_is_kept():
+    boxes = np.array([[0, 0, 10, 10], [0, 0, 6, 10], [50, 50, 60, 60]])
+    assert iou_matrix(boxes[[0]], boxes[[1]]).tolist() == [[0.6]]  # 60 / 100
+    assert alternatives(boxes, np.array([3.0, 2.0, 1.0]), 0, 2) == [1, 2]
+
+
+def test_neighbours_on_a_small_photo_move_by_one_pixel():
+    # 36 x 24: 1/36 of each side is one pixel
+    got = neighbours(np.array([6, 4, 30, 22]), parse_ratio("any"), 36, 24)
+    assert sorted(got.tolist()) == [
+        [5, 4, 30, 22],
+        [6, 3, 30, 22],
+        [6, 4, 29, 22],
+        [6, 4, 30, 21],
+        [6, 4, 30, 23],
+        [6, 4, 31, 22],
+        [6, 5, 30, 22],
+        [7, 4, 30, 22],
+    ]
+
+
+def test_neighbours_take_float_boxes_and_return_whole_pixels():
+    for ratio, box in (("4:3", [20, 20, 180, 140]), ("any", [36, 20, 300, 200])):
+        ints = neighbours(np.array(box), parse_ratio(ratio), 360, 240)
+        floats = neighbours(np.array(box, dtype=np.float64), parse_ratio(ratio), 360, 240)
+        assert floats.dtype == np.int64 and floats.tolist() == ints.tolist()
+
+
+def test_fixed_neighbours_at_the_top_edge_stop_there():
+    # shifted up by 7 the window would leave the photo: it stops at 0, where it already is
+    # (dropped); grown to 180 x 135 about its centre (y 60 - 67.5) it is pushed down to 0
+    got = neighbours(np.array([20, 0, 180, 120]), parse_ratio("4:3"), 360, 240).tolist()
+    assert got == [
+        [10, 0, 170, 120],
+        [10, 0, 190, 135],
+        [20, 7, 180, 127],
+        [30, 0, 190, 120],
+        [30, 8, 170, 113],
+    ]
+
+
+def test_free_neighbours_at_the_far_edges_and_of_thin_boxes():
+    # at the right and bottom edges, moving out stops there: dropped
+    got = neighbours(np.array([36, 20, 360, 240]), parse_ratio("any"), 360, 240).tolist()
+    assert sorted(got) == [
+        [26, 20, 360, 240],
+        [36, 13, 360, 240],
+        [36, 20, 350, 240],
+        [36, 20, 360, 233],
+        [36, 27, 360, 240],
+        [46, 20, 360, 240],
+    ]
+    # 11 wide: moving an edge in by 10 leaves 1 pixel (kept); 10 wide leaves none (dropped)
+    got = neighbours(np.array([0, 0, 11, 200]), parse_ratio("any"), 360, 240).tolist()
+    assert [0, 0, 1, 200] in got and [10, 0, 11, 200] in got and len(got) == 6
+    got = neighbours(np.array([0, 0, 10, 200]), parse_ratio("any"), 360, 240).tolist()
+    assert sorted(got) == [[0, 0, 10, 193], [0, 0, 10, 207], [0, 0, 20, 200], [0, 7, 10, 200]]
+    got = neighbours(np.array([0, 0, 200, 7]), parse_ratio("any"), 360, 240).tolist()
+    assert [0, 0, 200, 0] not in got and [0, 7, 200, 7] not in got and len(got) == 4
+
+
+@pytest.mark.parametrize(
+    ("box", "size", "beyond"),
+    [
+        ([0, 0, 200, 100], (360, 240), [0, 0, 210, 100]),  # exactly 2:1: not inside the bounds
+        ([0, 0, 100, 200], (360, 240), [0, 0, 90, 200]),  # exactly 1:2
+    ],
+)
+def test_a_box_on_the_aspect_bounds_is_not_held_to_them(box, size, beyond):
+    assert beyond in neighbours(np.array(box), parse_ratio("any"), *size).tolist()
+
+
+@pytest.mark.parametrize(
+    ("box", "size", "crossing"),
+    [
+        ([70, 60, 360, 206], (360, 240), [60, 60, 360, 206]),  # 290 x 146 -> 300 x 146
+        ([0, 300, 290, 446], (360, 600), [0, 300, 300, 446]),
+    ],
+)
+def test_a_box_inside_the_aspect_bounds_stays_inside(box, size, crossing):
+    got = neighbours(np.array(box), parse_ratio("any"), *size).tolist()
+    assert crossing not in got and len(got) == 4
+    assert all(0.5 < (x2 - x1) / (y2 - y1) < 2 for x1, y1, x2, y2 in got)

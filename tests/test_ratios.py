@@ -78,3 +78,51 @@ def test_oriented_follows_the_photo():
     for same in ("1:1", "any", "original"):  # nothing to turn
         assert parse_ratio(same).oriented(600, 900) == parse_ratio(same)
     assert parse_ratio("16:9").oriented(500, 500) == Ratio("fixed", 16, 9)  # a square photo
+
+
+@pytest.mark.parametrize(
+    "text, message",
+    [
+        ("0:1", "'0:1': both sides of a ratio must be positive"),
+        (
+            "wide",
+            "'wide' is not a ratio: use W:H with positive numbers (e.g. 4:3, 16:9, 1.91:1), "
+            "'any' or 'original'",
+        ),
+        ("101:1", "'101:1': ratios beyond 100:1 are not supported"),
+        ("1:101", "'1:101': ratios beyond 100:1 are not supported"),
+        ("1.00001", "'1.00001': give at most four decimals"),
+        ("1:1.0001", "'1:1.0001': give at most four decimals"),  # 10000/10001
+        ((4, 3, 1), "(4, 3, 1) is not a ratio: a pair of numbers (W, H) is"),
+        ((True, 3), "(True, 3) is not a ratio: a pair of numbers (W, H) is"),
+        (("4", 3), "('4', 3) is not a ratio: a pair of numbers (W, H) is"),
+    ],
+)
+def test_bad_ratios_are_one_exact_line(text, message):
+    with pytest.raises(ValueError) as info:
+        parse_ratio(text)
+    assert str(info.value) == message
+
+
+@pytest.mark.parametrize(
+    "text, ratio, label",
+    [
+        ("100:1", (100, 1), "100:1"),  # the limits themselves pass
+        ("1:100", (1, 100), "1:100"),
+        ("1.0001", (10001, 10000), "1.0001:1"),
+        ("1:60", (1, 60), "1:60"),
+        ("010", (10, 1), "10:1"),  # a lone number is W:1, written plainly
+        ("4:1.5", (8, 3), "4:1.5"),  # a decimal on the right keeps the written form
+        ("0.50:1", (1, 2), "0.5:1"),
+        ("orig", (0, 0), "original"),
+    ],
+)
+def test_ratios_at_the_limits_and_their_labels(text, ratio, label):
+    parsed = parse_ratio(text)
+    assert ((parsed.w, parsed.h), parsed.label) == (ratio, label)
+
+
+def test_a_turned_ratio_is_labelled_turned():
+    assert parse_ratio("4:3").oriented(1065, 1600).label == "3:4"
+    assert parse_ratio("1.91:1").oriented(600, 900).text == "1:1.91"
+    assert parse_ratio("1.91:1").oriented(900, 600).label == "1.91:1"
