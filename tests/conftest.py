@@ -4,11 +4,24 @@ directly."""
 
 from __future__ import annotations
 
+import os
 import shutil
 from pathlib import Path
 
 import pytest
 from helpers import EXAMPLES, DistanceEngine
+from hypothesis import HealthCheck, settings
+
+# Property tests (hypothesis): a bounded number of examples, no deadline (the machine may be
+# shared: speed is for benchmarks/, not tests). Under CI=true the examples are derandomized (the
+# same every run, no example database), so CI passes or fails on the code alone.
+settings.register_profile(
+    "dev", max_examples=60, deadline=None, suppress_health_check=[HealthCheck.too_slow]
+)
+settings.register_profile(
+    "ci", settings.get_profile("dev"), derandomize=True, database=None, print_blob=True
+)
+settings.load_profile("ci" if os.environ.get("CI", "").lower() in ("1", "true") else "dev")
 
 
 @pytest.fixture(scope="session")

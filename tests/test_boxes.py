@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
+from hypothesis import assume, given
+from hypothesis import strategies as st
 
 from sacrop_cli.boxes import box_iou, box_iou_matrix, clip_boxes, hflip, ratio_of
 from sacrop_cli.ratios import Ratio
@@ -114,3 +116,35 @@ def test_ratio_of_a_box_under_two_pixels() -> None:
     assert ratio_of([0, 0, 1, 3]) == Ratio("fixed", 1, 3)
     assert ratio_of([0, 0, 3, 1]) == Ratio("fixed", 3, 1)
     assert ratio_of([0, 0, 0.4, 3]) == Ratio("fixed", 1, 3)  # never a side of 0
+
+
+# -- properties (hypothesis) --------------------------------------------------------------------
+
+# whole pixels, or fractions of a pixel to a thousandth (as scaled boxes are)
+coordinate = st.one_of(st.integers(0, 5000), st.floats(0, 5000).map(lambda v: round(v, 3)))
+box = st.tuples(coordinate, coordinate, coordinate, coordinate)
+
+
+def reference_iou(a, b) -> float:
+    """IoU as its definition says, in plain Python: the overlap's area over the union's."""
+    ow = max(0.0, min(a[2], b[2]) - max(a[0], b[0]))
+    oh = max(0.0, min(a[3], b[3]) - max(a[1], b[1]))
+    area = lambda r: max(0.0, r[2] - r[0]) * max(0.0, r[3] - r[1])  # noqa: E731
+    union = area(a) + area(b) - ow * oh
+    return ow * oh / union if union > 0 else 0.0
+
+
+@given(st.lists(box, min_size=1, max_size=5), st.lists(box, min_size=1, max_size=5))
+def test_iou_is_symmetric_within_0_and_1_and_as_defined(a, b):
+    m = box_iou_matrix(np.array(a, np.float64), np.array(b, np.float64))
+    assert m.shape == (len(a), len(b))
+    assert ((m >= 0) & (m <= 1)).all()
+    np.testing.assert_array_equal(box_iou_matrix(np.array(b), np.array(a)), m.T)
+    expected = [[reference_iou(x, y) for y in b] for x in a]
+    np.testing.assert_allclose(m, expected, rtol=1e-12, atol=1e-12)
+
+
+@given(box)
+def test_a_box_with_an_area_overlaps_itself_wholly(b):
+    assume(b[2] > b[0] and b[3] > b[1])
+    assert box_iou(b, b) == 1.0

@@ -1,5 +1,9 @@
+import math
+
 import numpy as np
 import pytest
+from hypothesis import given
+from hypothesis import strategies as st
 
 from sacrop_cli.boxes import box_iou_matrix as iou_matrix
 from sacrop_cli.candidates import (
@@ -301,3 +305,91 @@ def test_a_box_inside_the_aspect_bounds_stays_inside(box, size, crossing):
     got = neighbours(np.array(box), parse_ratio("any"), *size).tolist()
     assert crossing not in got and len(got) == 4
     assert all(0.5 < (x2 - x1) / (y2 - y1) < 2 for x1, y1, x2, y2 in got)
+
+
+# -- properties (hypothesis) --------------------------------------------------------------------
+
+sides = st.integers(16, 3000)
+fixed_ratios = st.tuples(st.integers(1, 30), st.integers(1, 30)).filter(
+    lambda r: max(r) / min(r) <= 16
+)
+requested = st.one_of(
+    fixed_ratios.map(lambda r: parse_ratio(r)), st.sampled_from([parse_ratio("original")])
+)
+
+
+def _terms(ratio, width: int, height: int) -> tuple[int, int]:
+    return (width, height) if ratio.kind == "original" else (ratio.w, ratio.h)
+
+
+def _of_ratio_to_the_pixel(boxes: np.ndarray, rw: int, rh: int) -> bool:
+    """Each box is rw:rh once one side is rounded: its height is round(width * rh / rw), or its
+    width round(height * rw / rh) (the side the photo limits)."""
+    w, h = boxes[:, 2] - boxes[:, 0], boxes[:, 3] - boxes[:, 1]
+    return bool(((np.abs(h - w * rh / rw) <= 0.5) | (np.abs(w - h * rw / rh) <= 0.5)).all())
+
+
+def _inside(boxes: np.ndarray, width: int, height: int) -> bool:
+    x1, y1, x2, y2 = boxes.T
+    inside_x = (0 <= x1) & (x1 < x2) & (x2 <= width)
+    return bool((inside_x & (0 <= y1) & (y1 < y2) & (y2 <= height)).all())
+
+
+@given(requested, sides, sides)
+def test_every_candidate_is_inside_its_photo_and_of_its_ratio(ratio, width, height):
+    boxes = candidates_for(ratio, width, height)
+    assert len(boxes) > 0 and boxes.dtype == np.int64
+    assert _inside(boxes, width, height)
+    assert _of_ratio_to_the_pixel(boxes, *_terms(ratio, width, height))
+    near = neighbours(boxes[len(boxes) // 2], ratio, width, height)
+    assert near.dtype == np.int64 and _inside(near, width, height)
+    assert _of_ratio_to_the_pixel(near, *_terms(ratio, width, height))
+
+
+@given(sides, sides)
+def test_every_free_candidate_is_inside_its_photo(width, height):
+    boxes = candidates_for(parse_ratio("any"), width, height)
+    assert len(boxes) > 0 and _inside(boxes, width, height)
+    near = neighbours(boxes[0], parse_ratio("any"), width, height)
+    assert _inside(near, width, height) and not (near == boxes[0]).all(1).any()
+
+
+drawn = st.tuples(*[st.floats(-500, 3500, allow_nan=False)] * 4)
+
+
+@given(st.one_of(requested, st.sampled_from([parse_ratio("any")])), sides, sides, drawn)
+def test_a_fitted_box_is_inside_of_its_ratio_and_fits_as_it_is(ratio, width, height, box):
+    fitted = fit_box(box, ratio, width, height)
+    assert all(isinstance(v, int) for v in fitted)
+    assert _inside(np.array([fitted]), width, height)
+    if ratio.kind != "any":
+        rw, rh = _terms(ratio, width, height)
+        g = math.gcd(rw, rh)
+        rw, rh = rw // g, rh // g
+        w, h = fitted[2] - fitted[0], fitted[3] - fitted[1]
+        if min(width // rw, height // rh) >= 10:  # room for ten sizes: exactly the ratio
+            assert w * rh == h * rw
+        else:
+            assert _of_ratio_to_the_pixel(np.array([fitted]), rw, rh)
+    assert fit_box(fitted, ratio, width, height) == fitted  # idempotent
+
+
+def test_a_tiny_drawn_box_of_a_wide_ratio_is_fitted_once_and_for_all():
+    """Found by the property above: a point drawn on a small photo, fitted to 5:1, gave a 2 x 1
+    box (not 5:1 to the pixel), and fitting that gave 3 x 1. Now the narrowest 5:1 box to the
+    pixel (3 x 1: 1 is 0.6 rounded), and a box already of the ratio stays as it is."""
+    five = parse_ratio("5:1")
+    assert fit_box((0, 0, 0, 0), five, 16, 16) == (0, 0, 3, 1)
+    assert fit_box((0, 0, 3, 1), five, 16, 16) == (0, 0, 3, 1)
+    assert fit_box((2, 4, 6, 5), five, 16, 16) == (2, 4, 6, 5)  # 4 x 1: 0.8 rounds to 1
+    # 30 px: 12 x 2 (sqrt(30 * 5) = 12.2) about (3, 2.5): top round(1.5) = 2
+    assert fit_box((0, 0, 6, 5), five, 16, 16) == (0, 2, 12, 4)
+
+
+def test_a_narrow_window_shrinks_to_the_narrowest_of_its_ratio():
+    """Found by the property above: on a 477 x 16 panorama a step is 13 pixels, so shrinking a
+    27 x 13 window of 17:8 by two steps left 1 pixel: a 1 x 1 box. It stops at 2 x 1 (17:8
+    of 2 is 0.94 high, to the pixel 1)."""
+    got = neighbours(np.array([225, 1, 252, 14]), parse_ratio("17:8"), 477, 16).tolist()
+    assert [238, 7, 240, 8] in got  # about the centre (238.5, 7.5): round(237.5) = 238
+    assert all(abs((y2 - y1) - (x2 - x1) * 8 / 17) <= 0.5 for x1, y1, x2, y2 in got)
