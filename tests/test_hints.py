@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import pytest
+from hypothesis import assume, given
+from hypothesis import strategies as st
 
 from sacrop_cli.hints import Coord, Hints, PixelHints, parse_coord, parse_point, parse_region
 
@@ -150,3 +152,28 @@ def test_a_focus_on_the_photos_edges_is_inside():
     assert Hints.of(focus="0,0").in_pixels(200, 100).focus == (0.0, 0.0)
     assert Hints.of(focus="100%,100%").in_pixels(200, 100).focus == (200.0, 100.0)
     assert Hints.of(focus="200,100").in_pixels(200, 100).focus == (200.0, 100.0)
+
+
+# -- properties (hypothesis) --------------------------------------------------------------------
+
+pixels = st.integers(0, 10_000).map(float) | st.floats(0, 10_000).map(lambda v: round(v, 2))
+percent = st.floats(0, 100).map(lambda v: round(v, 2))
+coord = st.one_of(pixels.map(Coord), percent.map(lambda v: Coord(v, True)))
+
+
+@given(coord)
+def test_a_coordinate_written_out_parses_back(c):
+    assert parse_coord(str(c)) == c
+
+
+@given(st.tuples(coord, coord, coord, coord))
+def test_a_region_written_out_parses_back(region):
+    x1, y1, x2, y2 = region
+    assume(x1.percent != x2.percent or x1.value < x2.value)
+    assume(y1.percent != y2.percent or y1.value < y2.value)
+    text = ",".join(map(str, region))
+    assert parse_region(text) == region
+    assert Hints.of(keep=text, avoid=[text, text]).keep == (region,)
+    assert Hints.from_json({"keep": [list(map(str, region))], "focus": text.split(",")[:2]}) == (
+        Hints(keep=(region,), focus=region[:2])
+    )

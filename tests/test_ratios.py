@@ -2,7 +2,12 @@
 
 from __future__ import annotations
 
+import math
+from fractions import Fraction
+
 import pytest
+from hypothesis import assume, given
+from hypothesis import strategies as st
 
 from sacrop_cli.ratios import Ratio, parse_ratio
 
@@ -126,3 +131,40 @@ def test_a_turned_ratio_is_labelled_turned():
     assert parse_ratio("4:3").oriented(1065, 1600).label == "3:4"
     assert parse_ratio("1.91:1").oriented(600, 900).text == "1:1.91"
     assert parse_ratio("1.91:1").oriented(900, 600).label == "1.91:1"
+
+
+# -- properties (hypothesis) --------------------------------------------------------------------
+
+
+@given(st.integers(1, 500), st.integers(1, 500))
+def test_a_whole_ratio_parses_to_lowest_terms_and_its_label_back(w, h):
+    assume(max(w, h) / min(w, h) <= 100)
+    ratio = parse_ratio(f"{w}:{h}")
+    g = math.gcd(w, h)
+    assert (ratio.kind, ratio.w, ratio.h) == ("fixed", w // g, h // g)
+    assert parse_ratio(ratio.label) == ratio and parse_ratio(ratio.label).label == ratio.label
+    assert parse_ratio((w, h)) == ratio
+    own = (200, 100) if ratio.w >= ratio.h else (100, 200)  # a photo of the ratio's own turn
+    assert ratio.oriented(*own) is ratio
+    turned = ratio.oriented(*own[::-1])
+    assert (turned.w, turned.h) == ((ratio.h, ratio.w) if ratio.w != ratio.h else (1, 1))
+    back = turned.oriented(*own)
+    assert (back, back.label) == (ratio, ratio.label)
+
+
+decimal = st.decimals(min_value="0.01", max_value="99.99", places=2).map(str)
+
+
+@given(decimal, st.sampled_from(["", ":1", ":2.5", ":1.25"]))
+def test_a_decimal_ratio_keeps_its_written_form_and_parses_back(first, second):
+    text = first + second
+    value = Fraction(first) / Fraction(second[1:] or "1")
+    assume(max(value, 1 / value) <= 100)
+    ratio = parse_ratio(text)
+    assert Fraction(ratio.w, ratio.h) == value
+    again = parse_ratio(ratio.label)
+    assert (again, again.label) == (ratio, ratio.label)
+    # the label shows the numbers as written, without padding zeros
+    left, right = ratio.label.split(":")
+    assert (Fraction(left), Fraction(right)) == (Fraction(first), Fraction(second[1:] or "1"))
+    assert not left.endswith(("0", ".")) or "." not in left

@@ -8,10 +8,13 @@ from dataclasses import replace
 import numpy as np
 import pytest
 from helpers import DistanceEngine
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from sacrop_cli import search
 from sacrop_cli.candidates import candidates_for
 from sacrop_cli.constraints import SUBJECT_STEP, CropRules, inside, note
+from sacrop_cli.hints import PixelHints
 from sacrop_cli.ratios import parse_ratio
 
 #: examples/coffee.jpg's size, the photo of test_api's distance cases.
@@ -460,3 +463,63 @@ def test_the_whole_photo_alone_meeting_the_rules_takes_its_level_and_note():
 def test_the_note_joins_the_face_rule_and_the_hint():
     crops = search.pick(_free_pool(3.0), KeyedRules(lambda box: 3.0, hint="no any window holds"), 1)
     assert crops[0].note == "no any window holds the largest face whole; no any window holds"
+
+
+# -- properties (hypothesis) --------------------------------------------------------------------
+
+
+def _region(size: tuple[int, int]):
+    """A region of a ``W x H`` photo, at least 2 pixels a side."""
+    return st.tuples(st.integers(0, size[0] - 2), st.integers(0, size[1] - 2)).flatmap(
+        lambda corner: st.tuples(
+            st.just(corner[0]),
+            st.just(corner[1]),
+            st.integers(corner[0] + 2, size[0]),
+            st.integers(corner[1] + 2, size[1]),
+        )
+    )
+
+
+searched = st.sampled_from([("4:3",), ("1:1",), ("9:16",), ("any",), ("16:9",)])
+
+
+@settings(max_examples=25)
+@given(_region((W, H)), searched, st.booleans())
+def test_rank_one_holds_a_keep_region_whenever_a_window_of_its_ratio_can(region, labels, refine):
+    x1, y1, x2, y2 = region
+    rules = CropRules(np.zeros((0, 4)), W, H, None, PixelHints(keep=(region,)))
+    score = distance(TARGET)
+    pools = search.build(score, [ratios(*labels)], [rules])
+    if refine:
+        pools = search.refine(score, pools, 2, [rules])
+    [pool] = pools[0]
+    [crop, *_] = search.pick(pool, rules, 2)
+    windows = candidates_for(pool.ratio, W, H)
+    can = ((windows[:, :2] <= (x1, y1)).all(1) & (windows[:, 2:] >= (x2, y2)).all(1)).any()
+    holds = crop.box[0] <= x1 and crop.box[1] <= y1 and crop.box[2] >= x2 and crop.box[3] >= y2
+    if can:
+        assert holds and crop.note is None
+    if not holds:
+        assert crop.note is not None and "keep region" in crop.note
+
+
+@settings(max_examples=25)
+@given(_region((W, H)), searched, st.booleans())
+def test_rank_one_misses_an_avoid_region_whenever_a_window_of_its_ratio_can(region, labels, refine):
+    x1, y1, x2, y2 = region
+    rules = CropRules(np.zeros((0, 4)), W, H, None, PixelHints(avoid=(region,)))
+    score = distance(TARGET)
+    pools = search.build(score, [ratios(*labels)], [rules])
+    if refine:
+        pools = search.refine(score, pools, 2, [rules])
+    [pool] = pools[0]
+    [crop, *_] = search.pick(pool, rules, 2)
+
+    def misses(b) -> np.ndarray:
+        b = np.asarray(b).reshape(-1, 4)
+        return (b[:, 2] <= x1) | (b[:, 0] >= x2) | (b[:, 3] <= y1) | (b[:, 1] >= y2)
+
+    if misses(candidates_for(pool.ratio, W, H)).any():
+        assert misses(crop.box)[0] and crop.note is None
+    x1c, y1c, x2c, y2c = crop.box
+    assert 0 <= x1c < x2c <= W and 0 <= y1c < y2c <= H
