@@ -32,7 +32,14 @@ from sacrop_cli.api import Cropper
 from sacrop_cli.engines.factory import DEFAULT_PRECISION
 from sacrop_cli.errors import SacropError, one_line
 from sacrop_cli.io.imageio import known_crop_extension
-from sacrop_cli.io.storage import RemoteWriter, download, is_uri, join
+from sacrop_cli.io.storage import (
+    RemoteWriter,
+    download,
+    file_system_options,
+    is_uri,
+    join,
+    use_file_system_options,
+)
 from sacrop_cli.run.job import FORMAT_EXTENSIONS, CropJob
 from sacrop_cli.run.local import analyse, score_batch
 from sacrop_cli.run.naming import Namer, OutputPlan
@@ -78,6 +85,7 @@ class CropWorker:
     def __init__(self, settings: dict[str, Any]) -> None:
         if os.path.isdir(settings["cwd"]):  # relative paths mean what they meant to the driver
             os.chdir(settings["cwd"])
+        use_file_system_options(settings.get("file_systems", {}))  # the URIs' ?options
         model = settings["model"]
         self.cropper = Cropper(
             model["weights"],
@@ -212,6 +220,7 @@ def crop_dataset(
         },
         "job": job if job is not None else CropJob(dry_run=True),
         "root": root,
+        "file_systems": file_system_options(),
     }
     with warnings.catch_warnings():
         # max_restarts is passed the only way Ray Data takes it, which it calls deprecated
