@@ -149,15 +149,15 @@ def _narrowest(rw: int, rh: int) -> int:
     return math.ceil(rw / (2 * rh))
 
 
-def _coarse_fit(
-    bw: float, bh: float, rw: int, rh: int, width: int, height: int
-) -> tuple[int, int]:
+def _coarse_fit(bw: float, bh: float, rw: int, rh: int, width: int, height: int) -> tuple[int, int]:
     """The size of an ``rw:rh`` box to the nearest pixel about ``bw x bh`` in area, never
     narrower than the ratio allows; a box already of the ratio keeps its size, so that fitting
     a fitted box changes nothing."""
     w, h = round(bw), round(bh)
-    if 1 <= w <= width and 1 <= h <= height and (
-        abs(h - w * rh / rw) <= 0.5 or abs(w - h * rw / rh) <= 0.5
+    if (
+        1 <= w <= width
+        and 1 <= h <= height
+        and (abs(h - w * rh / rw) <= 0.5 or abs(w - h * rw / rh) <= 0.5)
     ):
         return w, h
     wide = max(_narrowest(rw, rh), round(math.sqrt(bw * bh * rw / rh)))
