@@ -393,3 +393,36 @@ def test_a_narrow_window_shrinks_to_the_narrowest_of_its_ratio():
     got = neighbours(np.array([225, 1, 252, 14]), parse_ratio("17:8"), 477, 16).tolist()
     assert [238, 7, 240, 8] in got  # about the centre (238.5, 7.5): round(237.5) = 238
     assert all(abs((y2 - y1) - (x2 - x1) * 8 / 17) <= 0.5 for x1, y1, x2, y2 in got)
+
+
+@pytest.mark.parametrize(
+    ("box", "ratio", "size", "fitted"),
+    [
+        # a box already of the ratio to the pixel stays, up to the photo's full width
+        ((0, 0, 16, 3), "5:1", (16, 16), (0, 0, 16, 3)),
+        ((0, 0, 2, 1), "4:1", (16, 16), (0, 0, 2, 1)),  # 2 / 4 = 0.5 high: 1 is half a pixel off
+        ((0, 0, 1, 2), "1:4", (16, 16), (0, 0, 1, 2)),  # 2 / 4 = 0.5 wide: likewise
+        # not of the ratio: sqrt(area * 5 / 2) wide about the centre, round(w * 2 / 5) high
+        ((0, 0, 10, 10), "5:2", (20, 20), (0, 2, 16, 8)),  # sqrt(250) = 15.8
+        ((0, 0, 1, 10), "5:2", (20, 20), (0, 4, 5, 6)),  # sqrt(25) = 5
+        ((0, 0, 6, 3), "5:2", (20, 20), (0, 0, 7, 3)),  # 3 is 0.6 off 2.4, 6 is 1.5 off 7.5
+        ((0, 0, 0, 0), "1:4", (16, 16), (0, 0, 1, 4)),  # a point: the narrowest 1:4 box
+        # ten sizes of 4:3 fit 40 x 30: exact multiples of 4 x 3 (k = round(sqrt(638 / 12)) = 7)
+        ((0, 0, 29, 22), "4:3", (40, 30), (0, 0, 28, 21)),
+        ((0, 0, 1, 1), "4:3", (400, 300), (0, 0, 4, 3)),  # never under one step
+        ((5, 5, 6, 6), "any", (400, 300), (5, 5, 6, 6)),  # one pixel is a box
+    ],
+)
+def test_drawn_boxes_by_hand(box, ratio, size, fitted):
+    assert fit_box(box, parse_ratio(ratio), *size) == fitted
+
+
+def test_free_neighbours_exactly_on_the_aspect_bounds_are_left_out():
+    # 190 x 100 widened by 10 is exactly 2:1; 100 x 193 lowered by 7 exactly 1:2: both out
+    got = neighbours(np.array([0, 0, 190, 100]), parse_ratio("any"), 360, 240).tolist()
+    assert sorted(got) == [[0, 0, 180, 100], [0, 0, 190, 107], [10, 0, 190, 100]]
+    got = neighbours(np.array([0, 0, 100, 193]), parse_ratio("any"), 360, 240).tolist()
+    assert sorted(got) == [[0, 0, 100, 186], [0, 0, 110, 193], [0, 7, 100, 193]]
+    # 8 high, moved in by 7: one row left, kept
+    got = neighbours(np.array([0, 0, 200, 8]), parse_ratio("any"), 360, 240).tolist()
+    assert [0, 0, 200, 1] in got and [0, 7, 200, 8] in got and len(got) == 6

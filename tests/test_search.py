@@ -523,3 +523,11 @@ def test_rank_one_misses_an_avoid_region_whenever_a_window_of_its_ratio_can(regi
         assert misses(crop.box)[0] and crop.note is None
     x1c, y1c, x2c, y2c = crop.box
     assert 0 <= x1c < x2c <= W and 0 <= y1c < y2c <= H
+
+
+def test_the_whole_photo_a_subject_step_better_only_competes_on_its_score():
+    # one subject step better than the pool is not "alone meeting the rules": it must win
+    crops = search.pick(
+        replace(_free_pool(SUBJECT_STEP), whole_score=np.array([0.0])), KeyedRules(), 1
+    )
+    assert [c.box for c in crops] == [(100, 100, 300, 250)]
