@@ -28,6 +28,7 @@ from helpers import (
     files_under,
     make_dng,
     read_jsonl,
+    require_module,
     run,
 )
 from PIL import Image, ImageCms
@@ -526,7 +527,7 @@ def test_skipped_files_are_named_at_v_and_in_the_manifest(use_random_weights, ph
 
 
 def test_heic_and_extensionless_photos_are_read_and_cropped_to_jpeg(use_random_weights, tmp_path):
-    pillow_heif = pytest.importorskip("pillow_heif")
+    pillow_heif = require_module("pillow_heif", "pip install pillow-heif (a dependency)")
     with Image.open(EXAMPLES / "coffee.jpg") as im:
         pillow_heif.from_pillow(im).save(tmp_path / "IMG_2000.HEIC", quality=90)
         im.save(tmp_path / "scan", "JPEG")  # a JPEG without extension

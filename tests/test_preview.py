@@ -16,13 +16,12 @@ from pathlib import Path
 
 import numpy as np
 import pytest
-from helpers import EXAMPLES, read_jsonl, run
+from helpers import APT_TOOLS, EXAMPLES, read_jsonl, require_tool, run
 from PIL import Image, ImageColor
 
 from sacrop_cli.viz import drawing, sheet_png
 from sacrop_cli.viz import sheets as preview
 
-CHROMIUM = Path("/usr/bin/chromium")
 VOID = {
     "area",
     "base",
@@ -352,14 +351,13 @@ def test_preview_option_needs_html_or_png(tmp_path):
 
 
 def test_html_sheet_renders_in_a_headless_browser(tmp_path):
-    if not CHROMIUM.exists():
-        pytest.skip("chromium not installed: apt-get install chromium")
+    chromium = require_tool("chromium", APT_TOOLS)
     sheet = tmp_path / "sheet.html"
     preview.write_preview(fake_records(8), sheet, grey_thumbnail)
     shot = tmp_path / "s.png"
     proc = subprocess.run(
         [
-            str(CHROMIUM),
+            chromium,
             "--headless",
             "--no-sandbox",
             "--disable-gpu",

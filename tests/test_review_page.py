@@ -1,7 +1,7 @@
 """The review page in a real browser: Debian's headless Chromium driven by Selenium (skipped
-when either is missing). Rank 2 chosen for one photo and another photo's box dragged, then
-FILE read back. FILE's sources are real photos (absolute paths), so that ``sacrop apply FILE``
-can be run on it as it is."""
+when either is missing, failed under ``SACROP_REQUIRE_ALL=1``). Rank 2 chosen for one photo and
+another photo's box dragged, then FILE read back. FILE's sources are real photos (absolute
+paths), so that ``sacrop apply FILE`` can be run on it as it is."""
 
 from __future__ import annotations
 
@@ -10,13 +10,12 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
-from helpers import EXAMPLES, read_jsonl, serving
+from helpers import APT_TOOLS, EXAMPLES, read_jsonl, require_module, require_tool, serving
 
 from sacrop_cli.io.inputs import scan_inputs
 from sacrop_cli.viz.review import ReviewServer
 from sacrop_cli.viz.review_records import analyse, plan
 
-CHROMIUM, CHROMEDRIVER = Path("/usr/bin/chromium"), Path("/usr/bin/chromedriver")
 # nothing downloaded, nothing phoned home: Selenium Manager is never asked for a driver
 CHROMIUM_OPTIONS = (
     "--headless=new",
@@ -28,24 +27,21 @@ CHROMIUM_OPTIONS = (
     "--no-first-run",
     "--window-size=1280,1600",
 )
-pytestmark = [
-    pytest.mark.slow,
-    pytest.mark.skipif(
-        not (CHROMIUM.exists() and CHROMEDRIVER.exists()), reason="no chromium and chromedriver"
-    ),
-]
+pytestmark = pytest.mark.slow
 
 
 @pytest.fixture
 def browser() -> Iterator[object]:
-    webdriver = pytest.importorskip("selenium.webdriver")
+    chromium = require_tool("chromium", APT_TOOLS)
+    chromedriver = require_tool("chromedriver", APT_TOOLS)
+    webdriver = require_module("selenium.webdriver", 'pip install -e ".[dev]"')
     from selenium.webdriver.chrome.service import Service
 
     options = webdriver.ChromeOptions()
-    options.binary_location = str(CHROMIUM)
+    options.binary_location = chromium
     for option in CHROMIUM_OPTIONS:
         options.add_argument(option)
-    driver = webdriver.Chrome(service=Service(str(CHROMEDRIVER)), options=options)
+    driver = webdriver.Chrome(service=Service(chromedriver), options=options)
     driver.implicitly_wait(0)
     yield driver
     driver.quit()

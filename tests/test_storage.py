@@ -11,7 +11,7 @@ import sys
 from pathlib import Path
 
 import pytest
-from helpers import EXAMPLES, REPO, read_jsonl
+from helpers import EXAMPLES, REPO, read_jsonl, require_module
 from PIL import Image
 
 from sacrop_cli.errors import OutputError, SacropError
@@ -110,8 +110,8 @@ def s3_server():
     """moto's S3 server in a thread on a free local port, with a ``photos`` bucket holding
     ``in/coffee.jpg``, ``in/sub/rocket.jpg`` and ``in/notes.txt``; yields the query that
     points pyarrow at it (``endpoint_override=127.0.0.1:PORT&scheme=http``)."""
-    pytest.importorskip("pyarrow", reason="pyarrow (the ray extra) reads URIs")
-    server_module = pytest.importorskip("moto.server", reason="moto[server] (the dev extra)")
+    require_module("pyarrow", 'pip install "sacrop[ray]"')
+    server_module = require_module("moto.server", 'pip install "moto[server]" (the dev extra)')
     from pyarrow import fs
 
     with socket.socket() as probe:  # a port nothing listens on

