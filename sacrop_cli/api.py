@@ -22,7 +22,9 @@ from PIL import Image
 from sacrop_cli import search
 from sacrop_cli.constraints import CropRules, subject_box
 from sacrop_cli.engines.base import Engine
-from sacrop_cli.engines.factory import DEFAULT_PRECISION, load_engine
+from sacrop_cli.engines.choices import DEFAULT_PRECISION, DEVICES, ENGINES, PRECISIONS
+from sacrop_cli.engines.factory import load_engine
+from sacrop_cli.errors import SacropError
 from sacrop_cli.faces import FaceDetector
 from sacrop_cli.hints import Hints, RegionLike
 from sacrop_cli.io.encode import save_crop
@@ -141,18 +143,62 @@ def ratios_per_photo(ratios: Ratios | Sequence[Ratios], count: int) -> list[list
     return [as_ratios(ratios)] * count
 
 
+@dataclass(frozen=True)
+class ModelSpec:
+    """What a :class:`Cropper` is made of, checked once and frozen, so that it travels as it is:
+    from the command line to every command, to Ray workers, into a review.
+
+    ``weights``: a registered name, a file or a URL (default: the shipped weights). ``engine``:
+    ``"onnx"`` (ONNX Runtime: no torch needed), ``"torch"`` (needs ``sacrop[train]``; CUDA) or
+    ``"auto"`` (onnx, or torch for ``device="cuda"`` when ONNX Runtime has no CUDA).
+    ``precision="int8"`` runs the int8 graph of the weights (ONNX Runtime; see
+    :mod:`sacrop_cli.model.quantize`). ``refine=False`` keeps the best candidates as they are
+    (grid anchors, ratio windows), without the local search of :meth:`Encoded.best_crops`.
+    ``faces=False`` neither looks for faces nor keeps crops from cutting them (see
+    :mod:`sacrop_cli.constraints`). ``threads``: the network's threads per worker (default: the
+    engine's choice).
+    """
+
+    weights: str | None = None
+    engine: str = "auto"
+    device: str = "auto"
+    precision: str = DEFAULT_PRECISION
+    refine: bool = True
+    faces: bool = True
+    threads: int | None = None
+
+    def __post_init__(self) -> None:
+        if isinstance(self.weights, Path):
+            object.__setattr__(self, "weights", str(self.weights))
+        for name, choices in (("engine", ENGINES), ("device", DEVICES), ("precision", PRECISIONS)):
+            if getattr(self, name) not in choices:
+                raise SacropError(
+                    f"unknown {name} {getattr(self, name)!r}; choose one of {', '.join(choices)}"
+                )
+        if self.threads is not None and self.threads < 1:
+            raise SacropError(f"threads must be at least 1, not {self.threads}")
+
+    def load(self) -> Cropper:
+        """The Cropper: the engine loaded (a SacropError says why it cannot be)."""
+        return Cropper.from_spec(self)
+
+    def load_engine(self) -> Engine:
+        return load_engine(
+            self.weights,
+            engine=self.engine,
+            device=self.device,
+            threads=self.threads,
+            precision=self.precision,
+        )
+
+
 class Cropper:
     """Scores candidate crops of photos with a trained network.
 
-    ``engine`` is ``"onnx"`` (ONNX Runtime, the default: no torch needed), ``"torch"`` (needs
-    ``sacrop[train]``; CUDA) or ``"auto"`` (onnx, or torch for ``device="cuda"`` when ONNX
-    Runtime has no CUDA), or an :class:`~sacrop_cli.engines.base.Engine` already loaded. ``threads``
-    is the network's threads per worker (default: the engine's choice).
-    ``refine=False`` returns the best candidates as they are (grid anchors, ratio windows),
-    without the local search of :meth:`Encoded.best_crops`. ``faces=False`` neither looks for
-    faces nor keeps crops from cutting them (see :mod:`sacrop_cli.constraints`).
-    ``precision="int8"`` runs the int8 graph of the weights (ONNX Runtime; see
-    :mod:`sacrop_cli.model.quantize`), ``"fp32"`` the float one.
+    The keywords are those of :class:`ModelSpec` (``Cropper(faces=False)``;
+    ``ModelSpec(...).load()`` is the same Cropper), except that ``engine`` may also be an
+    :class:`~sacrop_cli.engines.base.Engine` already loaded, which then replaces the spec's
+    weights, engine, device and precision.
     """
 
     def __init__(
@@ -161,21 +207,26 @@ class Cropper:
         device: str = "auto",
         *,
         engine: str | Engine = "auto",
-        threads: int | None = None,
-        refine: bool = True,
-        faces: bool = True,
-        precision: str = DEFAULT_PRECISION,
+        **settings: Any,
     ) -> None:
-        if isinstance(engine, str):
-            engine = load_engine(
-                weights, engine=engine, device=device, threads=threads, precision=precision
-            )
-        self.engine: Engine = engine
-        self.refine = refine
-        self.meta: dict[str, Any] = engine.meta
-        self.input_spec: dict[str, Any] = engine.meta["input"]
-        self.weights_path: Path = engine.path
-        self.detector: FaceDetector | None = FaceDetector() if faces else None
+        named = engine if isinstance(engine, str) else "auto"
+        spec = ModelSpec(weights, named, device, **settings)  # type: ignore[arg-type]
+        self._start(spec, None if isinstance(engine, str) else engine)
+
+    @classmethod
+    def from_spec(cls, spec: ModelSpec, engine: Engine | None = None) -> Cropper:
+        cropper = cls.__new__(cls)
+        cropper._start(spec, engine)
+        return cropper
+
+    def _start(self, spec: ModelSpec, engine: Engine | None) -> None:
+        self.spec = spec
+        self.engine: Engine = engine if engine is not None else spec.load_engine()
+        self.refine = spec.refine
+        self.meta: dict[str, Any] = self.engine.meta
+        self.input_spec: dict[str, Any] = self.engine.meta["input"]
+        self.weights_path: Path = self.engine.path
+        self.detector: FaceDetector | None = FaceDetector() if spec.faces else None
 
     @property
     def device(self) -> str:

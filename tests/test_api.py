@@ -372,3 +372,36 @@ def test_a_transparent_crop_saved_as_jpeg_is_on_the_background(tmp_path):
     black = cropped.save(tmp_path / "black.jpg", background="black")
     with Image.open(white) as w, Image.open(black) as b:
         assert np.asarray(w).min() >= 253 and np.asarray(b).max() <= 2
+
+
+def test_a_model_spec_is_checked_once_and_frozen():
+    import dataclasses
+    import pickle
+
+    from sacrop_cli.api import ModelSpec
+    from sacrop_cli.errors import SacropError
+
+    spec = ModelSpec(Path("w.onnx"), precision="int8", faces=False)
+    assert (spec.weights, spec.precision, spec.faces) == ("w.onnx", "int8", False)
+    assert pickle.loads(pickle.dumps(spec)) == spec  # as it crosses to a Ray worker
+    with pytest.raises(dataclasses.FrozenInstanceError):
+        spec.faces = True  # type: ignore[misc]
+    for bad, message in (
+        ({"engine": "tpu"}, "unknown engine 'tpu'; choose one of auto, onnx, torch"),
+        ({"device": "gpu"}, "unknown device 'gpu'; choose one of auto, cpu, cuda"),
+        ({"precision": "fp16"}, "unknown precision 'fp16'; choose one of fp32, int8"),
+        ({"threads": 0}, "threads must be at least 1, not 0"),
+    ):
+        with pytest.raises(SacropError) as info:
+            ModelSpec(**bad)
+        assert str(info.value) == message
+
+
+def test_a_model_spec_loads_the_cropper_its_keywords_make(random_weights):
+    from sacrop_cli.api import Cropper, ModelSpec
+
+    spec = ModelSpec(str(random_weights), device="cpu", refine=False, faces=False)
+    loaded, made = spec.load(), Cropper(random_weights, "cpu", refine=False, faces=False)
+    assert loaded.spec == made.spec == spec
+    assert (loaded.refine, loaded.detector, loaded.weights_path) == (False, None, made.weights_path)
+    assert loaded.crop(EXAMPLES / "coffee.jpg", "4:3") == made.crop(EXAMPLES / "coffee.jpg", "4:3")

@@ -501,10 +501,9 @@ def test_cropping_does_not_import_torchvision(random_weights, photo_dir, tmp_pat
 
 
 def test_max_pixels_default_shown_in_help_is_the_real_one():
-    from sacrop_cli.cli.crop import _MAX_PIXELS_SHOWN
     from sacrop_cli.io.imageio import DEFAULT_MAX_PIXELS
 
-    assert _MAX_PIXELS_SHOWN == str(DEFAULT_MAX_PIXELS)
+    assert f"[default: {DEFAULT_MAX_PIXELS}]" in " ".join(run("crop", "--help").output.split())
 
 
 # -- what a new user tripped over ------------------------------------------------------------------
@@ -886,7 +885,7 @@ def test_keep_and_a_hints_file_steer_the_crops(tmp_path, monkeypatch):
     from sacrop_cli.api import Cropper
 
     cropper = Cropper(engine=DistanceEngine((58, 50, 525, 361), 0.64))
-    monkeypatch.setattr("sacrop_cli.cli.crop.load_cropper", lambda *args, **kwargs: cropper)
+    monkeypatch.setattr("sacrop_cli.api.ModelSpec.load", lambda spec: cropper)
     monkeypatch.chdir(tmp_path)
     for name in ("a.jpg", "b.jpg"):
         writable_copy(EXAMPLES / "coffee.jpg", tmp_path / name)

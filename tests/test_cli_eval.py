@@ -19,8 +19,8 @@ def trained_cropper(monkeypatch):
     engine = DistanceEngine((0, 0, 100, 100), 0.5)
     data = {"train_names": TRAINED, "val_names": ["20935855725_e93b4d498c_c.jpg"]}
     engine.meta = {**engine.meta, "training": {"data": data}}
-    real = api.Cropper
-    monkeypatch.setattr(api, "Cropper", lambda *a, **kw: real(engine=engine, faces=False))
+    cropper = api.Cropper(engine=engine, faces=False)
+    monkeypatch.setattr(api.ModelSpec, "load", lambda spec: cropper)
 
 
 def test_training_photos_are_warned_about_and_counted(trained_cropper, tmp_path):

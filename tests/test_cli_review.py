@@ -14,7 +14,7 @@ from pathlib import Path
 import pytest
 from helpers import REPO, read_jsonl
 
-from sacrop_cli.run.record import new_record
+from sacrop_cli.record import new_record
 
 
 def crop_manifest(photo_dir: Path, path: Path) -> list[dict]:

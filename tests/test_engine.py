@@ -97,9 +97,10 @@ def test_workers_follow_the_cores_and_threads(random_weights, monkeypatch):
 
 def test_precision_picks_the_graph(random_weights):
     from sacrop_cli.api import Cropper
-    from sacrop_cli.cli import options
+    from sacrop_cli.cli.crop import crop
 
-    assert (options._PRECISIONS, options._DEFAULT_PRECISION) == (
+    (option,) = [p for p in crop.params if p.name == "precision"]
+    assert (tuple(option.type.choices), option.default) == (
         engine.PRECISIONS,
         engine.DEFAULT_PRECISION,
     )
@@ -111,3 +112,13 @@ def test_precision_picks_the_graph(random_weights):
     with pytest.raises(SacropError) as info:
         engine.load_engine(random_weights, precision="int4")
     assert str(info.value) == "unknown precision 'int4'; choose one of fp32, int8"
+
+
+def test_the_choices_load_nothing_heavy():
+    code = (
+        "import sys\n"
+        "from sacrop_cli.engines.choices import DEVICES, ENGINES, PRECISIONS\n"
+        "heavy = sorted({'numpy', 'PIL', 'onnxruntime', 'torch'} & set(sys.modules))\n"
+        "assert not heavy, f'imported: {heavy}'\n"
+    )
+    subprocess.run([sys.executable, "-c", code], cwd=REPO, check=True)

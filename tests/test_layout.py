@@ -67,3 +67,33 @@ def test_the_import_graph_has_no_circle():
 def test_the_layer_contract_is_kept():
     importlinter = require_module("importlinter.cli", 'pip install -e ".[dev]"')
     assert importlinter.lint_imports(config_filename=str(PACKAGE.parent / "pyproject.toml")) == 0
+
+
+def _functions() -> list[tuple[str, ast.FunctionDef | ast.AsyncFunctionDef]]:
+    """Every function and method of the package, named ``module:line name``."""
+    return [
+        (f"{p.relative_to(PACKAGE)}:{node.lineno} {node.name}", node)
+        for p in MODULES
+        for node in ast.walk(ast.parse(p.read_text()))
+        if isinstance(node, (ast.FunctionDef, ast.AsyncFunctionDef))
+    ]
+
+
+def _is_command(node: ast.FunctionDef | ast.AsyncFunctionDef) -> bool:
+    """A click command: its parameters are its options, folded into objects in its body."""
+    return any("command" in ast.unparse(d) for d in node.decorator_list)
+
+
+def test_no_function_is_over_80_lines():
+    long = {name: n for name, f in _functions() if (n := f.end_lineno - f.lineno + 1) > 80}
+    assert long == {}
+
+
+def test_no_function_but_a_command_takes_over_10_parameters():
+    def count(f: ast.FunctionDef | ast.AsyncFunctionDef) -> int:
+        a = f.args
+        names = [x.arg for x in (*a.posonlyargs, *a.args, *a.kwonlyargs)]
+        return len([n for n in names if n not in ("self", "cls")])
+
+    many = {name: n for name, f in _functions() if not _is_command(f) and (n := count(f)) > 10}
+    assert many == {}

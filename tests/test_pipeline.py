@@ -87,10 +87,12 @@ def test_run_batch_times_each_batch_and_leaves_no_threads(random_weights, photo_
 
     from sacrop_cli.api import Cropper
     from sacrop_cli.io.inputs import scan_inputs
-    from sacrop_cli.run import local
+    from sacrop_cli.run import driver, local
     from sacrop_cli.run.job import CropJob
 
-    monkeypatch.setattr(local, "time", _ThreadClock())
+    clock = _ThreadClock()
+    monkeypatch.setattr(local, "time", clock)  # each batch's
+    monkeypatch.setattr(driver, "time", clock)  # the run's
     report = local.run_batch(
         Cropper(random_weights, device="cpu"),
         scan_inputs([photo_dir]),

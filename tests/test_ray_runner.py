@@ -124,13 +124,14 @@ def test_uris_and_a_list_of_photos_in_and_out(local_ray, use_random_weights, pho
 
 @pytest.mark.slow
 def test_crop_dataset_takes_a_dataset_of_bytes(local_ray, random_weights, photo_dir, tmp_path):
-    from sacrop_cli.api import Cropper
+    from sacrop_cli.api import Cropper, ModelSpec
     from sacrop_cli.run.job import CropJob
     from sacrop_cli.run.ray_runner import crop_dataset
 
     ds = local_ray.data.read_binary_files(str(photo_dir), include_paths=True)
     job = CropJob(ratios=("4:3",), out_dir=tmp_path / "out")
-    records = crop_dataset(ds, job, root=str(photo_dir), weights=str(random_weights)).take_all()
+    model = ModelSpec(weights=str(random_weights))
+    records = crop_dataset(ds, job, root=str(photo_dir), model=model).take_all()
 
     cropper = Cropper(random_weights, device="cpu")
     by_name = {Path(r["source"]).name: r for r in records}
@@ -150,6 +151,7 @@ def test_crop_dataset_takes_a_dataset_of_bytes(local_ray, random_weights, photo_
 
 @pytest.mark.slow
 def test_a_stop_ends_the_run_with_what_is_done(local_ray, random_weights, tmp_path):
+    from sacrop_cli.api import ModelSpec
     from sacrop_cli.io.inputs import scan_inputs
     from sacrop_cli.run.job import CropJob
     from sacrop_cli.run.ray_runner import run_on_ray
@@ -158,7 +160,7 @@ def test_a_stop_ends_the_run_with_what_is_done(local_ray, random_weights, tmp_pa
     src.mkdir()
     for i in range(12):
         (src / f"p{i:02d}.jpg").write_bytes((EXAMPLES / "coffee.jpg").read_bytes())
-    model = {"weights": str(random_weights), "engine": "auto", "device": "cpu", "refine": True}
+    model = {"model": ModelSpec(str(random_weights), device="cpu")}
     seen = []
     report = run_on_ray(
         "local",

@@ -9,7 +9,7 @@ import pytest
 from helpers import require_module
 
 from sacrop_cli.errors import SacropError
-from sacrop_cli.run.record import (
+from sacrop_cli.record import (
     FIELDS,
     CropRecord,
     PhotoRecord,

@@ -15,7 +15,7 @@ from helpers import EXAMPLES, leftovers, read_jsonl, serving
 from PIL import Image
 
 from sacrop_cli.errors import SacropError
-from sacrop_cli.run.record import new_record
+from sacrop_cli.record import new_record
 from sacrop_cli.viz.review import THUMB_SIDE, ReviewServer
 from sacrop_cli.viz.review_records import review_form
 

@@ -10,7 +10,7 @@ import pytest
 from helpers import EXAMPLES, leftovers, read_jsonl
 
 from sacrop_cli.io.inputs import scan_inputs
-from sacrop_cli.run.record import PhotoRecord, new_record
+from sacrop_cli.record import PhotoRecord, new_record
 from sacrop_cli.viz.review_records import (
     REVIEW_KEYS,
     ReviewSession,

@@ -6,8 +6,9 @@ must stay fast. Machine output (``--json``, ``score``) goes to stdout, everythin
 
 from __future__ import annotations
 
-import functools
 import json
+from collections.abc import Callable
+from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import IO, TYPE_CHECKING, Any
 
@@ -17,7 +18,6 @@ from sacrop_cli._lazy import lazy_module
 from sacrop_cli.cli import crop_output, pipe
 from sacrop_cli.cli.console import UI, interrupts, level_from_flags, silence_stdout
 from sacrop_cli.cli.options import (
-    faces_option,
     file_options,
     hint_options,
     load_cropper,
@@ -28,26 +28,24 @@ from sacrop_cli.cli.options import (
 )
 from sacrop_cli.cli.ray_options import ray_options, sources
 from sacrop_cli.hints import Hints, Point, Region
+from sacrop_cli.io.limits import DEFAULT_MAX_PIXELS
 from sacrop_cli.ratios import Ratio
 
 if TYPE_CHECKING:
-    from sacrop_cli.io import encode, storage
-    from sacrop_cli.run import hints_file, local, ray_runner
+    from sacrop_cli.api import ModelSpec
+    from sacrop_cli.io import inputs, storage
+    from sacrop_cli.run import driver, hints_file, local, ray_runner
     from sacrop_cli.run import job as crop_job
     from sacrop_cli.run import resume as rerun
-    from sacrop_cli.viz import sheets
+    from sacrop_cli.run.report import BatchReport
 else:
-    sheets = lazy_module("sacrop_cli.viz.sheets")
     crop_job = lazy_module("sacrop_cli.run.job")
+    driver = lazy_module("sacrop_cli.run.driver")
     hints_file = lazy_module("sacrop_cli.run.hints_file")
     local = lazy_module("sacrop_cli.run.local")
     storage = lazy_module("sacrop_cli.io.storage")
-    encode = lazy_module("sacrop_cli.io.encode")
     ray_runner = lazy_module("sacrop_cli.run.ray_runner")
     rerun = lazy_module("sacrop_cli.run.resume")
-
-# Must equal imageio.DEFAULT_MAX_PIXELS (tests check it); imageio loads Pillow, so not imported.
-_MAX_PIXELS_SHOWN = "200000000"
 
 
 def _check_preview(ctx: click.Context, param: click.Parameter, value: Path | None) -> Path | None:
@@ -176,8 +174,10 @@ not exist (the others are still processed), 2 for invalid options, 130 when inte
     help="Write the XMP sidecars and no crop files (-o at the photos' folder puts them beside "
     "the RAWs, where editors look).",
 )
-@model_options
-@faces_option
+@model_options(
+    refine="Keep the best candidate boxes as they are: no local search around them "
+    "(a little faster, a little worse: see docs/method.md)."
+)
 @hint_options
 @click.option(
     "--hints",
@@ -187,12 +187,6 @@ not exist (the others are still processed), 2 for invalid options, 130 when inte
     help="Hints per photo: JSON Lines, one object per photo with its 'source' (as in the "
     "manifest) and 'keep', 'avoid', 'focus' (see docs/cli.md); added to --keep and --avoid, a "
     "photo's focus replaces --focus.",
-)
-@click.option(
-    "--no-refine",
-    is_flag=True,
-    help="Keep the best candidate boxes as they are: no local search around them "
-    "(a little faster, a little worse: see docs/method.md).",
 )
 @click.option(
     "--batch-size",
@@ -206,105 +200,195 @@ not exist (the others are still processed), 2 for invalid options, 130 when inte
     type=click.IntRange(min=1),
     default=None,
     help="Refuse photos with more pixels than this (decompression-bomb guard).  "
-    f"[default: {_MAX_PIXELS_SHOWN}]",
+    f"[default: {DEFAULT_MAX_PIXELS}]",
 )
 @verbosity_options
 @ray_options
 @reports_errors
-def crop(
-    paths: tuple[str, ...],
-    ratios: tuple[Ratio, ...],
-    top_k: int,
-    out_dir: str,
-    no_recursive: bool,
-    overwrite: bool,
-    resume: bool,
-    fmt: str | None,
-    quality: int,
-    max_size: tuple[int, int] | None,
-    background: str,
-    manifest: Path | None,
-    preview: Path | None,
-    preview_dir: Path | None,
-    dry_run: bool,
-    as_json: bool,
-    xmp: str | None,
-    weights: str | None,
-    engine: str,
-    device: str,
-    precision: str,
-    faces: bool,
-    keep: tuple[Region, ...],
-    avoid: tuple[Region, ...],
-    focus: Point | None,
-    hints_path: Path | None,
-    no_refine: bool,
-    batch_size: int,
-    max_pixels: int | None,
-    orient: str,
-    quiet: bool,
-    verbose: int,
-    files_from: IO[str] | None,
-    ray_address: str | None,
-    ray_workers: int | None,
-    ray_gpus: float,
-) -> None:
-    if resume and overwrite:
+def crop(**options: Any) -> None:
+    _crop(CropOptions(**options))
+
+
+@dataclass(frozen=True)
+class CropOptions:
+    """Every option of ``sacrop crop``, folded at once: what the command's steps take."""
+
+    paths: tuple[str, ...]
+    ratios: tuple[Ratio, ...]
+    top_k: int
+    out_dir: str
+    no_recursive: bool
+    overwrite: bool
+    resume: bool
+    fmt: str | None
+    quality: int
+    max_size: tuple[int, int] | None
+    background: str
+    manifest: Path | None
+    preview: Path | None
+    preview_dir: Path | None
+    dry_run: bool
+    as_json: bool
+    xmp: str | None
+    model: ModelSpec
+    keep: tuple[Region, ...]
+    avoid: tuple[Region, ...]
+    focus: Point | None
+    hints_path: Path | None
+    batch_size: int
+    max_pixels: int | None
+    orient: str
+    quiet: bool
+    verbose: int
+    files_from: IO[str] | None
+    ray_address: str | None
+    ray_workers: int | None
+    ray_gpus: float
+
+    def job(self, photo_hints: dict[str, Hints]) -> crop_job.CropJob:
+        return crop_job.CropJob(
+            ratios=self.ratios,
+            top_k=self.top_k,
+            out_dir=self.out_dir,
+            orient=self.orient == "auto",
+            dry_run=self.dry_run,
+            overwrite=self.overwrite,
+            format=self.fmt.lower() if self.fmt else None,
+            quality=self.quality,
+            max_size=self.max_size,
+            max_pixels=self.max_pixels,
+            batch_size=self.batch_size,
+            xmp=self.xmp is not None,
+            xmp_only=self.xmp == "only",
+            hints=Hints(self.keep, self.avoid, self.focus),
+            photo_hints=photo_hints,
+            background=self.background,
+        )
+
+    def executor(self, ui: UI) -> driver.Executor:
+        """Threads on this machine with the model loaded here, or Ray's actors."""
+        if self.ray_address is None:
+            return local.LocalExecutor(load_cropper(ui, self.model))
+        return ray_runner.RayExecutor(
+            self.ray_address,
+            self.model,
+            self.ray_workers,
+            self.ray_gpus,
+            quiet=self.verbose < 2,  # -vv: Ray's own messages too
+        )
+
+
+def _checked(opts: CropOptions) -> CropOptions:
+    """Usage errors of options that do not go together; ``--manifest -`` is ``--json``."""
+    if opts.resume and opts.overwrite:
         raise click.UsageError(
             "--resume keeps existing crops and --overwrite replaces them: choose one"
         )
-    if manifest is not None and str(manifest) == "-":  # the records on standard output
-        manifest, as_json = None, True
+    if opts.manifest is not None and str(opts.manifest) == "-":  # the records on stdout
+        opts = replace(opts, manifest=None, as_json=True)
     pipe.check(
-        paths,
-        out_dir,
-        as_json=as_json,
+        opts.paths,
+        opts.out_dir,
+        as_json=opts.as_json,
         refused={
-            "--ray": ray_address,
-            "--files-from": files_from,
-            "--xmp-only" if xmp == "only" else "--xmp": xmp,
+            "--ray": opts.ray_address,
+            "--files-from": opts.files_from,
+            "--xmp-only" if opts.xmp == "only" else "--xmp": opts.xmp,
         },
-        refused_with_stdin={"--preview": preview, "--preview-dir": preview_dir},
+        refused_with_stdin={"--preview": opts.preview, "--preview-dir": opts.preview_dir},
     )
+    return opts
+
+
+def _crop(opts: CropOptions) -> None:
+    opts = _checked(opts)
     ctx = click.get_current_context()
-    stdin = ctx.with_resource(pipe.stdin_copy()) if pipe.STDIO in paths else None
-    ui = UI(level_from_flags(quiet, verbose))
+    stdin = ctx.with_resource(pipe.stdin_copy()) if pipe.STDIO in opts.paths else None
+    ui = UI(level_from_flags(opts.quiet, opts.verbose))
+    scan, photo_hints = _inputs(opts, ui, stdin)
+    stop_requested = ctx.with_resource(interrupts(ui))
+    executor = opts.executor(ui)
+    job = opts.job(photo_hints)
+    if opts.preview is not None:
+        crop_output.check_preview_target(opts.preview, opts.preview.parent)
+    if opts.preview_dir is not None:
+        crop_output.check_preview_target(opts.preview_dir, opts.preview_dir)
+    total = len(scan.images) + len(scan.missing) + len(scan.skipped)
+    previous = rerun.previous_records(opts.manifest)  # before the sink replaces it
+    with crop_output.jsonl_sink(opts.manifest) as sink, ui.progress(total, "Cropping") as advance:
+        show = _Show(ui, opts.as_json, stdin, sink, advance)
+        report = driver.run_batch(
+            executor,
+            scan,
+            job,
+            on_progress=show,
+            should_stop=lambda: stop_requested() or show.stdout_closed,
+            previous=previous,
+        )
+    _finish(opts, ui, report, show)
+
+
+def _inputs(
+    opts: CropOptions, ui: UI, stdin: Path | None
+) -> tuple[inputs.InputScan, dict[str, Hints]]:
+    """The photos to crop (what cannot be read said on the way), and their own hints."""
     paths = sources(
-        (str(stdin),) if stdin else paths, files_from, out_dir, ray_address, ray_workers, ray_gpus
+        (str(stdin),) if stdin else opts.paths,
+        opts.files_from,
+        opts.out_dir,
+        opts.ray_address,
+        opts.ray_workers,
+        opts.ray_gpus,
     )
-    scan = storage.scan_sources(paths, recursive=not no_recursive)
+    scan = storage.scan_sources(paths, recursive=not opts.no_recursive)
     for message in scan.warnings:
         ui.warning(message)
     for hidden in scan.hidden:
         ui.info(f"{hidden}: hidden, skipped")
-    if out_dir == pipe.STDIO and len(scan.images) + len(scan.missing) + len(scan.skipped) > 1:
+    given = len(scan.images) + len(scan.missing) + len(scan.skipped)
+    if opts.out_dir == pipe.STDIO and given > 1:
         raise click.UsageError("-o - writes the crop of one photo: give one photo")
     if not scan.images and not scan.missing:  # a missing path gets its own error below
         skipped = f" ({len(scan.skipped)} file(s) skipped, -v names them)" if scan.skipped else ""
         ui.warning("no photos found in " + ", ".join(map(str, paths)) + skipped)
     photo_hints: dict[str, Hints] = {}
-    if hints_path is not None:
-        photo_hints, warnings = hints_file.read_hints_file(hints_path, (p for p, _ in scan.images))
+    if opts.hints_path is not None:
+        photos = (p for p, _ in scan.images)
+        photo_hints, warnings = hints_file.read_hints_file(opts.hints_path, photos)
         for message in warnings:
             ui.warning(message)
-    stop_requested = ctx.with_resource(interrupts(ui))
-    stdout_closed = False
-    shown: set[str] = set()
+    return scan, photo_hints
 
-    def show(record: dict[str, Any], warnings: list[str]) -> None:
-        """Per photo: manifest line, JSON on stdout, messages, bar (sink and advance: below)."""
-        nonlocal stdout_closed
-        if stdin is not None:
-            warnings = pipe.as_given(record, warnings, str(stdin))
-        if sink is not None:
-            sink.write(json.dumps(record) + "\n")
-        if as_json and not stdout_closed:
+
+class _Show:
+    """Per photo: its manifest line, its JSON on stdout, its messages, the bar."""
+
+    def __init__(
+        self,
+        ui: UI,
+        as_json: bool,
+        stdin: Path | None,
+        sink: IO[str] | None,
+        advance: Callable[[int], None],
+    ) -> None:
+        self.ui, self.as_json, self.stdin = ui, as_json, stdin
+        self.sink, self.advance = sink, advance
+        self.stdout_closed = False
+        self.shown: set[str] = set()  # the warnings shown with their photo
+
+    def __call__(self, record: dict[str, Any], warnings: list[str]) -> None:
+        ui = self.ui
+        if self.stdin is not None:
+            warnings = pipe.as_given(record, warnings, str(self.stdin))
+        if self.sink is not None:
+            self.sink.write(json.dumps(record) + "\n")
+        if self.as_json and not self.stdout_closed:
             try:
                 click.echo(json.dumps(record))
             except BrokenPipeError:  # `| head`: the reader has what it wanted
-                stdout_closed = True
+                self.stdout_closed = True
         for message in warnings:
-            shown.add(message)
+            self.shown.add(message)
             ui.warning(message)
         if record["status"] == "error":
             ui.error(record["error"])
@@ -317,76 +401,22 @@ def crop(
                     f"  {c['ratio']} #{c['rank']} {c['box']} score {c['score']:.4f} "
                     f"-> {c['path'] or c['status']}"
                 )
-        advance(1)
+        self.advance(1)
 
-    if ray_address is None:
-        run = functools.partial(
-            local.run_batch,
-            load_cropper(
-                ui,
-                weights,
-                device,
-                engine,
-                refine=not no_refine,
-                faces=faces,
-                precision=precision,
-            ),
-        )
-    else:
-        run = functools.partial(
-            ray_runner.run_on_ray,
-            ray_address,
-            weights=weights,
-            engine=engine,
-            device=device,
-            refine=not no_refine,
-            faces=faces,
-            precision=precision,
-            workers=ray_workers,
-            gpus=ray_gpus,
-            quiet_ray=verbose < 2,  # -vv: Ray's own messages too
-        )
-    job = crop_job.CropJob(
-        ratios=tuple(r.label for r in ratios),
-        top_k=top_k,
-        out_dir=out_dir,
-        orient=orient == "auto",
-        dry_run=dry_run,
-        overwrite=overwrite,
-        format=fmt.lower() if fmt else None,
-        quality=quality,
-        max_size=max_size,
-        max_pixels=max_pixels,
-        batch_size=batch_size,
-        xmp=xmp is not None,
-        xmp_only=xmp == "only",
-        hints=Hints(keep, avoid, focus),
-        photo_hints=photo_hints,
-        background=background,
-    )
-    if preview is not None:
-        crop_output.check_preview_target(preview, preview.parent)
-    if preview_dir is not None:
-        crop_output.check_preview_target(preview_dir, preview_dir)
-    total = len(scan.images) + len(scan.missing) + len(scan.skipped)
-    previous = rerun.previous_records(manifest)  # before the sink replaces it
-    with crop_output.jsonl_sink(manifest) as sink, ui.progress(total, "Cropping") as advance:
-        report = run(
-            scan,
-            job,
-            on_progress=show,
-            should_stop=lambda: stop_requested() or stdout_closed,
-            previous=previous,
-        )
-    if stdout_closed:  # end quietly, as Unix tools do when their reader goes away
+
+def _finish(opts: CropOptions, ui: UI, report: BatchReport, show: _Show) -> None:
+    """The end of a run: previews, the summary, and the exit status."""
+    if show.stdout_closed:  # end quietly, as Unix tools do when their reader goes away
         silence_stdout()
         raise click.exceptions.Exit(141)  # 128 + SIGPIPE
     for message in report.warnings:
-        if message not in shown:  # warnings about the run as a whole
+        if message not in show.shown:  # warnings about the run as a whole
             ui.warning(message)
-    if preview is not None or preview_dir is not None:
-        crop_output.write_previews(ui, report.records, preview, preview_dir, max_pixels)
-    ui.print(crop_output.summary(report, out_dir, dry_run, xmp or ""))
+    if opts.preview is not None or opts.preview_dir is not None:
+        crop_output.write_previews(
+            ui, report.records, opts.preview, opts.preview_dir, opts.max_pixels
+        )
+    ui.print(crop_output.summary(report, opts.out_dir, opts.dry_run, opts.xmp or ""))
     if report.stopped:
         message = (
             f"{report.stopped}: {report.counts['not_processed']} photo(s) not processed;"

@@ -16,7 +16,7 @@ from sacrop_cli.errors import SacropError
 from sacrop_cli.io.atomic import atomic_open, stale_temp_files
 
 if TYPE_CHECKING:
-    from sacrop_cli.run.record import PhotoRecord
+    from sacrop_cli.record import PhotoRecord
     from sacrop_cli.viz import sheets
 else:
     sheets = lazy_module("sacrop_cli.viz.sheets")

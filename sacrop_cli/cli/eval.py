@@ -4,20 +4,19 @@ from __future__ import annotations
 
 import json
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 import click
 
 from sacrop_cli._lazy import lazy_module
 from sacrop_cli.cli.console import UI, level_from_flags
-from sacrop_cli.cli.options import faces_option, model_options, reports_errors
+from sacrop_cli.cli.options import model_options, reports_errors
 
 if TYPE_CHECKING:
-    from sacrop_cli import api
+    from sacrop_cli.api import Cropper, ModelSpec
     from sacrop_cli.train import datasets
     from sacrop_cli.train import evaluate as evaluation
 else:
-    api = lazy_module("sacrop_cli.api")
     datasets = lazy_module("sacrop_cli.train.datasets")
     evaluation = lazy_module("sacrop_cli.train.evaluate")
 
@@ -38,19 +37,13 @@ _dir = click.Path(exists=True, file_okay=False, path_type=Path)
     show_default=True,
     help="GAICD split to evaluate.",
 )
-@model_options
-@faces_option
+@model_options(refine="Score the candidates' own boxes, as `sacrop crop --no-refine`.")
 @click.option(
     "--batch-size",
     type=click.IntRange(1),
     default=8,
     show_default=True,
     help="Photos per network pass, as `sacrop crop` batches them (same boxes at any size).",
-)
-@click.option(
-    "--no-refine",
-    is_flag=True,
-    help="Score the candidates' own boxes, as `sacrop crop --no-refine`.",
 )
 @click.option(
     "--json",
@@ -64,19 +57,14 @@ _dir = click.Path(exists=True, file_okay=False, path_type=Path)
 )
 @reports_errors
 def evaluate(
-    fcdb,
-    gaicd,
-    split,
-    weights,
-    engine,
-    device,
-    precision,
-    faces,
-    batch_size,
-    no_refine,
-    json_out,
-    quiet,
-    verbose,
+    fcdb: Path | None,
+    gaicd: Path | None,
+    split: str,
+    model: ModelSpec,
+    batch_size: int,
+    json_out: Path | None,
+    quiet: bool,
+    verbose: int,
 ) -> None:
     """Measure crops against human labels (the papers' protocols).
 
@@ -95,12 +83,7 @@ def evaluate(
     ui = UI(level_from_flags(quiet, verbose))
     if bool(gaicd) == bool(fcdb):
         raise click.UsageError("give exactly one of --fcdb DIR or --gaicd DIR")
-    from rich.console import Console
-    from rich.table import Table
-
-    cropper = api.Cropper(
-        weights, device, engine=engine, refine=not no_refine, faces=faces, precision=precision
-    )
+    cropper = model.load()
     read = (
         datasets.read_fcdb(fcdb)
         if fcdb
@@ -109,14 +92,7 @@ def evaluate(
     for line in read.problems:
         ui.warning(line)
     folder = fcdb or gaicd
-    trained = evaluation.training_photos(cropper.meta, (s.name for s in read.images))
-    if trained:
-        ui.warning(
-            f"{folder}: {len(trained)} of its {len(read.images)} photos trained "
-            f"{cropper.weights_path.name}: their figures flatter it; evaluate on held-out photos"
-        )
-    elif trained is None:
-        ui.info(f"{cropper.weights_path.name}: its training photos are not known; none counted")
+    trained = _training_photos(ui, cropper, folder, read.images)
     with ui.progress(len(read.images), "evaluating") as advance:
         run = evaluation.evaluate_fcdb if fcdb else evaluation.evaluate_gaicd
         report = run(cropper, read.images, batch_size=batch_size, on_image=advance)
@@ -124,23 +100,13 @@ def evaluate(
         ui.error(line)
     if trained is not None:
         report.summary["training_photos"] = len(trained)
-    table = Table(title=f"sacrop eval: {'FCDB' if fcdb else 'GAICD'} {folder}")
-    table.add_column("figure")
-    table.add_column("value", justify="right")
-    for key, value in report.summary.items():
-        if isinstance(value, dict):
-            for sub, v in value.items():
-                table.add_row(f"{key} {sub}", f"{v:.4f}")
-        else:
-            table.add_row(key, f"{value:.4f}" if isinstance(value, float) else str(value))
-    # the results, on stdout: shown with -q too (it silences progress, not results)
-    Console(highlight=False, soft_wrap=True).print(table)
+    _print_table(f"sacrop eval: {'FCDB' if fcdb else 'GAICD'} {folder}", report.summary)
     if json_out:
         payload = {
             "dataset": "fcdb" if fcdb else "gaicd",
             "path": str(folder),
             "weights": str(cropper.weights_path),
-            "precision": precision,
+            "precision": model.precision,
             "summary": report.summary,
             "per_image": report.per_image,
             "training_photos": None if trained is None else sorted(trained),
@@ -149,3 +115,33 @@ def evaluate(
         json_out.write_text(json.dumps(payload, indent=1) + "\n")
     if report.problems:
         raise click.exceptions.Exit(1)
+
+
+def _training_photos(ui: UI, cropper: Cropper, folder: Path, images: list[Any]) -> set[str] | None:
+    """The photos of ``folder`` the weights were trained on (None: not known), warned about."""
+    trained = evaluation.training_photos(cropper.meta, (s.name for s in images))
+    if trained:
+        ui.warning(
+            f"{folder}: {len(trained)} of its {len(images)} photos trained "
+            f"{cropper.weights_path.name}: their figures flatter it; evaluate on held-out photos"
+        )
+    elif trained is None:
+        ui.info(f"{cropper.weights_path.name}: its training photos are not known; none counted")
+    return trained
+
+
+def _print_table(title: str, summary: dict[str, Any]) -> None:
+    """The figures, on stdout: shown with -q too (it silences progress, not results)."""
+    from rich.console import Console
+    from rich.table import Table
+
+    table = Table(title=title)
+    table.add_column("figure")
+    table.add_column("value", justify="right")
+    for key, value in summary.items():
+        if isinstance(value, dict):
+            for sub, v in value.items():
+                table.add_row(f"{key} {sub}", f"{v:.4f}")
+        else:
+            table.add_row(key, f"{value:.4f}" if isinstance(value, float) else str(value))
+    Console(highlight=False, soft_wrap=True).print(table)

@@ -13,7 +13,6 @@ import click
 from sacrop_cli._lazy import lazy_module
 from sacrop_cli.cli.console import UI, level_from_flags
 from sacrop_cli.cli.options import (
-    faces_option,
     hint_options,
     load_cropper,
     model_options,
@@ -26,6 +25,7 @@ from sacrop_cli.io.atomic import atomic_write
 from sacrop_cli.ratios import Ratio
 
 if TYPE_CHECKING:
+    from sacrop_cli.api import ModelSpec
     from sacrop_cli.viz import explain as viz_explain
 else:
     viz_explain = lazy_module("sacrop_cli.viz.explain")
@@ -76,7 +76,6 @@ def _check_out(ctx: click.Context, param: click.Parameter, value: Path | None) -
     help="The picture to write.  [default: ./<name>.explain.png]",
 )
 @model_options
-@faces_option
 @hint_options
 @click.option("-q", "--quiet", is_flag=True, help="Only print errors.")
 @reports_errors
@@ -85,11 +84,7 @@ def explain(
     ratios: tuple[Ratio, ...],
     top: int,
     out: Path | None,
-    weights: str | None,
-    engine: str,
-    device: str,
-    precision: str,
-    faces: bool,
+    model: ModelSpec,
     keep: tuple[Region, ...],
     avoid: tuple[Region, ...],
     focus: Point | None,
@@ -99,7 +94,7 @@ def explain(
     out = out if out is not None else Path(f"{image.stem}.explain.png")
     if out.resolve() == image.resolve():
         raise click.UsageError(f"{out}: the picture would replace the photo; choose another -o")
-    cropper = load_cropper(ui, weights, device, engine, faces=faces, precision=precision)
+    cropper = load_cropper(ui, model)
     try:
         result = viz_explain.explain(cropper, image, ratios, top, Hints(keep, avoid, focus))
     except ValueError as err:  # a hint outside the photo

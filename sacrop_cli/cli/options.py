@@ -1,5 +1,6 @@
-"""What the commands share: parameter types, option groups, loading the network, and the one
-way from an error to an exit status (:func:`reports_errors`).
+"""What the commands share: parameter types, option groups (the model's folded into one
+:class:`~sacrop_cli.api.ModelSpec`), loading the network, and the one way from an error to an
+exit status (:func:`reports_errors`).
 
 Nothing heavy is imported here at module level: ``sacrop --help`` must stay fast.
 """
@@ -15,6 +16,7 @@ import click
 
 from sacrop_cli._lazy import lazy_module
 from sacrop_cli.cli.console import UI
+from sacrop_cli.engines.choices import DEFAULT_PRECISION, DEVICES, ENGINES, PRECISIONS
 from sacrop_cli.errors import SacropError
 from sacrop_cli.hints import Point, Region, parse_point, parse_region
 from sacrop_cli.ratios import Ratio, parse_ratio
@@ -168,35 +170,62 @@ def check_sha256(ctx: click.Context, param: click.Parameter, value: str | None) 
     return value.lower() if value else None
 
 
-def _pinned_weights(func: Any) -> Any:
-    """Fold --sha256 and --trust into --weights (``URL#sha256=HEX``, ``URL#unchecked``), the
-    form the engines and Ray workers read: the commands see ``weights`` alone."""
+def _fold_model(func: Any, faces: bool, refine: bool) -> Any:
+    """Fold the model options into one ``model`` argument, a :class:`~sacrop_cli.api.ModelSpec`,
+    checked once: --sha256 and --trust go into --weights (``URL#sha256=HEX``,
+    ``URL#unchecked``, the form engines and Ray workers read)."""
 
     @functools.wraps(func)
-    def wrapper(*args: Any, sha256: str | None, trust: bool, **kwargs: Any) -> None:
-        weights = kwargs.get("weights")
+    def wrapper(
+        *args: Any,
+        weights: str | None,
+        engine: str,
+        device: str,
+        precision: str,
+        sha256: str | None,
+        trust: bool,
+        **kwargs: Any,
+    ) -> None:
         if sha256 or trust:
             if not (weights or "").startswith(("http://", "https://")):
                 raise click.UsageError("--sha256 and --trust check a URL given as --weights")
-            kwargs["weights"] = registry.pin(weights, sha256, trust=trust)
+            weights = registry.pin(weights, sha256, trust=trust)
+        kwargs["model"] = api.ModelSpec(
+            weights,
+            engine,
+            device,
+            precision,
+            refine=not kwargs.pop("no_refine") if refine else True,
+            faces=kwargs.pop("faces") if faces else False,
+        )
         return func(*args, **kwargs)
 
     return wrapper
 
 
-#: Must equal engines.factory.PRECISIONS and DEFAULT_PRECISION (tests check it); the factory
-#: loads numpy, so it is not imported here.
-_PRECISIONS, _DEFAULT_PRECISION = ("fp32", "int8"), "fp32"
-
-
-def model_options(func: Any) -> Any:
-    """--weights (with --sha256 and --trust for a URL), --engine, --device and --precision,
-    shared by every command that runs the network."""
+def model_options(func: Any = None, *, faces: bool = True, refine: str | None = None) -> Any:
+    """--weights (with --sha256 and --trust for a URL), --engine, --device, --precision,
+    --faces/--no-faces (unless ``faces`` is off: the model then finds no faces) and, given its
+    help text as ``refine``, --no-refine: shared by every command that runs the network, which
+    receives them as one ``model``, a :class:`~sacrop_cli.api.ModelSpec`."""
+    if func is None:
+        return functools.partial(model_options, faces=faces, refine=refine)
+    func = _fold_model(func, faces, refine is not None)
+    if refine is not None:
+        func = click.option("--no-refine", is_flag=True, help=refine)(func)
+    if faces:
+        func = click.option(
+            "--faces/--no-faces",
+            default=True,
+            show_default=True,
+            help="Find faces and never cut one: the largest face (and those near its size, "
+            "when they fit) stays whole. --no-faces turns these rules off.",
+        )(func)
     func = click.option(
         "--trust",
         is_flag=True,
         help="Run a --weights URL unchecked, without --sha256.",
-    )(_pinned_weights(func))
+    )(func)
     func = click.option(
         "--sha256",
         metavar="HEX",
@@ -208,22 +237,22 @@ def model_options(func: Any) -> Any:
     )(func)
     func = click.option(
         "--precision",
-        type=click.Choice(_PRECISIONS),
-        default=_DEFAULT_PRECISION,
+        type=click.Choice(PRECISIONS),
+        default=DEFAULT_PRECISION,
         show_default=True,
         help="The network's numbers: fp32, or int8 (its quantized graph, faster on the CPU; "
         "ONNX Runtime only).",
     )(func)
     func = click.option(
         "--device",
-        type=click.Choice(["auto", "cpu", "cuda"]),
+        type=click.Choice(DEVICES),
         default="auto",
         show_default=True,
         help="Where the network runs; auto uses CUDA when the engine has it.",
     )(func)
     func = click.option(
         "--engine",
-        type=click.Choice(["auto", "onnx", "torch"]),
+        type=click.Choice(ENGINES),
         default="auto",
         show_default=True,
         help="What runs the network: ONNX Runtime (light, fast on the CPU) or torch (needs "
@@ -242,36 +271,10 @@ def model_options(func: Any) -> Any:
     )(func)
 
 
-def faces_option(func: Any) -> Any:
-    """--faces/--no-faces, for the commands that choose crops."""
-    return click.option(
-        "--faces/--no-faces",
-        default=True,
-        show_default=True,
-        help="Find faces and never cut one: the largest face (and those near its size, when "
-        "they fit) stays whole. --no-faces turns these rules off.",
-    )(func)
-
-
-def load_cropper(
-    ui: UI,
-    weights: str | None,
-    device: str,
-    engine: str = "auto",
-    *,
-    refine: bool = True,
-    faces: bool = True,
-    precision: str = _DEFAULT_PRECISION,
-) -> Any:
-    """The api.Cropper (a SacropError, e.g. no trained weights installed, ends the command)."""
-    cropper = api.Cropper(
-        weights=weights,
-        device=device,
-        engine=engine,
-        refine=refine,
-        faces=faces,
-        precision=precision,
-    )
+def load_cropper(ui: UI, model: api.ModelSpec) -> api.Cropper:
+    """The model's Cropper, its weights and engine said (a SacropError, e.g. no trained weights
+    installed, ends the command)."""
+    cropper = model.load()
     ui.info(f"weights: {cropper.weights_path} ({cropper.engine.name} on {cropper.device})")
     return cropper
 

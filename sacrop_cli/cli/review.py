@@ -18,7 +18,6 @@ from rich.text import Text
 from sacrop_cli._lazy import lazy_module
 from sacrop_cli.cli.console import UI, level_from_flags
 from sacrop_cli.cli.options import (
-    faces_option,
     load_cropper,
     model_options,
     ratios_option,
@@ -28,6 +27,7 @@ from sacrop_cli.cli.options import (
 from sacrop_cli.ratios import Ratio
 
 if TYPE_CHECKING:
+    from sacrop_cli.api import ModelSpec
     from sacrop_cli.io import inputs
     from sacrop_cli.viz import review as server
     from sacrop_cli.viz import review_records
@@ -79,7 +79,6 @@ Examples:
 )
 @click.option("--no-browser", is_flag=True, help="Print the address only; open no browser.")
 @model_options
-@faces_option
 @verbosity_options
 @reports_errors
 def review(
@@ -89,11 +88,7 @@ def review(
     manifest: Path,
     port: int,
     no_browser: bool,
-    weights: str | None,
-    engine: str,
-    device: str,
-    precision: str,
-    faces: bool,
+    model: ModelSpec,
     quiet: bool,
     verbose: int,
 ) -> None:
@@ -118,12 +113,7 @@ def review(
     total = len(plan.to_analyse.images) + len(scan.missing) + len(scan.skipped)
     with ui.progress(total, "Analysing") as advance:
         records = review_records.analyse(
-            lambda: load_cropper(ui, weights, device, engine, faces=faces, precision=precision),
-            plan,
-            scan,
-            labels,
-            top_k,
-            on_progress=show,
+            lambda: load_cropper(ui, model), plan, scan, ratios, top_k, on_progress=show
         )
     session = review_records.ReviewSession(manifest, records, plan.others)
     session.save()

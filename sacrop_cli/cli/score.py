@@ -14,6 +14,7 @@ from sacrop_cli.cli.options import BoxType, load_cropper, model_options, parse_b
 from sacrop_cli.errors import SacropError
 
 if TYPE_CHECKING:
+    from sacrop_cli.api import ModelSpec
     from sacrop_cli import boxes as box_ops
 else:
     box_ops = lazy_module("sacrop_cli.boxes")
@@ -65,17 +66,14 @@ def _clipped(box: list[float | int], width: int, height: int) -> list[float | in
     metavar="FILE.json",
     help='A JSON list of boxes: [[x1, y1, x2, y2], ...] (or objects with a "box").',
 )
-@model_options
+@model_options(faces=False)
 @click.option("-q", "--quiet", is_flag=True, help="Only errors and the scores: no warnings.")
 @reports_errors
 def score(
     image: Path,
     boxes: tuple[list, ...],
     boxes_file: list | None,
-    weights: str | None,
-    engine: str,
-    device: str,
-    precision: str,
+    model: ModelSpec,
     quiet: bool,
 ) -> None:
     import numpy as np
@@ -84,7 +82,7 @@ def score(
     if not given:
         raise click.UsageError("give at least one --box x1,y1,x2,y2 or --boxes FILE.json")
     ui = UI(level_from_flags(quiet, 0))
-    cropper = load_cropper(ui, weights, device, engine, faces=False, precision=precision)
+    cropper = load_cropper(ui, model)
     photo = cropper.load(image)
     width, height = photo.full_size
     scored = []

@@ -7,7 +7,7 @@ import os
 import shlex
 import sys
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 import click
 
@@ -202,34 +202,22 @@ def _val_split(value: str) -> str:
 @verbosity_options(detail="-v a line as each stage starts (feature cache, each epoch)")
 @reports_errors
 def train(
-    gaicd,
-    fcdb,
-    unlabelled,
-    transductive,
-    out,
-    epochs,
-    lr,
-    crops_per_image,
-    images_per_step,
-    seed,
-    lambda_cls,
-    delta,
-    no_consistency,
-    basic,
-    rank_weight,
-    ema,
-    freeze_backbone,
-    tune_top,
-    tune_mid,
-    val_split,
-    split_seed,
-    backbone_weights,
-    resume,
-    limit,
-    device,
-    nproc,
-    quiet,
-    verbose,
+    gaicd: Path | None,
+    fcdb: Path | None,
+    unlabelled: tuple[Path, ...],
+    transductive: tuple[Path, ...],
+    out: Path,
+    no_consistency: bool,
+    basic: bool,
+    val_split: str,
+    backbone_weights: Path | None,
+    resume: Path | None,
+    limit: int | None,
+    device: str,
+    nproc: int,
+    quiet: bool,
+    verbose: int,
+    **choices: Any,
 ) -> None:
     """Train a crop scorer with the semi-supervised rank-consistency method.
 
@@ -259,52 +247,48 @@ def train(
     device = str(torch_engine.resolve_device(device))
     launched = distributed.launched_by_environment()
     if nproc > 1:
-        _check_nproc(nproc, device, images_per_step, launched)
+        _check_nproc(nproc, device, choices["images_per_step"], launched)
     if launched and distributed.environment_rank() != 0:
         ui = UI(QUIET)  # rank 0 speaks for all; errors are still shown
-
     data, problems = training_data.build_train_data(
         fcdb=fcdb,
         gaicd=gaicd,
         unlabelled=unlabelled,
         transductive=transductive,
         val_split=val_split,
-        split_seed=split_seed,
+        split_seed=choices["split_seed"],
         limit=limit,
     )
     for line in problems:
         ui.warning(line)
     cfg = trainer.TrainConfig(
-        epochs=epochs,
-        lr=lr,
-        crops_per_image=crops_per_image,
-        images_per_step=images_per_step,
-        seed=seed,
-        lambda_cls=lambda_cls,
-        delta=delta,
+        **choices,
         consistency=not no_consistency,
-        rank_weight=rank_weight,
-        freeze_backbone=freeze_backbone,
-        tune_top=tune_top,
-        tune_mid=tune_mid,
         spatial=not basic,
-        ema=ema,
         val_split=float(val_split) if val_split != "test" else 0.0,
-        split_seed=split_seed,
         device=device,
     )
     command = "sacrop " + " ".join(shlex.quote(a) for a in sys.argv[1:])
-    job = (data, cfg, out, command, backbone_weights, resume, ui.level)
+    summary = _run(nproc, launched, (data, cfg, out, command, backbone_weights, resume, ui.level))
+    if summary is not None:
+        _finish(ui, out, summary)
+
+
+def _run(nproc: int, launched: bool, job: tuple) -> dict | None:
+    """The training, in this process, in ``nproc`` new ones, or as one rank of torchrun's
+    (None on the ranks other than 0, which report nothing)."""
     if nproc > 1:
-        summary = distributed.launch(nproc, device, _train, *job)
-    elif launched:
+        return distributed.launch(nproc, job[1].device, _train, *job)
+    if launched:
         local_rank = int(os.environ.get("LOCAL_RANK", "0"))
-        with distributed.process_group(device, local_rank):
+        with distributed.process_group(job[1].device, local_rank):
             summary = _train(*job)
-            if not distributed.is_main():
-                return
-    else:
-        summary = _train(*job)
+            return summary if distributed.is_main() else None
+    return _train(*job)
+
+
+def _finish(ui: UI, out: Path, summary: dict) -> None:
+    """Say what was trained, and write its ONNX graph."""
     if summary["interrupted"]:
         raise click.exceptions.Exit(130)
     best = summary["best"] or {}

@@ -11,6 +11,7 @@ from typing import TYPE_CHECKING
 
 from sacrop_cli._lazy import lazy_module
 from sacrop_cli.engines.base import Engine, onnx_cuda_available
+from sacrop_cli.engines.choices import DEFAULT_PRECISION, DEVICES, ENGINES, PRECISIONS
 from sacrop_cli.engines.onnx_engine import OnnxEngine
 from sacrop_cli.errors import SacropError
 from sacrop_cli.model.registry import resolve_weights
@@ -19,12 +20,6 @@ if TYPE_CHECKING:
     from sacrop_cli.engines import torch_engine
 else:
     torch_engine = lazy_module("sacrop_cli.engines.torch_engine")
-
-ENGINES = ("auto", "onnx", "torch")
-DEVICES = ("auto", "cpu", "cuda")
-#: The network's number formats: the float graph, or its int8 quantization (ONNX Runtime only).
-PRECISIONS = ("fp32", "int8")
-DEFAULT_PRECISION = "fp32"
 
 
 def choose_engine(engine: str = "auto", device: str = "auto") -> str:

@@ -19,7 +19,8 @@ import numpy as np
 from PIL import Image, ImageCms, ImageOps, UnidentifiedImageError
 
 from sacrop_cli.errors import ImageError
-from sacrop_cli.io.photo import DEFAULT_MAX_PIXELS, Photo, check_size, own_pixel_limit
+from sacrop_cli.io.limits import DEFAULT_MAX_PIXELS
+from sacrop_cli.io.photo import Photo, check_size, own_pixel_limit
 from sacrop_cli.io.raw import (
     RAW_EXTENSIONS,
     develop_raw,

@@ -13,10 +13,6 @@ from PIL import Image
 
 from sacrop_cli.errors import ImageError
 
-DEFAULT_MAX_PIXELS = 200_000_000
-"""Largest image (width x height) decoded by default: 200 MP covers every current camera while
-refusing decompression bombs; a 200 MP RGB image needs about 600 MB of memory."""
-
 MIN_SIDE = 32
 """Images with a shorter side are refused: no meaningful crop fits in them."""
 

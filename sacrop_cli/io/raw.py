@@ -26,7 +26,8 @@ from sacrop_cli.errors import ImageError, one_line
 from sacrop_cli.io.atomic import atomic_open
 from sacrop_cli.io.exif import drop_mistyped_tags
 from sacrop_cli.io.inputs import RAW_EXTENSIONS
-from sacrop_cli.io.photo import DEFAULT_MAX_PIXELS, Photo, check_size, own_pixel_limit
+from sacrop_cli.io.limits import DEFAULT_MAX_PIXELS
+from sacrop_cli.io.photo import Photo, check_size, own_pixel_limit
 
 # Camera white balance, sRGB primaries and the sRGB tone curve (rawpy's default gamma is
 # BT.709's, not what sRGB viewers expect), and LibRaw's auto-brightening (1% of pixels may

@@ -10,7 +10,7 @@ from __future__ import annotations
 import contextlib
 import re
 import tempfile
-from collections.abc import Callable, Iterable, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from pathlib import Path, PurePath, PurePosixPath
 from typing import TYPE_CHECKING, Any
 
@@ -53,7 +53,7 @@ def file_system_options() -> dict[str, str]:
     return dict(_OPTIONS)
 
 
-def use_file_system_options(options: dict[str, str]) -> None:
+def use_file_system_options(options: Mapping[str, str]) -> None:
     """Use the options another process remembered (see :func:`file_system_options`)."""
     _OPTIONS.update(options)
 

@@ -19,9 +19,9 @@ from sacrop_cli.io.imageio import open_for_analysis
 from sacrop_cli.io.inputs import InputScan
 from sacrop_cli.io.jsonl import json_lines
 from sacrop_cli.ratios import parse_ratio
+from sacrop_cli.record import fail, new_record
 from sacrop_cli.run.job import CropJob
 from sacrop_cli.run.naming import Namer
-from sacrop_cli.run.record import fail, new_record
 from sacrop_cli.run.report import BatchReport, ProgressCallback, start_run
 from sacrop_cli.run.writers import LocalWriter, finish_photo
 from sacrop_cli.search import Crop

@@ -10,7 +10,7 @@ from typing import Any
 
 from sacrop_cli.hints import Hints
 from sacrop_cli.io.encode import background_colour
-from sacrop_cli.io.imageio import DEFAULT_MAX_PIXELS
+from sacrop_cli.io.limits import DEFAULT_MAX_PIXELS
 from sacrop_cli.ratios import Ratio, parse_ratio
 
 DEFAULT_OUT_DIR = Path("crops")
@@ -20,18 +20,24 @@ STDOUT = "-"
 FORMAT_EXTENSIONS = {"jpeg": ".jpg", "png": ".png", "webp": ".webp", "tiff": ".tif"}
 
 
-def _labels(ratios: Iterable[str | Ratio] | str | Ratio) -> tuple[str, ...]:
+def _parsed(ratios: Iterable[str | Ratio] | str | Ratio) -> tuple[Ratio, ...]:
+    """The ratios, once per label in the order given; only texts are parsed (the command line
+    gives Ratios, parsed at its edge)."""
     if isinstance(ratios, (str, Ratio)):
         ratios = [ratios]
-    parsed = (r if isinstance(r, Ratio) else parse_ratio(r) for r in ratios)
-    return tuple(dict.fromkeys(r.label for r in parsed))
+    first: dict[str, Ratio] = {}
+    for ratio in ratios:
+        parsed = ratio if isinstance(ratio, Ratio) else parse_ratio(ratio)
+        first.setdefault(parsed.label, parsed)
+    return tuple(first.values())
 
 
 @dataclass(frozen=True)
 class CropJob:
     """What to crop and how to write it.
 
-    ``ratios`` are labels (``"4:3"``, ``"any"``; Ratios and strings are turned into them).
+    ``ratios`` are labels (``"4:3"``, ``"any"``; Ratios and strings are turned into them);
+    ``parsed_ratios`` the Ratios they stand for, which the search takes.
     ``format`` is ``jpeg``/``png``/``webp``/``tiff``, or None to keep each photo's own format
     (PNG for GIFs). An existing crop file is left alone unless ``overwrite``; a source photo is
     never written to. ``orient`` turns fixed ratios to each photo's orientation. ``xmp`` also
@@ -59,9 +65,11 @@ class CropJob:
     hints: Hints = Hints()
     photo_hints: Mapping[str, Hints] = field(default_factory=dict, hash=False)
     background: str = "white"
+    parsed_ratios: tuple[Ratio, ...] = field(init=False, repr=False, compare=False)
 
     def __post_init__(self) -> None:
-        object.__setattr__(self, "ratios", _labels(self.ratios))
+        object.__setattr__(self, "parsed_ratios", _parsed(self.ratios))
+        object.__setattr__(self, "ratios", tuple(r.label for r in self.parsed_ratios))
         if self.xmp_only:
             object.__setattr__(self, "xmp", True)
         if self.format is not None and self.format not in FORMAT_EXTENSIONS:

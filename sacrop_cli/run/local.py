@@ -1,14 +1,15 @@
-"""The batch behind ``sacrop crop``: many photos in, crop files and a manifest out.
+"""The local executor of the batch driver (:mod:`sacrop_cli.run.driver`): photos analysed,
+scored and written by threads on this machine.
 
 Per photo: a reduced decode for the network, scoring in batches of the job's ``batch_size``
 photos, then (unless a dry run) one full decode from which every chosen crop is saved. All of it
 overlaps: network threads score the next batches while a small thread pool decodes the reduced
 images of the one after (see :func:`_scored_ahead`), worker threads decode the scored photos at
 full size and prepare their crops (:class:`~sacrop_cli.run.writers.DecodeAhead`), and the
-calling thread encodes and writes them; records and progress still come in input order, photo
-by photo. A photo that fails becomes an ``"error"`` record (see :mod:`sacrop_cli.run.record`)
-and the batch goes on; memory stays flat because at most a few batches are scored ahead, the
-full decodes ahead are bounded by their pixels, and images are dropped once written.
+calling thread encodes and writes them, photo by photo in input order. A photo that fails
+becomes an ``"error"`` record (see :mod:`sacrop_cli.record`) and the batch goes on; memory stays
+flat because at most a few batches are scored ahead, the full decodes ahead are bounded by their
+pixels, and images are dropped once written.
 """
 
 from __future__ import annotations
@@ -24,16 +25,21 @@ from typing import Any
 
 from sacrop_cli.api import Analysis, Cropper
 from sacrop_cli.errors import SacropError
-from sacrop_cli.faces import face_list
 from sacrop_cli.io.imageio import open_for_analysis
 from sacrop_cli.io.inputs import InputScan
+from sacrop_cli.record import PhotoRecord, analysed, fail
+from sacrop_cli.run import driver
+from sacrop_cli.run.driver import Batch, PhotoResult, Todo
 from sacrop_cli.run.job import CropJob
-from sacrop_cli.run.naming import Namer, OutputPlan
-from sacrop_cli.run.record import PhotoRecord, fail, new_record
-from sacrop_cli.run.report import BatchReport, ProgressCallback, start_run
-from sacrop_cli.run.resume import Resume
-from sacrop_cli.run.writers import DecodeAhead, Decoded, LocalWriter, StreamWriter, finish_photo
-from sacrop_cli.search import Crop
+from sacrop_cli.run.naming import Namer
+from sacrop_cli.run.report import BatchReport, ProgressCallback
+from sacrop_cli.run.writers import (
+    CropWriter,
+    DecodeAhead,
+    LocalWriter,
+    StreamWriter,
+    finish_photo,
+)
 
 #: Threads decoding the reduced images of the next batch while the network scores this one.
 _DECODE_THREADS = 2
@@ -56,36 +62,35 @@ def analyse(cropper: Cropper, path: Path, max_pixels: int) -> Analysis | SacropE
 
 def score_batch(
     cropper: Cropper,
-    paths: Sequence[Path],
+    todo: Sequence[Todo],
     loaded: Sequence[Analysis | SacropError | OSError],
     job: CropJob,
     sources: Sequence[str] | None = None,
-) -> tuple[list[PhotoRecord], list[list[Crop] | None]]:
-    """One network pass over the photos :func:`analyse` could read: per photo its record (upright
-    size, or why it failed) and its crops (None when it failed). ``sources`` are the photos as
-    given, when ``paths`` are copies (Ray): their hints are looked up by them."""
-    records = [new_record(path) for path in paths]
+) -> list[PhotoResult]:
+    """One network pass over the photos :func:`analyse` could read: per photo its result, with
+    its record (upright size, or why it failed) and its crops (None when it failed).
+    ``sources`` are the photos as given, when the paths are copies (Ray): their hints are
+    looked up by them."""
+    results = [
+        PhotoResult(t.path, t.plan, analysed(t.path, a), position=t.position)
+        for t, a in zip(todo, loaded)
+    ]
+    hints = [job.hints_for(s) for s in (sources if sources is not None else [t.path for t in todo])]
     analyses: dict[int, Analysis] = {}
-    hints = [job.hints_for(s) for s in (sources if sources is not None else paths)]
-    for i, (path, result) in enumerate(zip(paths, loaded)):
-        if isinstance(result, Analysis):
-            records[i]["width"], records[i]["height"] = result.full_size
-            if result.faces is not None:
-                records[i]["faces"] = face_list(result.faces)
-            try:
-                hints[i].in_pixels(*result.full_size)
-            except ValueError as err:  # a hint outside this photo: the photo fails, not the batch
-                fail(records[i], path, SacropError(f"{path}: {err}"))
-                continue
-            analyses[i] = result
-        else:
-            fail(records[i], path, result)
-    crops: list[list[Crop] | None] = [None] * len(paths)
+    for i, (result, analysis) in enumerate(zip(results, loaded)):
+        if not isinstance(analysis, Analysis):
+            continue
+        try:
+            hints[i].in_pixels(*analysis.full_size)
+        except ValueError as err:  # a hint outside this photo: the photo fails, not the batch
+            fail(result.record, result.path, SacropError(f"{result.path}: {err}"))
+            continue
+        analyses[i] = analysis
     try:
         found = (
             cropper.best_crops(
                 list(analyses.values()),
-                job.ratios,
+                job.parsed_ratios,
                 job.top_k,
                 orient=job.orient,
                 hints=[hints[i] for i in analyses],
@@ -95,26 +100,24 @@ def score_batch(
         )
     except (SacropError, OSError) as err:
         for i in analyses:
-            fail(records[i], paths[i], err)
+            fail(results[i].record, results[i].path, err)
         found = []
     for i, photo_crops in zip(analyses, found):
-        crops[i] = photo_crops
-    return records, crops
+        results[i].crops = photo_crops
+    return results
 
 
 @dataclass
 class _Scored:
-    """A batch after the network: :func:`score_batch`'s records and crops."""
+    """A batch after the network: :func:`score_batch`'s results."""
 
-    photos: list[tuple[Path, OutputPlan]]
-    records: list[PhotoRecord]
-    crops: list[list[Crop] | None]
+    results: list[PhotoResult]
     seconds: float  # the reduced decodes the network waited for, plus its pass
 
 
 def _scored_ahead(
     cropper: Cropper,
-    batches: list[list[tuple[Path, OutputPlan]]],
+    batches: list[list[Todo]],
     job: CropJob,
     workers: int = 1,
 ) -> Iterator[_Scored]:
@@ -127,15 +130,10 @@ def _scored_ahead(
     waits for the batches being scored.
     """
 
-    def score(
-        batch: list[tuple[Path, OutputPlan]],
-        loading: list[Future[Analysis | SacropError | OSError]],
-    ) -> _Scored:
+    def score(batch: list[Todo], loading: list[Future[Analysis | Exception]]) -> _Scored:
         start = time.perf_counter()
         loaded = [future.result() for future in loading]
-        paths = [path for path, _ in batch]
-        records, crops = score_batch(cropper, paths, loaded, job)
-        return _Scored(batch, records, crops, time.perf_counter() - start)
+        return _Scored(score_batch(cropper, batch, loaded, job), time.perf_counter() - start)
 
     decoder = ThreadPoolExecutor(_DECODE_THREADS, thread_name_prefix="sacrop-decode")
     network = ThreadPoolExecutor(workers, thread_name_prefix="sacrop-network")
@@ -145,7 +143,7 @@ def _scored_ahead(
     def schedule(n: int) -> Future[_Scored]:
         """Batch n's reduced decodes start now, its scoring once the network is free."""
         submitted[:] = [f for f in submitted if not f.done()]  # done ones hold images: let go
-        loading = [decoder.submit(analyse, cropper, path, job.max_pixels) for path, _ in batches[n]]
+        loading = [decoder.submit(analyse, cropper, t.path, job.max_pixels) for t in batches[n]]
         submitted.extend(loading)
         submitted.append(network.submit(score, batches[n], loading))
         return submitted[-1]
@@ -192,8 +190,87 @@ def _shut_down(pools: Sequence[ThreadPoolExecutor], submitted: Sequence[Future[A
         raise KeyboardInterrupt
 
 
+@dataclass
+class _Waiting:
+    """A photo scored and decoding ahead, until written."""
+
+    result: PhotoResult
+    cost: int
+    decoding: Future[Any]
+
+
+class LocalExecutor:
+    """Threads on this machine: the network scores batches ahead, full decodes run ahead on
+    worker threads, and the crops are written on the calling thread in input order, so that a
+    stop leaves no later photo half written. ``cropper`` is a Cropper, or a function that loads
+    one once there is a photo to analyse."""
+
+    def __init__(self, cropper: Cropper | Callable[[], Cropper]) -> None:
+        self.cropper = cropper
+
+    def writer(self, job: CropJob, namer: Namer) -> CropWriter:
+        return StreamWriter() if job.to_stdout else LocalWriter(namer.is_source)
+
+    def results(self, batch: Batch) -> Iterator[list[PhotoResult]]:
+        cropper = self.cropper if isinstance(self.cropper, Cropper) else self.cropper()
+        job, report, size = batch.job, batch.report, batch.job.batch_size
+        batches = [batch.todo[i : i + size] for i in range(0, len(batch.todo), size)]
+        decoder = DecodeAhead(batch.writer, job)
+        waiting: deque[_Waiting] = deque()
+        try:
+            with (
+                cropper.engine.workers() as workers,
+                contextlib.closing(_scored_ahead(cropper, batches, job, workers)) as ahead,
+            ):
+                for scored in ahead:
+                    report.batch_seconds.append((len(scored.results), scored.seconds))
+                    for result in scored.results:
+                        cost = decoder.cost(result.record, result.crops)
+                        while waiting and not report.stopped and not decoder.fits(cost):
+                            yield from _write_first(waiting, batch, decoder)
+                        if report.stopped:
+                            break
+                        decoding = (
+                            _DONE
+                            if not cost
+                            else decoder.submit(result.path, result.plan, result.crops, cost)
+                        )
+                        waiting.append(_Waiting(result, cost, decoding))
+                    while waiting and waiting[0].decoding.done() and not report.stopped:
+                        yield from _write_first(waiting, batch, decoder)  # what is ready
+                    if report.stopped:
+                        break
+                while waiting and not report.stopped:
+                    yield from _write_first(waiting, batch, decoder)
+        finally:
+            _shut_down((decoder.pool,), [entry.decoding for entry in waiting])
+
+
+def _write_first(
+    waiting: deque[_Waiting], batch: Batch, decoder: DecodeAhead
+) -> Iterator[list[PhotoResult]]:
+    """Write the oldest photo waiting (once its decode is done), unless the run is stopping."""
+    entry = waiting.popleft()
+    try:
+        if batch.stopping():
+            return  # nothing of this photo is written yet: a rerun does it
+        result = entry.result
+        result.warnings, result.stop = finish_photo(
+            result.record,
+            result.crops,
+            result.path,
+            result.plan,
+            batch.writer,
+            batch.job,
+            entry.decoding.result(),
+        )
+        yield [result]
+    finally:
+        decoder.done(entry.cost)
+
+
 def run_batch(
-    cropper: Cropper,
+    cropper: Cropper | Callable[[], Cropper],
     inputs: InputScan,
     job: CropJob,
     *,
@@ -201,92 +278,12 @@ def run_batch(
     should_stop: Callable[[], bool] | None = None,
     previous: Mapping[str, PhotoRecord] | None = None,
 ) -> BatchReport:
-    """Crop every photo of ``inputs`` as ``job`` says.
-
-    Photos whose crops are all there are not read again (see :mod:`sacrop_cli.run.resume`;
-    ``previous``, an earlier run's records by source, gives their records). ``should_stop`` is
-    polled between photos: once true, the run ends after the current photo
-    (``report.stopped == "interrupted"``). Raises OutputError when the output folder is
-    unusable.
-    """
-    start = time.perf_counter()
-    report, images, emit = start_run(inputs, job, on_progress)
-    namer = Namer(job.out_dir, job.format, (p for p, _ in images), xmp=job.xmp)
-    writer = StreamWriter() if job.to_stdout else LocalWriter(namer.is_source)
-    resume = Resume(job, writer, previous)
-    planned, done, order = [], {}, []
-    for i, (path, root) in enumerate(images):
-        plan = namer.plan(path, root)
-        if (found := resume.done(path, plan)) is not None:
-            done[i] = found
-        else:
-            planned.append((path, plan))
-            order.append(i)
-    emitted = 0
-
-    def emit_done(upto: int) -> None:
-        """The records of the photos done before, up to input position ``upto``."""
-        nonlocal emitted
-        for i in range(emitted, upto):
-            if i in done:
-                record, crops = done.pop(i)
-                report.count_done(crops)
-                emit(record, [])
-        emitted = max(emitted, upto)
-
-    def stop_now() -> bool:
-        if report.stopped is None and should_stop is not None and should_stop():
-            report.stopped = "interrupted"
-        return report.stopped is not None
-
-    size = job.batch_size
-    batches = [planned[i : i + size] for i in range(0, len(planned), size)]
-    decoder = DecodeAhead(writer, job)
-    positions = iter(order)
-    # photos scored and decoding ahead, in input order, until written
-    waiting: deque[tuple[Path, OutputPlan, PhotoRecord, list[Crop] | None, int, Future]] = deque()
-
-    def write_first() -> None:
-        """Write the oldest photo waiting (once its decode is done), emit its record."""
-        path, plan, record, crops, cost, decoding = waiting.popleft()
-        try:
-            if stop_now():
-                return  # nothing of this photo is written yet: a rerun does it
-            emit_done(next(positions))
-            decoded: Decoded | None = decoding.result()
-            warnings, report.stopped = finish_photo(record, crops, path, plan, writer, job, decoded)
-            report.count_photo(record)
-            emit(record, warnings)
-        finally:
-            decoder.done(cost)
-
-    try:
-        with (
-            cropper.engine.workers() as workers,
-            contextlib.closing(_scored_ahead(cropper, batches, job, workers)) as ahead,
-        ):
-            for scored in ahead:
-                report.batch_seconds.append((len(scored.photos), scored.seconds))
-                for (path, plan), record, crops in zip(scored.photos, scored.records, scored.crops):
-                    cost = decoder.cost(record, crops)
-                    while waiting and not report.stopped and not decoder.fits(cost):
-                        write_first()
-                    if report.stopped:
-                        break
-                    decoding = _DONE if not cost else decoder.submit(path, plan, crops, cost)
-                    waiting.append((path, plan, record, crops, cost, decoding))
-                while waiting and waiting[0][-1].done() and not report.stopped:
-                    write_first()  # what is ready, before waiting for the network
-                if report.stopped:
-                    break
-            while waiting and not report.stopped:
-                write_first()
-    finally:
-        _shut_down((decoder.pool,), [entry[-1] for entry in waiting])
-    emit_done(len(images))  # done photos are done, even after a stop
-
-    report.counts["not_processed"] = (
-        len(images) - report.counts["images"] - report.counts["already_done"]
+    """:func:`sacrop_cli.run.driver.run_batch` on this machine, with ``cropper``."""
+    return driver.run_batch(
+        LocalExecutor(cropper),
+        inputs,
+        job,
+        on_progress=on_progress,
+        should_stop=should_stop,
+        previous=previous,
     )
-    report.counts["seconds"] = round(time.perf_counter() - start, 3)
-    return report

@@ -1,13 +1,14 @@
-"""``sacrop crop --ray``: the local batch run (:func:`sacrop_cli.run.local.run_batch`) on a Ray
-cluster, and :func:`crop_dataset` for those who already have a Ray Dataset.
+"""``sacrop crop --ray``: the Ray executor of the batch driver (:mod:`sacrop_cli.run.driver`),
+and :func:`crop_dataset` for those who already have a Ray Dataset.
 
-The driver only handles paths and small records. It lists the photos and gives each its output
-plan (:class:`~sacrop_cli.run.local.OutputPlan`) in input order, exactly as the local run names
-its crops; rows of paths and plans go to a pool of actors (``map_batches`` with an
-``ActorPoolStrategy``), each of which loads the network once and reads, scores and writes the
-photos of its batches with the local run's own per-photo code (``analyse``, ``score_batch``,
-``finish_photo``). Back comes one small row per photo, its manifest record: the driver puts the
-records in input order, so the manifest, the progress and the summary are the local run's.
+This process only handles paths and small records. The driver lists the photos and gives each
+its output plan (:class:`~sacrop_cli.run.naming.OutputPlan`) in input order, as for a local run;
+rows of paths and plans go to a pool of actors (``map_batches`` with an ``ActorPoolStrategy``),
+each of which loads the model (:class:`~sacrop_cli.api.ModelSpec`) once and reads, scores and
+writes the photos of its batches with the local run's own per-photo code (``analyse``,
+``score_batch``, ``finish_photo``). Back comes one small row per photo, its manifest record:
+the driver puts the records in input order, so the manifest, the progress and the summary are
+the local run's.
 
 Ray is imported here only, and only when a function of this module runs.
 """
@@ -21,15 +22,13 @@ import math
 import os
 import socket
 import tempfile
-import time
 import warnings
 from collections.abc import Callable, Iterator, Mapping
-from dataclasses import asdict
+from dataclasses import asdict, dataclass, field
 from pathlib import Path, PurePosixPath
 from typing import TYPE_CHECKING, Any
 
-from sacrop_cli.api import Cropper
-from sacrop_cli.engines.factory import DEFAULT_PRECISION
+from sacrop_cli.api import ModelSpec
 from sacrop_cli.errors import SacropError, one_line
 from sacrop_cli.io.imageio import known_crop_extension
 from sacrop_cli.io.storage import (
@@ -40,13 +39,14 @@ from sacrop_cli.io.storage import (
     join,
     use_file_system_options,
 )
+from sacrop_cli.record import PhotoRecord, arrow_schema, from_row
+from sacrop_cli.run import driver
+from sacrop_cli.run.driver import Batch, PhotoResult, Todo
 from sacrop_cli.run.job import FORMAT_EXTENSIONS, CropJob
 from sacrop_cli.run.local import analyse, score_batch
 from sacrop_cli.run.naming import Namer, OutputPlan
-from sacrop_cli.run.record import PhotoRecord, arrow_schema, from_row
-from sacrop_cli.run.report import BatchReport, ProgressCallback, start_run
-from sacrop_cli.run.resume import Resume
-from sacrop_cli.run.writers import LocalWriter, finish_photo
+from sacrop_cli.run.report import BatchReport, ProgressCallback
+from sacrop_cli.run.writers import CropWriter, LocalWriter, finish_photo
 
 if TYPE_CHECKING:
     import pyarrow as pa
@@ -74,6 +74,20 @@ def _row_schema() -> pa.Schema:
     return arrow_schema(warnings=pa.list_(pa.string()), stop=pa.string())
 
 
+@dataclass(frozen=True)
+class WorkerSettings:
+    """What every actor is started with: the driver's working folder (relative paths mean what
+    they meant there), the model, the job, and the folder the sources' output folders mirror
+    (:func:`crop_dataset`'s ``root``)."""
+
+    cwd: str
+    model: ModelSpec
+    job: CropJob
+    root: str | None = None
+    #: the options of the URIs' file systems (``?endpoint_override=...``), by URI
+    file_systems: Mapping[str, str] = field(default_factory=dict)
+
+
 class CropWorker:
     """One actor of the pool: the network, loaded once, then batches of rows (``path``, and
     ``bytes`` or ``plan`` when given) in, one record row per photo out.
@@ -82,21 +96,13 @@ class CropWorker:
     there by the local code; its record and messages name it as given.
     """
 
-    def __init__(self, settings: dict[str, Any]) -> None:
-        if os.path.isdir(settings["cwd"]):  # relative paths mean what they meant to the driver
-            os.chdir(settings["cwd"])
-        use_file_system_options(settings.get("file_systems", {}))  # the URIs' ?options
-        model = settings["model"]
-        self.cropper = Cropper(
-            model["weights"],
-            device=model["device"],
-            engine=model["engine"],
-            refine=model["refine"],
-            faces=model["faces"],
-            precision=model["precision"],
-        )
+    def __init__(self, settings: WorkerSettings) -> None:
+        if os.path.isdir(settings.cwd):  # relative paths mean what they meant to the driver
+            os.chdir(settings.cwd)
+        use_file_system_options(settings.file_systems)  # the URIs' ?options, as the driver's
+        self.cropper = settings.model.load()
         self.settings = settings
-        self.job: CropJob = settings["job"]
+        self.job = settings.job
         self.out_dir = str(self.job.out_dir)
         self.in_the_way: set[str] = set()  # sources the crops of this batch may not replace
         is_source = self.in_the_way.__contains__
@@ -113,7 +119,7 @@ class CropWorker:
             plan = json.loads(row["plan"])
             self.in_the_way.update(plan.pop("in_the_way"))
             return OutputPlan(**plan)
-        source, root = PurePosixPath(row["path"]), self.settings["root"]
+        source, root = PurePosixPath(row["path"]), self.settings.root
         folder = source.parent.relative_to(root) if root else "."
         fmt = self.job.format
         ext = FORMAT_EXTENSIONS[fmt] if fmt else known_crop_extension(source)
@@ -146,16 +152,16 @@ class CropWorker:
         out = []
         with tempfile.TemporaryDirectory(prefix="sacrop-") as tmp:
             copies = [self._local(row, Path(tmp) / str(i)) for i, row in enumerate(rows)]
-            paths = [local for local, _ in copies]
+            todo = [Todo(-1, local, self._plan(row)) for row, (local, _) in zip(rows, copies)]
             loaded = [
                 error or analyse(self.cropper, local, job.max_pixels) for local, error in copies
             ]
             sources = [row["path"] for row in rows]
-            records, crops = score_batch(self.cropper, paths, loaded, job, sources)
-            for row, path, record, photo_crops in zip(rows, paths, records, crops):
-                plan = self._plan(row)
-                warnings, stop = finish_photo(record, photo_crops, path, plan, self.writer, job)
-                out.append(_as_given(row["path"], str(path), record, warnings, stop))
+            for row, result in zip(rows, score_batch(self.cropper, todo, loaded, job, sources)):
+                warnings, stop = finish_photo(
+                    result.record, result.crops, result.path, result.plan, self.writer, job
+                )
+                out.append(_as_given(row["path"], str(result.path), result.record, warnings, stop))
         return pa.Table.from_pylist(out, schema=_row_schema())
 
 
@@ -175,13 +181,8 @@ def crop_dataset(
     ds: ray.data.Dataset,
     job: CropJob | None = None,
     *,
+    model: ModelSpec = ModelSpec(),
     root: str | None = None,
-    weights: str | None = None,
-    engine: str = "auto",
-    device: str = "auto",
-    refine: bool = True,
-    faces: bool = True,
-    precision: str = DEFAULT_PRECISION,
     workers: int | None = None,
     gpus: float = 0,
     restart_actors: bool = True,
@@ -198,7 +199,7 @@ def crop_dataset(
     ``<stem>.<ratio>.<rank><ext>``, an existing file kept unless the job overwrites. Unlike
     ``sacrop crop``, rows are named independently: two sources whose crops would share a name
     overwrite or skip each other, so give photos whose names differ. ``job`` defaults to
-    ``CropJob(dry_run=True)``: nothing written.
+    ``CropJob(dry_run=True)``: nothing written. ``model`` is what each actor loads.
 
     The work is lazy, as Ray's is: it runs when the Dataset is consumed, on a pool of
     ``workers`` actors (default: as many as the cluster can hold), each with ``gpus`` GPUs and
@@ -208,27 +209,20 @@ def crop_dataset(
     """
     ray = _import_ray()
 
-    settings = {
-        "cwd": os.getcwd(),
-        "model": {
-            "weights": weights,
-            "engine": engine,
-            "device": device,
-            "refine": refine,
-            "faces": faces,
-            "precision": precision,
-        },
-        "job": job if job is not None else CropJob(dry_run=True),
-        "root": root,
-        "file_systems": file_system_options(),
-    }
+    settings = WorkerSettings(
+        os.getcwd(),
+        model,
+        job if job is not None else CropJob(dry_run=True),
+        root,
+        file_system_options(),
+    )
     with warnings.catch_warnings():
         # max_restarts is passed the only way Ray Data takes it, which it calls deprecated
         warnings.simplefilter("ignore", DeprecationWarning)
         return ds.map_batches(
             CropWorker,
             fn_constructor_args=(settings,),
-            batch_size=settings["job"].batch_size,
+            batch_size=settings.job.batch_size,
             batch_format="pyarrow",
             compute=(
                 ray.data.ActorPoolStrategy(size=workers)
@@ -290,17 +284,72 @@ def _quiet_ray_data(ray: Any) -> None:
     logging.getLogger("ray.data").setLevel(logging.ERROR)
 
 
+@dataclass(frozen=True)
+class RayExecutor:
+    """A Ray cluster: ``address`` as ``--ray`` gives it (see :func:`connected`), a pool of
+    ``workers`` actors (default: as many as the cluster holds) with ``gpus`` GPUs each, each
+    loading ``model`` once. ``quiet`` keeps Ray's own messages off the terminal."""
+
+    address: str
+    model: ModelSpec = ModelSpec()
+    workers: int | None = None
+    gpus: float = 0
+    quiet: bool = True
+
+    def __post_init__(self) -> None:
+        _import_ray()  # before any work: without Ray there is nothing to do
+
+    def writer(self, job: CropJob, namer: Namer) -> CropWriter:
+        out_dir = str(job.out_dir)
+        if is_uri(out_dir):
+            return RemoteWriter(out_dir, namer.is_source)
+        return LocalWriter(namer.is_source)
+
+    def results(self, batch: Batch) -> Iterator[list[PhotoResult]]:
+        """The rows of the actors as they arrive, a batch of them at a time; their records
+        name the photos as given, so they are placed by their source."""
+        positions: dict[str, list[int]] = {}  # source -> its positions (given twice...)
+        rows = []
+        for todo in batch.todo:
+            in_the_way = batch.namer.sources_in_the_way(todo.plan)
+            plan = json.dumps({**asdict(todo.plan), "in_the_way": in_the_way})
+            rows.append({"path": str(todo.path), "plan": plan})
+            positions.setdefault(str(todo.path), []).append(todo.position)
+        with connected(self.address, self.quiet) as ray:
+            if self.quiet:
+                _quiet_ray_data(ray)
+            blocks = math.ceil(len(rows) / batch.job.batch_size)
+            ds = ray.data.from_items(rows, override_num_blocks=blocks)
+            records = crop_dataset(
+                ds,
+                batch.job,
+                model=self.model,
+                workers=self.workers,
+                gpus=self.gpus,
+                restart_actors=self.address != "local",
+            )
+            try:
+                for table in records.iter_batches(batch_format="pyarrow", batch_size=None):
+                    yield [_result(row, positions) for row in table.to_pylist()]
+            except ray.exceptions.RayError as err:
+                raise SacropError(f"the Ray job failed: {_last_line(err)}") from None
+
+
+def _result(row: dict[str, Any], positions: dict[str, list[int]]) -> PhotoResult:
+    """An actor's row as a photo's result, at the place of its source."""
+    record = from_row(row)
+    position = positions[record["source"]].pop(0)
+    return PhotoResult(
+        Path(record["source"]), None, record, None, row["warnings"], row["stop"], position
+    )
+
+
 def run_on_ray(
     address: str,
     inputs: InputScan,
     job: CropJob,
     *,
-    weights: str | None = None,
-    engine: str = "auto",
-    device: str = "auto",
-    refine: bool = True,
-    faces: bool = True,
-    precision: str = DEFAULT_PRECISION,
+    model: ModelSpec = ModelSpec(),
     workers: int | None = None,
     gpus: float = 0,
     on_progress: ProgressCallback | None = None,
@@ -308,122 +357,21 @@ def run_on_ray(
     quiet_ray: bool = True,
     previous: Mapping[str, PhotoRecord] | None = None,
 ) -> BatchReport:
-    """:func:`sacrop_cli.run.local.run_batch` on Ray: the same records, in the same order, the
-    same crops and names; photos whose crops are all there are not sent (see
-    :mod:`sacrop_cli.run.resume`, and ``previous`` there). ``weights``, ``engine``, ``device``,
-    ``refine``, ``faces`` and ``precision`` are the Cropper's, for each actor to load.
+    """:func:`sacrop_cli.run.driver.run_batch` on Ray (:class:`RayExecutor`): the same records,
+    in the same order, the same crops and names as a local run.
 
     ``should_stop`` is polled as records arrive: once true, the run ends, the batches under way
     are cancelled (their crops are whole or absent) and the records received are reported, in
     input order. Raises SacropError when Ray is missing or cannot be reached, or the job fails.
     """
-    _import_ray()  # before any work: without Ray there is nothing to do
-    start = time.perf_counter()
-    report, images, emit = start_run(inputs, job, on_progress)
-    namer = Namer(job.out_dir, job.format, (p for p, _ in images), xmp=job.xmp)
-    out_dir = str(job.out_dir)
-    writer = (
-        RemoteWriter(out_dir, namer.is_source) if is_uri(out_dir) else LocalWriter(namer.is_source)
+    return driver.run_batch(
+        RayExecutor(address, model, workers, gpus, quiet_ray),
+        inputs,
+        job,
+        on_progress=on_progress,
+        should_stop=should_stop,
+        previous=previous,
     )
-    resume = Resume(job, writer, previous)
-    rows, order = [], _InOrder(len(images), report, emit)
-    for i, (path, root) in enumerate(images):
-        plan = namer.plan(path, root)
-        if (found := resume.done(path, plan)) is not None:
-            order.done[i] = found
-            continue
-        in_the_way = namer.sources_in_the_way(plan)
-        rows.append(
-            {"path": str(path), "plan": json.dumps({**asdict(plan), "in_the_way": in_the_way})}
-        )
-        order.expect(str(path), i)
-    if not rows:
-        order.flush(len(images))
-    else:
-        with connected(address, quiet_ray) as ray:
-            if quiet_ray:
-                _quiet_ray_data(ray)
-            blocks = math.ceil(len(rows) / job.batch_size)
-            ds = ray.data.from_items(rows, override_num_blocks=blocks)
-            records = crop_dataset(
-                ds,
-                job,
-                weights=weights,
-                engine=engine,
-                device=device,
-                refine=refine,
-                faces=faces,
-                precision=precision,
-                workers=workers,
-                gpus=gpus,
-                restart_actors=address != "local",
-            )
-            _gather(ray, records, order, report, should_stop)
-    report.counts["not_processed"] = (
-        len(images) - report.counts["images"] - report.counts["already_done"]
-    )
-    report.counts["seconds"] = round(time.perf_counter() - start, 3)
-    return report
-
-
-class _InOrder:
-    """Records emitted in input order as they arrive: the actors' rows, and the records of the
-    photos done before (``done``: input position -> record and its crop count)."""
-
-    def __init__(self, total: int, report: BatchReport, emit: ProgressCallback) -> None:
-        self.total, self.report, self.emit = total, report, emit
-        self.done: dict[int, tuple[PhotoRecord, int]] = {}
-        self.waiting: dict[str, list[int]] = {}  # source -> its positions (given twice...)
-        self.arrived: dict[int, dict[str, Any]] = {}
-        self.emitted = 0
-
-    def expect(self, source: str, position: int) -> None:
-        self.waiting.setdefault(source, []).append(position)
-
-    def arrive(self, row: dict[str, Any]) -> None:
-        self.arrived[self.waiting[row["source"]].pop(0)] = row
-
-    def flush(self, upto: int | None = None) -> None:
-        """Emit what can be, in order: up to the first gap, or (a stop, the end) to ``upto``."""
-        if upto is None:
-            upto = self.emitted
-            while upto < self.total and (upto in self.arrived or upto in self.done):
-                upto += 1
-        for i in range(self.emitted, upto):
-            if i in self.done:
-                record, crops = self.done.pop(i)
-                self.report.count_done(crops)
-                self.emit(record, [])
-            elif (row := self.arrived.pop(i, None)) is not None:
-                record = from_row(row)
-                self.report.count_photo(record)
-                self.emit(record, row["warnings"])
-        self.emitted = max(self.emitted, upto)
-
-
-def _gather(
-    ray: Any,
-    records: ray.data.Dataset,
-    order: _InOrder,
-    report: BatchReport,
-    should_stop: Callable[[], bool] | None,
-) -> None:
-    """Consume the records as the actors produce them, emitting them in input order."""
-    batches = records.iter_batches(batch_format="pyarrow", batch_size=None)
-    try:
-        for table in batches:
-            for row in table.to_pylist():
-                order.arrive(row)
-                report.stopped = report.stopped or row["stop"]
-            order.flush()
-            if report.stopped is None and should_stop is not None and should_stop():
-                report.stopped = "interrupted"
-            if report.stopped:
-                break
-    except ray.exceptions.RayError as err:
-        raise SacropError(f"the Ray job failed: {_last_line(err)}") from None
-    finally:
-        order.flush(order.total)  # what arrived, in order: gaps are photos not processed
 
 
 def _last_line(err: BaseException) -> str:

@@ -17,8 +17,8 @@ from pathlib import Path, PurePosixPath
 from sacrop_cli.errors import OutputError
 from sacrop_cli.io.inputs import InputScan
 from sacrop_cli.io.storage import check_out_uri, is_uri
+from sacrop_cli.record import PhotoRecord, missing_record, skipped_record
 from sacrop_cli.run.job import CropJob
-from sacrop_cli.run.record import PhotoRecord, missing_record, skipped_record
 
 #: Called after each photo with its manifest record and its warnings.
 ProgressCallback = Callable[[PhotoRecord, list[str]], None]

@@ -17,10 +17,9 @@ from pathlib import Path
 from sacrop_cli.errors import SacropError
 from sacrop_cli.io.encode import output_name
 from sacrop_cli.io.jsonl import json_lines
-from sacrop_cli.ratios import parse_ratio
+from sacrop_cli.record import PhotoRecord, skipped_record
 from sacrop_cli.run.job import CropJob
 from sacrop_cli.run.naming import OutputPlan
-from sacrop_cli.run.record import PhotoRecord, skipped_record
 from sacrop_cli.run.writers import CropWriter
 
 #: The reason in the record of a photo done before, when no previous manifest tells more.
@@ -48,10 +47,7 @@ def _names_known(job: CropJob) -> bool:
     """Whether the crops' names follow from the job alone (not from each photo's shape)."""
     if not job.orient:
         return True
-    return all(
-        parse_ratio(label).oriented(1, 2) == parse_ratio(label).oriented(2, 1)
-        for label in job.ratios
-    )
+    return all(ratio.oriented(1, 2) == ratio.oriented(2, 1) for ratio in job.parsed_ratios)
 
 
 class Resume:

@@ -29,9 +29,9 @@ from sacrop_cli.io.atomic import stale_temp_files
 from sacrop_cli.io.encode import CropImage, fit_within, prepare_crop, save_crop, write_crop
 from sacrop_cli.io.imageio import Photo, open_photo, stored_orientation
 from sacrop_cli.io.xmp import Region, write_sidecar
+from sacrop_cli.record import PhotoRecord, crop_record, fail
 from sacrop_cli.run.job import CropJob
 from sacrop_cli.run.naming import OutputPlan
-from sacrop_cli.run.record import PhotoRecord, crop_record, fail
 from sacrop_cli.search import Crop
 
 #: Write errors that every later photo would hit too: the run stops instead of failing them all.

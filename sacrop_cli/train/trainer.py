@@ -259,21 +259,7 @@ def run_training(
         trainer.load_train_state(train_state)
         rep.message(f"resumed from {resume} at epoch {trainer.epoch}")
     started = time.perf_counter()
-    prepared = {}
-    for name, samples in (
-        ("train", data.train),
-        ("val", data.val),
-        ("unlabelled", data.unlabelled),
-    ):
-        if not samples:
-            prepared[name] = []
-            continue
-        rep.stage(
-            f"caching {name} features" if cfg.freeze_backbone else f"loading {name}", len(samples)
-        )
-        prepared[name], problems = trainer.prepare(samples, on_item=rep.advance)
-        for line in problems:
-            rep.message(f"skipped {line}")
+    prepared = _prepare_all(trainer, data, rep)
     prep_seconds = time.perf_counter() - started
 
     def meta(metrics: dict | None) -> dict:
@@ -286,28 +272,11 @@ def run_training(
                 f"epoch {trainer.epoch + 1}/{cfg.epochs}",
                 trainer.steps_per_epoch(prepared["train"]),
             )
-            losses = trainer.train_epoch(
-                prepared["train"], prepared["unlabelled"], on_step=rep.advance
-            )
-            # every rank records it, so that all keep the same history
-            val = distributed.from_main(
-                trainer.validate(prepared["val"]) if prepared["val"] and main else {}
-            )
-            record = {"epoch": trainer.epoch, "losses": losses, "val": val}
-            trainer.history.append(record)
-            is_best = (
-                trainer.best is None
-                or not val
-                or selection_key(val) > selection_key(trainer.best["val"])
-            )
-            if is_best:
-                trainer.best = record
-                if main:
-                    save_checkpoint(
-                        out,
-                        trainer.eval_model(),
-                        meta({"validation": val, "epoch": trainer.epoch}),
-                    )
+            losses, val, is_best = _epoch(trainer, prepared, rep, main)
+            if is_best and main:
+                save_checkpoint(
+                    out, trainer.eval_model(), meta({"validation": val, "epoch": trainer.epoch})
+                )
             rep.epoch_done(trainer.epoch, losses, val, is_best)
             if main:
                 save_resumable(trainer, resume_path, meta(None))
@@ -319,14 +288,7 @@ def run_training(
         rep.message(f"interrupted: resume with --resume {resume_path}")
     seconds = time.perf_counter() - started
     if not interrupted and main and out.is_file():
-        # record the whole run's timing in the kept checkpoint
-        best = read_checkpoint(out)
-        best.meta["training"]["seconds"] = round(seconds, 1)
-        best.meta["training"]["feature_cache_seconds"] = round(prep_seconds, 1)
-        best.meta["training"]["history"] = trainer.history
-        kept = CropScorer(best.config)
-        kept.load_state_dict({k: v.float() for k, v in best.state_dict.items()})
-        save_checkpoint(out, kept, best.meta)
+        _keep_timing(out, seconds, prep_seconds, trainer.history)
         resume_path.unlink(missing_ok=True)  # the run is complete: nothing to resume
     if not interrupted:
         distributed.barrier()
@@ -342,3 +304,53 @@ def run_training(
         "n_val": len(prepared["val"]),
         "n_unlabelled": len(prepared["unlabelled"]),
     }
+
+
+def _prepare_all(trainer: Trainer, data: TrainData, rep: Reporter) -> dict[str, list]:
+    """The items of each part of the data (their features cached with a frozen backbone)."""
+    prepared: dict[str, list] = {}
+    for name, samples in (
+        ("train", data.train),
+        ("val", data.val),
+        ("unlabelled", data.unlabelled),
+    ):
+        if not samples:
+            prepared[name] = []
+            continue
+        caching = trainer.cfg.freeze_backbone
+        rep.stage(f"caching {name} features" if caching else f"loading {name}", len(samples))
+        prepared[name], problems = trainer.prepare(samples, on_item=rep.advance)
+        for line in problems:
+            rep.message(f"skipped {line}")
+    return prepared
+
+
+def _epoch(
+    trainer: Trainer, prepared: dict[str, list], rep: Reporter, main: bool
+) -> tuple[dict, dict, bool]:
+    """One epoch and its validation, recorded in the history: the losses, the validation
+    figures, and whether the epoch is the best so far."""
+    losses = trainer.train_epoch(prepared["train"], prepared["unlabelled"], on_step=rep.advance)
+    # every rank records it, so that all keep the same history
+    val = distributed.from_main(
+        trainer.validate(prepared["val"]) if prepared["val"] and main else {}
+    )
+    record = {"epoch": trainer.epoch, "losses": losses, "val": val}
+    trainer.history.append(record)
+    is_best = (
+        trainer.best is None or not val or selection_key(val) > selection_key(trainer.best["val"])
+    )
+    if is_best:
+        trainer.best = record
+    return losses, val, is_best
+
+
+def _keep_timing(out: Path, seconds: float, prep_seconds: float, history: list) -> None:
+    """Record the whole run's timing and history in the kept checkpoint."""
+    best = read_checkpoint(out)
+    best.meta["training"]["seconds"] = round(seconds, 1)
+    best.meta["training"]["feature_cache_seconds"] = round(prep_seconds, 1)
+    best.meta["training"]["history"] = history
+    kept = CropScorer(best.config)
+    kept.load_state_dict({k: v.float() for k, v in best.state_dict.items()})
+    save_checkpoint(out, kept, best.meta)

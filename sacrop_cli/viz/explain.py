@@ -13,6 +13,7 @@ from __future__ import annotations
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 from PIL import Image, ImageDraw
@@ -134,7 +135,6 @@ def render(expl: Explanation, top: int = 5) -> Image.Image:
     top ``top`` candidates' boxes and scores per ratio."""
     spatial = expl.maps is not None
     geo = layout(expl.full_size, len(expl.ratios), top, spatial)
-    pw, ph = geo["panel_w"], geo["panel_h"]
     out = Image.new("RGB", (geo["width"], geo["height"]), "white")
     draw = ImageDraw.Draw(out)
     fonts = {
@@ -156,6 +156,25 @@ def render(expl: Explanation, top: int = 5) -> Image.Image:
     )
     y += TITLE_H
 
+    y = _draw_panels(out, draw, expl, geo, y, fonts, colours)
+    _draw_candidates(draw, expl, geo, y, top, fonts, colours)
+    return out
+
+
+def _draw_panels(
+    out: Image.Image,
+    draw: ImageDraw.ImageDraw,
+    expl: Explanation,
+    geo: dict[str, int],
+    y: int,
+    fonts: dict[str, Any],
+    colours: dict[str, str],
+) -> int:
+    """The photo with its top crops and the heat maps with the best crops, side by side, and
+    the colour scale under them; returns where the next row starts."""
+    spatial = expl.maps is not None
+    pw, ph = geo["panel_w"], geo["panel_h"]
+    w, h = expl.full_size
     photo = expl.image.convert("RGB").resize((pw, ph), Image.LANCZOS, reducing_gap=2.0)
     sx, sy = pw / w, ph / h
 
@@ -202,6 +221,19 @@ def render(expl: Explanation, top: int = 5) -> Image.Image:
         )
     y += LINE_H + GAP
 
+    return y
+
+
+def _draw_candidates(
+    draw: ImageDraw.ImageDraw,
+    expl: Explanation,
+    geo: dict[str, int],
+    y: int,
+    top: int,
+    fonts: dict[str, Any],
+    colours: dict[str, str],
+) -> None:
+    """The top candidates' scores and boxes, a column per ratio."""
     for i, ratio in enumerate(expl.ratios):
         x = MARGIN + (i % geo["per_row"]) * COLUMN_W
         ty = y + (i // geo["per_row"]) * (1 + top) * LINE_H
@@ -220,7 +252,6 @@ def render(expl: Explanation, top: int = 5) -> Image.Image:
                 fill="#222",
                 font=fonts["text"],
             )
-    return out
 
 
 def summary(expl: Explanation) -> Sequence[str]:

@@ -4,7 +4,7 @@ the changes a person makes, and FILE saved after each one.
 A reviewed record holds sacrop's proposals (every rank of every ratio, the choices offered) and
 one crop per ratio, rank 1's slot, which ``sacrop apply`` writes: so the files keep the names
 ``crop -k 1`` gives them, whichever rank or box the person chose. The keys are defined in
-:mod:`sacrop_cli.run.record`.
+:mod:`sacrop_cli.record`.
 """
 
 from __future__ import annotations
@@ -22,11 +22,11 @@ from sacrop_cli.api import Cropper
 from sacrop_cli.candidates import fit_box
 from sacrop_cli.io.atomic import atomic_open, stale_temp_files
 from sacrop_cli.io.inputs import InputScan
-from sacrop_cli.ratios import parse_ratio
+from sacrop_cli.ratios import Ratio, parse_ratio
+from sacrop_cli.record import CropRecord, PhotoRecord, read_records
 from sacrop_cli.run.job import CropJob
 from sacrop_cli.run.local import run_batch
-from sacrop_cli.run.record import CropRecord, PhotoRecord, read_records
-from sacrop_cli.run.report import ProgressCallback, start_run
+from sacrop_cli.run.report import ProgressCallback
 
 #: Ranks offered per ratio unless ``-k`` says otherwise.
 DEFAULT_CHOICES = 3
@@ -81,7 +81,7 @@ def analyse(
     cropper: Callable[[], Cropper],
     the_plan: Plan,
     scan: InputScan,
-    ratios: Sequence[str],
+    ratios: Sequence[str | Ratio],
     choices: int = DEFAULT_CHOICES,
     on_progress: ProgressCallback | None = None,
 ) -> list[PhotoRecord]:
@@ -89,10 +89,7 @@ def analyse(
     ``the_plan.to_analyse`` analysed by the local run (a dry run: nothing written), the others
     reused. ``cropper()`` is called only when there is a photo to analyse."""
     job = CropJob(ratios=tuple(ratios), top_k=choices, dry_run=True)
-    if the_plan.to_analyse.images:
-        analysed = run_batch(cropper(), the_plan.to_analyse, job, on_progress=on_progress).records
-    else:
-        analysed = start_run(the_plan.to_analyse, job, on_progress)[0].records
+    analysed = run_batch(cropper, the_plan.to_analyse, job, on_progress=on_progress).records
     return merge(the_plan, scan, analysed)
 
 

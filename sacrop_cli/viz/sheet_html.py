@@ -11,7 +11,7 @@ from typing import IO
 from PIL import Image
 
 from sacrop_cli._version import __version__
-from sacrop_cli.run.record import PhotoRecord
+from sacrop_cli.record import CropRecord, PhotoRecord
 from sacrop_cli.viz.drawing import (
     load_font,
     place_labels,
@@ -121,69 +121,76 @@ def _html_item(item: Item, colours: dict[str, str]) -> str:
     if rec["crops"]:
         parts.append('<div class="row">')
         if item.thumb is not None:
-            w, h = item.thumb.size
-            parts.append(
-                f'<div class="frame" style="width: {w}px">'
-                f'<img loading="lazy" decoding="async"'
-                + _attrs(width=w, height=h, alt=rec["source"], src=_data_uri(item.thumb))
-                + ">"
-            )
-            for face in rec.get("faces") or []:
-                parts.append(
-                    '<div'
-                    + _attrs(
-                        class_="face", style=_percent_style(face, rec), data_box=_box_text(face[:4])
-                    )
-                    + "></div>"
-                )
-            crops = by_importance(rec["crops"])
-            thumb_boxes = [thumb_box(c["box"], rec, item.thumb) for c in crops]
-            # label sizes measured with Pillow's font of about the browser's 11 px text
-            sizes = [(text_size(crop_label(c), load_font(11))[0] + 6, 15) for c in crops]
-            corners = place_labels(thumb_boxes, sizes, (w, h))
-            for crop, tbox, (lx, ly) in zip(crops, thumb_boxes, corners):
-                label = f"left: {lx - tbox[0]:.0f}px; top: {ly - tbox[1]:.0f}px"
-                style = f"--c: {colours[crop['ratio']]}; {_percent_style(crop['box'], rec)}"
-                parts.append(
-                    '<div'
-                    + _attrs(
-                        class_="box best" if crop["rank"] == 1 else "box",
-                        style=style,
-                        data_ratio=crop["ratio"],
-                        data_rank=crop["rank"],
-                        data_box=_box_text(crop["box"]),
-                        data_score=crop["score"],
-                    )
-                    + f'><span class="label" style="{label}">{esc(crop_label(crop))}</span></div>'
-                )
-            parts.append("</div>")
+            parts.extend(_frame(item, item.thumb, colours))
         parts.append('<div class="crops">')
-        for crop in rec["crops"]:
-            image = ""
-            if item.thumb is not None:
-                image = (
-                    '<img loading="lazy" decoding="async"'
-                    + _attrs(alt=crop_label(crop), src=_data_uri(crop_thumb(item, crop)))
-                    + ">"
-                )
-            where = f'<br><code>{esc(crop["path"])}</code>' if crop.get("path") else ""
-            parts.append(
-                '<figure'
-                + _attrs(
-                    class_="crop",
-                    style=f"--c: {colours[crop['ratio']]}",
-                    data_ratio=crop["ratio"],
-                    data_rank=crop["rank"],
-                    data_box=_box_text(crop["box"]),
-                    data_score=crop["score"],
-                )
-                + f'>{image}<figcaption>{esc(crop_label(crop))}<br>'
-                f'<code>[{esc(", ".join(map(str, crop["box"])))}]</code>{where}'
-                "</figcaption></figure>"
-            )
+        parts.extend(_figure(item, crop, colours) for crop in rec["crops"])
         parts.append("</div></div>")
     parts.append("</article>")
     return "\n".join(parts) + "\n"
+
+
+def _frame(item: Item, thumb: Image.Image, colours: dict[str, str]) -> list[str]:
+    """The photo's thumbnail with its faces and crops drawn over it, labels placed apart."""
+    rec, esc = item.record, html.escape
+    w, h = thumb.size
+    parts = [
+        f'<div class="frame" style="width: {w}px">'
+        f'<img loading="lazy" decoding="async"'
+        + _attrs(width=w, height=h, alt=rec["source"], src=_data_uri(thumb))
+        + ">"
+    ]
+    for face in rec.get("faces") or []:
+        style, box = _percent_style(face, rec), _box_text(face[:4])
+        parts.append("<div" + _attrs(class_="face", style=style, data_box=box) + "></div>")
+    crops = by_importance(rec["crops"])
+    thumb_boxes = [thumb_box(c["box"], rec, thumb) for c in crops]
+    # label sizes measured with Pillow's font of about the browser's 11 px text
+    sizes = [(text_size(crop_label(c), load_font(11))[0] + 6, 15) for c in crops]
+    corners = place_labels(thumb_boxes, sizes, (w, h))
+    for crop, tbox, (lx, ly) in zip(crops, thumb_boxes, corners):
+        label = f"left: {lx - tbox[0]:.0f}px; top: {ly - tbox[1]:.0f}px"
+        style = f"--c: {colours[crop['ratio']]}; {_percent_style(crop['box'], rec)}"
+        parts.append(
+            '<div'
+            + _attrs(
+                class_="box best" if crop["rank"] == 1 else "box",
+                style=style,
+                data_ratio=crop["ratio"],
+                data_rank=crop["rank"],
+                data_box=_box_text(crop["box"]),
+                data_score=crop["score"],
+            )
+            + f'><span class="label" style="{label}">{esc(crop_label(crop))}</span></div>'
+        )
+    parts.append("</div>")
+    return parts
+
+
+def _figure(item: Item, crop: CropRecord, colours: dict[str, str]) -> str:
+    """One crop: its own thumbnail, ratio and rank, box and file."""
+    esc = html.escape
+    image = ""
+    if item.thumb is not None:
+        image = (
+            '<img loading="lazy" decoding="async"'
+            + _attrs(alt=crop_label(crop), src=_data_uri(crop_thumb(item, crop)))
+            + ">"
+        )
+    where = f'<br><code>{esc(crop["path"])}</code>' if crop.get("path") else ""
+    return (
+        '<figure'
+        + _attrs(
+            class_="crop",
+            style=f"--c: {colours[crop['ratio']]}",
+            data_ratio=crop["ratio"],
+            data_rank=crop["rank"],
+            data_box=_box_text(crop["box"]),
+            data_score=crop["score"],
+        )
+        + f'>{image}<figcaption>{esc(crop_label(crop))}<br>'
+        f'<code>[{esc(", ".join(map(str, crop["box"])))}]</code>{where}'
+        "</figcaption></figure>"
+    )
 
 
 def write_html(

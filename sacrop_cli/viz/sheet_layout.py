@@ -11,7 +11,7 @@ from PIL import Image
 
 from sacrop_cli.errors import SacropError
 from sacrop_cli.io.imageio import DEFAULT_MAX_PIXELS, open_for_analysis
-from sacrop_cli.run.record import CropRecord, PhotoRecord
+from sacrop_cli.record import CropRecord, PhotoRecord
 from sacrop_cli.viz.drawing import (
     PALETTE,
     THUMB_SIDE,

@@ -8,7 +8,7 @@ from typing import IO
 from PIL import Image, ImageDraw
 from PIL.PngImagePlugin import PngInfo
 
-from sacrop_cli.run.record import PhotoRecord
+from sacrop_cli.record import PhotoRecord
 from sacrop_cli.viz.drawing import (
     THUMB_SIDE,
     draw_faces,

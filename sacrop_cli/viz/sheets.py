@@ -30,7 +30,7 @@ from pathlib import Path
 from typing import IO
 
 from sacrop_cli.io.atomic import atomic_write
-from sacrop_cli.run.record import PhotoRecord
+from sacrop_cli.record import PhotoRecord
 from sacrop_cli.viz.sheet_html import write_html
 from sacrop_cli.viz.sheet_layout import (
     MAX_PNG_PHOTOS,

@@ -1,7 +1,9 @@
 """The manifest record: one per input of a run, the one definition every part of sacrop uses.
 
-The local run and Ray workers make records, the manifest and ``--json`` write them, Ray carries
-them as Arrow rows (:func:`arrow_schema`, :func:`from_row`), and the preview sheets read them.
+It lives below :mod:`sacrop_cli.run` and :mod:`sacrop_cli.viz`, which both read it. The batch
+run makes records (:func:`analysed`, from a photo's analysis), the manifest and ``--json`` write
+them, Ray carries them as Arrow rows (:func:`arrow_schema`, :func:`from_row`), and the preview
+sheets and the review read them.
 Records are plain dicts typed by :class:`PhotoRecord`, so they are JSON as they are::
 
     {"source": str, "width": W | None, "height": H | None,   # upright size
@@ -33,7 +35,9 @@ from __future__ import annotations
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Literal, TypedDict
 
+from sacrop_cli.api import Analysis
 from sacrop_cli.errors import SacropError
+from sacrop_cli.faces import face_list
 from sacrop_cli.io.jsonl import json_lines
 from sacrop_cli.search import Crop
 
@@ -101,6 +105,19 @@ def new_record(source: Path | str, size: tuple[int, int] | None = None) -> Photo
         "crops": [],
         "sidecar": None,
     }
+
+
+def analysed(source: Path | str, analysis: Analysis | BaseException) -> PhotoRecord:
+    """The record of a photo once analysed: its upright size and faces, or why it could not be
+    read (crops are added as they are written)."""
+    if isinstance(analysis, BaseException):
+        record = new_record(source)
+        fail(record, source, analysis)
+        return record
+    record = new_record(source, analysis.full_size)
+    if analysis.faces is not None:
+        record["faces"] = face_list(analysis.faces)
+    return record
 
 
 def crop_record(crop: Crop, status: CropStatus) -> CropRecord:
