@@ -4,9 +4,9 @@
 
 SET is ``core`` (boxes, ratios, hints, candidates, search: the geometry and the search),
 ``rules`` (constraints, run/naming, io/atomic) or ``all`` (both); default ``core``. Each set is
-run in its own scratch folder ``.mutmut/<set>/`` (a copy of the package, the tests and the
-examples, with a ``[tool.mutmut]`` section naming the modules to mutate and the test files to
-run), so the worktree itself never holds mutated code and each set keeps its own cache. Prints
+run in its own scratch folder ``.mutmut/<set>/`` (a copy of the package, the tests, the
+examples and the shipped weights, with a ``[tool.mutmut]`` section naming the modules to mutate
+and the test files to run), so the worktree itself never holds mutated code. Prints
 per module the mutants killed, the score (killed / all, timeouts counted as killed) and every
 survivor by name: ``mutmut show NAME`` in the scratch folder shows its diff. The mutants known to
 be equivalent (no test can kill them) are listed in docs/testing.md; the score counts them as
@@ -59,7 +59,7 @@ def prepare(name: str, modules: dict[str, list[str]]) -> Path:
     shutil.rmtree(folder / "mutants", ignore_errors=True)
     folder.mkdir(parents=True, exist_ok=True)
     ignore = shutil.ignore_patterns("__pycache__", "*.pyc")
-    for sub in ("sacrop_cli", "tests", "examples"):
+    for sub in ("sacrop_cli", "tests", "examples", "weights"):  # some tests use the shipped weights
         shutil.rmtree(folder / sub, ignore_errors=True)
         shutil.copytree(REPO / sub, folder / sub, ignore=ignore)
     shutil.copy(REPO / "setup.cfg", folder / "setup.cfg")
@@ -68,7 +68,7 @@ def prepare(name: str, modules: dict[str, list[str]]) -> Path:
     config += (
         "\n[tool.mutmut]\n"
         'source_paths = ["sacrop_cli"]\n'
-        'also_copy = ["examples"]\n'
+        'also_copy = ["examples", "weights"]\n'
         f"only_mutate = {toml_list(sorted(modules))}\n"
         f"pytest_add_cli_args_test_selection = {toml_list(tests)}\n"
         # the fast set only: slow tests (networks, Ray) do not cover these modules
