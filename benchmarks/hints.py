@@ -8,11 +8,13 @@ with one hint at a time, given in percent so that one hint serves every photo:
 - keep ``5%,10%,30%,45%`` (a region off the centre): a crop honours it when it holds the
   region whole; counted over the crops of the ratios whose windows can hold it (the smallest
   window of the ratio around the region fits in the photo);
-- focus ``85%,80%``: a crop honours it when it holds the point (every ratio can);
+- focus ``85%,80%`` and ``50%,50%``: a crop honours it when it holds the point in its middle
+  two thirds (at least a sixth of its side from each edge), counted over the ratios where some
+  candidate window can (every ratio can hold the point at all: that is counted too);
 - avoid each 30% x 30% corner in turn: a crop honours it when it leaves the corner out.
 
-Targets (issue 21): keep and focus 100% where a window can, avoid at least 90%. Each line also
-counts the crops whose note says a hint could not be met.
+Targets (issues 21 and 29): keep and focus 100% where a window can, avoid at least 90%. Each
+line also counts the crops whose note says a hint could not be met.
 """
 
 from __future__ import annotations
@@ -20,12 +22,16 @@ from __future__ import annotations
 import argparse
 from pathlib import Path
 
+import numpy as np
+
 from sacrop_cli.api import Cropper
+from sacrop_cli.candidates import candidates_for
 from sacrop_cli.io.inputs import scan_inputs
+from sacrop_cli.ratios import parse_ratio
 
 RATIOS = ["any", "4:3", "3:4", "1:1", "16:9", "9:16"]
 KEEP = (5, 10, 30, 45)
-FOCUS = (85, 80)
+FOCI = ((85, 80), (50, 50))
 CORNERS = {
     "top-left": (0, 0, 30, 30),
     "top-right": (70, 0, 100, 30),
@@ -52,6 +58,40 @@ def can_hold(ratio: str, region: list[float], width: int, height: int) -> bool:
     return side_w <= width + 1 and side_w * rh / rw <= height + 1
 
 
+def in_middle(box: tuple[int, ...], fx: float, fy: float) -> bool:
+    """Whether the point lies at least a sixth of the box's side from each of its edges."""
+    x1, y1, x2, y2 = box
+    w, h = (x2 - x1) / 6, (y2 - y1) / 6
+    eps = 1e-6
+    return x1 + w <= fx + eps and fx <= x2 - w + eps and y1 + h <= fy + eps and fy <= y2 - h + eps
+
+
+def can_centre(ratio: str, fx: float, fy: float, width: int, height: int) -> bool:
+    """Whether some candidate window of ``ratio`` can hold the point in its middle two thirds."""
+    boxes = candidates_for(parse_ratio(ratio), width, height)
+    w, h = (boxes[:, 2] - boxes[:, 0]).astype(float), (boxes[:, 3] - boxes[:, 1]).astype(float)
+    x_ok = np.maximum(0, np.ceil(fx - 5 * w / 6)) <= np.minimum(width - w, np.floor(fx - w / 6))
+    y_ok = np.maximum(0, np.ceil(fy - 5 * h / 6)) <= np.minimum(height - h, np.floor(fy - h / 6))
+    return bool((x_ok & y_ok).any())
+
+
+def count_focus(cropper: Cropper, photo, k: int, rows: dict[str, list[int]]) -> None:
+    """The focus rows of one photo: held in the middle two thirds (where a window can), held."""
+    width, height = photo.full_size
+    for point in FOCI:
+        fx, fy = in_pixels(point, width, height)
+        middle, held = rows[f"focus {pct(point)} middle"], rows[f"focus {pct(point)} held"]
+        for crop in cropper.best_crops([photo], RATIOS, k, focus=pct(point))[0]:
+            x1, y1, x2, y2 = crop.box
+            if can_centre(crop.ratio, fx, fy, width, height):
+                middle[0] += 1
+                middle[1] += in_middle(crop.box, fx, fy)
+            middle[2] += crop.note is not None
+            held[0] += 1
+            held[1] += x1 <= fx <= x2 and y1 <= fy <= y2
+            held[2] += crop.note is not None
+
+
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("folders", type=Path, nargs="+")
@@ -62,7 +102,8 @@ def main() -> None:
 
     cropper = Cropper(args.weights, device="cpu")
     photos = [p for p, _ in scan_inputs(args.folders).images][: args.limit]
-    rows = {name: [0, 0, 0] for name in ["keep", "focus", *(f"avoid {c}" for c in CORNERS)]}
+    foci = [f"focus {pct(p)} {how}" for p in FOCI for how in ("middle", "held")]
+    rows = {name: [0, 0, 0] for name in ["keep", *foci, *(f"avoid {c}" for c in CORNERS)]}
     for path in photos:
         photo = cropper.load(path)
         width, height = photo.full_size
@@ -75,12 +116,7 @@ def main() -> None:
                 rows["keep"][0] += 1
                 rows["keep"][1] += held
             rows["keep"][2] += crop.note is not None
-        fx, fy = in_pixels(FOCUS, width, height)
-        for crop in cropper.best_crops([photo], RATIOS, args.top_k, focus=pct(FOCUS))[0]:
-            x1, y1, x2, y2 = crop.box
-            rows["focus"][0] += 1
-            rows["focus"][1] += x1 <= fx <= x2 and y1 <= fy <= y2
-            rows["focus"][2] += crop.note is not None
+        count_focus(cropper, photo, args.top_k, rows)
         for corner, region in CORNERS.items():
             ax1, ay1, ax2, ay2 = in_pixels(region, width, height)
             row = rows[f"avoid {corner}"]

@@ -39,7 +39,7 @@ from sacrop_cli.api import Cropper
 from sacrop_cli.io.inputs import scan_inputs
 from sacrop_cli.viz.review_records import analyse, plan
 
-PAGE_SIZE = 20  # as review.js asks
+PAGE_SIZE = 100  # as review.js asks (its CHUNK)
 
 
 def linked(photos: list[Path], count: int, folder: Path) -> list[Path]:
@@ -97,7 +97,8 @@ def one_run(folder: Path, manifest: Path, ratios: list[str], k: int, n: int, fir
 
         times["page shown"] = timed(page)
         last = (n - 1) // PAGE_SIZE * PAGE_SIZE
-        times["last page's records"] = timed(lambda: get(f"/api/photos?offset={last}&limit=20"))
+        last_page = f"/api/photos?offset={last}&limit={PAGE_SIZE}"
+        times["last page's records"] = timed(lambda: get(last_page))
         shown = json.loads(get(f"/api/photos?offset=0&limit={PAGE_SIZE}"))["photos"]
         thumbs = [f"/thumb/{p['index']}.jpg" for p in shown if p["status"] == "ok"]
         with ThreadPoolExecutor(6) as pool:

@@ -58,6 +58,10 @@ HINT_STEP = 10.0
 #: A box that misses a hint is ordered by how far it misses it (see :meth:`CropRules.hint_keys`)
 #: in steps of ``1 / HINT_GRAIN``: boxes within a step are of one key and the scorer decides.
 HINT_GRAIN = 20
+#: A crop holds the focus point in its middle: at least this share of its width (height) from its
+#: left and right (top and bottom) edges, so that the crop is around the point (imgproxy's
+#: ``fp``, thumbor's ``focal``, imgix's ``fp-x/fp-y``), not merely holding it at an edge.
+FOCUS_MARGIN = 1 / 6
 #: The levels whose crops carry a note in the results (see the module's docstring).
 NOTES = {
     3: "no {ratio} window holds the largest face whole",
@@ -196,8 +200,8 @@ class CropRules:
 
     def _hint_checks(self, boxes: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
         """Per box (``[B, 4]``): which keep regions it holds whole and which avoid regions it
-        overlaps (``[B, K]``, ``[B, A]`` bool), and how far it is from the focus (``[B]``,
-        pixels; 0 when it holds the point)."""
+        overlaps (``[B, K]``, ``[B, A]`` bool), and how far the focus is from its middle
+        (``[B]``, pixels; 0 when it holds the point :data:`FOCUS_MARGIN` from its edges)."""
         b = boxes.astype(np.float64)[:, None, :]
         k, a = self.keep[None], self.avoid[None]
         held = (
@@ -214,20 +218,37 @@ class CropRules:
         )
         if self.focus is None:
             return held, overlaps, np.zeros(len(boxes))
+        x1, y1, x2, y2 = (self.focus_region(boxes)[:, i] for i in range(4))
         fx, fy = self.focus
-        dx = np.maximum(np.maximum(b[:, 0, 0] - fx, fx - b[:, 0, 2]), 0)
-        dy = np.maximum(np.maximum(b[:, 0, 1] - fy, fy - b[:, 0, 3]), 0)
+        dx = np.maximum(np.maximum(x1 - fx, fx - x2) - 1e-6, 0)
+        dy = np.maximum(np.maximum(y1 - fy, fy - y2) - 1e-6, 0)
         return held, overlaps, np.hypot(dx, dy)
+
+    def _outside(self, boxes: np.ndarray) -> np.ndarray:
+        """Per box (``[B, 4]``), whether the focus point lies outside it (False without one)."""
+        if self.focus is None:
+            return np.zeros(len(boxes), bool)
+        (fx, fy), b = self.focus, boxes
+        return (fx < b[:, 0]) | (fx > b[:, 2]) | (fy < b[:, 1]) | (fy > b[:, 3])
+
+    def focus_region(self, boxes: np.ndarray) -> np.ndarray:
+        """The middle of each box (``[B, 4]``), where the focus point should lie: the box less
+        :data:`FOCUS_MARGIN` of its side on every edge."""
+        b = np.asarray(boxes, np.float64).reshape(-1, 4)
+        mx, my = FOCUS_MARGIN * (b[:, 2] - b[:, 0]), FOCUS_MARGIN * (b[:, 3] - b[:, 1])
+        return np.stack([b[:, 0] + mx, b[:, 1] + my, b[:, 2] - mx, b[:, 3] - my], 1)
 
     def hint_keys(self, boxes: np.ndarray) -> np.ndarray:
         """Each box's hint key, lower is better, 0 when it meets every hint: first the keep
-        regions and the focus it misses (they say what the crop is of), then the avoid regions
-        it overlaps, then, in steps of ``1 / HINT_GRAIN``, how far it misses them (the share of
-        the keep regions outside it, of the avoid regions inside it, its distance to the focus
-        over the photo's longer side), so that the best effort is as near as the ratio allows."""
+        regions and the focus it misses (they say what the crop is of; a box missing the point
+        altogether misses twice what one holding it off its middle does), then the avoid
+        regions it overlaps, then, in steps of ``1 / HINT_GRAIN``, how far it misses them (the
+        share of the keep regions outside it, of the avoid regions inside it, the focus'
+        distance to its middle over the photo's longer side), so that the best effort is as
+        near as the ratio allows."""
         boxes = np.asarray(boxes).reshape(-1, 4)
         held, overlaps, distance = self._hint_checks(boxes)
-        holds = (~held).sum(1) + (distance > 0)
+        holds = (~held).sum(1) + (distance > 0) + self._outside(boxes)
         misses = holds * (len(self.avoid) + 1) + overlaps.sum(1)
         far = (
             (1 - inside(boxes, self.keep)).sum(1)
@@ -248,7 +269,8 @@ class CropRules:
             for r in self.keep[~held[0]]
         ]
         if distance[0] > 0:
-            said.append(f"no {ratio.label} window holds the focus point {_region(self.focus)}")
+            point = _region(self.focus)
+            said.append(f"no {ratio.label} window holds the focus point {point} in its middle")
         said += [
             f"no {ratio.label} window leaves the avoid region {_region(r)} out"
             for r in self.avoid[overlaps[0]]
@@ -257,29 +279,27 @@ class CropRules:
 
     def hint_moves(self, boxes: np.ndarray, free: bool) -> np.ndarray:
         """Candidates for the hints: ``boxes`` moved as little as possible to hold the keep
-        regions and the focus, and centred on the focus; then each of those (and ``boxes``)
-        moved clear of each avoid region to its left, right, top or bottom, and, for a ``free``
-        ratio, also cut at the avoid region's edge (aspect within the grid's bounds); for a
-        ``free`` ratio, ``boxes`` also grown to hold the keep regions and the focus. Moves that
-        would leave the photo are dropped."""
+        regions and the focus (in their middle: :data:`FOCUS_MARGIN`), and centred on the
+        focus; then each of those (and ``boxes``) moved clear of each avoid region to its left,
+        right, top or bottom, and, for a ``free`` ratio, also cut at the avoid region's edge
+        (aspect within the grid's bounds); for a ``free`` ratio, ``boxes`` also grown to hold
+        the keep regions and the focus. Moves that would leave the photo are dropped."""
         boxes = np.asarray(boxes, np.int64).reshape(-1, 4)
         if not self.hinted or not len(boxes):
             return boxes[:0]
         width, height = self.size
         w, h = boxes[:, 2] - boxes[:, 0], boxes[:, 3] - boxes[:, 1]
         found = [boxes]
-        held = list(self.keep) + ([np.r_[self.focus, self.focus]] if self.focus is not None else [])
-        if held:
-            t = np.stack(held)
-            t = np.r_[np.floor(t[:, :2].min(0)), np.ceil(t[:, 2:].max(0))]
-            fits = (w >= t[2] - t[0]) & (h >= t[3] - t[1])
-            x1 = np.clip(np.clip(boxes[:, 0], t[2] - w, t[0]), 0, width - w)
-            y1 = np.clip(np.clip(boxes[:, 1], t[3] - h, t[1]), 0, height - h)
-            found.append(np.stack([x1, y1, x1 + w, y1 + h], 1)[fits])
+        t = self._held(boxes)
+        if t is not None:
+            fits = (w >= t[:, 2] - t[:, 0]) & (h >= t[:, 3] - t[:, 1])
+            x1 = np.clip(np.clip(boxes[:, 0], t[:, 2] - w, t[:, 0]), 0, width - w)
+            y1 = np.clip(np.clip(boxes[:, 1], t[:, 3] - h, t[:, 1]), 0, height - h)
+            found.append(np.stack([x1, y1, x1 + w, y1 + h], 1)[fits].astype(np.int64))
             if free:
-                found.append(
-                    np.c_[np.minimum(boxes[:, :2], t[:2]), np.maximum(boxes[:, 2:], t[2:])]
-                )
+                low, high = np.minimum(boxes[:, :2], t[:, :2]), np.maximum(boxes[:, 2:], t[:, 2:])
+                grown = np.c_[low, high]
+                found.append(grown.astype(np.int64))
         if self.focus is not None:
             x1 = np.clip(np.rint(self.focus[0] - w / 2), 0, width - w)
             y1 = np.clip(np.rint(self.focus[1] - h / 2), 0, height - h)
@@ -311,6 +331,24 @@ class CropRules:
             aspect = ow / np.maximum(oh, 1)
             ok &= (aspect > ASPECT_BOUNDS[0]) & (aspect < ASPECT_BOUNDS[1])
         return out[ok]
+
+    def _held(self, boxes: np.ndarray) -> np.ndarray | None:
+        """Per box of ``boxes`` (``[B, 4]``), the region it must hold to meet the keep regions
+        and the focus (the point with :data:`FOCUS_MARGIN` of the box's side around it), in
+        whole pixels; None without either."""
+        parts = []
+        if len(self.keep):
+            k = np.r_[self.keep[:, :2].min(0), self.keep[:, 2:].max(0)]
+            parts.append(np.broadcast_to(k, (len(boxes), 4)))
+        if self.focus is not None:
+            fx, fy = self.focus
+            mx = FOCUS_MARGIN * (boxes[:, 2] - boxes[:, 0])
+            my = FOCUS_MARGIN * (boxes[:, 3] - boxes[:, 1])
+            parts.append(np.stack([fx - mx, fy - my, fx + mx, fy + my], 1))
+        if not parts:
+            return None
+        t = np.stack(parts)
+        return np.c_[np.floor(t[..., :2].min(0)), np.ceil(t[..., 2:].max(0))]
 
     def anchored(self, boxes: np.ndarray) -> np.ndarray:
         """``boxes`` (same sizes) moved as little as possible to hold the heads of every

@@ -3,6 +3,11 @@
 from __future__ import annotations
 
 
+#: How to install the ``train`` extra (torch, onnx): from the package index, or from a checkout
+#: of the source, where the package's name means nothing to pip.
+INSTALL_TRAIN = 'pip install "sacrop[train]" (from a checkout: pip install ".[train]")'
+
+
 class SacropError(Exception):
     """Base class: ``str(error)`` is a complete one-line message for the user."""
 

@@ -17,6 +17,7 @@ from PIL import Image
 from sacrop_cli.boxes import box_iou_matrix
 from sacrop_cli.errors import CheckpointError
 from sacrop_cli.io.download import sha256_file
+from sacrop_cli.model.graph import session_options
 from sacrop_cli.model.registry import shipped_weights_dirs
 
 GRAPH = "yunet-2023mar.onnx"
@@ -53,19 +54,20 @@ class FaceDetector:
         path = Path(path) if path is not None else _graph_path()
         if sha256_file(path) != GRAPH_SHA256:
             raise CheckpointError(f"{path}: not the shipped face detector (SHA-256 differs)")
-        options = ort.SessionOptions()
-        options.intra_op_num_threads = 1
-        options.inter_op_num_threads = 1
-        self.session = ort.InferenceSession(str(path), options, providers=["CPUExecutionProvider"])
+        self.session = ort.InferenceSession(
+            str(path), session_options(1), providers=["CPUExecutionProvider"]
+        )
         self._outputs = [o.name for o in self.session.get_outputs()]
 
     def detect(self, image: Image.Image, full_size: tuple[int, int]) -> np.ndarray:
         """Faces of ``image`` (a reduced copy of a photo whose upright size is ``full_size``):
         ``[N, 5]`` float rows ``x1, y1, x2, y2, score`` in full-resolution pixels, clipped to
         the photo, largest first."""
-        # shrunk by a whole factor (Pillow's reduce: a cheap box filter) to at most DETECT_SIDE
+        # shrunk by a whole factor (Pillow's reduce: a cheap box filter) to at most DETECT_SIDE;
+        # the scorer's own image, not a copy of it, when it is RGB already (the usual case)
         factor = -(-max(image.size) // DETECT_SIDE)
-        small = image.convert("RGB").reduce(factor) if factor > 1 else image.convert("RGB")
+        rgb = image if image.mode == "RGB" else image.convert("RGB")
+        small = rgb.reduce(factor) if factor > 1 else rgb
         dw, dh = small.size
         pw, ph = -(-dw // 32) * 32, -(-dh // 32) * 32
         x = np.zeros((1, 3, ph, pw), np.float32)

@@ -14,6 +14,8 @@ from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from typing import Any, Union
 
+from sacrop_cli.io import schema as S
+
 
 @dataclass(frozen=True)
 class Coord:
@@ -94,6 +96,31 @@ def _regions(value: RegionLike | Iterable[RegionLike] | None) -> tuple[Region, .
     return tuple(parse_region(v) for v in value)  # type: ignore[union-attr]
 
 
+#: The most regions (keep and avoid together) one photo's hints hold: each is a rule every
+#: candidate of the search is checked against, so the work grows with their number.
+MAX_REGIONS = 1000
+_COORD = S.either(S.number(), S.text(max_len=32), what="a number or a percentage")
+_REGION = S.either(
+    S.text(max_len=200),
+    S.list_of(_COORD, min_len=4, max_len=4),
+    what="a region [x1, y1, x2, y2]",
+)
+_POINT = S.either(
+    S.text(max_len=100), S.list_of(_COORD, min_len=2, max_len=2), what="a point [x, y]"
+)
+#: A line of a hints file (see :mod:`sacrop_cli.run.hints_file`).
+HINTS_LINE = S.obj(
+    {},
+    {
+        "source": S.text(empty=False),
+        "keep": S.list_of(_REGION, max_len=MAX_REGIONS),
+        "avoid": S.list_of(_REGION, max_len=MAX_REGIONS),
+        "focus": _POINT,
+    },
+    others=False,
+)
+
+
 @dataclass(frozen=True)
 class PixelHints:
     """Hints in pixels of one photo, clipped to it: regions ``(x1, y1, x2, y2)``, a point."""
@@ -111,6 +138,13 @@ class Hints:
     keep: tuple[Region, ...] = ()
     avoid: tuple[Region, ...] = ()
     focus: Point | None = None
+
+    def __post_init__(self) -> None:
+        if len(self.keep) + len(self.avoid) > MAX_REGIONS:
+            raise ValueError(
+                f"{len(self.keep) + len(self.avoid):,} keep and avoid regions for a photo, more "
+                f"than the {MAX_REGIONS:,} it takes"
+            )
 
     def __bool__(self) -> bool:
         return bool(self.keep or self.avoid or self.focus)
@@ -139,6 +173,7 @@ class Hints:
                 raise ValueError(f"{key} is a list of regions [x1, y1, x2, y2]")
             if any(isinstance(v, (int, float)) for v in obj.get(key, [])):
                 raise ValueError(f"{key} is a list of regions: [[x1, y1, x2, y2]]")
+        S.validate(obj, HINTS_LINE)
         return cls.of(obj.get("keep"), obj.get("avoid"), obj.get("focus"))
 
     def combined(self, other: Hints | None) -> Hints:

@@ -13,7 +13,9 @@ Records are plain dicts typed by :class:`PhotoRecord`, so they are JSON as they 
                 "note": None | why a rule could not be met (see ``constraints``),
                 "path": str | None,
                 "status": "written" | "exists" | "dry-run" | "sidecar" (--xmp-only) | "failed"}],
-     "sidecar": None | the XMP sidecar written (--xmp)}
+     "sidecar": None | the XMP sidecar written (--xmp),
+     "folder": None | the folder of its crops, relative to the output folder ("." for its top),
+               so that ``sacrop apply`` places them where ``crop`` did}
 
 ``sacrop review`` adds optional keys, so that what a person chose stays beside what sacrop
 proposed (human-voted pairs for training); readers that do not know them ignore them. Its
@@ -38,6 +40,7 @@ from typing import TYPE_CHECKING, Any, Literal, TypedDict
 from sacrop_cli.api import Analysis
 from sacrop_cli.errors import SacropError
 from sacrop_cli.faces import face_list
+from sacrop_cli.io import schema as S
 from sacrop_cli.io.jsonl import json_lines
 from sacrop_cli.search import Crop
 
@@ -81,6 +84,7 @@ class _PhotoFields(TypedDict):
     faces: list[list[float]] | None
     crops: list[CropRecord]
     sidecar: str | None
+    folder: str | None
 
 
 class PhotoRecord(_PhotoFields, total=False):
@@ -104,6 +108,7 @@ def new_record(source: Path | str, size: tuple[int, int] | None = None) -> Photo
         "faces": None,
         "crops": [],
         "sidecar": None,
+        "folder": None,
     }
 
 
@@ -176,6 +181,7 @@ def arrow_schema(**extra: pa.DataType) -> pa.Schema:
             ("faces", pa.list_(pa.list_(pa.float64()))),
             ("crops", pa.list_(crop)),
             ("sidecar", pa.string()),
+            ("folder", pa.string()),
             *extra.items(),
         ]
     )
@@ -190,15 +196,56 @@ def from_row(row: dict[str, Any]) -> PhotoRecord:
     return record
 
 
+#: A ratio as a record names it (``4:3``, ``1.91:1``, ``any``): no space, no line break, since
+#: crop file names are made of it.
+RATIO_TEXT = S.text(max_len=32, pattern=r"[0-9A-Za-z.:/]+")
+_BOX = S.list_of(S.whole(), min_len=4, max_len=4)
+_SIZE = S.optional(S.whole(1, S.MAX_PIXEL))
+_CROP = S.obj(
+    {"ratio": RATIO_TEXT, "rank": S.whole(1, 1000), "box": _BOX},
+    {
+        "score": S.optional(S.number()),
+        "note": S.optional(S.text()),
+        "path": S.optional(S.text()),
+        "status": S.text(max_len=32),
+        "proposed": S.obj({"box": _BOX, "score": S.optional(S.number())}),
+        "chosen": S.text(max_len=32),
+        "chosen_rank": S.whole(1, 1000),
+        "chosen_at": S.text(max_len=64),
+    },
+)
+_CROPS = S.list_of(_CROP, max_len=10_000)
+_OPTIONAL = {
+    "width": _SIZE,
+    "height": _SIZE,
+    "status": S.text(max_len=32),
+    "error": S.optional(S.text()),
+    "faces": S.optional(S.list_of(S.list_of(S.number(), min_len=5, max_len=5))),
+    "sidecar": S.optional(S.text()),
+    "folder": S.optional(S.text()),
+    "proposals": _CROPS,
+    "reviewed": S.text(max_len=64),
+}
+#: A manifest record as ``sacrop apply`` reads it: a source and its crops (none when left out),
+#: any other field of the record of its type when present (a hand-edited manifest may leave
+#: them out).
+MANIFEST_RECORD = S.obj({"source": S.text(empty=False)}, {"crops": _CROPS, **_OPTIONAL})
+#: A record of a review's FILE: what the page shows needs its status and size too.
+REVIEW_RECORD = S.obj(
+    {"source": S.text(empty=False), "crops": _CROPS, "status": S.text(max_len=32)}, _OPTIONAL
+)
+
+
 def read_records(path: Path | str) -> list[PhotoRecord]:
-    """The records of a manifest (JSON Lines); SacropError names the file and the bad line."""
+    """The records of a manifest (JSON Lines), each with its crops and of the types
+    :data:`MANIFEST_RECORD` says; SacropError names the file and the first bad line."""
     records = []
-    for number, record, _ in json_lines(path, "manifest"):
-        if (
-            not isinstance(record, dict)
-            or not isinstance(record.get("crops"), list)
-            or ("source" not in record)
-        ):
+    for number, value, bad in json_lines(path, "manifest"):
+        try:
+            record = S.validate(value, MANIFEST_RECORD) if bad is None else None
+        except ValueError:
+            record = None
+        if record is None or "crops" not in record:
             raise SacropError(f"{path}: line {number} is not a manifest record")
         records.append(record)
     return records

@@ -123,7 +123,8 @@ def exiftool(path: Path) -> dict:
     import subprocess
 
     program = require_tool("exiftool", APT_TOOLS)
-    tags = ["-XMP-crs:all", "-XMP-iptcExt:ImageRegion", "-XMP-xmp:Rating", "-XMP-dc:Subject"]
+    tags = ["-XMP-crs:all", "-XMP-tiff:all", "-XMP-iptcExt:ImageRegion", "-XMP-xmp:Rating"]
+    tags.append("-XMP-dc:Subject")
     done = subprocess.run(
         [program, "-j", "-n", "-struct", *tags, str(path)],
         capture_output=True,
@@ -338,6 +339,7 @@ def make_dng(
     preview_jpeg: bool = True,
     exif_in_ifd0: bool = False,
     default_scale: tuple[int, int] | None = None,
+    default_crop: tuple[int, int, int, int] | None = None,
 ) -> Path:
     """Write a DNG whose develop (camera white balance, sRGB) gives back ``photo`` (upright RGB).
 
@@ -346,7 +348,8 @@ def make_dng(
     or another upright image in a SubIFD, stored turned like the mosaic as cameras do: a JPEG,
     or uncompressed RGB when not ``preview_jpeg``. ``exif_in_ifd0`` puts the exposure tags in
     IFD0 (TIFF/EP style) rather than an Exif IFD. ``default_scale=(h, v)`` declares non-square
-    pixels (DNG DefaultScale: developers stretch them). Needs pidng.
+    pixels (DNG DefaultScale: developers stretch them). ``default_crop=(x, y, w, h)``, in stored
+    pixels, is the DNG DefaultCropOrigin and DefaultCropSize. Needs pidng.
     """
     from pidng.defs import (
         CalibrationIlluminant,
@@ -402,6 +405,9 @@ def make_dng(
         main.append(_sub_ifd(piexif.ImageIFD.ExifTag, _ifd(exif)))
     if default_scale is not None:
         main.append(_tag(Tag.DefaultScale, [(default_scale[0], 1), (default_scale[1], 1)]))
+    if default_crop is not None:
+        main.append(_tag(Tag.DefaultCropOrigin, list(default_crop[:2])))
+        main.append(_tag(Tag.DefaultCropSize, list(default_crop[2:])))
     if gps:
         gps_tags = [_piexif_tag("GPS", n, v) for n, v in gps.items()]
         main.append(_sub_ifd(piexif.ImageIFD.GPSTag, _ifd(gps_tags)))
@@ -441,15 +447,16 @@ def make_dng(
 
 
 @contextlib.contextmanager
-def serving(records: list, manifest: Path) -> Iterator[Any]:
+def serving(records: list, manifest: Path, rescore: Any = None) -> Iterator[Any]:
     """A review server on a free port over ``records`` (saved to ``manifest`` first), in a
-    thread; shut down on leaving."""
+    thread, moved boxes scored by ``rescore`` when given; shut down on leaving."""
     import threading
 
     from sacrop_cli.viz.review import ReviewServer, serve
     from sacrop_cli.viz.review_records import ReviewSession
 
     session = ReviewSession(manifest, records)
+    session.rescore = rescore
     session.save()
     server = ReviewServer(session)
     thread = threading.Thread(target=serve, args=(server,))

@@ -286,9 +286,10 @@ def test_the_api_takes_hints_for_one_photo_or_many():
     assert crops[2].box == (57, 0, 590, 400)
     photos = [cropper.load(EXAMPLES / "coffee.jpg")] * 2
     [first, second] = cropper.best_crops(
-        photos, "1:1", focus=("95%", "90%"), hints=[None, Hints.of(avoid="0,0,100%,50%")]
+        photos, "1:1", focus=("75%", "50%"), hints=[None, Hints.of(avoid="0,0,100%,50%")]
     )
-    assert first[0].box == (170, 0, 570, 400) and first[0].note is None
+    # (450, 200) in the middle two thirds: x from 117 + 400 / 6 to 517 - 400 / 6
+    assert first[0].box == (117, 0, 517, 400) and first[0].note is None
     # the focus is kept, the avoid region (the top half) cannot be left out by a 1:1 window
     assert second[0].note == "no 1:1 window leaves the avoid region 0,0,600,200 out"
     with pytest.raises(ValueError, match="the keep region 700,0,710,10 is outside"):

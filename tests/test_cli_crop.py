@@ -30,6 +30,8 @@ from helpers import (
     read_jsonl,
     require_module,
     run,
+    snapshot,
+    summary_count,
 )
 from PIL import Image, ImageCms
 
@@ -189,11 +191,12 @@ def test_existing_crops_are_kept_unless_overwrite(use_random_weights, photo_dir,
     originals = {p: sha256(p) for p in photo_dir.rglob("*.jpg")}
     assert run("crop", photo_dir, "-r", "4:3", "-o", out).exit_code == 0
     target = out / "coffee.4x3.1.jpg"
-    target.write_bytes(b"left by an earlier run")
+    Image.new("RGB", (40, 30), "red").save(target)  # a whole image: kept (a broken one is not)
+    earlier = target.read_bytes()
 
     again = run("crop", photo_dir, "-r", "4:3", "-o", out, "--manifest", manifest)
     assert again.exit_code == 0, again.output
-    assert target.read_bytes() == b"left by an earlier run"
+    assert target.read_bytes() == earlier
     assert [r["status"] for r in read_jsonl(manifest)] == ["skipped"] * 3  # done: not read
     assert re.search(r"Already existing.*\b3\b", again.stderr)
     assert re.search(r"Photos already done.*\b3\b", again.stderr)
@@ -223,15 +226,32 @@ def test_same_output_name_from_two_sources_gets_a_suffix(use_random_weights, tmp
 
 
 def test_an_output_that_is_a_source_photo_is_refused(use_random_weights, tmp_path):
+    src, out = tmp_path / "in", tmp_path / "out"
+    writable_copy(EXAMPLES / "coffee.jpg", src / "x.jpg")
+    # a photo of its own where it lies (no x photo beside it), named as x.jpg's crop
+    victim = writable_copy(EXAMPLES / "rocket.jpg", out / "x.4x3.1.jpg")
+    before = sha256(victim)
+    result = run("crop", src / "x.jpg", victim, "-r", "4:3", "-o", out, "--overwrite")
+    assert result.exit_code == 1
+    assert "refusing to overwrite a source photo" in result.stderr
+    assert sha256(victim) == before
+    assert (out / "x.4x3.1.4x3.1.jpg").is_file()  # the other photo is still cropped
+
+
+def test_a_file_named_as_a_crop_and_given_is_not_cropped_nor_written_over(
+    use_random_weights, tmp_path
+):
+    """Beside x.jpg, x.4x3.1.jpg is taken for sacrop's own crop (never cropped again), but a
+    file the person named is never written over, --overwrite or not."""
     src = tmp_path / "in"
     writable_copy(EXAMPLES / "coffee.jpg", src / "x.jpg")
     victim = writable_copy(EXAMPLES / "rocket.jpg", src / "x.4x3.1.jpg")
     before = sha256(victim)
     result = run("crop", src / "x.jpg", victim, "-r", "4:3", "-o", src, "--overwrite")
     assert result.exit_code == 1
-    assert "refusing to overwrite a source photo" in result.stderr
+    assert f"{victim}: refusing to overwrite a source photo" in result.stderr
     assert sha256(victim) == before
-    assert (src / "x.4x3.1.4x3.1.jpg").is_file()  # the other photo is still cropped
+    assert sorted(p.name for p in src.iterdir()) == ["x.4x3.1.jpg", "x.jpg"]
 
 
 # -- bad input ---------------------------------------------------------------------------------
@@ -437,6 +457,18 @@ def test_score_box_wholly_outside_the_photo_exits_1(use_random_weights, photo_di
         result.stderr
         == f"error: {photo}: box [700, 0, 800, 400] is empty or outside the 600x400 photo\n"
     )
+
+
+def test_score_takes_percent_boxes_as_keep_does(use_random_weights, photo_dir):
+    photo = photo_dir / "coffee.jpg"  # 600 x 400: 10% of the width is 60, 12.5% is 75
+    result = run("score", photo, "--box", "10%,0%,90%,100%", "--box", "60,0,540,400",
+                 "--box", "12.5%,0,50%,50%")  # fmt: skip
+    assert result.exit_code == 0, result.stderr
+    first, second, third = (json.loads(line) for line in result.stdout.splitlines())
+    assert first == second and first["box"] == [60, 0, 540, 400]
+    assert third["box"] == [75, 0, 300, 200]
+    bad = run("score", photo, "--box", "50%,0,10%,100%")
+    assert bad.exit_code == 2 and "x2 and y2 exceed its x1 and y1" in bad.output
 
 
 def test_score_needs_a_box(photo_dir):
@@ -801,6 +833,41 @@ def test_xmp_only_beside_the_photos_writes_sidecars_and_nothing_else(raw_folder,
     assert exiftool(raw_folder / "coffee.xmp")["Rating"] == 4
 
 
+@pytest.mark.slow
+@pytest.mark.parametrize("xmp", [(), ("--xmp",)], ids=["crops", "crops-and-sidecars"])
+def test_a_rerun_at_the_photos_folder_writes_nothing_new(raw_folder, xmp):
+    args = ("crop", raw_folder, "-r", "4:3", "-r", "1:1", "-o", raw_folder, *xmp)
+    first = run(*args)
+    assert first.exit_code == 0, first.stderr
+    crops = {"cat.1x1.1.jpg", "cat.4x3.1.jpg", "coffee.1x1.1.jpg", "coffee.4x3.1.jpg"}
+    crops |= {"coffee-2.1x1.1.jpg", "coffee-2.4x3.1.jpg"}  # the JPEG of the DNG's stem
+    sidecars = {"cat.xmp", "coffee.xmp", "coffee-2.xmp"} if xmp else set()
+    photos = {"cat.jpg", "coffee.dng", "coffee.jpg"}
+    assert set(files_under(raw_folder)) == photos | crops | sidecars
+    before = snapshot(raw_folder)
+    again = run(*args, "-v")
+    assert again.exit_code == 0, again.stderr
+    assert snapshot(raw_folder) == before  # the same files, bytes and times
+    assert summary_count(again.stderr, "Photos already done" if not xmp else "Photos") == 3
+    assert summary_count(again.stderr, "Skipped files (not images)") == 0
+    for name in sorted(crops | sidecars):
+        assert f"{raw_folder / name}: sacrop's own output (a crop or a sidecar), skipped" in (
+            again.stderr
+        )
+
+
+def test_sidecars_named_in_full_as_digikam_and_darktable_name_theirs(raw_folder, tmp_path):
+    out, manifest = tmp_path / "out", tmp_path / "m.jsonl"
+    args = ("crop", raw_folder, "-r", "4:3", "-o", out, "--manifest", manifest)
+    result = run(*args, "--xmp-only", "--xmp-name", "full")
+    assert result.exit_code == 0, result.stderr
+    # full names never collide: the JPEG and the DNG of one stem keep their own names
+    assert files_under(out) == ["cat.jpg.xmp", "coffee.dng.xmp", "coffee.jpg.xmp"]
+    records = {Path(r["source"]).name: r["sidecar"] for r in read_jsonl(manifest)}
+    assert records["coffee.dng"] == str(out / "coffee.dng.xmp")
+    assert exiftool(out / "coffee.dng.xmp")["Orientation"] == 6
+
+
 def test_a_bad_raw_or_sidecar_is_one_error_line_and_the_batch_goes_on(tmp_path):
     folder = tmp_path / "in"
     folder.mkdir()
@@ -877,6 +944,39 @@ def test_a_real_pipe_carries_only_the_crop(tmp_path):
         im.load()  # the whole output is one JPEG
         assert im.format == "JPEG" and im.height == 400
     assert b"-: 1 crop(s)" in done.stderr and not list(tmp_path.iterdir())
+
+
+def test_a_crop_is_never_written_to_a_terminal(tmp_path):
+    import pty
+
+    terminal, other_end = pty.openpty()
+    try:
+        done = subprocess.run(
+            [sys.executable, "-m", "sacrop_cli", "crop", "-", "-r", "4:3", "-o", "-"],
+            input=(EXAMPLES / "coffee.jpg").read_bytes(),
+            stdout=other_end,
+            stderr=subprocess.PIPE,
+            cwd=REPO,
+        )
+    finally:
+        os.close(other_end)
+        os.close(terminal)
+    assert done.returncode == 1
+    assert done.stderr == (
+        b"error: -o -: the crop is not written to a terminal; send standard output to a file "
+        b"or a program (-o - > crop.jpg)\n"
+    )
+
+
+def test_a_raw_on_standard_input_says_raws_cannot_come_through_a_pipe(tmp_path):
+    with Image.open(EXAMPLES / "coffee.jpg") as im:
+        dng = make_dng(tmp_path / "c.dng", im.convert("RGB"))
+    result = run("crop", "-", "-r", "4:3", "-o", tmp_path / "out", stdin=dng.read_bytes())
+    assert result.exit_code == 1
+    assert (
+        "error: -: a camera RAW cannot come through a pipe (sacrop knows RAWs by their file "
+        "name's extension): give its file name\n"
+    ) in result.stderr
 
 
 def test_keep_and_a_hints_file_steer_the_crops(tmp_path, monkeypatch):
@@ -958,3 +1058,26 @@ def test_links_up_the_tree_warn_and_hidden_entries_show_at_v(use_random_weights,
         shown.stderr
     )
     assert f"{photos / '.DS_Store'}: hidden, skipped" in shown.stderr
+
+
+def test_a_sidecar_nested_too_deep_fails_its_photo_alone(tmp_path):
+    """Issue 32, item 4: the later photos get their sidecars and the manifest is written."""
+    photos, out = tmp_path / "photos", tmp_path / "out"
+    photos.mkdir()
+    out.mkdir()
+    for name in ("a.jpg", "b.jpg"):
+        writable_copy(EXAMPLES / "coffee.jpg", photos / name)
+    deep = "<a>" * 1000 + "</a>" * 1000
+    (out / "a.xmp").write_text(
+        '<x:xmpmeta xmlns:x="adobe:ns:meta/"><rdf:RDF xmlns:rdf="http://www.w3.org/1999/02/22'
+        f'-rdf-syntax-ns#"><rdf:Description rdf:about="">{deep}</rdf:Description></rdf:RDF>'
+        "</x:xmpmeta>"
+    )
+    manifest = tmp_path / "m.jsonl"
+    result = run("crop", photos, "-r", "4:3", "-o", out, "--xmp-only", "--manifest", manifest)
+    assert result.exit_code == 1
+    message = f"{photos / 'a.jpg'}: {out / 'a.xmp'}: not used: elements nested more than 100 deep"
+    assert f"error: {message}\n" in result.stderr
+    a, b = read_jsonl(manifest)
+    assert (a["status"], b["status"], b["sidecar"]) == ("error", "ok", str(out / "b.xmp"))
+    assert (out / "b.xmp").is_file()

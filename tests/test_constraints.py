@@ -152,28 +152,32 @@ def test_hint_keys_count_what_a_box_misses():
     from sacrop_cli.constraints import HINT_GRAIN, HINT_STEP, CropRules
     from sacrop_cli.hints import PixelHints
 
-    hints = PixelHints(keep=((100, 100, 200, 200),), avoid=((500, 0, 600, 100),), focus=(150, 300))
+    hints = PixelHints(keep=((100, 100, 200, 200),), avoid=((500, 0, 600, 100),), focus=(250, 300))
     rules = CropRules(np.zeros((0, 4)), 600, 400, hints=hints)
     boxes = np.array(
         [
             [50, 50, 450, 350],  # meets all three
             [50, 50, 550, 350],  # overlaps the avoid region (a quarter of it inside)
             [150, 50, 450, 350],  # half the keep region out
-            [0, 0, 600, 250],  # the focus 50 px below, the avoid region inside whole
+            [0, 0, 600, 250],  # the focus below, the avoid region inside whole
         ]
     )
+    # the focus is to lie a sixth of the box's side from its edges: the first three hold it
+    # there (the first at y = 350 - 300 / 6 exactly); the last's middle ends at
+    # y = 250 - 250 / 6, 300 - 625 / 3 above the point
     # misses: (keep or focus missed) * (avoid regions + 1) + avoid regions overlapped; then
     # the mean shortfall of the three hints, in twentieths
     expected = [
         0,
         1 * HINT_GRAIN + int(0.25 / 3 * HINT_GRAIN),
         2 * HINT_GRAIN + int(0.5 / 3 * HINT_GRAIN),
-        (2 + 1) * HINT_GRAIN + int((1 + 50 / 600) / 3 * HINT_GRAIN),
+        # the focus missed twice (outside the box, so off its middle too)
+        (2 * 2 + 1) * HINT_GRAIN + int((1 + (300 - 625 / 3) / 600) / 3 * HINT_GRAIN),
     ]
     assert rules.hint_keys(boxes).tolist() == expected
     assert rules.levels(boxes).tolist() == [HINT_STEP * e for e in expected]
     assert rules.hint_note(boxes[3], parse_ratio("4:3")) == (
-        "no 4:3 window holds the focus point 150,300; "
+        "no 4:3 window holds the focus point 250,300 in its middle; "
         "no 4:3 window leaves the avoid region 500,0,600,100 out"
     )
     assert rules.hint_note(boxes[0], parse_ratio("4:3")) is None
@@ -198,6 +202,7 @@ def test_hint_moves_place_windows_to_meet_the_hints():
         [100, 0, 400, 200],
     ]
     focus = CropRules(np.zeros((0, 4)), 600, 400, hints=PixelHints(focus=(500.0, 100.0)))
-    # moved to hold it (x2 = 500), and centred on it as far as the photo allows
-    assert focus.hint_moves(box, free=False).tolist() == [[200, 0, 500, 200], [300, 0, 600, 200]]
+    # moved to hold it a sixth of the box's side from its edges (x 450 to 550, y 66 to 134:
+    # x2 = 550), and centred on it as far as the photo allows
+    assert focus.hint_moves(box, free=False).tolist() == [[250, 0, 550, 200], [300, 0, 600, 200]]
     assert CropRules(np.zeros((0, 4)), 600, 400).hint_moves(box, free=True).shape == (0, 4)

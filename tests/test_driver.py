@@ -16,7 +16,7 @@ from sacrop_cli.run.writers import CropWriter, LocalWriter
 
 class Reversed:
     """Finishes the photos of each group of ``size`` last first; a photo named in ``full``
-    stops the run as a full disk would."""
+    stops the run as a full disk would; a stop ends it after the group under way."""
 
     def __init__(self, size: int, full: str | None = None) -> None:
         self.size, self.full, self.asked = size, full, 0
@@ -39,6 +39,8 @@ class Reversed:
                 )
                 for t in group
             ]
+            if batch.stopping():  # as executors do: a stop ends the run after this group
+                return
 
 
 def _scan(tmp_path: Path, names: list[str]) -> InputScan:

@@ -65,7 +65,8 @@ def test_torch_engine_without_torch_names_the_extra(random_weights, photo_dir, m
     assert result.exit_code == 1
     assert result.stderr == (
         "error: the torch engine (--engine torch, or --device cuda without "
-        'onnxruntime-gpu) needs torch, which is not installed: pip install "sacrop[train]"\n'
+        'onnxruntime-gpu) needs torch, which is not installed: pip install "sacrop[train]" '
+        '(from a checkout: pip install ".[train]")\n'
     )
 
 

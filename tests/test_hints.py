@@ -83,7 +83,7 @@ def test_a_hints_file_line():
         ([1, 2], "not a JSON object"),
         ({"keep": [0, 0, 5, 5]}, "keep is a list of regions: [[x1, y1, x2, y2]]"),
         ({"avoid": "0,0,5,5"}, "avoid is a list of regions [x1, y1, x2, y2]"),
-        ({"focus": [1]}, "1: a point is two numbers x,y"),
+        ({"focus": [1]}, "focus: not a point [x, y]"),
         ({"keeep": []}, "unknown field(s) keeep"),
     ]:
         with pytest.raises(ValueError) as err:
@@ -177,3 +177,19 @@ def test_a_region_written_out_parses_back(region):
     assert Hints.from_json({"keep": [list(map(str, region))], "focus": text.split(",")[:2]}) == (
         Hints(keep=(region,), focus=region[:2])
     )
+
+
+def test_a_photo_takes_at_most_max_regions():
+    """Issue 32, item 8: the search's work grows with the regions: capped per photo."""
+    many = [(0, 0, 5, 5)] * 600
+    assert len(Hints.of(keep=many, avoid=many[:400]).keep) == 600
+    with pytest.raises(ValueError) as err:
+        Hints.of(keep=many, avoid=many[:401])
+    assert str(err.value) == (
+        "1,001 keep and avoid regions for a photo, more than the 1,000 it takes"
+    )
+    with pytest.raises(ValueError, match="1,200 keep and avoid regions"):
+        Hints.of(keep=many).combined(Hints.of(avoid=many))
+    with pytest.raises(ValueError) as err:
+        Hints.from_json({"avoid": [[0, 0, 5, 5]] * 200_000})
+    assert str(err.value) == "avoid: 200,000 items, not 0 to 1,000"

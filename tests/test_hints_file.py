@@ -56,3 +56,39 @@ def test_a_missing_file_is_an_error_naming_it(tmp_path):
     assert str(err.value) == (
         f"{tmp_path / 'nope.jsonl'}: cannot read the hints file: No such file or directory"
     )
+
+
+def test_each_bad_line_is_one_warning_and_the_others_still_steer(tmp_path):
+    """Issue 32, items 3 and 8: wrong types, a NUL, a byte that is not UTF-8, numbers out of
+    range, too many regions: one warning each, never a traceback or the whole file refused."""
+    photo = str(tmp_path / "a.jpg")
+    lines = [
+        b'{"source": "a.jpg", "focus": 5}',
+        b'{"source": "a.jpg", "focus": true}',
+        b'{"source": "a.jpg", "keep": [null]}',
+        b'{"source": "a\\u0000.jpg", "focus": [1, 1]}',
+        b'{"source": "a.jpg", "focus": [1, 1], "note": "caf\xe9"}',
+        b'{"source": "a.jpg", "focus": [1e400, 1]}',
+        b'{"source": "a.jpg", "focus": ["1e400", 1]}',
+        b'{"source": "a.jpg", "focus": [' + b"9" * 5000 + b", 1]}",
+        b'{"source": "a.jpg", "avoid": [' + b",".join([b"[0, 0, 5, 5]"] * 1001) + b"]}",
+        b'{"source": "a.jpg", "avoid": [' + b",".join([b"[0, 0, 5, 5]"] * 1000) + b"]}",
+        b'{"source": "a.jpg", "keep": [[1, 1, 2, 2]], "focus": [3, 4]}',
+    ]
+    path = tmp_path / "hints.jsonl"
+    path.write_bytes(b"\n".join(lines) + b"\n")
+    found, warnings = read_hints_file(path, [photo])
+    assert found == {photo: Hints.of(avoid=[(0, 0, 5, 5)] * 1000)}
+    assert warnings == [
+        f"{path}:1: focus: not a point [x, y]; line ignored",
+        f"{path}:2: focus: not a point [x, y]; line ignored",
+        f"{path}:3: keep[0]: not a region [x1, y1, x2, y2]; line ignored",
+        f"{path}:4: a NUL character in a string; line ignored",
+        f"{path}:5: not UTF-8 text (byte 0xe9 at column 50); line ignored",
+        f"{path}:6: the number 1e400 is out of range; line ignored",
+        f"{path}:7: '1e400': coordinates are finite and not negative; line ignored",
+        f"{path}:8: an integer of 5000 digits (at most 15); line ignored",
+        f"{path}:9: avoid: 1,001 items, not 0 to 1,000; line ignored",
+        f"{path}:11: a.jpg: 1,001 keep and avoid regions for a photo, more than the 1,000 it "
+        "takes; line ignored",
+    ]

@@ -658,3 +658,23 @@ def test_a_bad_background_colour_is_refused(tmp_path):
     photo = open_photo(half_transparent(tmp_path / "t.png"))
     with pytest.raises(ValueError, match="^unknown colour 'nocolour'"):
         save_crop(photo, (0, 0, 64, 48), tmp_path / "t.jpg", background="nocolour")
+
+
+@pytest.mark.parametrize("fmt", ["JPEG", "PNG", "WEBP", "TIFF"])
+def test_a_whole_image_is_told_from_one_cut_short(tmp_path, fmt):
+    """Issue 32, item 5: the header and the end (JPEG's EOI, PNG's IEND, WebP's RIFF length),
+    TIFF decoded in full."""
+    from sacrop_cli.io.imageio import is_whole_image
+
+    path = tmp_path / f"a.{fmt.lower()}"
+    rng = np.random.default_rng(0)
+    Image.fromarray(rng.integers(0, 256, (60, 80, 3), dtype=np.uint8)).save(path, fmt)
+    assert is_whole_image(path) and is_whole_image(path, (80, 60))
+    assert not is_whole_image(path, (60, 80))
+    data = path.read_bytes()
+    for broken in (data[:-1], data[: len(data) // 2], b"", b"\xff\xd8" + b"x" * 100):
+        path.write_bytes(broken)
+        assert not is_whole_image(path), (fmt, len(broken))
+    path.unlink()
+    path.mkdir()
+    assert not is_whole_image(path) and not is_whole_image(tmp_path / "none.jpg")

@@ -7,7 +7,7 @@ from pathlib import Path
 
 import pytest
 
-from sacrop_cli.io.inputs import scan_inputs
+from sacrop_cli.io.inputs import own_outputs, scan_inputs
 
 
 @pytest.fixture
@@ -95,3 +95,32 @@ def test_hidden_entries_are_listed_apart(tree: Path) -> None:
     scan = scan_inputs([tree])
     assert scan.hidden == [tree / ".DS_Store", tree / ".hidden"]
     assert tree / ".DS_Store" not in scan.skipped
+
+
+def test_sacrops_own_outputs_are_told_from_photos() -> None:
+    names = [
+        "IMG_1.CR2", "IMG_1.4x3.1.jpg", "IMG_1.3x2.2.jpg", "IMG_1.xmp", "IMG_1.CR2.xmp",
+        "coffee.dng", "coffee.jpg", "coffee.4x3.1.jpg", "coffee-2.4x3.1.jpg",
+        "coffee.4x3.1.4x3.1.jpg",  # a crop of a crop, from a run before this rule
+        "a.png", "a.any.2.png", "a.1.91x1.1.png", "a.original.1.png", "A.16x9.1.PNG",
+        "holiday.4x3.1.jpg",  # no holiday photo beside it: a photo
+        "b.4x3.0.jpg", "b.jpg", "b.4x3.1.txt", "b.43.1.jpg",  # not crop names
+        "notes.txt", "scan.XMP",
+    ]  # fmt: skip
+    assert own_outputs(names) == {
+        "IMG_1.4x3.1.jpg", "IMG_1.3x2.2.jpg", "IMG_1.xmp", "IMG_1.CR2.xmp", "coffee.4x3.1.jpg",
+        "coffee-2.4x3.1.jpg", "coffee.4x3.1.4x3.1.jpg", "a.any.2.png", "a.1.91x1.1.png",
+        "a.original.1.png", "A.16x9.1.PNG", "scan.XMP",
+    }  # fmt: skip
+
+
+def test_own_outputs_are_listed_apart_in_folders_and_given_directly(tmp_path: Path) -> None:
+    for name in ["a.jpg", "a.4x3.1.jpg", "a.xmp", "b.1x1.1.png", "notes.txt"]:
+        (tmp_path / name).write_bytes(b"x")
+    scan = scan_inputs([tmp_path])
+    assert scan.images == [(tmp_path / "a.jpg", tmp_path), (tmp_path / "b.1x1.1.png", tmp_path)]
+    assert scan.own == [tmp_path / "a.4x3.1.jpg", tmp_path / "a.xmp"]
+    assert scan.skipped == [tmp_path / "notes.txt"]  # the sidecar is not counted there
+    given = scan_inputs([tmp_path / n for n in ["a.4x3.1.jpg", "a.jpg", "a.xmp", "notes.txt"]])
+    assert given.images == [(tmp_path / "a.jpg", None), (tmp_path / "notes.txt", None)]
+    assert given.own == [tmp_path / "a.4x3.1.jpg", tmp_path / "a.xmp"]

@@ -78,7 +78,8 @@ def test_wheel_in_a_fresh_venv_crops_without_torch(tmp_path):
     )
     assert (trained.returncode, trained.stderr) == (
         1,
-        'error: sacrop train needs torch, which is not installed: pip install "sacrop[train]"\n',
+        'error: sacrop train needs torch, which is not installed: pip install "sacrop[train]" '
+        '(from a checkout: pip install ".[train]")\n',
     )
 
 

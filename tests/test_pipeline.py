@@ -62,6 +62,7 @@ def test_run_batch_counts(random_weights, photo_dir, tmp_path):
         "status": "skipped",
         "crops": [],
         "sidecar": None,
+        "folder": None,
         "error": f"{photo_dir / 'notes.txt'}: skipped: .txt files are not photos sacrop reads",
     }
     assert report.failed

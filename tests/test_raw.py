@@ -15,6 +15,7 @@ from helpers import DNG_MODEL as MODEL
 from PIL import Image, ImageDraw
 
 from sacrop_cli.errors import ImageError, OutputError
+from sacrop_cli.io import raw
 from sacrop_cli.io.encode import save_crop
 from sacrop_cli.io.exif import exif_for_crop
 from sacrop_cli.io.raw import (
@@ -22,6 +23,7 @@ from sacrop_cli.io.raw import (
     develop_raw,
     is_raw,
     open_raw_for_analysis,
+    raw_default_crop,
     raw_exif,
     save_tiff16,
 )
@@ -296,3 +298,83 @@ def test_file_name_that_is_not_utf8(dng: Path, tmp_path: Path) -> None:
 def test_bits_must_be_8_or_16(dng: Path) -> None:
     with pytest.raises(ValueError, match="8 or 16"):
         develop_raw(dng, bits=12)
+
+
+def cut_dng(tmp_path: Path, short_by: int, preview_jpeg: bool = True) -> Path:
+    """A DNG of coffee.jpg (its preview the last data in the file) cut ``short_by`` bytes."""
+    with Image.open(EXAMPLES / "coffee.jpg") as im:
+        whole = make_dng(tmp_path / "whole.dng", im.convert("RGB"), preview_jpeg=preview_jpeg)
+    cut = tmp_path / "cut.dng"
+    cut.write_bytes(whole.read_bytes()[:-short_by])
+    return cut
+
+
+class _TailOf:
+    """LibRaw on a cut file, whose preview's missing tail the memory happens to hold whole (so
+    that it decodes: the case where crops change from run to run, made certain)."""
+
+    def __init__(self, raw_file, thumb) -> None:
+        self.raw_file, self.thumb = raw_file, thumb
+
+    def __getattr__(self, name):
+        return getattr(self.raw_file, name)
+
+    def __enter__(self):
+        self.raw_file.__enter__()
+        return self
+
+    def __exit__(self, *exc):
+        return self.raw_file.__exit__(*exc)
+
+    def extract_thumb(self):
+        return self.thumb
+
+
+@pytest.mark.parametrize("short_by", [10, 1000, 5000])
+@pytest.mark.parametrize("preview_jpeg", [True, False])
+def test_a_preview_past_the_end_of_its_file_is_not_used(
+    tmp_path: Path, monkeypatch, short_by: int, preview_jpeg: bool
+) -> None:
+    """Issue 32, item 6: LibRaw hands the preview back at its declared length, the missing tail
+    uninitialised memory: the RAW is developed instead."""
+    import rawpy
+
+    cut = cut_dng(tmp_path, short_by, preview_jpeg)
+    with rawpy.imread(str(tmp_path / "whole.dng")) as whole:
+        thumb = whole.extract_thumb()
+    imread = raw._imread
+    monkeypatch.setattr(raw, "_imread", lambda path: _TailOf(imread(path), thumb))
+    assert open_raw_for_analysis(cut, 200).source == "half-size"
+    assert open_raw_for_analysis(tmp_path / "whole.dng", 200).source == "preview"
+
+
+def test_libraws_own_lines_stay_off_standard_error(tmp_path: Path, capfd) -> None:
+    """Issue 32, item 15: LibRaw prints "cut.dng: Unexpected end of file" itself; sacrop's
+    one line says it already. What others write meanwhile still goes out."""
+    with Image.open(EXAMPLES / "coffee.jpg") as im:
+        whole = make_dng(tmp_path / "whole.dng", im.convert("RGB"))
+    cut = tmp_path / "cut.dng"
+    cut.write_bytes(whole.read_bytes()[: whole.stat().st_size // 2])
+    with raw._quiet_libraw():
+        os.write(2, b"someone else's line\n")
+        with pytest.raises(ImageError) as caught:
+            develop_raw(cut)
+    assert str(caught.value) == f"{cut}: truncated or unreadable RAW data (Input/output error)"
+    assert capfd.readouterr().err == "someone else's line\n"
+    with pytest.raises(ImageError):
+        develop_raw(cut)
+    assert capfd.readouterr().err == ""
+
+
+def test_a_dngs_default_crop_is_read_as_fractions_of_the_stored_pixels(
+    coffee: Image.Image, dng: Path, tmp_path: Path
+) -> None:
+    # stored 400 x 600 (orientation 6), shown from (40, 60), 320 x 480: the stored frame's
+    # fractions, whatever the orientation
+    turned = make_dng(tmp_path / "c.dng", coffee, orientation=6, default_crop=(40, 60, 320, 480))
+    assert raw_default_crop(turned) == (0.1, 0.1, 0.9, 0.9)
+    assert raw_default_crop(dng) is None  # none: all the pixels
+    whole = make_dng(tmp_path / "w.dng", coffee, default_crop=(0, 0, 600, 400))
+    assert raw_default_crop(whole) is None
+    outside = make_dng(tmp_path / "o.dng", coffee, default_crop=(100, 0, 600, 400))
+    assert raw_default_crop(outside) is None  # past the pixels: not placed

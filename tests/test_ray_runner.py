@@ -203,7 +203,7 @@ def test_an_output_that_is_a_source_photo_is_refused(local_ray, use_random_weigh
     assert result.exit_code == 1
     assert f"{victim}: refusing to overwrite a source photo" in result.stderr
     assert victim.read_bytes() == before
-    assert (src / "x.4x3.1.4x3.1.jpg").is_file()  # the other photo is still cropped
+    assert not (src / "x.4x3.1.4x3.1.jpg").exists()  # named as x's crop: never cropped again
 
 
 def test_without_ray_installed_ray_says_what_to_install(

@@ -36,6 +36,7 @@ def test_a_new_record_has_every_field_in_order():
         "faces": None,
         "crops": [],
         "sidecar": None,
+        "folder": None,
     }
 
 
@@ -86,7 +87,8 @@ def test_an_arrow_row_gives_the_faces_pixels_back_as_integers():
 def test_a_reviews_keys_are_optional_and_not_among_the_fields():
     assert PhotoRecord.__optional_keys__ == {"proposals", "reviewed"}
     assert CropRecord.__optional_keys__ == {"proposed", "chosen", "chosen_rank", "chosen_at"}
-    assert FIELDS == ("source", "width", "height", "status", "error", "faces", "crops", "sidecar")
+    assert FIELDS == ("source", "width", "height", "status", "error", "faces", "crops", "sidecar",
+                      "folder")  # fmt: skip
 
 
 def test_a_manifest_is_read_back_record_by_record(tmp_path):
@@ -96,7 +98,18 @@ def test_a_manifest_is_read_back_record_by_record(tmp_path):
     assert read_records(path) == records
 
 
-@pytest.mark.parametrize("line", ["{not json", "[1, 2]", '{"source": "a.jpg"}', '{"crops": []}'])
+@pytest.mark.parametrize(
+    "line",
+    [
+        "{not json",
+        "[1, 2]",
+        '{"source": "a.jpg"}',
+        '{"crops": []}',
+        '{"source": "a.jpg", "crops": [{"ratio": "4:3", "rank": 1, "box": [0, 0, 1e400, 3]}]}',
+        '{"source": "a.jpg", "crops": [{"ratio": "4:3", "rank": true, "box": [0, 0, 4, 3]}]}',
+        '{"source": "a.jpg", "crops": [], "width": "wide"}',
+    ],
+)
 def test_a_line_that_is_no_record_is_one_error_naming_the_file(tmp_path, line):
     path = tmp_path / "m.jsonl"
     path.write_text(json.dumps(new_record("a.jpg")) + "\n" + line + "\n")

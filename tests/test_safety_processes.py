@@ -6,6 +6,7 @@ always exit 130. The random (seeded) model gives arbitrary boxes: these tests ch
 from __future__ import annotations
 
 import hashlib
+import json
 import os
 import re
 import shutil
@@ -99,18 +100,24 @@ def test_sigkill_then_rerun_gives_the_uninterrupted_result(batch, tmp_path):
 @pytest.mark.slow
 def test_sigint_stops_after_the_current_photo_then_resume(batch, tmp_path):
     command, env, reference, sources, src = batch
-    out = tmp_path / "out"
-    proc = start_and_wait_for_first_crop(command(out), env, out)
+    out, manifest = tmp_path / "out", tmp_path / "m.jsonl"
+    proc = start_and_wait_for_first_crop(command(out, "--manifest", str(manifest)), env, out)
     proc.send_signal(signal.SIGINT)
     _, stderr = proc.communicate(timeout=120)
     assert proc.returncode == 130, stderr
     assert "interrupted: finishing the current photo" in stderr
-    assert re.search(r"Not processed \(interrupted\)\s+\d+", stderr)
     assert leftovers(out) == []
     written = files_under(out)
     assert 0 < len(written) < len(reference)
     stems = {name.split(".")[0] for name in written}
     assert len(written) == 4 * len(stems)  # whole photos only: each with all its crops
+    # the photos in flight finished: the manifest and the summary list exactly these files
+    records = [json.loads(line) for line in manifest.read_text().splitlines()]
+    listed = [c["path"] for r in records for c in r["crops"] if c["status"] == "written"]
+    assert sorted(Path(p).relative_to(out).as_posix() for p in listed) == written
+    assert pixel_tree(out) == {n: reference[n] for n in written}  # each whole
+    not_processed = re.search(r"Not processed \(interrupted\)\s+(\d+)", stderr)
+    assert not_processed and int(not_processed[1]) == 12 - len(records)
 
     rerun = subprocess.run(
         command(out, "--resume"), env=env, cwd=REPO, capture_output=True, text=True

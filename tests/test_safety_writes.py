@@ -7,9 +7,11 @@ arbitrary boxes: these tests check mechanics.
 from __future__ import annotations
 
 import os
+import re
 import signal
 import subprocess
 import sys
+import time
 from pathlib import Path
 
 from helpers import (
@@ -32,6 +34,7 @@ def test_full_disk_stops_cleanly(use_random_weights, tmp_path, monkeypatch):
     src, out = tmp_path / "in", tmp_path / "out"
     small_photos(src, 3)
     before = snapshot(src)
+    monkeypatch.setattr(writers, "cpu_cores", lambda: 2)  # two photos written at once
 
     def disk_full(self, fp, *args, **kwargs):
         fp.write(b"half a JPEG")
@@ -40,17 +43,18 @@ def test_full_disk_stops_cleanly(use_random_weights, tmp_path, monkeypatch):
     monkeypatch.setattr(Image.Image, "save", disk_full)
     result = run("crop", src, "-r", "4:3", "-r", "1:1", "-o", out)
     assert result.exit_code == 1
-    first = src / "p00.jpg"
+    # the photos under way when the disk filled fail (p00, and p01 when it had started), in
+    # input order; no other starts: the run stops instead of trying them all
+    failed = re.findall(r"^error: (.+?): (.+?): cannot write: (.+)$", result.stderr, re.M)
+    assert failed[:1] == [(str(src / "p00.jpg"), str(out / "p00.4x3.1.jpg"), "No space left on device")]
+    assert failed[1:] in ([], [(str(src / "p01.jpg"), str(out / "p01.4x3.1.jpg"), "No space left on device")])
+    not_processed = 3 - len(failed)
     assert (
-        f"error: {first}: {out / 'p00.4x3.1.jpg'}: cannot write: No space left on device\n"
-        in result.stderr
-    )
-    # every later photo would fail the same way: the run stops instead of trying them all
-    assert (
-        "error: No space left on device: 2 photo(s) not processed; run the same command "
-        "again to finish\n"
+        f"error: No space left on device: {not_processed} photo(s) not processed; run the same "
+        "command again to finish\n"
     ) in result.stderr
-    assert summary_count(result.stderr, "Not processed (No space left on device)") == 2
+    assert summary_count(result.stderr, "Not processed (No space left on device)") == not_processed
+    assert summary_count(result.stderr, "Errors") == len(failed)
     assert files_under(out) == []  # no partial file, not even a hidden one
     assert snapshot(src) == before
 
@@ -154,76 +158,118 @@ def test_a_rerun_removes_what_a_killed_run_left(use_random_weights, tmp_path):
 # -- Ctrl-C, in process ---------------------------------------------------------------------------
 
 
-def test_first_ctrl_c_finishes_the_current_photo(use_random_weights, tmp_path, monkeypatch):
+def _spied_decoders(monkeypatch) -> list[writers.DecodeAhead]:
+    """The write workers of the runs to come (two of them, as on a 2-core machine)."""
+    monkeypatch.setattr(writers, "cpu_cores", lambda: 2)
+    made = []
+    start = writers.DecodeAhead.__init__
+
+    def spied(self, *args, **kwargs):
+        start(self, *args, **kwargs)
+        made.append(self)
+
+    monkeypatch.setattr(writers.DecodeAhead, "__init__", spied)
+    return made
+
+
+def _wait_for(condition) -> None:
+    """Until ``condition()`` (the main thread has handled a Ctrl-C sent from a worker)."""
+    deadline = time.monotonic() + 30
+    while not condition():
+        assert time.monotonic() < deadline, "the Ctrl-C was never handled"
+        time.sleep(0.001)
+
+
+def test_first_ctrl_c_finishes_the_photos_in_flight(use_random_weights, tmp_path, monkeypatch):
+    """The promise: every crop file whole, the summary and the manifest list exactly the files
+    that exist, a rerun finishes the rest. Ctrl-C comes once p01 is written; p02 may be under
+    way on the other worker then (it finishes), no later photo starts."""
     src, out, manifest = tmp_path / "in", tmp_path / "out", tmp_path / "m.jsonl"
-    small_photos(src, 5)
+    small_photos(src, 6)
+    decoders = _spied_decoders(monkeypatch)
     save_photo = writers._save_photo
 
+    def halted() -> bool:
+        return any(d.halted() for d in decoders)
+
     def save_then_ctrl_c(record, *args, **kwargs):
+        name = Path(record["source"]).name
+        if name not in ("p00.jpg", "p01.jpg"):
+            _wait_for(halted)  # in flight when the Ctrl-C comes
         save_photo(record, *args, **kwargs)
-        if record["source"].endswith("p01.jpg"):
-            signal.raise_signal(signal.SIGINT)
+        if name == "p01.jpg":
+            os.kill(os.getpid(), signal.SIGINT)
+            _wait_for(halted)
 
     monkeypatch.setattr(writers, "_save_photo", save_then_ctrl_c)
     handler_before = signal.getsignal(signal.SIGINT)
     # a batch of 3: the stop comes between photos of one scored batch
     result = run(
-        "crop",
-        src,
-        "-r",
-        "4:3",
-        "-r",
-        "1:1",
-        "-o",
-        out,
-        "--batch-size",
-        "3",
-        "--manifest",
-        manifest,
-    )
+        "crop", src, "-r", "4:3", "-r", "1:1", "-o", out, "--batch-size", "3",
+        "--manifest", manifest,
+    )  # fmt: skip
     assert signal.getsignal(signal.SIGINT) is handler_before
-    assert result.exit_code == 130
+    assert result.exit_code == 130, result.stderr
     assert "warning: interrupted: finishing the current photo" in result.stderr
-    assert summary_count(result.stderr, "Not processed (interrupted)") == 3
+    records = read_jsonl(manifest)
+    done = [Path(r["source"]).name for r in records]
+    assert done in (["p00.jpg", "p01.jpg"], ["p00.jpg", "p01.jpg", "p02.jpg"])
+    listed = sorted(Path(c["path"]).name for r in records for c in r["crops"])
+    assert [c["status"] for r in records for c in r["crops"]] == ["written"] * 2 * len(done)
+    assert files_under(out) == listed  # exactly the files the manifest lists, nothing else
+    for name in listed:
+        with Image.open(out / name) as im:
+            im.load()  # whole
+    assert summary_count(result.stderr, "Crops written to") == len(listed)
+    assert summary_count(result.stderr, "Not processed (interrupted)") == 6 - len(done)
     assert (
-        "warning: interrupted: 3 photo(s) not processed; run the same command again to finish"
+        f"warning: interrupted: {6 - len(done)} photo(s) not processed; run the same command "
+        "again to finish"
     ) in result.stderr
-    assert files_under(out) == [f"p0{i}.{r}.1.jpg" for i in (0, 1) for r in ("1x1", "4x3")]
-    assert [Path(r["source"]).name for r in read_jsonl(manifest)] == ["p00.jpg", "p01.jpg"]
 
     monkeypatch.setattr(writers, "_save_photo", save_photo)
     again = run("crop", src, "-r", "4:3", "-r", "1:1", "-o", out, "--resume")
     assert again.exit_code == 0
-    assert summary_count(again.stderr, "Already existing (kept)") == 4
-    assert summary_count(again.stderr, "Crops written") == 6
-    assert len(files_under(out)) == 10 and leftovers(out) == []
+    assert summary_count(again.stderr, "Already existing (kept)") == len(listed)
+    assert summary_count(again.stderr, "Crops written") == 12 - len(listed)
+    assert len(files_under(out)) == 12 and leftovers(out) == []
 
 
 def test_second_ctrl_c_aborts_at_once_without_partial_files(
     use_random_weights, tmp_path, monkeypatch
 ):
+    """Both Ctrl-C during p01's second crop: no crop starts after that, and every file there
+    is whole (the crops being written when it came finish)."""
     src, out = tmp_path / "in", tmp_path / "out"
-    small_photos(src, 3)
+    small_photos(src, 6)
     before = snapshot(src)
+    decoders = _spied_decoders(monkeypatch)
     real_save = Image.Image.save
     calls = []
 
+    def aborted() -> bool:
+        return any(d.abort.is_set() for d in decoders)
+
     def save(self, fp, *args, **kwargs):
-        calls.append(fp)
-        if len(calls) == 4:  # in the middle of p01's second crop
-            fp.write(b"the first half")
-            signal.raise_signal(signal.SIGINT)
-            signal.raise_signal(signal.SIGINT)
+        calls.append(aborted())  # whether the abort came before this crop started
+        if len(calls) == 4:  # one after the other: two signals at once count as one
+            os.kill(os.getpid(), signal.SIGINT)
+            _wait_for(lambda: any(d.halted() for d in decoders))
+            os.kill(os.getpid(), signal.SIGINT)
+        if len(calls) >= 4:
+            _wait_for(aborted)  # under way when the abort comes
         return real_save(self, fp, *args, **kwargs)
 
     monkeypatch.setattr(Image.Image, "save", save)
     result = run("crop", src, "-r", "4:3", "-r", "1:1", "-o", out)
     assert result.exit_code == 130
     assert "error: aborted; the files written so far are complete, rerun to finish" in result.stderr
-    assert files_under(out) == ["p00.1x1.1.jpg", "p00.4x3.1.jpg", "p01.4x3.1.jpg"]
+    assert True not in calls  # no crop started after the abort
+    assert 4 <= len(files_under(out)) == len(calls) < 12
     for name in files_under(out):
         with Image.open(out / name) as im:
             im.load()  # complete files
+    assert leftovers(out) == []
     assert snapshot(src) == before
 
 

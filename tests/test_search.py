@@ -279,20 +279,64 @@ def test_every_crop_leaves_an_avoid_corner_out(refine):
     assert all(c[2][0] >= 180 or c[2][1] >= 120 for c in got) and {c[4] for c in got} == {None}
 
 
+def in_middle(box: tuple[int, ...], x: float, y: float) -> bool:
+    """Whether (x, y) lies at least a sixth of the box's side from each of its edges."""
+    x1, y1, x2, y2 = box
+    w, h = (x2 - x1) / 6, (y2 - y1) / 6
+    return x1 + w <= x <= x2 - w and y1 + h <= y <= y2 - h
+
+
 @pytest.mark.parametrize("refine", [True, False])
-def test_every_crop_holds_the_focus(refine):
-    got = hinted({"focus": "95%,90%"}, ("any", "4:3", "9:16"), refine)  # (570, 360)
+def test_every_crop_holds_the_focus_in_its_middle(refine):
+    got = hinted({"focus": "50%,50%"}, ("any", "4:3", "9:16"), refine)  # (300, 200)
+    assert [c[2] for c in got] == (
+        [
+            (58, 50, 525, 361),  # the target itself: the point 242 and 150 from its edges
+            (25, 17, 475, 283),
+            (125, 117, 575, 383),
+            (57, 30, 510, 370),
+            (182, 60, 555, 340),
+            (91, 120, 464, 400),
+            (210, 40, 390, 360),  # centred on the point's x
+            (150, 42, 330, 362),
+            (270, 42, 450, 362),
+        ]
+        if refine
+        else [
+            (75, 50, 525, 350),
+            (25, 117, 475, 383),
+            (25, 17, 475, 283),
+            (74, 30, 527, 370),
+            (45, 60, 418, 340),
+            (182, 60, 555, 340),
+            (210, 40, 390, 360),
+            (150, 53, 330, 373),
+            (270, 53, 450, 373),
+        ]
+    )
+    assert all(in_middle(c[2], 300, 200) for c in got) and {c[4] for c in got} == {None}
+
+
+@pytest.mark.parametrize("refine", [True, False])
+def test_a_focus_near_the_edge_is_held_as_near_the_middle_as_the_photo_allows(refine):
+    # (570, 360): a window reaching the right edge has it in its middle only if at most 180
+    # wide, and at the bottom only if at most 240 high: no window of these ratios is so small
+    got = hinted({"focus": "95%,90%"}, ("any", "4:3", "9:16"), refine)
     assert [(c[0], c[1], c[2]) for c in got] == [
-        ("any", 1, (58, 50, 570, 360) if refine else (75, 50, 570, 360)),
-        ("any", 2, (100, 133, 600, 400)),
-        ("any", 3, (250, 34, 600, 400)),
-        ("4:3", 1, (64, 0, 570, 380)),
-        ("4:3", 2, (197, 80, 570, 360)),
-        ("9:16", 1, (390, 40, 570, 360)),  # centred on the focus' x, as near the target as it can
-        ("9:16", 2, (432, 76, 600, 375)),
-        ("9:16", 3, (413, 121, 570, 400)),
+        ("any", 1, (83, 45, 600, 400) if refine else (100, 34, 600, 400)),
+        ("4:3", 1, (94, 20, 600, 400)),
+        ("4:3", 2, (227, 90, 600, 370)),
+        *(
+            [("9:16", 1, (381, 41, 583, 400)), ("9:16", 2, (430, 101, 598, 400))]
+            if refine
+            else [("9:16", 1, (398, 41, 600, 400))]
+        ),
     ]
     assert all(c[2][0] <= 570 <= c[2][2] and c[2][1] <= 360 <= c[2][3] for c in got)
+    assert {c[4] for c in got} == {
+        f"no {ratio} window holds the focus point 570,360 in its middle"
+        for ratio in ("any", "4:3", "9:16")
+    }
 
 
 def test_a_keep_region_no_window_holds_is_said_in_the_note_and_missed_least():

@@ -102,6 +102,29 @@ def test_remote_writer_writes_whole_files_and_never_clobbers(tmp_path):
     assert sorted(p.name for p in (out / "sub").iterdir()) == [".other.jpg.0123abcd.tmp", "x.jpg"]
 
 
+def test_remote_writer_writes_a_prepared_crop_as_a_local_one(tmp_path):
+    """The write workers prepare a crop, then the writer encodes it: the same bytes as a local
+    file, and an existing one kept unless overwritten."""
+    from sacrop_cli.io.encode import prepare_crop, write_crop
+    from sacrop_cli.io.imageio import open_photo
+
+    out = tmp_path / "out"
+    out.mkdir()
+    writer = RemoteWriter(f"file://{out}", lambda uri: False)
+    photo = open_photo(EXAMPLES / "coffee.jpg")
+    crop = prepare_crop(photo, (10, 20, 310, 245), "x.jpg", quality=90)
+    target = f"file://{out}/x.jpg"
+    assert writer.write(crop, target) == target
+    local = write_crop(crop, tmp_path / "local.jpg")
+    assert (out / "x.jpg").read_bytes() == local.read_bytes()
+    with pytest.raises(OutputError, match="already exists"):
+        writer.write(prepare_crop(photo, (0, 0, 100, 100), "x.jpg"), target)
+    assert (out / "x.jpg").read_bytes() == local.read_bytes()
+    writer.write(prepare_crop(photo, (0, 0, 100, 100), "x.jpg"), target, overwrite=True)
+    assert (out / "x.jpg").read_bytes() != local.read_bytes()
+    assert sorted(p.name for p in out.iterdir()) == ["x.jpg"]
+
+
 # -- s3:// against moto's S3 server on 127.0.0.1 ------------------------------------------------
 
 

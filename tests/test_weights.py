@@ -445,7 +445,26 @@ def test_cli_list_json(cache):
     ]
 
 
-def test_cli_list_table_shows_the_whole_sha256(cache):
+def test_cli_list_into_a_pipe_is_one_line_a_file(cache):
+    cache.mkdir(parents=True)
+    (cache / "sacrop-fcdb-v2.pt").write_bytes(PAYLOAD)
+    result = CliRunner().invoke(_cli(), ["weights", "list"])  # not a terminal
+    assert result.exit_code == 0, result.output
+    assert result.stdout.splitlines() == [
+        "sacrop-fcdb-v2\tonnx\tdefault\tnot present\t-\t-",
+        f"sacrop-fcdb-v2\ttorch\tdefault\t{cache / 'sacrop-fcdb-v2.pt'}\t300000\t{PAYLOAD_SHA}",
+        "sacrop-fcdb-v2\tint8\tdefault\tnot present\t-\t-",
+    ]
+
+
+@pytest.fixture
+def terminal(monkeypatch):
+    from sacrop_cli.cli import weights as weights_cli
+
+    monkeypatch.setattr(weights_cli, "on_terminal", lambda: True)
+
+
+def test_cli_list_table_shows_the_whole_sha256(cache, terminal):
     cache.mkdir(parents=True)
     (cache / "sacrop-fcdb-v2.pt").write_bytes(PAYLOAD)
     result = CliRunner().invoke(_cli(), ["weights", "list"], env={"COLUMNS": "200"})
@@ -453,10 +472,11 @@ def test_cli_list_table_shows_the_whole_sha256(cache):
     assert PAYLOAD_SHA in result.output
 
 
-def test_cli_list_table(cache):
+def test_cli_list_table(cache, terminal):
     result = CliRunner().invoke(_cli(), ["weights", "list"])
     assert result.exit_code == 0
     assert "sacrop-fcdb-v2" in result.output and "not present" in result.output
+    assert "Location" in result.output  # the table's header: never in a pipe's lines
 
 
 def test_cli_download(server, cache):

@@ -138,3 +138,4 @@ def test_photos_over_the_pixel_budget_are_decoded_one_at_a_time(
     ]
     assert report.counts["crops_written"] == 3
     assert most[0] == 1
+

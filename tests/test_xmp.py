@@ -3,16 +3,31 @@
 from __future__ import annotations
 
 import os
+import re
+import subprocess
 from pathlib import Path
 
+import numpy as np
 import pytest
-from helpers import exiftool
+from helpers import (
+    APT_TOOLS,
+    EXAMPLES,
+    STORE,
+    exif_bytes,
+    exiftool,
+    make_dng,
+    read_jsonl,
+    require_tool,
+    run,
+)
 from PIL import Image, ImageOps
 
 from sacrop_cli.errors import OutputError
+from sacrop_cli.io import xmp
 from sacrop_cli.io.xmp import (
     Region,
     SidecarError,
+    inset_crop,
     read_crop,
     sidecar_name,
     stored_crop,
@@ -29,10 +44,12 @@ REGIONS = [
 ]
 
 
-def test_the_sidecar_is_named_like_adobes() -> None:
+def test_the_sidecar_is_named_like_adobes_or_like_darktables() -> None:
     assert sidecar_name("IMG_1.CR2") == "IMG_1.xmp"
     assert sidecar_name("photos/a.b.jpeg") == "photos/a.b.xmp"
     assert sidecar_name("scan") == "scan.xmp"
+    assert sidecar_name("IMG_1.CR2", "full") == "IMG_1.CR2.xmp"
+    assert sidecar_name("photos/a.b.jpeg", "full") == "photos/a.b.jpeg.xmp"
 
 
 def test_a_new_sidecar_has_the_crop_and_one_region_per_suggestion(tmp_path: Path) -> None:
@@ -53,6 +70,7 @@ def test_a_new_sidecar_has_the_crop_and_one_region_per_suggestion(tmp_path: Path
         "CropBottom": 0.6,
         "CropAngle": 0.0,
         "CropConstrainToWarp": 0.0,
+        "AlreadyApplied": "False",
     }
     assert [(r["id"], r["name"], r["roles"]) for r in got["regions"]] == [
         ("sacrop-4x3-1", "sacrop 4:3 crop, rank 1 (score 0.8123)", [ROLES + "landscapeCropping"]),
@@ -67,9 +85,12 @@ def test_a_new_sidecar_has_the_crop_and_one_region_per_suggestion(tmp_path: Path
         (0.25, 0.1, 0.45, 0.8),
     ]
     assert {(r["shape"], r["unit"]) for r in got["regions"]} == {("rectangle", "relative")}
+    assert got["frame"] == {"ImageWidth": 400, "ImageLength": 300, "Orientation": 1}
 
     tags = exiftool(path)
     assert tags["HasCrop"] is True and tags["CropAngle"] == 0 and tags["CropConstrainToWarp"] == 0
+    assert tags["AlreadyApplied"] is False
+    assert (tags["ImageWidth"], tags["ImageHeight"], tags["Orientation"]) == (400, 300, 1)
     box = [tags[f"Crop{side}"] for side in ("Left", "Top", "Right", "Bottom")]
     assert box == pytest.approx([100 / 400, 30 / 300, 300 / 400, 180 / 300], abs=1e-6)
     regions = tags["ImageRegion"]
@@ -145,6 +166,8 @@ def test_rotated_photos_get_stored_crops_and_upright_regions(
     got = read_crop(path)
     crop = tuple(got["crop"][f"Crop{side}"] for side in ("Left", "Top", "Right", "Bottom"))
     assert crop == STORED[orientation]
+    # the stored frame: the upright 400 x 600 portrait is stored 600 x 400
+    assert got["frame"] == {"ImageWidth": 600, "ImageLength": 400, "Orientation": orientation}
     assert [(r["x"], r["y"], r["w"], r["h"]) for r in got["regions"]] == [
         (0.2, 0.1, 0.5, 0.6),
         (0.0, 0.0, 1.0, 0.375),
@@ -157,6 +180,25 @@ def test_rotated_photos_get_stored_crops_and_upright_regions(
     box = tuple(tags[f"Crop{side}"] for side in ("Left", "Top", "Right", "Bottom"))
     assert box == STORED[orientation]
     assert tags["ImageRegion"][0]["RegionBoundary"]["RbX"] == 0.2
+
+
+def test_a_crop_is_said_in_the_frame_of_a_dngs_default_crop(tmp_path: Path) -> None:
+    # the readers show (0.1, 0.2)-(0.9, 0.7) of the stored pixels: 0.8 x 0.5 of them
+    inset = (0.1, 0.2, 0.9, 0.7)
+    assert inset_crop((0.3, 0.3, 0.5, 0.6), inset) == pytest.approx((0.25, 0.2, 0.5, 0.8))
+    assert inset_crop((0.0, 0.1, 1.0, 0.8), inset) == (0.0, 0.0, 1.0, 1.0)  # cut to it
+    path = write_sidecar(
+        tmp_path / "d.xmp",
+        size=(400, 600),  # upright, stored 600 x 400 (orientation 6)
+        orientation=6,
+        develop_crop=(120, 60, 240, 300),  # stored: (0.1, 0.4, 0.5, 0.7)
+        regions=[],
+        inset=inset,
+    )
+    got = read_crop(path)
+    crop = tuple(got["crop"][f"Crop{side}"] for side in ("Left", "Top", "Right", "Bottom"))
+    assert crop == pytest.approx((0.0, 0.4, 0.5, 1.0), abs=1e-6)
+    assert got["frame"] == {"ImageWidth": 480, "ImageLength": 200, "Orientation": 6}
 
 
 def foreign_sidecar(crop_as_elements: bool) -> str:
@@ -222,6 +264,7 @@ def test_an_existing_sidecar_keeps_everything_but_sacrops_fields(
         "CropBottom": 0.6,
         "CropAngle": 0.0,
         "CropConstrainToWarp": 0.0,
+        "AlreadyApplied": "False",
     }
     assert [r["id"] for r in got["regions"]] == ["face-1", "sacrop-4x3-1", "sacrop-4x3-2"]
 
@@ -242,6 +285,54 @@ def test_an_existing_sidecar_keeps_everything_but_sacrops_fields(
         },
     }
     assert [r["RId"] for r in ours] == ["sacrop-4x3-1", "sacrop-4x3-2"]
+
+
+def frame_sidecar(width: str, length: str, orientation: str, as_elements: bool = False) -> str:
+    """A sidecar another tool wrote with the frame of its crop."""
+    tiff = 'xmlns:tiff="http://ns.adobe.com/tiff/1.0/"'
+    if as_elements:
+        fields = (
+            f"><tiff:ImageWidth>{width}</tiff:ImageWidth>"
+            f"<tiff:ImageLength>{length}</tiff:ImageLength>"
+            f"<tiff:Orientation>{orientation}</tiff:Orientation></rdf:Description>"
+        )
+    else:
+        fields = (
+            f' tiff:ImageWidth="{width}" tiff:ImageLength="{length}"'
+            f' tiff:Orientation="{orientation}"/>'
+        )
+    return (
+        '<x:xmpmeta xmlns:x="adobe:ns:meta/"><rdf:RDF'
+        ' xmlns:rdf="http://www.w3.org/1999/02/22-rdf-syntax-ns#">'
+        f'<rdf:Description rdf:about="" {tiff} xmp:Rating="2"'
+        ' xmlns:xmp="http://ns.adobe.com/xap/1.0/"' + fields + "</rdf:RDF></x:xmpmeta>"
+    )
+
+
+@pytest.mark.parametrize(
+    "existing, as_elements, frame",
+    [
+        # the same photo (600 x 400 stored, turned 6), counted at twice the size: kept
+        (("1200", "800", "6"), False, (1200, 800, 6)),
+        (("1200", "800", "6"), True, (1200, 800, 6)),
+        # another shape, another orientation, not numbers: sacrop's own
+        (("640", "480", "6"), False, (600, 400, 6)),
+        (("600", "400", "1"), True, (600, 400, 6)),
+        (("0", "0", "6"), False, (600, 400, 6)),
+        (("wide", "400", "6"), False, (600, 400, 6)),
+    ],
+    ids=["same", "same-elements", "other-shape", "other-orientation", "zero", "not-numbers"],
+)
+def test_a_sidecars_own_frame_is_kept_when_it_describes_the_photo(
+    tmp_path: Path, existing: tuple[str, str, str], as_elements: bool, frame: tuple
+) -> None:
+    path = tmp_path / "IMG_2.xmp"
+    path.write_text(frame_sidecar(*existing, as_elements), encoding="utf-8")
+    write_sidecar(path, size=UPRIGHT, orientation=6, develop_crop=BOX, regions=[])
+    got = read_crop(path)
+    assert got["frame"] == dict(zip(("ImageWidth", "ImageLength", "Orientation"), frame))
+    assert exiftool(path)["Rating"] == 2
+    assert len(re.findall("(?<!/)tiff:ImageWidth", path.read_text())) == 1  # replaced, never added
 
 
 def test_without_a_crop_the_one_there_stays(tmp_path: Path) -> None:
@@ -306,3 +397,152 @@ def test_impossible_boxes_and_orientations_are_refused(tmp_path: Path) -> None:
             regions=[],
         )
     assert os.listdir(tmp_path) == []
+
+
+def xmp_packet(inner: str = "") -> bytes:
+    return (
+        '<x:xmpmeta xmlns:x="adobe:ns:meta/"><rdf:RDF '
+        'xmlns:rdf="http://www.w3.org/1999/02/22-rdf-syntax-ns#">'
+        f'<rdf:Description rdf:about="">{inner}</rdf:Description></rdf:RDF></x:xmpmeta>'
+    ).encode()
+
+
+def test_a_sidecar_nested_too_deep_is_one_line_and_left_alone(tmp_path: Path) -> None:
+    """Issue 32, item 4: 1,000 nested elements were a RecursionError that stopped the batch."""
+    path = tmp_path / "a.xmp"
+    content = xmp_packet("<a>" * 1000 + "</a>" * 1000)
+    path.write_bytes(content)
+    with pytest.raises(SidecarError) as caught:
+        write_sidecar(path, size=SIZE, orientation=1, develop_crop=(0, 0, 4, 3), regions=REGIONS)
+    assert str(caught.value) == f"{path}: not used: elements nested more than 100 deep"
+    assert path.read_bytes() == content
+    path.write_bytes(xmp_packet("<a>" * 90 + "</a>" * 90))  # deep, but within the limit
+    write_sidecar(path, size=SIZE, orientation=1, develop_crop=(0, 0, 4, 3), regions=REGIONS)
+    assert read_crop(path)["crop"]["CropRight"] == 0.01
+
+
+def test_a_sidecar_too_large_is_one_line_and_left_alone(tmp_path: Path, monkeypatch) -> None:
+    """Issue 32, item 7: sidecar size is capped (a 100 MB attribute never parsed)."""
+    monkeypatch.setattr(xmp, "MAX_SIDECAR_BYTES", 1000)
+    path = tmp_path / "a.xmp"
+    content = xmp_packet(f'<xmp:Label xmlns:xmp="http://ns.adobe.com/xap/1.0/">{"x" * 1000}'
+                         "</xmp:Label>")  # fmt: skip
+    path.write_bytes(content)
+    with pytest.raises(SidecarError) as caught:
+        read_crop(path)
+    assert str(caught.value) == (
+        f"{path}: not used: {len(content):,} bytes, more than the 1,000 a sidecar may have"
+    )
+
+
+def test_a_sidecar_is_parsed_in_one_piece(tmp_path: Path, monkeypatch) -> None:
+    """Issue 32, item 7: expat scans a token split across pieces again at each piece, so a huge
+    attribute fed in pieces takes time growing with its square: one feed of the whole file."""
+    fed = []
+
+    class Counting(xmp.SafeET.DefusedXMLParser):
+        def feed(self, data):
+            fed.append(len(data))
+            return super().feed(data)
+
+    monkeypatch.setattr(xmp.SafeET, "DefusedXMLParser", Counting)
+    path = tmp_path / "a.xmp"
+    content = xmp_packet(f'<a xmlns="urn:a" b="{"x" * 3_000_000}"/>')
+    path.write_bytes(content)
+    write_sidecar(path, size=SIZE, orientation=1, develop_crop=(0, 0, 4, 3), regions=REGIONS)
+    assert fed == [len(content)]
+    assert b'b="' + b"x" * 3_000_000 + b'"' in path.read_bytes()
+
+
+def test_a_linked_sidecar_is_refused_and_link_and_target_stay(tmp_path: Path) -> None:
+    """Issue 32, item 13: a rename would replace the link by a file, the target left stale; a
+    target may lie outside the output folder: refused, one line."""
+    target = tmp_path / "store" / "a.xmp"
+    target.parent.mkdir()
+    target.write_bytes(xmp_packet())
+    link = tmp_path / "out" / "a.xmp"
+    link.parent.mkdir()
+    link.symlink_to(target)
+    with pytest.raises(SidecarError) as caught:
+        write_sidecar(link, size=SIZE, orientation=1, develop_crop=(0, 0, 4, 3), regions=REGIONS)
+    assert str(caught.value) == (
+        f"{link}: a symbolic link; sacrop does not write through it (left as it is)"
+    )
+    assert link.is_symlink() and target.read_bytes() == xmp_packet()
+
+
+def test_a_read_only_sidecar_is_left_as_it_is(tmp_path: Path) -> None:
+    """Issue 32, item 13: replacing needs only the folder's permission; the file's is kept."""
+    path = tmp_path / "a.xmp"
+    path.write_bytes(xmp_packet())
+    path.chmod(0o444)
+    with pytest.raises(OutputError) as caught:
+        write_sidecar(path, size=SIZE, orientation=1, develop_crop=(0, 0, 4, 3), regions=REGIONS)
+    assert str(caught.value) == (
+        f"{path}: read-only; left as it is (make it writable to update it)"
+    )
+    assert path.read_bytes() == xmp_packet() and os.listdir(tmp_path) == ["a.xmp"]
+
+
+def mean_difference(a: Image.Image, b: Image.Image) -> float:
+    """How far two pictures' patterns differ: the mean absolute difference of their grey
+    levels, both 64 x 64 and scaled to mean 0 and deviation 1 (darktable's own tones aside)."""
+
+    def pattern(im: Image.Image) -> np.ndarray:
+        grey = np.asarray(im.convert("L").resize((64, 64), Image.Resampling.BOX), np.float64)
+        return (grey - grey.mean()) / max(grey.std(), 1e-9)
+
+    return float(np.abs(pattern(a) - pattern(b)).mean())
+
+
+def darktable_export(photo: Path, tmp_path: Path) -> Image.Image:
+    """What ``darktable-cli PHOTO OUT --core`` exports, the sidecar beside PHOTO applied (a
+    fresh configuration: no library remembers an earlier edit)."""
+    config, out = tmp_path / f"dt-{photo.stem}", tmp_path / f"dt-{photo.stem}.jpg"
+    done = subprocess.run(
+        ["darktable-cli", str(photo), str(out), "--core", "--configdir", str(config)],
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
+    assert done.returncode == 0 and out.exists(), done.stdout + done.stderr
+    assert "invalid crop data" not in done.stdout + done.stderr
+    with Image.open(out) as im:
+        return im.convert("RGB")
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("ratio", ["4:3", "3:4"])
+def test_darktable_exports_sacrops_crop(tmp_path: Path, ratio: str) -> None:
+    """The real reader: darktable's Lightroom import applies the sidecar's crop to JPEGs stored
+    turned (orientations 1, 6, 8) and to a DNG; the export is sacrop's crop, within darktable's
+    rounding of a pixel and the colours of its own develop."""
+    require_tool("darktable-cli", APT_TOOLS)
+    shoot = tmp_path / "shoot"
+    shoot.mkdir()
+    with Image.open(EXAMPLES / "coffee.jpg") as im:
+        upright = im.convert("RGB")
+    for orientation in (1, 6, 8):
+        stored = upright.transpose(STORE[orientation]) if orientation in STORE else upright
+        stored.save(shoot / f"o{orientation}.jpg", quality=95, exif=exif_bytes(orientation))
+    make_dng(shoot / "raw.dng", upright, orientation=6)
+    manifest = tmp_path / "m.jsonl"
+    result = run("crop", shoot, "-r", ratio, "-o", shoot, "--xmp", "--manifest", manifest)
+    assert result.exit_code == 0, result.stderr
+    records = read_jsonl(manifest)
+    assert sorted(Path(r["source"]).name for r in records) == [
+        "o1.jpg", "o6.jpg", "o8.jpg", "raw.dng"
+    ]  # fmt: skip
+    for record in records:
+        crop = record["crops"][0]
+        x1, y1, x2, y2 = crop["box"]
+        exported = darktable_export(Path(record["source"]), tmp_path)
+        assert exported.width == pytest.approx(x2 - x1, rel=0.01), record["source"]
+        assert exported.height == pytest.approx(y2 - y1, rel=0.01), record["source"]
+        with Image.open(crop["path"]) as im:
+            ours = im.convert("RGB")
+        same = mean_difference(exported, ours)
+        assert same <= 0.3, record["source"]  # darktable's develop of the DNG: up to 0.14
+        # the crop turned the wrong way would differ several times more
+        assert 3 * same < mean_difference(exported, ImageOps.mirror(ours)), record["source"]
+        assert 3 * same < mean_difference(exported, ours.rotate(180)), record["source"]

@@ -96,12 +96,14 @@ def apply(
     for message in report.warnings:
         ui.warning(message)
     c = report.counts
+    passed = c.get("passed_over", 0)
+    passed = f", {passed} record(s) passed over (not photos, or failed)" if passed else ""
     from rich.text import Text  # plain text: file names are not markup
 
     ui.print(
         Text(
             f"{c['crops_written']} crop(s) written to {out_dir}, {c['crops_existing']} already "
-            f"there (kept), {c['errors'] + c['missing']} photo(s) failed"
+            f"there (kept), {c['errors'] + c['missing']} photo(s) failed{passed}"
         )
     )
     if report.stopped:

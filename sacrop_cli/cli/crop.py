@@ -174,6 +174,14 @@ not exist (the others are still processed), 2 for invalid options, 130 when inte
     help="Write the XMP sidecars and no crop files (-o at the photos' folder puts them beside "
     "the RAWs, where editors look).",
 )
+@click.option(
+    "--xmp-name",
+    type=click.Choice(["stem", "full"]),
+    default="stem",
+    show_default=True,
+    help="How sidecars are named: stem (IMG_1.xmp: Lightroom, darktable's import) or full "
+    "(IMG_1.CR2.xmp: digiKam, darktable's own).",
+)
 @model_options(
     refine="Keep the best candidate boxes as they are: no local search around them "
     "(a little faster, a little worse: see docs/method.md)."
@@ -230,6 +238,7 @@ class CropOptions:
     dry_run: bool
     as_json: bool
     xmp: str | None
+    xmp_name: str
     model: ModelSpec
     keep: tuple[Region, ...]
     avoid: tuple[Region, ...]
@@ -260,6 +269,7 @@ class CropOptions:
             batch_size=self.batch_size,
             xmp=self.xmp is not None,
             xmp_only=self.xmp == "only",
+            xmp_name=self.xmp_name,
             hints=Hints(self.keep, self.avoid, self.focus),
             photo_hints=photo_hints,
             background=self.background,
@@ -345,6 +355,8 @@ def _inputs(
         ui.warning(message)
     for hidden in scan.hidden:
         ui.info(f"{hidden}: hidden, skipped")
+    for own in scan.own:
+        ui.info(f"{own}: sacrop's own output (a crop or a sidecar), skipped")
     given = len(scan.images) + len(scan.missing) + len(scan.skipped)
     if opts.out_dir == pipe.STDIO and given > 1:
         raise click.UsageError("-o - writes the crop of one photo: give one photo")

@@ -10,6 +10,7 @@ from __future__ import annotations
 import functools
 import re
 from collections.abc import Callable
+from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 import click
@@ -90,15 +91,28 @@ def parse_box(value: Any) -> list[float | int]:
     return numbers
 
 
+def box_pixels(box: list[float | int] | Region, width: int, height: int) -> list[float | int]:
+    """A box of :class:`BoxType` in pixels of a ``width x height`` photo (whole numbers as
+    ints, so that the JSON echoes them as such)."""
+    if not box or not hasattr(box[0], "pixels"):
+        return list(box)  # type: ignore[arg-type]
+    sides = (width, height, width, height)
+    values = [c.pixels(side) for c, side in zip(box, sides)]  # type: ignore[union-attr]
+    return [int(v) if float(v).is_integer() else round(v, 2) for v in values]
+
+
 class BoxType(click.ParamType):
-    """``x1,y1,x2,y2`` in pixels of the upright photo, x2/y2 exclusive."""
+    """``x1,y1,x2,y2`` in pixels of the upright photo, x2/y2 exclusive; or with ``%`` of its
+    sides, as ``--keep`` takes them (a Region, made pixels per photo: :func:`box_pixels`)."""
 
     name = "box"
 
     def convert(
         self, value: Any, param: click.Parameter | None, ctx: click.Context | None
-    ) -> list[float | int]:
+    ) -> list[float | int] | Region:
         try:
+            if isinstance(value, str) and "%" in value:
+                return parse_region(value)
             return parse_box(value)
         except ValueError as err:
             self.fail(f"{value!r}: {err}", param, ctx)
@@ -147,7 +161,8 @@ def hint_options(func: Any) -> Any:
         "--focus",
         type=PointType(),
         default=None,
-        help="A point every crop holds (e.g. 50%,30%), placed as well as the scorer allows.",
+        help="A point every crop is around (e.g. 50%,30%): in its middle two thirds wherever "
+        "the photo allows.",
     )(func)
     func = click.option(
         "--avoid",
@@ -161,6 +176,19 @@ def hint_options(func: Any) -> Any:
         multiple=True,
         help="A region every crop holds whole; repeatable. Numbers are pixels of the upright "
         "photo or % of its sides (--keep 10%,20%,40%,60%). Hints outrank the face rules.",
+    )(func)
+
+
+def hints_file_option(func: Any) -> Any:
+    """--hints FILE: a person's hints per photo (JSON Lines), added to --keep/--avoid/--focus."""
+    return click.option(
+        "--hints",
+        "hints_path",
+        type=click.Path(dir_okay=False, path_type=Path),
+        metavar="FILE",
+        help="Hints per photo: JSON Lines, one object per photo with its 'source' (as in the "
+        "manifest) and 'keep', 'avoid', 'focus' (see docs/cli.md); added to --keep and "
+        "--avoid, a photo's focus replaces --focus.",
     )(func)
 
 

@@ -8,6 +8,8 @@ standard error.
 
 from __future__ import annotations
 
+import functools
+import threading
 import webbrowser
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -18,21 +20,26 @@ from rich.text import Text
 from sacrop_cli._lazy import lazy_module
 from sacrop_cli.cli.console import UI, level_from_flags
 from sacrop_cli.cli.options import (
+    hint_options,
+    hints_file_option,
     load_cropper,
     model_options,
     ratios_option,
     reports_errors,
     verbosity_options,
 )
+from sacrop_cli.hints import Hints, Point, Region
 from sacrop_cli.ratios import Ratio
 
 if TYPE_CHECKING:
     from sacrop_cli.api import ModelSpec
     from sacrop_cli.io import inputs
+    from sacrop_cli.run import hints_file
     from sacrop_cli.viz import review as server
     from sacrop_cli.viz import review_records
 else:
     inputs = lazy_module("sacrop_cli.io.inputs")
+    hints_file = lazy_module("sacrop_cli.run.hints_file")
     server = lazy_module("sacrop_cli.viz.review")
     review_records = lazy_module("sacrop_cli.viz.review_records")
 
@@ -40,10 +47,14 @@ REVIEW_HELP = """Look at the crops of photos in the browser and correct them.
 
 Analyses the photos (or takes the records of --manifest FILE when it has them for the same
 ratios) and serves a page on this computer only (127.0.0.1); the first line printed is its
-address, which holds a secret token. On the page, for each photo and ratio: pick another of
-the -k ranks, drag the box or its corners (the ratio is held), reset it, mark the photo done.
-Every change is saved to FILE at once, beside what sacrop proposed. Ctrl-C ends the review;
-then `sacrop apply FILE` writes the crops chosen.
+address, which holds a one-time code (the browser opened gets its own): the first visit
+exchanges it for a cookie, after which the address no longer works. On the page, for each
+photo and ratio: pick another of the -k ranks, drag the box or its corners (the ratio is
+held), reset it, mark the photo done, all with the keyboard too (? on the page lists the
+keys). A box moved or resized is scored by the network before it is saved. Every change is
+saved to FILE at once, beside what sacrop proposed. Ctrl-C ends the review; then `sacrop
+apply FILE` writes the crops chosen. --keep, --avoid, --focus and --hints steer the crops
+proposed, as for `crop`.
 
 \b
 Examples:
@@ -79,6 +90,8 @@ Examples:
 )
 @click.option("--no-browser", is_flag=True, help="Print the address only; open no browser.")
 @model_options
+@hint_options
+@hints_file_option
 @verbosity_options
 @reports_errors
 def review(
@@ -89,13 +102,26 @@ def review(
     port: int,
     no_browser: bool,
     model: ModelSpec,
+    keep: tuple[Region, ...],
+    avoid: tuple[Region, ...],
+    focus: Point | None,
+    hints_path: Path | None,
     quiet: bool,
     verbose: int,
 ) -> None:
     ui = UI(level_from_flags(quiet, verbose))
     labels = tuple(dict.fromkeys(r.label for r in ratios))
+    review_records.check_file(manifest)  # before any photo is analysed
+    previous, warnings = review_records.read_review_file(manifest)
+    for message in warnings:
+        ui.warning(message)
     scan = inputs.scan_inputs(paths)
-    plan = review_records.plan(scan, review_records.load_previous(manifest), labels)
+    own: dict[str, Hints] = {}
+    if hints_path is not None:
+        own, warnings = hints_file.read_hints_file(hints_path, (p for p, _ in scan.images))
+        for message in warnings:
+            ui.warning(message)
+    plan = review_records.plan(scan, previous, labels)
     if plan.reused:
         ui.info(f"{manifest}: {len(plan.reused)} photo(s) taken as they were reviewed")
     if plan.others:
@@ -111,22 +137,30 @@ def review(
         advance(1)
 
     total = len(plan.to_analyse.images) + len(scan.missing) + len(scan.skipped)
+    cropper = functools.cache(lambda: load_cropper(ui, model))
     with ui.progress(total, "Analysing") as advance:
         records = review_records.analyse(
-            lambda: load_cropper(ui, model), plan, scan, ratios, top_k, on_progress=show
+            cropper,
+            plan,
+            scan,
+            ratios,
+            top_k,
+            on_progress=show,
+            hints=(Hints(keep, avoid, focus), own),
         )
     session = review_records.ReviewSession(manifest, records, plan.others)
+    session.rescore = review_records.BoxScorer(cropper)  # a box moved: the network's score
     session.save()
     httpd = server.ReviewServer(session, port)
-    click.echo(httpd.url)  # the first line of standard output
+    click.echo(httpd.url)  # the first line of standard output; its code works once
     ui.print(
         Text(
             f"reviewing {len(session.shown)} photo(s) at the address above; each change is saved"
             f" to {manifest}; Ctrl-C ends the review"
         )
     )
-    if not no_browser:
-        webbrowser.open(httpd.url)
+    if not no_browser:  # a browser command that waits until its window closes blocks no one
+        threading.Thread(target=webbrowser.open, args=(httpd.url,), daemon=True).start()
     server.serve(
         httpd, on_stop=lambda: ui.print(Text(f"review ended; the choices are in {manifest}"))
     )

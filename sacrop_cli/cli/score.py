@@ -10,7 +10,14 @@ import click
 
 from sacrop_cli._lazy import lazy_module
 from sacrop_cli.cli.console import UI, level_from_flags
-from sacrop_cli.cli.options import BoxType, load_cropper, model_options, parse_box, reports_errors
+from sacrop_cli.cli.options import (
+    BoxType,
+    box_pixels,
+    load_cropper,
+    model_options,
+    parse_box,
+    reports_errors,
+)
 from sacrop_cli.errors import SacropError
 
 if TYPE_CHECKING:
@@ -23,7 +30,8 @@ else:
 SCORE_HELP = """Score given crop boxes of one photo (higher is better), one JSON line per box.
 
 Boxes are x1,y1,x2,y2 in pixels of the upright photo (as it is displayed, EXIF
-orientation applied), x2 and y2 exclusive. A box reaching outside the photo is clipped to
+orientation applied), x2 and y2 exclusive, or in % of its width and height as --keep takes
+them (--box 10%,0%,90%,100%, echoed in pixels). A box reaching outside the photo is clipped to
 it, with a warning. Each output line is {"box": [x1, y1, x2, y2], "score": s}, in the
 order given.
 
@@ -57,7 +65,13 @@ def _clipped(box: list[float | int], width: int, height: int) -> list[float | in
 
 @click.command("score", help=SCORE_HELP)
 @click.argument("image", type=click.Path(exists=True, dir_okay=False, path_type=Path))
-@click.option("--box", "boxes", type=BoxType(), multiple=True, help="A box to score; repeatable.")
+@click.option(
+    "--box",
+    "boxes",
+    type=BoxType(),
+    multiple=True,
+    help="A box to score, in pixels or % of the photo's sides; repeatable.",
+)
 @click.option(
     "--boxes",
     "boxes_file",
@@ -86,7 +100,7 @@ def score(
     photo = cropper.load(image)
     width, height = photo.full_size
     scored = []
-    for box in given:
+    for box in (box_pixels(b, width, height) for b in given):
         clipped = _clipped(box, width, height)
         if clipped[2] <= clipped[0] or clipped[3] <= clipped[1]:
             raise SacropError(f"{image}: box {box} is empty or outside the {width}x{height} photo")

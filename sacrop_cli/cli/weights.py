@@ -63,6 +63,11 @@ def _file_row(entry: w.WeightsEntry, file: w.WeightsFile) -> dict:
     }
 
 
+def on_terminal() -> bool:
+    """Whether standard output is a terminal (a person reads it) rather than a pipe or a file."""
+    return sys.stdout.isatty()
+
+
 @weights.command("list")
 @click.option(
     "--json", "as_json", is_flag=True, help="Print machine-readable JSON instead of a table."
@@ -73,6 +78,8 @@ def list_cmd(as_json: bool) -> None:
 
     Each model has two files: the ONNX graph that `sacrop crop` runs (kind onnx) and the
     torch checkpoint it was exported from (kind torch, for training and --engine torch).
+    Into a pipe or a file: one line per file, its fields (name, kind, default or -,
+    location, size in bytes, SHA-256) separated by tabs.
 
     \b
     Example:
@@ -81,6 +88,13 @@ def list_cmd(as_json: bool) -> None:
     rows = [_file_row(entry, file) for entry in w.REGISTRY.values() for file in entry.files]
     if as_json:
         click.echo(json.dumps(rows, indent=2))
+        return
+    if not on_terminal():  # a pipe or a file: one line a file, for cut, grep and awk
+        for row in rows:
+            where = row["path"] or row["url"] or "not present"
+            fields = [row["name"], row["kind"], "default" if row["default"] else "-", where]
+            fields += [str(row["size"]) if row["present"] else "-", row["sha256"] or "-"]
+            click.echo("\t".join(fields))
         return
     from rich.console import Console
     from rich.filesize import decimal

@@ -13,7 +13,7 @@ from sacrop_cli._lazy import lazy_module
 from sacrop_cli.engines.base import Engine, onnx_cuda_available
 from sacrop_cli.engines.choices import DEFAULT_PRECISION, DEVICES, ENGINES, PRECISIONS
 from sacrop_cli.engines.onnx_engine import OnnxEngine
-from sacrop_cli.errors import SacropError
+from sacrop_cli.errors import INSTALL_TRAIN, SacropError
 from sacrop_cli.model.registry import resolve_weights
 
 if TYPE_CHECKING:
@@ -39,7 +39,7 @@ def require_torch(what: str) -> None:
         import torch  # noqa: F401
     except ImportError:
         raise SacropError(
-            f"{what} needs torch, which is not installed: pip install \"sacrop[train]\""
+            f"{what} needs torch, which is not installed: {INSTALL_TRAIN}"
         ) from None
 
 

@@ -13,6 +13,7 @@ import errno
 import os
 import re
 import secrets
+import stat
 import tempfile
 from collections.abc import Callable, Iterator
 from pathlib import Path
@@ -146,6 +147,30 @@ def atomic_open(
         tmp.unlink(missing_ok=True)
     if durable:
         _fsync_dir(path.parent)
+
+
+def check_replaceable(path: Path | str) -> None:
+    """OutputError when ``path`` is a file that is read-only, or that this user could not
+    write in place: a rename replaces it all the same (only its folder's permissions count),
+    so this is where a file someone protected is left as it is."""
+    try:
+        st = os.stat(path)
+    except OSError:
+        return
+    if stat.S_ISREG(st.st_mode) and (not st.st_mode & 0o222 or not os.access(path, os.W_OK)):
+        raise OutputError(f"{path}: read-only; left as it is (make it writable to update it)")
+
+
+def check_writable(path: Path | str) -> None:
+    """OutputError when ``path`` could not be written now: read-only (see
+    :func:`check_replaceable`), or its folder (or the nearest one that exists) refuses new
+    files. For a file written much later (a review's), so that a run does not fail at its end."""
+    check_replaceable(path)
+    folder = Path(path).parent
+    while not folder.exists() and folder != folder.parent:
+        folder = folder.parent
+    if not folder.is_dir() or not os.access(folder, os.W_OK | os.X_OK):
+        raise OutputError(f"{path}: cannot write: {folder} does not take new files")
 
 
 def atomic_write(

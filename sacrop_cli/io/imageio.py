@@ -26,6 +26,7 @@ from sacrop_cli.io.raw import (
     develop_raw,
     is_raw,
     open_raw_for_analysis,
+    raw_default_crop,
     raw_orientation,
 )
 
@@ -339,7 +340,8 @@ def open_for_analysis(
         notes: list[str] = []
         upright = _upright(im, path, notes)
     image, _ = _normalize_mode(upright, None, path, notes)
-    return image.convert("RGB"), full if drafted else upright.size
+    rgb = image if image.mode == "RGB" else image.convert("RGB")  # convert() would copy an RGB one
+    return rgb, full if drafted else upright.size
 
 
 def stored_orientation(path: Path | str) -> int:
@@ -352,3 +354,44 @@ def stored_orientation(path: Path | str) -> int:
             return _orientation(im)
     except (OSError, UnidentifiedImageError, ValueError):
         return 1
+
+
+#: The last bytes of a whole file of each format sacrop writes with such an end.
+_PNG_END = b"\x00\x00\x00\x00IEND\xaeB`\x82"
+_JPEG_END = b"\xff\xd9"
+
+
+def is_whole_image(path: Path | str, size: tuple[int, int] | None = None) -> bool:
+    """Whether ``path`` is a whole image file (of ``size`` when given): a crop written to its
+    end, not one emptied, cut short, overwritten or replaced by a folder. Cheap: the header,
+    then the end (JPEG's end marker, PNG's IEND, WebP's RIFF length); formats with no end to
+    check (TIFF) are decoded in full."""
+    try:
+        if not os.path.isfile(path):
+            return False
+        with own_pixel_limit(), Image.open(path) as im:
+            if size is not None and im.size != tuple(size):
+                return False
+            with open(path, "rb") as fh:
+                length = fh.seek(0, os.SEEK_END)
+                fh.seek(max(0, length - len(_PNG_END)))
+                tail = fh.read()
+                fh.seek(4)
+                riff = fh.read(4)
+            if im.format == "JPEG":
+                return tail.endswith(_JPEG_END)
+            if im.format == "PNG":
+                return tail.endswith(_PNG_END)
+            if im.format == "WEBP":
+                declared = struct.unpack("<I", riff)[0] + 8
+                return declared == length or declared + 1 == length  # a pad byte
+            im.load()
+            return True
+    except (OSError, ValueError, SyntaxError, struct.error, Image.DecompressionBombError):
+        return False
+
+
+def default_crop(path: Path | str) -> tuple[float, float, float, float] | None:
+    """The part of the stored pixels raw developers show, when it is not all of them (a DNG's
+    DefaultCrop: :func:`~sacrop_cli.io.raw.raw_default_crop`); None for other photos."""
+    return raw_default_crop(path) if is_raw(path) else None

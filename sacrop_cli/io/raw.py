@@ -11,11 +11,16 @@ import io
 import math
 import mmap
 import os
+import re
 import struct
+import sys
+import tempfile
+import threading
 from collections.abc import Iterator
 from dataclasses import dataclass
 from fractions import Fraction
 from pathlib import Path
+from typing import IO
 
 import numpy as np
 import piexif
@@ -122,8 +127,67 @@ def _imread(path: Path) -> rawpy.RawPy:
             return rawpy.imread(fh)
 
 
+class _QuietLibRaw:
+    """LibRaw prints some data errors on standard error itself (``x.dng: Unexpected end of
+    file``), which sacrop reports as one line of its own: while LibRaw runs (in any thread),
+    standard error goes to a temporary file; LibRaw's lines are then dropped and anything else
+    written meanwhile is passed on, in order."""
+
+    def __init__(self) -> None:
+        self.lock = threading.Lock()
+        self.users = 0
+        self.saved: int | None = None
+        self.capture: IO[bytes] | None = None
+
+    @contextlib.contextmanager
+    def __call__(self) -> Iterator[None]:
+        with self.lock:
+            if self.users == 0:
+                self._start()
+            self.users += 1
+        try:
+            yield
+        finally:
+            with self.lock:
+                self.users -= 1
+                if self.users == 0:
+                    self._stop()
+
+    def _start(self) -> None:
+        sys.stderr.flush()
+        self.capture = tempfile.TemporaryFile()
+        self.saved = os.dup(2)
+        os.dup2(self.capture.fileno(), 2)
+
+    def _stop(self) -> None:
+        assert self.capture is not None and self.saved is not None
+        sys.stderr.flush()
+        os.dup2(self.saved, 2)
+        os.close(self.saved)
+        self.capture.seek(0)
+        lines = self.capture.read().splitlines(keepends=True)
+        self.capture.close()
+        kept = b"".join(line for line in lines if not _LIBRAW_LINE.search(line))
+        while kept:
+            kept = kept[os.write(2, kept) :]
+
+
+_LIBRAW_LINE = re.compile(
+    rb"(Unexpected end of file|Corrupt data near 0x[0-9a-f]+|decoder table overflow|"
+    rb"Bad data near|fread error)\s*$"
+)
+_quiet_libraw = _QuietLibRaw()
+
+
 @contextlib.contextmanager
 def _open_raw(path: Path, max_pixels: int | None) -> Iterator[rawpy.RawPy]:
+    """:func:`_open_raw_loud` with LibRaw's own lines on standard error held back."""
+    with _quiet_libraw(), _open_raw_loud(path, max_pixels) as raw:
+        yield raw
+
+
+@contextlib.contextmanager
+def _open_raw_loud(path: Path, max_pixels: int | None) -> Iterator[rawpy.RawPy]:
     """LibRaw opened on ``path`` (header parsed, nothing decoded) after the checks
     ``imageio.open_photo`` makes; every failure is an ImageError of one line naming the file."""
     try:
@@ -150,12 +214,33 @@ def _open_raw(path: Path, max_pixels: int | None) -> Iterator[rawpy.RawPy]:
             raise ImageError(f"{path}: {what} RAW data ({_reason(exc)})") from exc
 
 
-def _preview(raw: rawpy.RawPy, full: tuple[int, int], short_side: int) -> Image.Image | None:
+def _in_file(path: Path, data: bytes) -> bool:
+    """Whether a preview's bytes are the file's, to their end. LibRaw hands a preview back
+    at the length the file declares, even when the file is cut short: the missing tail is then
+    uninitialised memory, and the crops would change from run to run. (LibRaw may put its own
+    EXIF block in front, so the bytes are found from the middle on.)"""
+    middle = len(data) // 2
+    probe = data[middle : middle + 64]
+    try:
+        with open(path, "rb") as fh, mmap.mmap(fh.fileno(), 0, access=mmap.ACCESS_READ) as mm:
+            at = mm.find(probe)
+            return at >= 0 and mm[at : at + len(data) - middle] == data[middle:]
+    except (OSError, ValueError):
+        return False
+
+
+def _preview(
+    raw: rawpy.RawPy, full: tuple[int, int], short_side: int, path: Path
+) -> Image.Image | None:
     """The camera's embedded preview, upright and decoded at the smallest JPEG scale keeping
-    ``short_side``; None when there is none, or it is smaller or shows another frame."""
+    ``short_side``; None when there is none, or it is smaller, shows another frame or runs
+    past the end of the file."""
     try:
         thumb = raw.extract_thumb()
     except (rawpy.LibRawError, OSError):  # no preview, or one in a format LibRaw cannot give
+        return None
+    data = thumb.data if thumb.format == rawpy.ThumbFormat.JPEG else thumb.data.tobytes()
+    if not _in_file(path, data):  # a bitmap LibRaw converted is not found either: developed
         return None
     flip = raw.sizes.flip
     try:
@@ -185,7 +270,7 @@ def open_raw_for_analysis(
     path = Path(path)
     with _open_raw(path, max_pixels) as raw:
         full = _full_size(raw)
-        image = _preview(raw, full, short_side)
+        image = _preview(raw, full, short_side, path)
         if image is not None:
             return RawAnalysis(image, full, "preview")
         image = Image.fromarray(raw.postprocess(half_size=True, output_bps=8, **_DEVELOP))
@@ -222,6 +307,27 @@ def raw_orientation(path: Path | str) -> int:
     of a Camera Raw crop in a sidecar depends on it."""
     with _open_raw(Path(path), None) as raw:
         return _FLIP_ORIENTATION.get(raw.sizes.flip, 1)
+
+
+def raw_default_crop(path: Path | str) -> tuple[float, float, float, float] | None:
+    """A DNG's DefaultCrop as ``(left, top, right, bottom)`` fractions of the stored pixels
+    LibRaw develops, nothing decoded; None when it has none or it covers them all. Raw
+    developers (darktable, Lightroom) show only this part, sacrop develops all of them: a
+    sidecar's crop is said in this part's frame."""
+    if Path(path).suffix.lower() != ".dng":
+        return None
+    with _open_raw(Path(path), None) as raw:
+        s = raw.sizes
+        origin = (s.crop_left_margin, s.crop_top_margin)
+        if s.crop_width <= 0 or s.crop_height <= 0 or 0xFFFF in origin:  # LibRaw: not known
+            return None
+        left, top = s.crop_left_margin - s.left_margin, s.crop_top_margin - s.top_margin
+        right, bottom = left + s.crop_width, top + s.crop_height
+        if (left, top, right, bottom) == (0, 0, s.width, s.height):
+            return None
+        if left < 0 or top < 0 or right > s.width or bottom > s.height:
+            return None  # not within the pixels: a crop sacrop cannot place
+        return left / s.width, top / s.height, right / s.width, bottom / s.height
 
 
 def raw_exif(path: Path | str) -> bytes | None:

@@ -16,7 +16,7 @@ from typing import TYPE_CHECKING, Any
 
 from sacrop_cli.errors import OutputError, SacropError, one_line
 from sacrop_cli.io.atomic import exists_error, temp_name, temp_target
-from sacrop_cli.io.encode import save_crop
+from sacrop_cli.io.encode import CropImage, save_crop, write_crop
 from sacrop_cli.io.inputs import SUPPORTED_EXTENSIONS, InputScan, scan_inputs
 from sacrop_cli.io.photo import Photo
 from sacrop_cli.io.xmp import write_sidecar
@@ -187,6 +187,14 @@ class RemoteWriter:
 
         return self.fs.get_file_info(self._path(out)).type != FileType.NotFound
 
+    def is_whole(self, out: str, size: tuple[int, int] | None = None) -> bool:
+        """A crop under a URI is whole when it is a file with content (uploads are moved into
+        place whole; reading it back to check would cost a download)."""
+        from pyarrow.fs import FileType
+
+        info = self.fs.get_file_info(self._path(out))
+        return info.type == FileType.File and bool(info.size)
+
     def remove_stale_temps(self, outs: Iterable[str]) -> None:
         """Delete the temporary files a killed run left for these outputs."""
         from pyarrow.fs import FileSelector
@@ -206,6 +214,16 @@ class RemoteWriter:
         with tempfile.TemporaryDirectory(prefix="sacrop-") as folder:
             name = PurePosixPath(out).name
             self._upload(save_crop(photo, box, Path(folder) / name, overwrite=True, **options), out)
+        return out
+
+    def write(self, crop: CropImage, out: str, *, overwrite: bool = False) -> str:
+        """A crop the write workers prepared (see :class:`sacrop_cli.run.writers.DecodeAhead`),
+        encoded as a local one is, then uploaded."""
+        if not overwrite and self.exists(out):
+            raise exists_error(out)
+        with tempfile.TemporaryDirectory(prefix="sacrop-") as folder:
+            name = PurePosixPath(out).name
+            self._upload(write_crop(crop, Path(folder) / name, overwrite=True), out)
         return out
 
     def write_sidecar(self, out: str, **fields: Any) -> str:

@@ -9,7 +9,7 @@ settings and other tools' regions survive a rerun.
 
 from __future__ import annotations
 
-import io
+import os
 import re
 import xml.etree.ElementTree as ET
 from collections.abc import Sequence
@@ -21,7 +21,7 @@ from defusedxml import DefusedXmlException
 
 from sacrop_cli._version import __version__
 from sacrop_cli.errors import OutputError, one_line
-from sacrop_cli.io.atomic import atomic_write
+from sacrop_cli.io.atomic import atomic_write, check_replaceable
 
 # Conventional prefixes, so that the files read like Adobe's (ElementTree would say ns0, ns1).
 NAMESPACES = {
@@ -43,14 +43,19 @@ NAMESPACES = {
 for _prefix, _uri in NAMESPACES.items():
     ET.register_namespace(_prefix, _uri)
 
-_X, _RDF, _CRS, _IPTC, _XMP = (
-    f"{{{NAMESPACES[prefix]}}}" for prefix in ("x", "rdf", "crs", "Iptc4xmpExt", "xmp")
+_X, _RDF, _CRS, _IPTC, _XMP, _TIFF = (
+    f"{{{NAMESPACES[prefix]}}}" for prefix in ("x", "rdf", "crs", "Iptc4xmpExt", "xmp", "tiff")
 )
 _XML = "{http://www.w3.org/XML/1998/namespace}"
 _DESC, _LI, _ABOUT, _PARSE_TYPE = (_RDF + n for n in ("Description", "li", "about", "parseType"))
 _CROP_FIELDS = (
     "HasCrop", "CropLeft", "CropTop", "CropRight", "CropBottom", "CropAngle", "CropConstrainToWarp",
+    "AlreadyApplied",
 )  # fmt: skip
+_WORDS = ("HasCrop", "AlreadyApplied")  # the crop fields that are not numbers
+#: The frame the crop's fractions are of, which darktable's Lightroom import reads from the
+#: sidecar itself (without them it computes a crop of NaNs): stored size and EXIF orientation.
+_FRAME_FIELDS = ("ImageWidth", "ImageLength", "Orientation")
 _OWN_ID = "sacrop-"
 _ROLES = "http://cv.iptc.org/newscodes/imageregionrole/"
 
@@ -69,8 +74,15 @@ _STORED_FRAME = {
 }
 
 
+#: The largest sidecar read (bytes): Lightroom's, with a long history, are well under it.
+MAX_SIDECAR_BYTES = 16 * 1024 * 1024
+#: The deepest nesting of elements read (XMP's is about 10).
+MAX_SIDECAR_DEPTH = 100
+
+
 class SidecarError(OutputError):
-    """An existing sidecar is not XMP: rewriting it would destroy what someone else wrote."""
+    """An existing sidecar that is not XMP, too large or too deep, read-only, or a symbolic
+    link: rewriting it would destroy what someone else wrote, or write elsewhere."""
 
 
 @dataclass(frozen=True)
@@ -83,10 +95,23 @@ class Region:
     score: float
 
 
-def sidecar_name(photo_name: str) -> str:
-    """``IMG_1.CR2`` -> ``IMG_1.xmp``: Adobe's convention, which Lightroom and darktable's
-    Lightroom import look for (darktable's own ``IMG_1.CR2.xmp`` is another format)."""
+#: ``--xmp-name``: ``stem`` (``IMG_1.xmp``) or ``full`` (``IMG_1.CR2.xmp``).
+XMP_NAMES = ("stem", "full")
+
+
+def sidecar_name(photo_name: str, style: str = "stem") -> str:
+    """``IMG_1.CR2`` -> ``IMG_1.xmp`` (``stem``): Adobe's convention, which Lightroom and
+    darktable's Lightroom import look for; or ``IMG_1.CR2.xmp`` (``full``), the name digiKam
+    and darktable's own sidecars use."""
+    if style == "full":
+        return f"{photo_name}.xmp"
     return str(PurePath(photo_name).with_suffix(".xmp"))
+
+
+def stored_size(size: tuple[int, int], orientation: int) -> tuple[int, int]:
+    """The stored (unrotated) width and height of an upright ``size`` photo: swapped for the
+    orientations that turn it a quarter (5 to 8)."""
+    return (size[1], size[0]) if orientation >= 5 else size
 
 
 def stored_crop(
@@ -106,6 +131,17 @@ def stored_crop(
     return xs[0], ys[0], xs[1], ys[1]
 
 
+def inset_crop(
+    crop: tuple[float, float, float, float], inset: tuple[float, float, float, float]
+) -> tuple[float, float, float, float]:
+    """A ``crop`` of the stored frame (fractions) said in fractions of its part ``inset``; what
+    lies outside the inset is cut off, as the readers never show it."""
+    left, top, right, bottom = inset
+    xs = [min(max((v - left) / (right - left), 0.0), 1.0) for v in crop[0::2]]
+    ys = [min(max((v - top) / (bottom - top), 0.0), 1.0) for v in crop[1::2]]
+    return xs[0], ys[0], xs[1], ys[1]
+
+
 def write_sidecar(
     path: Path | str,
     *,
@@ -113,53 +149,71 @@ def write_sidecar(
     orientation: int,
     develop_crop: tuple[int, int, int, int] | None,
     regions: Sequence[Region],
+    inset: tuple[float, float, float, float] | None = None,
 ) -> Path:
     """Write or update the sidecar ``path`` with ``develop_crop`` and ``regions`` (upright pixel
     boxes of an upright ``size`` photo); returns ``path``.
 
     ``develop_crop`` replaces the Camera Raw crop, converted to the stored pixels' frame that
     Camera Raw uses for a photo with an EXIF ``orientation`` (darktable's Lightroom import
-    undoes exactly this); None leaves any crop there alone. ``regions`` replace sacrop's earlier
-    regions, in the upright frame, as displayed. The file is replaced atomically; a sidecar
-    that is not XMP is left as it is and SidecarError raised, other write problems raise
-    OutputError.
+    undoes exactly this), with that frame (``tiff:ImageWidth``, ``tiff:ImageLength``,
+    ``tiff:Orientation``: see :func:`_set_frame`); None leaves any crop there alone.
+    ``inset`` (fractions of the stored frame: a DNG's DefaultCrop) is the part of the stored
+    pixels raw developers show: the crop is said in its frame (see :func:`inset_crop`).
+    ``regions`` replace sacrop's earlier regions, in the upright frame, as displayed. The file
+    is replaced atomically (left alone when nothing in it changes); a sidecar that is not XMP
+    is left as it is and SidecarError raised, other write problems raise OutputError.
     """
     path = Path(path)
-    try:
-        data = path.read_bytes()
-    except FileNotFoundError:
-        data = None
-    except OSError as err:
-        raise OutputError(f"{path}: cannot read: {err.strerror or err}") from None
+    if path.is_symlink():
+        raise SidecarError(
+            f"{path}: a symbolic link; sacrop does not write through it (left as it is)"
+        )
+    check_replaceable(path)
+    data = _read(path)
     root = _new_packet() if data is None else _parse(path, data)
     descriptions = _descriptions(root)
     if develop_crop is not None:
-        _set_crop(descriptions, stored_crop(develop_crop, size, orientation))
+        crop, frame = stored_crop(develop_crop, size, orientation), stored_size(size, orientation)
+        if inset is not None:
+            crop = inset_crop(crop, inset)
+            left, top, right, bottom = inset
+            frame = (round(frame[0] * (right - left)), round(frame[1] * (bottom - top)))
+        _set_crop(descriptions, crop)
+        _set_frame(descriptions, frame, orientation)
     _set_regions(descriptions, [_region_element(r, size) for r in regions])
     ET.indent(root, space=" ")
     text = ET.tostring(root, encoding="unicode") + "\n"
+    if data == text.encode():
+        return path  # a rerun: nothing new, the file left as it is
     return atomic_write(path, lambda fh: fh.write(text.encode()), durable=data is not None)
 
 
 def read_crop(path: Path | str) -> dict:
     """What a sidecar says about crops, whoever wrote it: ``{"crop": {"HasCrop": "True",
-    "CropLeft": 0.1, ...}, "regions": [{"id", "name", "roles", "shape", "unit", "x", "y", "w",
-    "h"}, ...]}`` (numbers as floats; absent fields left out)."""
+    "CropLeft": 0.1, ...}, "frame": {"ImageWidth": 6000, "ImageLength": 4000, "Orientation":
+    6}, "regions": [{"id", "name", "roles", "shape", "unit", "x", "y", "w", "h"}, ...]}``
+    (crop numbers as floats, frame ones as integers; absent fields left out)."""
     path = Path(path)
-    try:
-        root = _parse(path, path.read_bytes())
-    except OSError as err:
-        raise OutputError(f"{path}: cannot read: {err.strerror or err}") from None
+    data = _read(path)
+    if data is None:
+        raise OutputError(f"{path}: cannot read: No such file or directory")
+    root = _parse(path, data)
     crop: dict[str, str | float] = {}
+    frame: dict[str, int] = {}
     regions = []
     for desc in _descriptions(root):
         for name in _CROP_FIELDS:
             value = _value(desc, _CRS + name)
             if value is not None:
-                crop[name] = value if name == "HasCrop" else float(value)
+                crop[name] = value if name in _WORDS else float(value)
+        for name in _FRAME_FIELDS:
+            value = _value(desc, _TIFF + name)
+            if value is not None:
+                frame[name] = int(value)
         for bag in desc.findall(_IPTC + "ImageRegion/*"):
             regions += [_read_region(li) for li in bag.findall(_LI)]
-    return {"crop": crop, "regions": regions}
+    return {"crop": crop, "frame": frame, "regions": regions}
 
 
 def _fractions(box: tuple[int, int, int, int], size: tuple[int, int]) -> tuple[float, ...]:
@@ -187,20 +241,65 @@ def _descriptions(root: ET.Element) -> list[ET.Element]:
     return rdf.findall(_DESC) or [ET.SubElement(rdf, _DESC, {_ABOUT: ""})]
 
 
+class _Builder(ET.TreeBuilder):
+    """ElementTree's builder that counts the depth (refusing beyond :data:`MAX_SIDECAR_DEPTH`:
+    deeper trees exhaust the recursion of everything that walks them) and keeps the prefixes."""
+
+    def __init__(self, path: Path) -> None:
+        super().__init__()
+        self.path, self.depth = path, 0
+        self.prefixes: list[tuple[str, str]] = []
+
+    def start(self, tag: str, attrs: dict[str, str]) -> ET.Element:
+        self.depth += 1
+        if self.depth > MAX_SIDECAR_DEPTH:
+            raise SidecarError(
+                f"{self.path}: not used: elements nested more than {MAX_SIDECAR_DEPTH} deep"
+            )
+        return super().start(tag, attrs)
+
+    def end(self, tag: str) -> ET.Element:
+        self.depth -= 1
+        return super().end(tag)
+
+    def start_ns(self, prefix: str, uri: str) -> None:
+        self.prefixes.append((prefix, uri))
+
+
+def _read(path: Path) -> bytes | None:
+    """The sidecar's bytes (None: there is none), refused beyond :data:`MAX_SIDECAR_BYTES`."""
+    try:
+        with open(path, "rb") as fh:
+            size = os.fstat(fh.fileno()).st_size
+            if size > MAX_SIDECAR_BYTES:
+                raise SidecarError(
+                    f"{path}: not used: {size:,} bytes, more than the {MAX_SIDECAR_BYTES:,} "
+                    "a sidecar may have"
+                )
+            return fh.read(MAX_SIDECAR_BYTES + 1)
+    except FileNotFoundError:
+        return None
+    except OSError as err:
+        raise OutputError(f"{path}: cannot read: {err.strerror or err}") from None
+
+
 def _parse(path: Path, data: bytes) -> ET.Element:
     """The x:xmpmeta element of ``data``, read without DTDs or entities (a sidecar may come
-    from anywhere); the file's own prefixes are kept for namespaces sacrop has none for."""
+    from anywhere) and no deeper than :data:`MAX_SIDECAR_DEPTH`; the file's own prefixes are
+    kept for namespaces sacrop has none for. Fed to expat in one piece: a token (a huge
+    attribute) split across pieces is scanned again at each one."""
+    builder = _Builder(path)
     try:
-        events = SafeET.iterparse(io.BytesIO(data), events=("start-ns",), forbid_dtd=True)
-        prefixes = [ns for _event, ns in events]
-        root = events.root
+        parser = SafeET.DefusedXMLParser(target=builder, forbid_dtd=True)
+        parser.feed(data)
+        root = parser.close()
     except DefusedXmlException:  # where entity bombs and external entities would hide
         raise SidecarError(f"{path}: not valid XMP: it has a DTD, which XMP never has") from None
     except (ET.ParseError, LookupError) as err:  # LookupError: an unknown encoding
         raise SidecarError(f"{path}: not valid XMP: {one_line(err)}") from None
     if root.tag != _X + "xmpmeta" or root.find(_RDF + "RDF") is None:
         raise SidecarError(f"{path}: not valid XMP: no x:xmpmeta with an rdf:RDF in it")
-    for prefix, uri in prefixes:
+    for prefix, uri in builder.prefixes:
         new = prefix not in NAMESPACES and uri not in NAMESPACES.values()
         if new and prefix and not re.fullmatch(r"ns\d+", prefix):
             ET.register_namespace(prefix, uri)
@@ -235,9 +334,37 @@ def _set_crop(descriptions: list[ET.Element], fractions: tuple[float, ...]) -> N
         d for d in descriptions if any(t.startswith(_CRS) for t in [*d.attrib, *(c.tag for c in d)])
     ]
     target = (crs or descriptions)[0]
-    values = ("True", *(_number(v) for v in fractions), "0", "0")  # in _CROP_FIELDS' order
+    values = ("True", *(_number(v) for v in fractions), "0", "0", "False")  # _CROP_FIELDS' order
     for name, value in zip(_CROP_FIELDS, values):
         target.set(_CRS + name, value)
+
+
+def _set_frame(
+    descriptions: list[ET.Element], size: tuple[int, int], orientation: int
+) -> None:
+    """Say which frame the crop's fractions are of: the ``size`` of the stored pixels and the
+    EXIF ``orientation``, beside the crop. A sidecar's own values are kept when they describe
+    the same photo (the same orientation and the same shape: another tool may count a RAW's
+    pixels a little differently, and darktable only needs the shape); else they are replaced,
+    wherever and however written."""
+    tags = [_TIFF + name for name in _FRAME_FIELDS]
+    found = [next((v for d in descriptions if (v := _value(d, t))), None) for t in tags]
+    values: tuple = (*size, orientation)
+    try:
+        width, length, turn = (int(v) for v in found)  # type: ignore[arg-type]
+        shape = abs(width * size[1] - length * size[0]) <= 0.01 * width * size[1]
+        if turn == orientation and min(width, length) > 0 and shape:
+            values = (width, length, turn)
+    except (TypeError, ValueError):
+        pass
+    for desc in descriptions:
+        for tag in tags:
+            desc.attrib.pop(tag, None)
+            for child in desc.findall(tag):
+                desc.remove(child)
+    target = next(d for d in descriptions if d.get(_CRS + "HasCrop") is not None)
+    for tag, value in zip(tags, values):  # after the crop, as every rerun writes them
+        target.set(tag, str(value))
 
 
 def _set_regions(descriptions: list[ET.Element], new: list[ET.Element]) -> None:

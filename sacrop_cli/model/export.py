@@ -26,7 +26,7 @@ from typing import Any
 import torch
 from torch import Tensor, nn
 
-from sacrop_cli.errors import SacropError
+from sacrop_cli.errors import INSTALL_TRAIN, SacropError
 from sacrop_cli.io.atomic import atomic_write
 from sacrop_cli.model.checkpoint import read_checkpoint
 from sacrop_cli.model.format import GRAPH_FORMAT, GRAPH_FORMAT_VERSION
@@ -78,7 +78,7 @@ def export_onnx(checkpoint: Path, out: Path | None = None) -> Path:
         import onnxscript  # noqa: F401 - torch's exporter needs it
     except ImportError:
         raise SacropError(
-            'exporting a graph needs onnx and onnxscript: pip install "sacrop[train]"'
+            f"exporting a graph needs onnx and onnxscript: {INSTALL_TRAIN}"
         ) from None
 
     checkpoint = Path(checkpoint)

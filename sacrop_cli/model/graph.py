@@ -29,6 +29,30 @@ def _gist(err: BaseException) -> str:
     return text[:160].rstrip(".")
 
 
+def session_options(threads: int = 1, *, optimize: bool = True) -> Any:
+    """ONNX Runtime options for a session sharing the machine with others: the scorer's
+    workers, the face detector and the decode and write workers run side by side, so each
+    session computes on ``threads`` threads it was given (1: the calling thread alone, no pool)
+    and none spins waiting for work, which would take a core from the stage beside it. Nodes
+    run one after another (the graphs are chains); every graph optimisation is on unless
+    ``optimize`` is off."""
+    import onnxruntime as ort
+
+    options = ort.SessionOptions()
+    options.log_severity_level = 3  # ONNX Runtime's warnings about its own choices: not ours
+    options.intra_op_num_threads = threads
+    options.inter_op_num_threads = 1
+    options.execution_mode = ort.ExecutionMode.ORT_SEQUENTIAL
+    options.add_session_config_entry("session.intra_op.allow_spinning", "0")
+    options.add_session_config_entry("session.inter_op.allow_spinning", "0")
+    options.graph_optimization_level = (
+        ort.GraphOptimizationLevel.ORT_ENABLE_ALL
+        if optimize
+        else ort.GraphOptimizationLevel.ORT_DISABLE_ALL
+    )
+    return options
+
+
 def open_graph(
     path: Path, *, threads: int = 1, providers: list[str] | None = None, optimize: bool = True
 ) -> tuple[Any, dict[str, Any]]:
@@ -39,15 +63,7 @@ def open_graph(
     path = Path(path)
     if not path.is_file():
         raise CheckpointError(f"{path}: graph file not found")
-    options = ort.SessionOptions()
-    options.log_severity_level = 3  # ONNX Runtime's warnings about its own choices: not ours
-    options.intra_op_num_threads = threads
-    options.inter_op_num_threads = 1
-    options.graph_optimization_level = (
-        ort.GraphOptimizationLevel.ORT_ENABLE_ALL
-        if optimize
-        else ort.GraphOptimizationLevel.ORT_DISABLE_ALL
-    )
+    options = session_options(threads, optimize=optimize)
     try:
         session = ort.InferenceSession(
             str(path), options, providers=providers or ["CPUExecutionProvider"]

@@ -21,7 +21,7 @@ from typing import Any
 
 import numpy as np
 
-from sacrop_cli.errors import SacropError
+from sacrop_cli.errors import INSTALL_TRAIN, SacropError
 from sacrop_cli.io.atomic import atomic_write
 from sacrop_cli.io.imageio import open_for_analysis
 from sacrop_cli.model.graph import open_graph
@@ -82,7 +82,7 @@ def quantize_graph(
         import onnx
         from onnxruntime.quantization import CalibrationDataReader  # noqa: F401
     except ImportError:
-        raise SacropError('quantizing a graph needs onnx: pip install "sacrop[train]"') from None
+        raise SacropError(f"quantizing a graph needs onnx: {INSTALL_TRAIN}") from None
 
     graph = Path(graph)
     out = Path(out) if out is not None else int8_path(graph)

@@ -74,6 +74,10 @@ class Batch:
             report.stopped = "interrupted"
         return report.stopped is not None
 
+    def stop_asked(self) -> bool:
+        """:meth:`stopping`, asked from a worker thread: nothing recorded."""
+        return self.report.stopped is not None or bool(self.should_stop and self.should_stop())
+
 
 class Executor(Protocol):
     """How the photos of a run are analysed and written."""
@@ -84,8 +88,9 @@ class Executor(Protocol):
 
     def results(self, batch: Batch) -> Iterator[list[PhotoResult]]:
         """The photos of ``batch.todo``, done, in groups as they finish (each result with its
-        ``position``); polling ``batch.stopping()`` between photos, and ending what is under
-        way when closed."""
+        ``position``); polling ``batch.stopping()`` between photos: once true, it yields the
+        photos under way as they finish (their crops are on disk) and ends. Closed early (an
+        error, the second Ctrl-C), it stops what is under way."""
         ...
 
 
@@ -129,13 +134,19 @@ def run_batch(
 
     Photos whose crops are all there are not read again (see :mod:`sacrop_cli.run.resume`;
     ``previous``, an earlier run's records by source, gives their records). ``should_stop`` is
-    polled between photos: once true, the run ends after the photos under way
-    (``report.stopped == "interrupted"``). Raises OutputError when the output folder is
+    polled between photos: once true, the run ends after the photos under way, which are
+    reported (``report.stopped == "interrupted"``). Raises OutputError when the output folder is
     unusable.
     """
     start = time.perf_counter()
     report, images, emit = start_run(inputs, job, on_progress)
-    namer = Namer(job.out_dir, job.format, (p for p, _ in images), xmp=job.xmp)
+    namer = Namer(
+        job.out_dir,
+        job.format,
+        (p for p, _ in images),
+        xmp=job.stem_sidecars,
+        protected=inputs.named,
+    )
     writer = executor.writer(job, namer)
     resume = Resume(job, writer, previous)
     order = _InOrder(len(images), report, emit)
@@ -155,8 +166,6 @@ def run_batch(
                         order.arrived[result.position] = result
                         report.stopped = report.stopped or result.stop
                     order.flush()
-                    if batch.stopping():
-                        break
     finally:
         order.flush(order.total)  # what finished, in order: gaps are photos not processed
     report.counts["not_processed"] = (

@@ -5,8 +5,10 @@
 ``source`` names the photo as the manifest does (the path as given to ``sacrop crop``, or the
 same file by another path, or a path relative to the file's folder); numbers are pixels or
 ``"%"`` strings (:mod:`sacrop_cli.hints`).
-A line that is malformed or names no photo of the run is one warning and is left out: the
-others still steer their photos.
+A line that is malformed (see :mod:`sacrop_cli.io.jsonl`; its fields' types are
+:data:`sacrop_cli.hints.HINTS_LINE`'s), names no photo of the run, or would bring its photo's
+regions over :data:`sacrop_cli.hints.MAX_REGIONS` is one warning and is left out: the others
+still steer their photos.
 """
 
 from __future__ import annotations
@@ -31,10 +33,10 @@ def read_hints_file(path: Path, photos: Iterable[Path | str]) -> tuple[dict[str,
     by_key = {_key(str(p)): str(p) for p in photos}
     found: dict[str, Hints] = {}
     warnings = []
-    for number, obj, not_json in json_lines(path, "hints file"):
+    for number, obj, bad in json_lines(path, "hints file"):
         where = f"{path}:{number}"
-        if not_json is not None:
-            warnings.append(f"{where}: not JSON ({not_json}); line ignored")
+        if bad is not None:
+            warnings.append(f"{where}: {bad}; line ignored")
             continue
         try:
             hints = Hints.from_json(obj)
@@ -50,5 +52,8 @@ def read_hints_file(path: Path, photos: Iterable[Path | str]) -> tuple[dict[str,
         if photo is None:
             warnings.append(f"{where}: {source} is not one of the photos to crop; line ignored")
             continue
-        found[photo] = found.get(photo, Hints()).combined(hints)
+        try:
+            found[photo] = found.get(photo, Hints()).combined(hints)
+        except ValueError as err:  # too many regions with the photo's earlier lines
+            warnings.append(f"{where}: {source}: {err}; line ignored")
     return found, warnings

@@ -42,9 +42,10 @@ class CropJob:
     (PNG for GIFs). An existing crop file is left alone unless ``overwrite``; a source photo is
     never written to. ``orient`` turns fixed ratios to each photo's orientation. ``xmp`` also
     writes an XMP sidecar per photo (:mod:`sacrop_cli.io.xmp`); ``xmp_only`` writes the
-    sidecars and no crop files (it implies ``xmp``). ``hints`` steer every photo's crops;
-    ``photo_hints`` add a photo's own (by its path as given, the manifest's ``source``), as a
-    hints file does.
+    sidecars and no crop files (it implies ``xmp``); ``xmp_name`` is how sidecars are named
+    (``stem`` or ``full``: :func:`sacrop_cli.io.xmp.sidecar_name`). ``hints`` steer every
+    photo's crops; ``photo_hints`` add a photo's own (by its path as given, the manifest's
+    ``source``), as a hints file does.
     ``background`` (a colour name or ``#rrggbb``) fills the transparent pixels of crops
     written to a format without alpha (JPEG).
     """
@@ -62,6 +63,7 @@ class CropJob:
     batch_size: int = 8
     xmp: bool = False
     xmp_only: bool = False
+    xmp_name: str = "stem"
     hints: Hints = Hints()
     photo_hints: Mapping[str, Hints] = field(default_factory=dict, hash=False)
     background: str = "white"
@@ -81,6 +83,12 @@ class CropJob:
         if self.max_pixels is None:
             object.__setattr__(self, "max_pixels", DEFAULT_MAX_PIXELS)
         background_colour(self.background)  # ValueError now, not at every photo
+
+    @property
+    def stem_sidecars(self) -> bool:
+        """Whether sidecars are named by stem alone, so that two photos of one stem would
+        share one (``IMG_1.CR2`` and ``IMG_1.jpg``): the namer tells them apart."""
+        return self.xmp and self.xmp_name == "stem"
 
     @property
     def to_stdout(self) -> bool:

@@ -4,9 +4,10 @@ scored and written by threads on this machine.
 Per photo: a reduced decode for the network, scoring in batches of the job's ``batch_size``
 photos, then (unless a dry run) one full decode from which every chosen crop is saved. All of it
 overlaps: network threads score the next batches while a small thread pool decodes the reduced
-images of the one after (see :func:`_scored_ahead`), worker threads decode the scored photos at
-full size and prepare their crops (:class:`~sacrop_cli.run.writers.DecodeAhead`), and the
-calling thread encodes and writes them, photo by photo in input order. A photo that fails
+images of the one after (see :func:`_scored_ahead`), and worker threads decode the scored photos
+at full size and encode and write their crops (:func:`~sacrop_cli.run.writers.write_ahead`),
+while the calling thread hands the finished photos to the driver, which reports them in input
+order. A photo that fails
 becomes an ``"error"`` record (see :mod:`sacrop_cli.record`) and the batch goes on; memory stays
 flat because at most a few batches are scored ahead, the full decodes ahead are bounded by their
 pixels, and images are dropped once written.
@@ -38,14 +39,12 @@ from sacrop_cli.run.writers import (
     DecodeAhead,
     LocalWriter,
     StreamWriter,
-    finish_photo,
+    write_ahead,
 )
+from sacrop_cli.run.threads import shut_down
 
 #: Threads decoding the reduced images of the next batch while the network scores this one.
 _DECODE_THREADS = 2
-#: The decode ahead of a photo with nothing to decode (it failed before).
-_DONE: Future[None] = Future()
-_DONE.set_result(None)
 
 
 def analyse(cropper: Cropper, path: Path, max_pixels: int) -> Analysis | SacropError | OSError:
@@ -157,53 +156,14 @@ def _scored_ahead(
                 pending.append(schedule(n + ahead))
             yield scored
     finally:
-        _shut_down((decoder, network), submitted)
-
-
-def _shut_down(pools: Sequence[ThreadPoolExecutor], submitted: Sequence[Future[Any]]) -> None:
-    """Cancel the work that has not started and wait for what has, even through Ctrl-C.
-
-    A decode or a network pass cannot be interrupted, and a process that exits while one runs in
-    another thread is killed by the C++ runtime underneath (status 134, "terminate called
-    without an active exception"). So a KeyboardInterrupt arriving while we wait (the second
-    Ctrl-C) is held until every started task has returned, then raised. Waiting is on the
-    tasks' futures, not on ``Thread.join``: a join cut short by Ctrl-C can report a thread
-    finished while it still runs; and polled, since ``concurrent.futures.wait`` never returns
-    for a future cancelled while still queued.
-    """
-    interrupted = False
-    while True:
-        try:  # all of it again after a Ctrl-C: it may have cut any step short
-            for pool in pools:
-                pool.shutdown(wait=False, cancel_futures=True)
-            for future in submitted:
-                future.cancel()  # those not started; a running one carries on
-            # polled, not futures.wait: that never returns for a future cancelled in a queue
-            while not all(future.done() for future in submitted):
-                time.sleep(0.01)
-            for pool in pools:  # nothing left to run: the threads end at once
-                pool.shutdown(wait=True)
-            break
-        except KeyboardInterrupt:
-            interrupted = True
-    if interrupted:
-        raise KeyboardInterrupt
-
-
-@dataclass
-class _Waiting:
-    """A photo scored and decoding ahead, until written."""
-
-    result: PhotoResult
-    cost: int
-    decoding: Future[Any]
+        shut_down((decoder, network), submitted)
 
 
 class LocalExecutor:
-    """Threads on this machine: the network scores batches ahead, full decodes run ahead on
-    worker threads, and the crops are written on the calling thread in input order, so that a
-    stop leaves no later photo half written. ``cropper`` is a Cropper, or a function that loads
-    one once there is a photo to analyse."""
+    """Threads on this machine: the network scores batches ahead, and worker threads decode the
+    scored photos at full size and write their crops (:func:`~sacrop_cli.run.writers.write_ahead`:
+    a stop lets the photos in flight finish, and starts no other). ``cropper`` is a Cropper,
+    or a function that loads one once there is a photo to analyse."""
 
     def __init__(self, cropper: Cropper | Callable[[], Cropper]) -> None:
         self.cropper = cropper
@@ -215,58 +175,19 @@ class LocalExecutor:
         cropper = self.cropper if isinstance(self.cropper, Cropper) else self.cropper()
         job, report, size = batch.job, batch.report, batch.job.batch_size
         batches = [batch.todo[i : i + size] for i in range(0, len(batch.todo), size)]
-        decoder = DecodeAhead(batch.writer, job)
-        waiting: deque[_Waiting] = deque()
-        try:
-            with (
-                cropper.engine.workers() as workers,
-                contextlib.closing(_scored_ahead(cropper, batches, job, workers)) as ahead,
-            ):
-                for scored in ahead:
-                    report.batch_seconds.append((len(scored.results), scored.seconds))
-                    for result in scored.results:
-                        cost = decoder.cost(result.record, result.crops)
-                        while waiting and not report.stopped and not decoder.fits(cost):
-                            yield from _write_first(waiting, batch, decoder)
-                        if report.stopped:
-                            break
-                        decoding = (
-                            _DONE
-                            if not cost
-                            else decoder.submit(result.path, result.plan, result.crops, cost)
-                        )
-                        waiting.append(_Waiting(result, cost, decoding))
-                    while waiting and waiting[0].decoding.done() and not report.stopped:
-                        yield from _write_first(waiting, batch, decoder)  # what is ready
-                    if report.stopped:
-                        break
-                while waiting and not report.stopped:
-                    yield from _write_first(waiting, batch, decoder)
-        finally:
-            _shut_down((decoder.pool,), [entry.decoding for entry in waiting])
+        with (
+            cropper.engine.workers() as workers,
+            contextlib.closing(_scored_ahead(cropper, batches, job, workers)) as ahead,
+        ):
 
+            def scored() -> Iterator[PhotoResult]:
+                for one in ahead:
+                    report.batch_seconds.append((len(one.results), one.seconds))
+                    yield from one.results
 
-def _write_first(
-    waiting: deque[_Waiting], batch: Batch, decoder: DecodeAhead
-) -> Iterator[list[PhotoResult]]:
-    """Write the oldest photo waiting (once its decode is done), unless the run is stopping."""
-    entry = waiting.popleft()
-    try:
-        if batch.stopping():
-            return  # nothing of this photo is written yet: a rerun does it
-        result = entry.result
-        result.warnings, result.stop = finish_photo(
-            result.record,
-            result.crops,
-            result.path,
-            result.plan,
-            batch.writer,
-            batch.job,
-            entry.decoding.result(),
-        )
-        yield [result]
-    finally:
-        decoder.done(entry.cost)
+            decoder = DecodeAhead(batch.writer, job, halted=batch.stop_asked)
+            with contextlib.closing(write_ahead(decoder, scored(), batch.stopping)) as written:
+                yield from written
 
 
 def run_batch(

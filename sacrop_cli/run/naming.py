@@ -34,11 +34,15 @@ class OutputPlan:
     """Where one photo's crops go, decided from its path alone, before it is analysed, so that
     a worker elsewhere can name them as this run would: ``folder/<stem of name>.<ratio>.<rank>
     <ext>``. ``ext`` is None when only the photo's content tells it (a URI with no known
-    extension)."""
+    extension). ``own`` is the photo's own name when the crops' ``name`` differs from it only
+    to keep them apart from a neighbour's crops (``coffee-2.jpg`` beside ``coffee.dng``): a
+    sidecar named in full needs no such change."""
 
     folder: str
     name: str
     ext: str | None
+    sub: str = "."  # ``folder`` relative to the output folder, as the manifest records it
+    own: str | None = None  # the photo's own file name, for ``--xmp-name full``
 
     def paths(self, crops: Sequence[Crop], read_from: Path) -> list[str]:
         """One path per crop; ``read_from`` is the file the photo is read from."""
@@ -47,9 +51,27 @@ class OutputPlan:
             os.path.join(self.folder, output_name(self.name, c.ratio, c.rank, ext)) for c in crops
         ]
 
-    def sidecar(self) -> str:
-        """The path of the photo's XMP sidecar: ``folder/<stem of name>.xmp``."""
-        return os.path.join(self.folder, sidecar_name(self.name))
+    def sidecar(self, style: str = "stem") -> str:
+        """The path of the photo's XMP sidecar: ``folder/<stem of name>.xmp``, or
+        ``folder/<own name>.xmp`` for the ``full`` style."""
+        name = self.own if style == "full" and self.own else self.name
+        return os.path.join(self.folder, sidecar_name(name, style))
+
+
+def inside(sub: str) -> str:
+    """``sub`` as a relative POSIX path without ``.`` or ``..`` parts (``.`` for the folder
+    itself); ValueError when it is absolute or its ``..`` lead out of the folder."""
+    parts: list[str] = []
+    if sub.startswith("/"):
+        raise ValueError(f"{sub!r} is not a folder inside the output folder")
+    for part in sub.split("/"):
+        if part == "..":
+            if not parts:
+                raise ValueError(f"{sub!r} leads out of the output folder")
+            parts.pop()
+        elif part not in ("", "."):
+            parts.append(part)
+    return "/".join(parts) or "."
 
 
 class Namer:
@@ -63,6 +85,7 @@ class Namer:
         fmt: str | None,
         sources: Iterable[Path | str],
         xmp: bool = False,
+        protected: Iterable[Path | str] = (),
     ) -> None:
         self.out_dir, self.fmt, self.xmp = out_dir, fmt, xmp
         self.claimed: set[tuple[str, str, str]] = set()  # folder, stem and ext, casefolded
@@ -77,14 +100,20 @@ class Namer:
                 self.by_folder.setdefault(os.path.dirname(src), []).append(src)
                 continue
             self.given.setdefault(Path(src).parent, []).append(Path(src).name)
-            resolved = Path(src).resolve()
-            self.source_paths.add(resolved)
-            self.by_folder.setdefault(str(resolved.parent), []).append(str(resolved))
-            try:
-                st = Path(src).stat()
-                self.source_ids.add((st.st_dev, st.st_ino))
-            except OSError:
-                pass
+            self._protect(src)
+        for src in protected:  # files named on the command line that are not cropped
+            self._protect(src)
+
+    def _protect(self, src: Path | str) -> None:
+        """Never write over ``src``: a crop whose name it bears is refused."""
+        resolved = Path(src).resolve()
+        self.source_paths.add(resolved)
+        self.by_folder.setdefault(str(resolved.parent), []).append(str(resolved))
+        try:
+            st = Path(src).stat()
+            self.source_ids.add((st.st_dev, st.st_ino))
+        except OSError:
+            pass
 
     def extension(self, src: Path | str) -> str | None:
         if self.fmt:
@@ -119,7 +148,14 @@ class Namer:
     def plan(self, src: Path | str, root: Path | str | None) -> OutputPlan:
         """The photo's plan; two photos never get the same folder, stem and extension."""
         src_path = PurePosixPath(str(src))  # URIs too: the same parts as their paths
-        folder = join(self.out_dir, src_path.parent.relative_to(str(root)) if root else ".")
+        return self.plan_in(src, str(src_path.parent.relative_to(str(root))) if root else ".")
+
+    def plan_in(self, src: Path | str, sub: str) -> OutputPlan:
+        """The photo's plan with its crops in ``sub``, a folder relative to the output folder
+        (as a manifest records it); ValueError when ``sub`` would lead out of it."""
+        sub = inside(sub)
+        src_path = PurePosixPath(str(src))
+        folder = join(self.out_dir, sub)
         ext = self.extension(src)
         stem = src_path.stem
         if not is_uri(src):
@@ -134,7 +170,7 @@ class Namer:
             key = (folder.casefold(), PurePosixPath(name).stem.casefold(), kind)
             if key not in self.claimed:
                 self.claimed.add(key)
-                return OutputPlan(folder, name, ext)
+                return OutputPlan(folder, name, ext, sub, src_path.name if n == 1 else None)
             n += 1
 
     def sources_in_the_way(self, plan: OutputPlan) -> list[str]:

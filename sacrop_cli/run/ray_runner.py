@@ -5,8 +5,8 @@ This process only handles paths and small records. The driver lists the photos a
 its output plan (:class:`~sacrop_cli.run.naming.OutputPlan`) in input order, as for a local run;
 rows of paths and plans go to a pool of actors (``map_batches`` with an ``ActorPoolStrategy``),
 each of which loads the model (:class:`~sacrop_cli.api.ModelSpec`) once and reads, scores and
-writes the photos of its batches with the local run's own per-photo code (``analyse``,
-``score_batch``, ``finish_photo``). Back comes one small row per photo, its manifest record:
+writes the photos of its batches with the local run's own code (``analyse``, ``score_batch``,
+and the write workers of :func:`~sacrop_cli.run.writers.write_ahead`). Back comes one small row per photo, its manifest record:
 the driver puts the records in input order, so the manifest, the progress and the summary are
 the local run's.
 
@@ -46,13 +46,19 @@ from sacrop_cli.run.job import FORMAT_EXTENSIONS, CropJob
 from sacrop_cli.run.local import analyse, score_batch
 from sacrop_cli.run.naming import Namer, OutputPlan
 from sacrop_cli.run.report import BatchReport, ProgressCallback
-from sacrop_cli.run.writers import CropWriter, LocalWriter, finish_photo
+from sacrop_cli.run.threads import in_order
+from sacrop_cli.run.writers import CropWriter, DecodeAhead, LocalWriter, write_ahead
 
 if TYPE_CHECKING:
     import pyarrow as pa
     import ray.data
 
     from sacrop_cli.io.inputs import InputScan
+
+
+#: Photos each actor decodes and writes at once: one while the next is read or uploaded (an
+#: actor asks Ray for one CPU; Pillow releases the GIL while it decodes and encodes).
+WRITE_THREADS = 2
 
 
 def _import_ray() -> Any:
@@ -123,7 +129,7 @@ class CropWorker:
         folder = source.parent.relative_to(root) if root else "."
         fmt = self.job.format
         ext = FORMAT_EXTENSIONS[fmt] if fmt else known_crop_extension(source)
-        return OutputPlan(join(self.out_dir, folder), source.name, ext)
+        return OutputPlan(join(self.out_dir, folder), source.name, ext, str(folder))
 
     def _local(self, row: dict[str, Any], folder: Path) -> tuple[Path, SacropError | None]:
         """The file to read the photo from (its own path, or a copy in ``folder``), and why
@@ -157,18 +163,20 @@ class CropWorker:
                 error or analyse(self.cropper, local, job.max_pixels) for local, error in copies
             ]
             sources = [row["path"] for row in rows]
-            for row, result in zip(rows, score_batch(self.cropper, todo, loaded, job, sources)):
-                warnings, stop = finish_photo(
-                    result.record, result.crops, result.path, result.plan, self.writer, job
-                )
-                out.append(_as_given(row["path"], str(result.path), result.record, warnings, stop))
+            scored = score_batch(self.cropper, todo, loaded, job, sources)
+            for position, result in enumerate(scored):
+                result.position = position
+            # decoded and written by the local run's workers, WRITE_THREADS photos at once
+            decoder = DecodeAhead(self.writer, job, threads=WRITE_THREADS)
+            with contextlib.closing(write_ahead(decoder, scored, lambda: False)) as written:
+                for result in in_order(written):
+                    out.append(_as_given(sources[result.position], str(result.path), result))
         return pa.Table.from_pylist(out, schema=_row_schema())
 
 
-def _as_given(
-    source: str, read_from: str, record: PhotoRecord, warnings: list[str], stop: str | None
-) -> dict[str, Any]:
+def _as_given(source: str, read_from: str, result: PhotoResult) -> dict[str, Any]:
     """The record row, naming the photo as it was given rather than its temporary copy."""
+    record, warnings, stop = result.record, result.warnings, result.stop
     if read_from != source:
         record["source"] = source
         if record["error"]:
@@ -331,6 +339,8 @@ class RayExecutor:
             try:
                 for table in records.iter_batches(batch_format="pyarrow", batch_size=None):
                     yield [_result(row, positions) for row in table.to_pylist()]
+                    if batch.stopping():
+                        return  # the batches under way are cancelled
             except ray.exceptions.RayError as err:
                 raise SacropError(f"the Ray job failed: {_last_line(err)}") from None
 

@@ -2,10 +2,13 @@
 their output plans alone (no decode, no network), and their records, taken from the previous
 manifest when there is one.
 
-A photo is done when a crop file exists under every name the job would give it: each ratio,
-ranks 1 to ``top_k``. A photo whose search found fewer than ``top_k`` visibly different
-framings, or one with ``--orient auto`` and a ratio that turns (its crops' names depend on the
-photo's shape), is analysed again, as before; its existing crops are still kept.
+A photo is done when a whole crop file is under every name the job would give it: each ratio,
+ranks 1 to ``top_k``; whole means an image read to its end (see
+:func:`sacrop_cli.io.imageio.is_whole_image`) of the size of its box in the previous manifest,
+when there is one. A crop emptied, cut short, overwritten or replaced by a folder is made
+again. A photo whose search found fewer than ``top_k`` visibly different framings, or one
+with ``--orient auto`` and a ratio that turns (its crops' names depend on the photo's shape),
+is analysed again, as before; its existing crops are still kept.
 """
 
 from __future__ import annotations
@@ -15,9 +18,10 @@ from collections.abc import Mapping
 from pathlib import Path
 
 from sacrop_cli.errors import SacropError
-from sacrop_cli.io.encode import output_name
+from sacrop_cli.io.encode import fit_within, output_name
 from sacrop_cli.io.jsonl import json_lines
-from sacrop_cli.record import PhotoRecord, skipped_record
+from sacrop_cli.io.schema import validate
+from sacrop_cli.record import MANIFEST_RECORD, PhotoRecord, skipped_record
 from sacrop_cli.run.job import CropJob
 from sacrop_cli.run.naming import OutputPlan
 from sacrop_cli.run.writers import CropWriter
@@ -27,17 +31,20 @@ DONE = "its crops are all there (from an earlier run)"
 
 
 def previous_records(manifest: Path | None) -> dict[str, PhotoRecord]:
-    """The records of an earlier run's manifest by source; empty when there is none (or it is
-    unreadable: it only saves work, never decides it)."""
+    """The records of an earlier run's manifest by source; empty when there is none or it is
+    unreadable, and without the lines that are not records (:data:`MANIFEST_RECORD`): it only
+    saves work, never decides it."""
     records: dict[str, PhotoRecord] = {}
     if manifest is None:
         return records
     try:
-        for _, record, not_json in json_lines(manifest, "manifest"):
-            if not_json is not None:
-                return {}
-            if isinstance(record, dict) and isinstance(record.get("source"), str):
-                records[record["source"]] = record
+        for _, value, bad in json_lines(manifest, "manifest"):
+            try:
+                record = validate(value, MANIFEST_RECORD) if bad is None else None
+            except ValueError:
+                continue
+            if record is not None:
+                records.setdefault(record["source"], record)
     except SacropError:
         return {}
     return records
@@ -76,15 +83,37 @@ class Resume:
             for rank in range(1, self.job.top_k + 1)
         ]
 
+    def _sizes(self, old: PhotoRecord | None) -> dict[str, tuple[int, int]]:
+        """The size of each crop the previous record says it wrote (its box, shrunk to fit
+        ``--max-size``), by path: the size its file must have to count as done. A crop it found
+        already there ("exists") may be of an earlier box: its size is not known."""
+        sizes = {}
+        for crop in (old or {}).get("crops") or []:
+            if not isinstance(crop, dict) or crop.get("status") != "written":
+                continue
+            box = crop.get("box")
+            if isinstance(crop.get("path"), str) and isinstance(box, list) and len(box) == 4:
+                try:
+                    size = (int(box[2]) - int(box[0]), int(box[3]) - int(box[1]))
+                except (TypeError, ValueError, OverflowError):
+                    continue
+                if size[0] > 0 and size[1] > 0:
+                    sizes[crop["path"]] = fit_within(size, self.job.max_size or size)
+        return sizes
+
     def done(self, path: Path | str, plan: OutputPlan) -> tuple[PhotoRecord, int] | None:
         """The record of a photo whose crops are all there, and how many crops it has."""
         if not self.on or plan.ext is None:
             return None
         outs = self.outputs(plan)
-        if not all(self.writer.exists(out) and not self.writer.is_source(out) for out in outs):
+        old = self.previous.get(str(path))
+        sizes = self._sizes(old)
+        if not all(
+            not self.writer.is_source(out) and self.writer.is_whole(out, sizes.get(out))
+            for out in outs
+        ):
             return None
         self.writer.remove_stale_temps(outs)
-        old = self.previous.get(str(path))
         if old and old.get("status") == "ok":
             crops = old.get("crops") or []
             if sorted(str(c.get("path")) for c in crops) == sorted(outs):

@@ -9,10 +9,11 @@ one crop per ratio, rank 1's slot, which ``sacrop apply`` writes: so the files k
 
 from __future__ import annotations
 
+import copy
 import json
 import os
 import threading
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from pathlib import Path
@@ -20,10 +21,14 @@ from typing import Any
 
 from sacrop_cli.api import Cropper
 from sacrop_cli.candidates import fit_box
-from sacrop_cli.io.atomic import atomic_open, stale_temp_files
+from sacrop_cli.errors import OutputError
+from sacrop_cli.hints import Hints
+from sacrop_cli.io import schema as S
+from sacrop_cli.io.atomic import atomic_open, check_replaceable, check_writable, stale_temp_files
+from sacrop_cli.io.jsonl import json_lines
 from sacrop_cli.io.inputs import InputScan
 from sacrop_cli.ratios import Ratio, parse_ratio
-from sacrop_cli.record import CropRecord, PhotoRecord, read_records
+from sacrop_cli.record import REVIEW_RECORD, CropRecord, PhotoRecord
 from sacrop_cli.run.job import CropJob
 from sacrop_cli.run.local import run_batch
 from sacrop_cli.run.report import ProgressCallback
@@ -63,12 +68,14 @@ def plan(scan: InputScan, previous: Sequence[PhotoRecord], ratios: Sequence[str]
     given = {_key(path) for path, _ in scan.images}
     reused: dict[str, PhotoRecord] = {}
     others = []
+    seen = set()
     for record in previous:
         key = _key(record["source"])
-        if key not in given:
+        if key not in given or key in seen:  # not given, or a second record of one: kept
             others.append(record)
         elif record["status"] == "ok" and {c["ratio"] for c in record["crops"]} == set(ratios):
             reused[key] = review_form(record)
+        seen.add(key)
     rest = InputScan(
         images=[(p, r) for p, r in scan.images if _key(p) not in reused],
         skipped=scan.skipped,
@@ -84,11 +91,16 @@ def analyse(
     ratios: Sequence[str | Ratio],
     choices: int = DEFAULT_CHOICES,
     on_progress: ProgressCallback | None = None,
+    hints: tuple[Hints, Mapping[str, Hints]] = (Hints(), {}),
 ) -> list[PhotoRecord]:
     """The records of the given photos, in ``crop --manifest``'s order: the photos of
-    ``the_plan.to_analyse`` analysed by the local run (a dry run: nothing written), the others
+    ``the_plan.to_analyse`` analysed by the local run (a dry run: nothing written) with
+    ``hints`` (every photo's, and each photo's own, as :class:`CropJob` takes them), the others
     reused. ``cropper()`` is called only when there is a photo to analyse."""
-    job = CropJob(ratios=tuple(ratios), top_k=choices, dry_run=True)
+    every, own = hints
+    job = CropJob(
+        ratios=tuple(ratios), top_k=choices, dry_run=True, hints=every, photo_hints=own
+    )
     analysed = run_batch(cropper, the_plan.to_analyse, job, on_progress=on_progress).records
     return merge(the_plan, scan, analysed)
 
@@ -104,9 +116,41 @@ def merge(the_plan: Plan, scan: InputScan, analysed: Sequence[PhotoRecord]) -> l
     return [*unprocessed, *(review_form(r) for r in photos if r and r["status"] != "skipped")]
 
 
-def load_previous(path: Path) -> list[PhotoRecord]:
-    """FILE's records, or none when it does not exist yet."""
-    return read_records(path) if path.exists() else []
+def read_review_file(path: Path) -> tuple[list[PhotoRecord], list[str]]:
+    """FILE's records (none when it does not exist yet) and a warning per line that is not a
+    review's record (:data:`REVIEW_RECORD`; left out, so FILE is saved without it) and per
+    second record of one photo (kept in FILE as it is, not shown: the first is reviewed).
+    SacropError when FILE cannot be read."""
+    if not path.exists():
+        return [], []
+    records, warnings, seen = [], [], set()
+    for number, value, bad in json_lines(path, "review file"):
+        where = f"{path}:{number}"
+        try:
+            if bad is not None:
+                raise ValueError(bad)
+            record = S.validate(value, REVIEW_RECORD)
+            if record["status"] == "ok" and not (record.get("width") and record.get("height")):
+                raise ValueError("a record of status ok has a width and a height")
+        except ValueError as err:
+            warnings.append(f"{where}: {err}; line left out (not saved back)")
+            continue
+        key = _key(record["source"])
+        if key in seen:
+            warnings.append(
+                f"{where}: a second record of {record['source']}: kept as it is, not shown"
+            )
+        seen.add(key)
+        records.append(record)
+    return records, warnings
+
+
+def check_file(path: Path) -> None:
+    """OutputError when FILE could not be saved (read-only, or its folder refuses new files):
+    found before the photos are analysed, not after."""
+    if os.path.isdir(path):
+        raise OutputError(f"{path}: cannot write: a folder is in its place")
+    check_writable(os.path.realpath(path))
 
 
 def _now() -> str:
@@ -121,12 +165,41 @@ def aspect(ratio: str, width: int, height: int) -> float | None:
     return width / height if parsed.kind == "original" else parsed.w / parsed.h
 
 
+#: The network's score of a box of a photo (its ``source``): the score of a box a person drew.
+BoxScore = Callable[[str, Sequence[int]], float]
+
+
+class BoxScorer:
+    """:data:`BoxScore` by a Cropper made when first needed, the last photos' analyses kept
+    (a person moves one photo's box several times in a row), as ``sacrop score --box`` scores."""
+
+    def __init__(self, cropper: Callable[[], Cropper], keep: int = 4) -> None:
+        self._make, self._cropper, self._keep = cropper, None, keep
+        self._photos: dict[str, Any] = {}
+
+    def __call__(self, source: str, box: Sequence[int]) -> float:
+        import numpy as np
+
+        if self._cropper is None:
+            self._cropper = self._make()
+        if source not in self._photos:
+            while len(self._photos) >= self._keep:
+                self._photos.pop(next(iter(self._photos)))
+            self._photos[source] = self._cropper.load(source)
+        boxes = np.asarray([box], dtype=np.float64)
+        return float(self._cropper.score_many([self._photos[source]], [boxes])[0][0])
+
+
 class ReviewSession:
     """The records a review serves, and FILE, rewritten whole and atomically after each change.
 
     Changes are made one at a time (a lock); :meth:`close` waits for the one being saved and
-    refuses any later one, so that FILE is complete when the process ends.
+    refuses any later one, so that FILE is complete when the process ends. ``rescore`` gives a
+    box a person drew the network's score, saved as its crop's (without it, the box keeps the
+    score of the crop it came from).
     """
+
+    rescore: BoxScore | None = None
 
     def __init__(
         self, path: Path, records: list[PhotoRecord], others: Sequence[PhotoRecord] = ()
@@ -137,11 +210,16 @@ class ReviewSession:
         self._lock = threading.Lock()
         self._closed = False
 
-    def save(self) -> None:
-        for stale in stale_temp_files(self.path.parent).get(self.path.name, ()):
+    def save(self, lines: Sequence[str] | None = None) -> None:
+        """Write ``lines`` (the session's own by default) to FILE; through a symbolic link to
+        the file it names, so that the link stays one. A read-only FILE is left as it is
+        (OutputError)."""
+        target = Path(os.path.realpath(self.path))
+        check_replaceable(target)
+        for stale in stale_temp_files(target.parent).get(target.name, ()):
             stale.unlink(missing_ok=True)  # left by a killed review
-        with atomic_open(self.path, "w", durable=True) as fh:
-            fh.writelines(self._lines)
+        with atomic_open(target, "w", durable=True) as fh:
+            fh.writelines(self._lines if lines is None else lines)
 
     def close(self) -> None:
         with self._lock:
@@ -149,6 +227,8 @@ class ReviewSession:
 
     def servable(self, index: int) -> PhotoRecord | None:
         """The record of a photo given on the command line that can be shown, else None."""
+        if isinstance(index, bool) or not isinstance(index, int):
+            return None
         if 0 <= index < len(self.records) and self.records[index]["status"] == "ok":
             return self.records[index]
         return None
@@ -158,6 +238,7 @@ class ReviewSession:
         return {
             "file": str(self.path),
             "total": len(self.shown),
+            "done": sum(1 for i in self.shown if self.records[i].get("reviewed")),
             "offset": offset,
             "photos": [self.view(i) for i in indices],
         }
@@ -190,20 +271,24 @@ class ReviewSession:
         """Apply one change (``action``: rank, box, reset or done), save FILE, return the photo's
         view; ValueError says what is wrong with the request."""
         index = request.get("index")
-        record = self.servable(index) if isinstance(index, int) else None
-        if record is None:
+        if self.servable(index) is None:
             raise ValueError("no such photo")
         action = request.get("action")
         with self._lock:
             if self._closed:
                 raise ValueError("the review has ended")
+            record = copy.deepcopy(self.records[index])  # kept only once FILE has it
             if action == "done":
                 _mark_done(record, bool(request.get("done")))
+            elif action == "box":
+                _set_box(record, _slot(record, request.get("ratio")), request, self.rescore)
             else:
                 slot = _slot(record, request.get("ratio"))
                 _CHANGES.get(action, _unknown)(record, slot, request)
-            self._lines[index] = json.dumps(record) + "\n"
-            self.save()
+            lines = [*self._lines]
+            lines[index] = json.dumps(record) + "\n"
+            self.save(lines)
+            self.records[index], self._lines = record, lines
         return self.view(index)
 
 
@@ -254,7 +339,11 @@ def _choose_rank(record: PhotoRecord, slot: int, request: dict[str, Any]) -> Non
     record["crops"][slot] = crop
 
 
-def _set_box(record: PhotoRecord, slot: int, request: dict[str, Any]) -> None:
+def _set_box(
+    record: PhotoRecord, slot: int, request: dict[str, Any], rescore: BoxScore | None = None
+) -> None:
+    """The box a person drew, fitted to its ratio (a box of the crop's own size, moved, keeps
+    that size exactly), with the network's score when ``rescore`` is given."""
     box = request.get("box")
     numbers = isinstance(box, list) and all(
         isinstance(v, (int, float)) and not isinstance(v, bool) and abs(v) < 1e9 for v in box
@@ -262,10 +351,26 @@ def _set_box(record: PhotoRecord, slot: int, request: dict[str, Any]) -> None:
     if not numbers or len(box) != 4 or box[2] <= box[0] or box[3] <= box[1]:
         raise ValueError("box must be four numbers x1, y1, x2, y2 with x1 < x2 and y1 < y2")
     current = record["crops"][slot]
-    fitted = fit_box(box, parse_ratio(current["ratio"]), record["width"], record["height"])
-    crop = _chosen(record, slot, fitted, current["score"], None)
+    fitted = _moved(box, current["box"], record["width"], record["height"])
+    if fitted is None:
+        fitted = fit_box(box, parse_ratio(current["ratio"]), record["width"], record["height"])
+    score = current["score"] if rescore is None else rescore(record["source"], fitted)
+    crop = _chosen(record, slot, fitted, score, None)
     crop.update(chosen="box", chosen_at=_now())
     record["crops"][slot] = crop
+
+
+def _moved(
+    box: Sequence[float], current: Sequence[int], width: int, height: int
+) -> tuple[int, int, int, int] | None:
+    """``box`` in whole pixels inside the photo when it is the ``current`` box moved (the same
+    size to half a pixel), so that moving never changes the size; else None."""
+    w, h = current[2] - current[0], current[3] - current[1]
+    if abs(box[2] - box[0] - w) > 0.5 or abs(box[3] - box[1] - h) > 0.5:
+        return None
+    x1 = min(max(0, round(box[0])), width - w)
+    y1 = min(max(0, round(box[1])), height - h)
+    return x1, y1, x1 + w, y1 + h
 
 
 def _reset(record: PhotoRecord, slot: int, request: dict[str, Any]) -> None:
@@ -278,6 +383,5 @@ def _unknown(record: PhotoRecord, slot: int, request: dict[str, Any]) -> None:
 
 _CHANGES: dict[str, Callable[[PhotoRecord, int, dict[str, Any]], None]] = {
     "rank": _choose_rank,
-    "box": _set_box,
     "reset": _reset,
 }
