@@ -466,3 +466,37 @@ def serving(records: list, manifest: Path, rescore: Any = None) -> Iterator[Any]
     finally:
         server.shutdown()
         thread.join()
+
+
+def tightest_review(photos: list[Path], manifest: Path, weights: str | None = None) -> list[dict]:
+    """What a person who always picks the tightest of the 3 ranks offered (free ratio) leaves
+    in ``sacrop review``'s FILE after reviewing ``photos``: each changed if need be, then marked
+    done. Returns the records as analysed (before the review)."""
+    import copy
+
+    from sacrop_cli.api import Cropper
+    from sacrop_cli.io.inputs import scan_inputs
+    from sacrop_cli.viz import review_records
+
+    scan = scan_inputs(photos)
+    plan = review_records.plan(scan, [], ["any"])
+    records = review_records.analyse(lambda: Cropper(weights), plan, scan, ["any"], 3)
+    session = review_records.ReviewSession(manifest, copy.deepcopy(records))
+    for index in session.shown:
+        offered = sorted(session.records[index]["proposals"], key=lambda c: c["rank"])
+        areas = [(c["box"][2] - c["box"][0]) * (c["box"][3] - c["box"][1]) for c in offered]
+        rank = areas.index(min(areas)) + 1
+        if rank != 1:
+            session.change({"index": index, "action": "rank", "ratio": "any", "rank": rank})
+        session.change({"index": index, "action": "done", "done": True})
+    return records
+
+
+def tightest_hits(records: list[dict]) -> int:
+    """How many records' rank 1 is the tightest of their ranks offered."""
+    hits = 0
+    for record in records:
+        offered = sorted(record.get("proposals", record["crops"]), key=lambda c: c["rank"])
+        areas = [(c["box"][2] - c["box"][0]) * (c["box"][3] - c["box"][1]) for c in offered]
+        hits += bool(areas) and areas.index(min(areas)) == 0
+    return hits

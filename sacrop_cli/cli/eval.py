@@ -10,6 +10,7 @@ import click
 
 from sacrop_cli._lazy import lazy_module
 from sacrop_cli.cli.console import UI, level_from_flags
+from sacrop_cli.cli.learn import eval_reviews
 from sacrop_cli.cli.options import model_options, reports_errors
 
 if TYPE_CHECKING:
@@ -30,6 +31,14 @@ _dir = click.Path(exists=True, file_okay=False, path_type=Path)
     help="FCDB-style folder (images + cropping_*_set.json [+ ranking_annotation.json]).",
 )
 @click.option("--gaicd", type=_dir, help="GAICD folder (original or JSON layout).")
+@click.option(
+    "--reviews",
+    type=click.Path(exists=True, dir_okay=False, path_type=Path),
+    multiple=True,
+    metavar="FILE",
+    help="`sacrop review` manifests: how often rank 1 is the crop the person chose "
+    "(JSON on standard output).",
+)
 @click.option(
     "--split",
     type=click.Choice(["test", "train", "all"]),
@@ -59,6 +68,7 @@ _dir = click.Path(exists=True, file_okay=False, path_type=Path)
 def evaluate(
     fcdb: Path | None,
     gaicd: Path | None,
+    reviews: tuple[Path, ...],
     split: str,
     model: ModelSpec,
     batch_size: int,
@@ -79,10 +89,14 @@ def evaluate(
     Examples:
       sacrop eval --fcdb data/fcdb-test --json fcdb.json
       sacrop eval --gaicd GAICD/ --split test
+      sacrop eval --reviews review.jsonl --weights mine.pt
     """
     ui = UI(level_from_flags(quiet, verbose))
-    if bool(gaicd) == bool(fcdb):
-        raise click.UsageError("give exactly one of --fcdb DIR or --gaicd DIR")
+    if bool(gaicd) + bool(fcdb) + bool(reviews) != 1:
+        raise click.UsageError("give exactly one of --fcdb DIR, --gaicd DIR or --reviews FILE")
+    if reviews:
+        eval_reviews(ui, reviews, model.load, json_out)
+        return
     cropper = model.load()
     read = (
         datasets.read_fcdb(fcdb)

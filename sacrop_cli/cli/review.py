@@ -36,11 +36,12 @@ if TYPE_CHECKING:
     from sacrop_cli.io import inputs
     from sacrop_cli.run import hints_file
     from sacrop_cli.viz import review as server
-    from sacrop_cli.viz import review_records
+    from sacrop_cli.viz import review_order, review_records
 else:
     inputs = lazy_module("sacrop_cli.io.inputs")
     hints_file = lazy_module("sacrop_cli.run.hints_file")
     server = lazy_module("sacrop_cli.viz.review")
+    review_order = lazy_module("sacrop_cli.viz.review_order")
     review_records = lazy_module("sacrop_cli.viz.review_records")
 
 REVIEW_HELP = """Look at the crops of photos in the browser and correct them.
@@ -60,6 +61,7 @@ proposed, as for `crop`.
 Examples:
   sacrop review photos/ -r 4:3 --manifest review.jsonl
   sacrop review photos/ -r 4:3 -r 1:1 -k 5 --manifest review.jsonl --port 8765 --no-browser
+  sacrop review photos/ --order uncertain --weights mine.pt --manifest next.jsonl
 """
 
 
@@ -89,6 +91,14 @@ Examples:
     help="Port on 127.0.0.1; 0 takes a free one.",
 )
 @click.option("--no-browser", is_flag=True, help="Print the address only; open no browser.")
+@click.option(
+    "--order",
+    type=click.Choice(["name", "uncertain"]),
+    default="name",
+    show_default=True,
+    help="The photos' order: as given, or those whose rank 1 and rank 2 scored closest first "
+    "(the choices that teach `train --reviews` most).",
+)
 @model_options
 @hint_options
 @hints_file_option
@@ -101,6 +111,7 @@ def review(
     manifest: Path,
     port: int,
     no_browser: bool,
+    order: str,
     model: ModelSpec,
     keep: tuple[Region, ...],
     avoid: tuple[Region, ...],
@@ -148,6 +159,7 @@ def review(
             on_progress=show,
             hints=(Hints(keep, avoid, focus), own),
         )
+    records = review_order.ordered(records, order)
     session = review_records.ReviewSession(manifest, records, plan.others)
     session.rescore = review_records.BoxScorer(cropper)  # a box moved: the network's score
     session.save()

@@ -13,6 +13,7 @@ import click
 
 from sacrop_cli._lazy import lazy_module
 from sacrop_cli.cli.console import QUIET, UI, level_from_flags
+from sacrop_cli.cli.learn import review_train_options, train_reviews
 from sacrop_cli.cli.options import (
     reports_errors,
     verbosity_options,
@@ -76,6 +77,7 @@ def _val_split(value: str) -> str:
     required=True,
     help="Checkpoint to write (best validation epoch, float16).",
 )
+@review_train_options
 @click.option(
     "--epochs",
     type=click.IntRange(1),
@@ -215,6 +217,9 @@ def train(
     limit: int | None,
     device: str,
     nproc: int,
+    reviews: tuple[Path, ...],
+    val_reviews: tuple[Path, ...],
+    init: str | None,
     quiet: bool,
     verbose: int,
     **choices: Any,
@@ -235,14 +240,14 @@ def train(
       sacrop train --fcdb data/fcdb-train --limit 50 --epochs 1 -o try.pt     a quick try
       sacrop train --gaicd GAICD/ --val-split test --epochs 20 --device cuda -o gaicd.pt
       sacrop train --fcdb data/fcdb-train --nproc 2 -o my.pt                  two processes
+      sacrop train --reviews review.jsonl -o mine.pt                        learn your taste
     """
     ui = UI(level_from_flags(quiet, verbose))
-    if bool(gaicd) == bool(fcdb):
-        raise click.UsageError("give exactly one of --gaicd DIR or --fcdb DIR")
-    if fcdb and val_split == "test":
-        raise click.BadParameter(
-            "'test' is only for GAICD; give a fraction", param_hint="--val-split"
-        )
+    if reviews and not (gaicd or fcdb):
+        factory.require_torch("sacrop train")
+        train_reviews(ui, reviews, val_reviews, init, out, choices["seed"], _TrainReporter(ui))
+        return
+    _check_data(gaicd, fcdb, val_split, bool(val_reviews or init or reviews))
     factory.require_torch("sacrop train")
     device = str(torch_engine.resolve_device(device))
     launched = distributed.launched_by_environment()
@@ -272,6 +277,18 @@ def train(
     summary = _run(nproc, launched, (data, cfg, out, command, backbone_weights, resume, ui.level))
     if summary is not None:
         _finish(ui, out, summary)
+
+
+def _check_data(gaicd: Path | None, fcdb: Path | None, val_split: str, reviews: bool) -> None:
+    """UsageError for a training's data options that do not go together."""
+    if reviews:
+        raise click.UsageError("--reviews with --fcdb or --gaicd is not supported yet")
+    if bool(gaicd) == bool(fcdb):
+        raise click.UsageError("give exactly one of --gaicd DIR or --fcdb DIR")
+    if fcdb and val_split == "test":
+        raise click.BadParameter(
+            "'test' is only for GAICD; give a fraction", param_hint="--val-split"
+        )
 
 
 def _run(nproc: int, launched: bool, job: tuple) -> dict | None:

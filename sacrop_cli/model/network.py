@@ -264,19 +264,33 @@ class CropScorer(nn.Module):
     def embed_crops(self, feats: ImageFeatures, rois: Tensor) -> Tensor:
         """Per-crop embeddings ``[K, embed_dim]`` shared by the regression head and the
         classifier."""
+        return self.embed_parts(*self.crop_parts(feats, rois))
+
+    def crop_parts(self, feats: ImageFeatures, rois: Tensor) -> tuple[Tensor, Tensor | None]:
+        """What the crops' embeddings are made of: the RoI and RoD features flattened,
+        ``[K, 2 * reduced_dim * s * s]``, and the spatial-aware feature (None: basic model)."""
         s, scale = self.config.align_size, 1.0 / STRIDE
         roi = roi_align(feats.fused, rois, s, spatial_scale=scale)
         rod = rod_align(feats.fused, rois, s, spatial_scale=scale)
+        spatial = None
+        if self.spatial is not None:
+            spatial = self.spatial(feats.maps, rois, feats.input_size)
+        return torch.cat([roi, rod], dim=1).flatten(1), spatial
+
+    def embed_parts(self, aligned: Tensor, spatial: Tensor | None) -> Tensor:
+        """The embeddings of :meth:`crop_parts`' parts."""
+        return self.embed(self.fused_parts(aligned, spatial))
+
+    def fused_parts(self, aligned: Tensor, spatial: Tensor | None) -> Tensor:
+        """The content feature of :meth:`crop_parts`' parts, with the spatial-aware one: the
+        embedding layer's input."""
         # The content conv's kernel covers its whole s x s input: it is one matrix product, which
         # F.linear computes faster on the CPU than the convolution does (same function).
         conv = self.content[0]
-        content = F.linear(
-            torch.cat([roi, rod], dim=1).flatten(1), conv.weight.flatten(1), conv.bias
-        )
-        parts = [F.relu(content)]
-        if self.spatial is not None:
-            parts.append(self.spatial(feats.maps, rois, feats.input_size))
-        return self.embed(torch.cat(parts, dim=1))
+        parts = [F.relu(F.linear(aligned, conv.weight.flatten(1), conv.bias))]
+        if spatial is not None:
+            parts.append(spatial)
+        return torch.cat(parts, dim=1)
 
     def score_embeddings(self, emb: Tensor) -> Tensor:
         """The regression head: one score per crop, ``[K]`` (normalised MOS units)."""
