@@ -137,10 +137,31 @@ def fit_box(
             k = min(most, max(1, round(math.sqrt(bw * bh / (rw * rh)))))
             cw, ch = k * rw, k * rh
         else:
-            cw, ch = _window_size(round(math.sqrt(bw * bh * rw / rh)), rw, rh, width, height)
+            cw, ch = _coarse_fit(bw, bh, rw, rh, width, height)
     left = min(max(0, round(cx - cw / 2)), width - cw)
     top = min(max(0, round(cy - ch / 2)), height - ch)
     return left, top, left + cw, top + ch
+
+
+def _narrowest(rw: int, rh: int) -> int:
+    """The width of the narrowest ``rw:rh`` box to the nearest pixel: its height, at least 1,
+    is then ``rw / rh`` of it rounded (a 5:1 box is at least 3 x 1)."""
+    return math.ceil(rw / (2 * rh))
+
+
+def _coarse_fit(bw: float, bh: float, rw: int, rh: int, width: int, height: int) -> tuple[int, int]:
+    """The size of an ``rw:rh`` box to the nearest pixel about ``bw x bh`` in area, never
+    narrower than the ratio allows; a box already of the ratio keeps its size, so that fitting
+    a fitted box changes nothing."""
+    w, h = round(bw), round(bh)
+    if (
+        1 <= w <= width
+        and 1 <= h <= height
+        and (abs(h - w * rh / rw) <= 0.5 or abs(w - h * rw / rh) <= 0.5)
+    ):
+        return w, h
+    wide = max(_narrowest(rw, rh), round(math.sqrt(bw * bh * rw / rh)))
+    return _window_size(wide, rw, rh, width, height)
 
 
 def candidates_for(ratio: Ratio, width: int, height: int) -> np.ndarray:
@@ -197,7 +218,7 @@ def neighbours(
         [x1, y1 + dy, cw, ch],
     ]
     for grow in (2 * dx, -2 * dx):
-        nw, nh = _window_size(cw + grow, rw, rh, width, height)
+        nw, nh = _window_size(max(cw + grow, _narrowest(rw, rh)), rw, rh, width, height)
         boxes.append([round(cx - nw / 2), round(cy - nh / 2), nw, nh])
     out = []
     for bx, by, bw, bh in boxes:

@@ -4,11 +4,37 @@ directly."""
 
 from __future__ import annotations
 
+import os
 import shutil
 from pathlib import Path
 
 import pytest
-from helpers import EXAMPLES, DistanceEngine
+from helpers import EXAMPLES, REQUIRE_ALL, DistanceEngine, require_all
+from hypothesis import HealthCheck, settings
+
+# Property tests (hypothesis): a bounded number of examples, no deadline (the machine may be
+# shared: speed is for benchmarks/, not tests). Under CI=true the examples are derandomized (the
+# same every run, no example database), so CI passes or fails on the code alone.
+settings.register_profile(
+    "dev", max_examples=60, deadline=None, suppress_health_check=[HealthCheck.too_slow]
+)
+settings.register_profile(
+    "ci", settings.get_profile("dev"), derandomize=True, database=None, print_blob=True
+)
+settings.load_profile("ci" if os.environ.get("CI", "").lower() in ("1", "true") else "dev")
+
+
+@pytest.hookimpl(hookwrapper=True)
+def pytest_runtest_makereport(item: pytest.Item, call: pytest.CallInfo):
+    """Under ``SACROP_REQUIRE_ALL=1`` (CI) a skipped test fails, whatever skipped it: a test
+    that should run and did not must not leave the run green (helpers.missing says what to
+    install; this catches every other skip)."""
+    outcome = yield
+    report = outcome.get_result()
+    if require_all() and report.skipped and not hasattr(report, "wasxfail"):
+        reason = report.longrepr[2] if isinstance(report.longrepr, tuple) else report.longrepr
+        report.outcome = "failed"
+        report.longrepr = f"skipped under {REQUIRE_ALL}=1, where every test must run: {reason}"
 
 
 @pytest.fixture(scope="session")

@@ -11,7 +11,7 @@ import os
 import re
 from collections.abc import Iterator
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, NoReturn
 
 import numpy as np
 import piexif
@@ -70,21 +70,63 @@ def run(*args: object, stdin: bytes | None = None):
     return CliRunner().invoke(main, [str(a) for a in args], input=stdin, catch_exceptions=False)
 
 
-def exiftool(path: Path) -> dict:
-    """What exiftool reads back of a sidecar: the independent check that other tools understand
-    it (the test is skipped without exiftool)."""
-    import json
-    import shutil
-    import subprocess
+#: Set (to 1) by .ci/run: a system tool or optional dependency a test needs that is missing
+#: then fails the test instead of skipping it, so that CI is never green for tests that did not
+#: run (conftest.py fails any other skip too).
+REQUIRE_ALL = "SACROP_REQUIRE_ALL"
 
+
+def require_all() -> bool:
+    return os.environ.get(REQUIRE_ALL, "") not in ("", "0")
+
+
+def missing(what: str, how: str) -> NoReturn:
+    """Skip the test, which needs ``what`` (``how`` says how to get it), or fail it under
+    ``SACROP_REQUIRE_ALL=1``. Every test needing a tool or package calls this, never
+    ``pytest.skip`` itself."""
     import pytest
 
-    if shutil.which("exiftool") is None:
-        pytest.skip("exiftool is not installed")
+    if require_all():
+        pytest.fail(f"{what} is missing ({how}) and {REQUIRE_ALL}=1: every test must run")
+    pytest.skip(f"{what} is missing: {how}")
+
+
+def require_tool(name: str, how: str) -> str:
+    """The path of the program ``name`` (``/usr/bin/chromium`` or ``exiftool``), or
+    :func:`missing`."""
+    import shutil
+
+    found = shutil.which(name)
+    if found is None:
+        missing(name, how)
+    return found
+
+
+def require_module(name: str, how: str) -> Any:
+    """The module ``name`` imported, or :func:`missing` (``pytest.importorskip``, but strict
+    under ``SACROP_REQUIRE_ALL``)."""
+    import importlib
+
+    try:
+        return importlib.import_module(name)
+    except ImportError:
+        missing(f"the Python package of {name}", how)
+
+
+APT_TOOLS = "apt-get install chromium chromium-driver libimage-exiftool-perl darktable"
+
+
+def exiftool(path: Path) -> dict:
+    """What exiftool reads back of a sidecar: the independent check that other tools understand
+    it (:func:`missing` without exiftool)."""
+    import json
+    import subprocess
+
+    program = require_tool("exiftool", APT_TOOLS)
     tags = ["-XMP-crs:all", "-XMP-tiff:all", "-XMP-iptcExt:ImageRegion", "-XMP-xmp:Rating"]
     tags.append("-XMP-dc:Subject")
     done = subprocess.run(
-        ["exiftool", "-j", "-n", "-struct", *tags, str(path)],
+        [program, "-j", "-n", "-struct", *tags, str(path)],
         capture_output=True,
         check=True,
         text=True,

@@ -349,7 +349,16 @@ def test_the_package_shows_only_its_public_names():
 
     assert sacrop_cli.__all__ == ["Crop", "CroppedImage", "Cropper", "__version__"]
     assert dir(sacrop_cli) == sacrop_cli.__all__
-    assert all(getattr(sacrop_cli, name) is not None for name in sacrop_cli.__all__)
+    from sacrop_cli import _version, api
+
+    assert (sacrop_cli.Crop, sacrop_cli.CroppedImage, sacrop_cli.Cropper) == (
+        api.Crop,
+        api.CroppedImage,
+        api.Cropper,
+    )
+    assert sacrop_cli.__version__ == _version.__version__
+    with pytest.raises(AttributeError, match="^module 'sacrop_cli' has no attribute 'Photo'$"):
+        sacrop_cli.Photo  # noqa: B018
 
 
 def test_a_transparent_crop_saved_as_jpeg_is_on_the_background(tmp_path):

@@ -28,6 +28,7 @@ from helpers import (
     files_under,
     make_dng,
     read_jsonl,
+    require_module,
     run,
     snapshot,
     summary_count,
@@ -557,7 +558,7 @@ def test_skipped_files_are_named_at_v_and_in_the_manifest(use_random_weights, ph
 
 
 def test_heic_and_extensionless_photos_are_read_and_cropped_to_jpeg(use_random_weights, tmp_path):
-    pillow_heif = pytest.importorskip("pillow_heif")
+    pillow_heif = require_module("pillow_heif", "pip install pillow-heif (a dependency)")
     with Image.open(EXAMPLES / "coffee.jpg") as im:
         pillow_heif.from_pillow(im).save(tmp_path / "IMG_2000.HEIC", quality=90)
         im.save(tmp_path / "scan", "JPEG")  # a JPEG without extension
@@ -638,6 +639,39 @@ def test_a_whole_photo_crop_is_the_original_file(tmp_path, monkeypatch):
     src = writable_copy(EXAMPLES / "picos-de-europa.jpg", tmp_path / "picos.jpg")  # 1600 x 1200
     assert run("crop", src, "-r", "4:3", "-o", tmp_path / "out", "-q").exit_code == 0
     assert (tmp_path / "out" / "picos.4x3.1.jpg").read_bytes() == src.read_bytes()
+
+
+@pytest.mark.slow
+def test_precision_int8_crops_end_to_end_close_to_fp32(tmp_path, monkeypatch):
+    """``--precision int8`` runs the shipped int8 graph through a whole run: every crop written
+    and of its ratio, each near the float graph's choice (IoU >= 0.75 on these photos), and
+    scored by another graph than fp32 (the scores differ)."""
+    monkeypatch.delenv("SACROP_WEIGHTS", raising=False)
+    photos = [EXAMPLES / name for name in ("coffee.jpg", "wine.jpg", "rocket.jpg", "sunset.jpg")]
+    crops = {}
+    for precision in ("fp32", "int8"):
+        out, manifest = tmp_path / precision, tmp_path / f"{precision}.jsonl"
+        result = run(
+            "crop", *photos, "-r", "4:3", "-r", "1:1", "--precision", precision, "-o", out,
+            "--manifest", manifest, "-q",
+        )  # fmt: skip
+        assert result.exit_code == 0, result.output
+        crops[precision] = {
+            (Path(r["source"]).name, c["ratio"]): c
+            for r in read_jsonl(manifest)
+            for c in r["crops"]
+        }
+        assert len(crops[precision]) == 8 and len(list(out.iterdir())) == 8
+    for key, crop in crops["int8"].items():
+        x1, y1, x2, y2 = crop["box"]
+        with Image.open(crop["path"]) as written:
+            assert written.size == (x2 - x1, y2 - y1)
+        rw, rh = (4, 3) if key[1] == "4:3" else (1, 1)
+        assert abs((y2 - y1) - (x2 - x1) * rh / rw) <= 0.5  # the ratio to the nearest pixel
+        assert box_iou(crop["box"], crops["fp32"][key]["box"]) >= 0.75
+    assert [c["score"] for c in crops["int8"].values()] != [
+        c["score"] for c in crops["fp32"].values()
+    ]
 
 
 def test_decimal_ratios_are_exact_to_the_pixel(use_random_weights, photo_dir, tmp_path):

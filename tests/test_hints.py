@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import pytest
+from hypothesis import assume, given
+from hypothesis import strategies as st
 
 from sacrop_cli.hints import Coord, Hints, PixelHints, parse_coord, parse_point, parse_region
 
@@ -87,6 +89,94 @@ def test_a_hints_file_line():
         with pytest.raises(ValueError) as err:
             Hints.from_json(bad)
         assert str(err.value) == message
+
+
+UNORDERED = "a region's x2 and y2 exceed its x1 and y1"
+OUTSIDE = "is outside the 200x100 photo or empty"
+
+
+@pytest.mark.parametrize(
+    ("call", "message"),
+    [
+        (lambda: parse_coord(True), "True is not a number"),
+        (lambda: parse_coord(None), "None is not a number"),
+        (lambda: parse_coord("100.5%"), "'100.5%': a percentage is at most 100%"),
+        (lambda: parse_region("1,2,3"), "1,2,3: a region is four numbers x1,y1,x2,y2"),
+        (lambda: parse_region("10,20,10,40"), f"10,20,10,40: {UNORDERED}"),
+        (lambda: parse_region((10, 20, 5, 40)), f"10,20,5,40: {UNORDERED}"),
+        (lambda: parse_point([1, 2, 3]), "1,2,3: a point is two numbers x,y"),
+        (lambda: Hints.from_json({"b": 1, "a": 2}), "unknown field(s) a, b"),
+    ],
+)  # fmt: skip
+def test_what_a_hint_cannot_be_is_one_exact_line(call, message):
+    with pytest.raises(ValueError) as info:
+        call()
+    assert str(info.value) == message
+
+
+def test_the_limits_of_a_coordinate_are_allowed():
+    assert parse_coord("100%") == Coord(100.0, True) and str(Coord(100.0, True)) == "100%"
+    assert parse_coord(0) == Coord(0.0) and str(Coord(12.5)) == "12.5"
+    assert parse_region(" 10, 20 , 30,40 ") == (Coord(10), Coord(20), Coord(30), Coord(40))
+
+
+def test_one_region_or_several_of_numbers_or_strings():
+    one = (Coord(10), Coord(20), Coord(30), Coord(40))
+    assert Hints.of(keep=[10, 20, 30, 40]).keep == (one,)
+    assert Hints.of(keep=("10", "20", "30", "40")).keep == (one,)
+    four = Hints.of(keep=["10,20,30,40", "1,2,3,4", "5,6,7,8", "9,9,10,10"]).keep
+    assert four[0] == one and len(four) == 4
+    assert Hints.of(keep=[(10, 20, 30, 40), (1, 2, 3, 4)]).keep[0] == one
+    assert Hints.from_json({"avoid": [[10, 20, 30, 40]]}) == Hints(avoid=(one,))
+    assert bool(Hints.of(keep="1,2,3,4")) and bool(Hints.of(avoid="1,2,3,4"))
+
+
+@pytest.mark.parametrize(
+    ("hints", "message"),
+    [
+        # a pixel x1 of 0 and an x2 of 0%: not ordered when read, empty in pixels
+        (Hints.of(keep="0,0,0%,10"), f"the keep region 0,0,0%,10 {OUTSIDE}"),
+        (Hints.of(avoid="0,0,10,0%"), f"the avoid region 0,0,10,0% {OUTSIDE}"),
+        (Hints.of(keep="0,5,10,5%"), f"the keep region 0,5,10,5% {OUTSIDE}"),
+        (Hints.of(focus="201,50"), "the focus point 201,50 is outside the 200x100 photo"),
+        (Hints.of(focus="50,101"), "the focus point 50,101 is outside the 200x100 photo"),
+    ],
+)  # fmt: skip
+def test_a_hint_empty_or_outside_the_photo_is_an_error(hints, message):
+    with pytest.raises(ValueError) as info:
+        hints.in_pixels(200, 100)
+    assert str(info.value) == message
+
+
+def test_a_focus_on_the_photos_edges_is_inside():
+    assert Hints.of(focus="0,0").in_pixels(200, 100).focus == (0.0, 0.0)
+    assert Hints.of(focus="100%,100%").in_pixels(200, 100).focus == (200.0, 100.0)
+    assert Hints.of(focus="200,100").in_pixels(200, 100).focus == (200.0, 100.0)
+
+
+# -- properties (hypothesis) --------------------------------------------------------------------
+
+pixels = st.integers(0, 10_000).map(float) | st.floats(0, 10_000).map(lambda v: round(v, 2))
+percent = st.floats(0, 100).map(lambda v: round(v, 2))
+coord = st.one_of(pixels.map(Coord), percent.map(lambda v: Coord(v, True)))
+
+
+@given(coord)
+def test_a_coordinate_written_out_parses_back(c):
+    assert parse_coord(str(c)) == c
+
+
+@given(st.tuples(coord, coord, coord, coord))
+def test_a_region_written_out_parses_back(region):
+    x1, y1, x2, y2 = region
+    assume(x1.percent != x2.percent or x1.value < x2.value)
+    assume(y1.percent != y2.percent or y1.value < y2.value)
+    text = ",".join(map(str, region))
+    assert parse_region(text) == region
+    assert Hints.of(keep=text, avoid=[text, text]).keep == (region,)
+    assert Hints.from_json({"keep": [list(map(str, region))], "focus": text.split(",")[:2]}) == (
+        Hints(keep=(region,), focus=region[:2])
+    )
 
 
 def test_a_photo_takes_at_most_max_regions():

@@ -13,7 +13,17 @@ from pathlib import Path
 import numpy as np
 import piexif
 import pytest
-from helpers import DATE, EXAMPLES, GPS, MAKE, MODEL, exif_bytes, make_dng, pattern
+from helpers import (
+    DATE,
+    EXAMPLES,
+    GPS,
+    MAKE,
+    MODEL,
+    exif_bytes,
+    make_dng,
+    pattern,
+    require_module,
+)
 from PIL import Image, ImageCms, ImageFile, ImageOps
 
 from sacrop_cli.errors import ImageError, OutputError
@@ -525,7 +535,7 @@ def test_xmp_is_kept(tmp_path: Path, ext: str) -> None:
 
 
 def test_heic_photos_are_read_upright_and_cropped_to_jpeg(tmp_path: Path) -> None:
-    pillow_heif = pytest.importorskip("pillow_heif")
+    pillow_heif = require_module("pillow_heif", "pip install pillow-heif (a dependency)")
     src = tmp_path / "IMG_2000.HEIC"
     pillow_heif.from_pillow(pattern(80, 60)).save(src, quality=95)
     photo = open_photo(src)

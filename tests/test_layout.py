@@ -6,7 +6,7 @@ from __future__ import annotations
 import ast
 from pathlib import Path
 
-import pytest
+from helpers import require_module
 
 PACKAGE = Path(__file__).resolve().parent.parent / "sacrop_cli"
 MODULES = sorted(PACKAGE.rglob("*.py"))
@@ -43,7 +43,7 @@ def test_the_projects_modules_are_imported_at_module_level():
 
 
 def test_the_import_graph_has_no_circle():
-    grimp = pytest.importorskip("grimp")
+    grimp = require_module("grimp", 'pip install -e ".[dev]"')
     graph = grimp.build_graph("sacrop_cli")
     adjacent = {m: graph.find_modules_directly_imported_by(m) for m in graph.modules}
     state: dict[str, int] = {}
@@ -65,7 +65,7 @@ def test_the_import_graph_has_no_circle():
 
 
 def test_the_layer_contract_is_kept():
-    importlinter = pytest.importorskip("importlinter.cli")
+    importlinter = require_module("importlinter.cli", 'pip install -e ".[dev]"')
     assert importlinter.lint_imports(config_filename=str(PACKAGE.parent / "pyproject.toml")) == 0
 
 

@@ -35,7 +35,7 @@ def test_parameter_counts():
 
 
 @pytest.mark.parametrize("photo", [(1600, 1067), (1065, 1600), (512, 512), (2000, 500)])
-def test_scores_shape_for_sizes_and_ratios(model, photo):
+def test_each_box_is_scored_on_its_own_photo(model, photo):
     w, h = input_size(*photo)
     assert w % 32 == 0 and h % 32 == 0 and min(w, h) <= 256
     images = torch.randn(2, 3, h, w)
@@ -47,10 +47,17 @@ def test_scores_shape_for_sizes_and_ratios(model, photo):
             ]
         )
     )
+    assert rois[:, 0].tolist() == [0, 0, 1]
     with torch.inference_mode():
         scores = model(images, rois)
+        # each box is scored on its own photo: as with that photo alone in the batch (index 0)
+        alone = [
+            model(images[int(r[0]) : int(r[0]) + 1], torch.cat([torch.zeros(1), r[1:]])[None])
+            for r in rois
+        ]
     assert scores.shape == (3,)
-    assert torch.isfinite(scores).all()
+    torch.testing.assert_close(scores, torch.cat(alone), rtol=0, atol=1e-5)
+    assert len(set(scores.tolist())) == 3  # three boxes, three different scores
 
 
 def test_rod_matches_roi_align_of_the_masked_map():

@@ -68,21 +68,40 @@ def test_run_batch_counts(random_weights, photo_dir, tmp_path):
     assert report.failed
 
 
-def test_run_batch_times_each_batch_and_leaves_no_threads(random_weights, photo_dir):
+class _ThreadClock:
+    """A stand-in for the ``time`` module whose ``perf_counter`` advances by 1.5 s at each
+    reading, per thread: a span timed within one thread lasts exactly 1.5 s, whatever the
+    other threads do meanwhile."""
+
+    def __init__(self) -> None:
+        import threading
+
+        self.local = threading.local()
+
+    def perf_counter(self) -> float:
+        self.local.now = getattr(self.local, "now", 0.0) + 1.5
+        return self.local.now
+
+
+def test_run_batch_times_each_batch_and_leaves_no_threads(random_weights, photo_dir, monkeypatch):
     import threading
 
     from sacrop_cli.api import Cropper
     from sacrop_cli.io.inputs import scan_inputs
+    from sacrop_cli.run import driver, local
     from sacrop_cli.run.job import CropJob
-    from sacrop_cli.run.local import run_batch
 
-    report = run_batch(
+    clock = _ThreadClock()
+    monkeypatch.setattr(local, "time", clock)  # each batch's
+    monkeypatch.setattr(driver, "time", clock)  # the run's
+    report = local.run_batch(
         Cropper(random_weights, device="cpu"),
         scan_inputs([photo_dir]),
         CropJob(("any",), 1, dry_run=True, batch_size=2),
     )
-    assert [n for n, _ in report.batch_seconds] == [2, 1]
-    assert all(seconds > 0 for _, seconds in report.batch_seconds)
+    # each batch timed from its own start to its own end, the run from start to end
+    assert report.batch_seconds == [(2, 1.5), (1, 1.5)]
+    assert report.counts["seconds"] == 1.5
     assert not [t.name for t in threading.enumerate() if t.name.startswith("sacrop-")]
 
 

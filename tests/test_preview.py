@@ -16,13 +16,12 @@ from pathlib import Path
 
 import numpy as np
 import pytest
-from helpers import EXAMPLES, read_jsonl, run
-from PIL import Image
+from helpers import APT_TOOLS, EXAMPLES, read_jsonl, require_tool, run
+from PIL import Image, ImageColor
 
 from sacrop_cli.viz import drawing, sheet_png
 from sacrop_cli.viz import sheets as preview
 
-CHROMIUM = Path("/usr/bin/chromium")
 VOID = {
     "area",
     "base",
@@ -352,14 +351,13 @@ def test_preview_option_needs_html_or_png(tmp_path):
 
 
 def test_html_sheet_renders_in_a_headless_browser(tmp_path):
-    if not CHROMIUM.exists():
-        pytest.skip("chromium not installed: apt-get install chromium")
+    chromium = require_tool("chromium", APT_TOOLS)
     sheet = tmp_path / "sheet.html"
     preview.write_preview(fake_records(8), sheet, grey_thumbnail)
     shot = tmp_path / "s.png"
     proc = subprocess.run(
         [
-            str(CHROMIUM),
+            chromium,
             "--headless",
             "--no-sandbox",
             "--disable-gpu",
@@ -381,7 +379,20 @@ def test_html_sheet_renders_in_a_headless_browser(tmp_path):
     assert proc.returncode == 0 and shot.exists(), proc.stderr[-2000:]
     with Image.open(shot) as im:
         assert im.size == (1200, 900)
-        assert np.asarray(im.convert("L"), dtype=np.float64).var() > 0  # not blank
+        pixels = np.asarray(im.convert("RGB")).astype(np.int64)
+
+    def area(colour: str, tolerance: int = 0) -> int:
+        """Pixels of the screenshot within ``tolerance`` of ``colour`` on every channel."""
+        rgb = np.asarray(ImageColor.getrgb(colour))
+        return int((np.abs(pixels - rgb) <= tolerance).all(-1).sum())
+
+    assert pixels[2, 2].tolist() == [244, 244, 244]  # the page's background, #f4f4f4
+    assert area("#fff") > 100_000  # the photos' cards
+    assert area("#8a8", tolerance=2) > 100_000  # the thumbnails, once encoded
+    # the boxes of the two ratios in the first two colours, the failed photos' red
+    assert area(drawing.PALETTE[0]) > 1000 and area(drawing.PALETTE[1]) > 1000
+    assert area(drawing.PALETTE[2]) == 0
+    assert area("#c62828") > 100
 
 
 def _with_a_skipped_input() -> list[dict]:

@@ -58,3 +58,26 @@ def test_int8_graph_of_a_float_graph(random_weights, tmp_path):
     rois = np.asarray([[0, 0, 0, 384, 256], [0, 32, 16, 300, 200]], np.float32)
     scores = int8_engine.scores(int8_engine.encode(image), rois)
     assert scores.shape == (2,) and np.isfinite(scores).all()
+
+
+@pytest.mark.slow
+def test_the_shipped_int8_graph_ranks_crops_as_the_float_graph():
+    """The int8 graph is only worth shipping if it ranks crops as the float one does: on the
+    GAIC grid of four example photos, the same best crop, rank correlation >= 0.98 and no
+    score more than 0.1 away (scores spread over about 0.8 there)."""
+    from PIL import Image
+
+    from sacrop_cli.api import Cropper
+
+    fp32, int8 = Cropper(device="cpu"), Cropper(precision="int8", device="cpu")
+    assert int8.weights_path.name == "sacrop-fcdb-v2.int8.onnx"
+    for name in ("coffee.jpg", "wine.jpg", "rocket.jpg", "sunset.jpg"):
+        with Image.open(EXAMPLES / name) as photo:
+            boxes = gaic_grid(*photo.size)
+        [exact] = fp32.score_many([EXAMPLES / name], [boxes])
+        [quantized] = int8.score_many([EXAMPLES / name], [boxes])
+        assert quantized.argmax() == exact.argmax()
+        ranks = np.argsort(np.argsort(exact)), np.argsort(np.argsort(quantized))
+        assert np.corrcoef(*ranks)[0, 1] >= 0.98
+        assert np.abs(quantized - exact).max() <= 0.1
+        assert not np.array_equal(quantized, exact)  # two graphs, not one read twice

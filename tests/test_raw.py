@@ -243,11 +243,15 @@ def test_max_pixels_checked_on_the_header(
 ) -> None:
     path = make_dng(tmp_path / "big.dng", coffee, orientation=orientation)
     size = "600x400"  # the upright size, also when stored 400x600
-    for read in (develop_raw, lambda p, **kw: open_raw_for_analysis(p, SHORT_SIDE, **kw)):
+    readers = (
+        lambda p, **kw: develop_raw(p, **kw).size,
+        lambda p, **kw: open_raw_for_analysis(p, SHORT_SIDE, **kw).full_size,
+    )
+    for upright_size in readers:
         with pytest.raises(ImageError, match=f"^{path}: {size} pixels exceeds the limit of 1000 "):
-            read(path, max_pixels=1000)
-        assert read(path, max_pixels=240_000) is not None  # exactly 600x400 passes
-        assert read(path, max_pixels=None) is not None
+            upright_size(path, max_pixels=1000)
+        assert upright_size(path, max_pixels=240_000) == (600, 400)  # exactly 600x400 passes
+        assert upright_size(path, max_pixels=None) == (600, 400)
 
 
 def test_sixteen_bit_develop_and_tiff(dng: Path, tmp_path: Path) -> None:

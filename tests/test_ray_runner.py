@@ -175,14 +175,17 @@ def test_a_stop_ends_the_run_with_what_is_done(local_ray, random_weights, tmp_pa
     done = report.counts["images"]
     assert 1 <= done < 12 and report.counts["not_processed"] == 12 - done
     assert len(seen) == done and seen == sorted(seen)  # in input order
-    assert len(tree(tmp_path / "out")) >= done  # a batch under way may have written its crop
+    # every photo reported has its crop; a batch under way may have written one more
+    written = tree(tmp_path / "out")
+    assert {f"{Path(s).stem}.4x3.1.jpg" for s in seen} <= set(written)
 
     again = run_on_ray(
         "local", scan_inputs([src]), CropJob(("4:3",), out_dir=tmp_path / "out"), **model
     )
     assert again.stopped is None and again.counts["not_processed"] == 0
-    assert again.counts["already_done"] >= done  # not read again
-    assert again.counts["images"] + again.counts["already_done"] == 12
+    # exactly the photos whose crop is there are not read again, the others are
+    assert again.counts["already_done"] == len(written)
+    assert again.counts["images"] == 12 - len(written)
     assert sorted(tree(tmp_path / "out")) == [f"p{i:02d}.4x3.1.jpg" for i in range(12)]
 
 
@@ -252,6 +255,7 @@ def test_ctrl_c_stops_a_ray_run_and_a_rerun_finishes(random_weights, tmp_path):
     deadline = time.monotonic() + 120
     while not (out.is_dir() and any(out.iterdir())) and time.monotonic() < deadline:
         time.sleep(0.1)
+    assert out.is_dir() and any(out.iterdir()), "no crop written: the run never got going"
     os.killpg(proc.pid, signal.SIGINT)  # as a terminal's Ctrl-C does
     _, stderr = proc.communicate(timeout=120)
     assert proc.returncode == 130, stderr
@@ -274,18 +278,16 @@ def test_ctrl_c_stops_a_ray_run_and_a_rerun_finishes(random_weights, tmp_path):
 
 
 @pytest.mark.slow
-def test_a_wrong_address_fails_at_once_naming_it(random_weights, photo_dir, tmp_path):
+def test_a_wrong_address_fails_naming_it(random_weights, photo_dir, tmp_path):
     command = [sys.executable, "-m", "sacrop_cli", "crop", photo_dir, "-o", tmp_path / "out"]
-    start = time.monotonic()
     done = subprocess.run(
         [str(a) for a in [*command, "--weights", random_weights, "--ray", "127.0.0.1:1"]],
         env={**os.environ, "PYTHONPATH": str(REPO)},
         capture_output=True,
         text=True,
-        timeout=120,
+        timeout=120,  # a guard against a hang, not a measure: speed belongs to benchmarks/
         check=False,
     )
-    assert time.monotonic() - start < 30
     assert done.returncode == 1
     assert done.stderr == (
         "error: --ray 127.0.0.1:1: cannot connect: nothing answers there (Connection refused)\n"

@@ -6,6 +6,7 @@ import errno
 import json
 
 import pytest
+from helpers import require_module
 
 from sacrop_cli.errors import SacropError
 from sacrop_cli.record import (
@@ -68,13 +69,13 @@ def test_skipped_and_missing_records_say_why():
 
 
 def test_the_arrow_schema_is_the_record_plus_the_extra_columns():
-    pa = pytest.importorskip("pyarrow")
+    pa = require_module("pyarrow", 'pip install "sacrop[ray]"')
     schema = arrow_schema(stop=pa.string())
     assert tuple(schema.names) == (*FIELDS, "stop")
 
 
 def test_an_arrow_row_gives_the_faces_pixels_back_as_integers():
-    pa = pytest.importorskip("pyarrow")
+    pa = require_module("pyarrow", 'pip install "sacrop[ray]"')
     record = {**new_record("a.jpg", (10, 10)), "faces": [[1, 2, 5, 6, 0.9]]}
     table = pa.Table.from_pylist([{**record, "stop": None}], schema=arrow_schema(stop=pa.string()))
     [row] = table.to_pylist()

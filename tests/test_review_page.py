@@ -1,8 +1,8 @@
 """The review page in a real browser: Debian's headless Chromium driven by Selenium (skipped
-when either is missing). The keyboard contract, key by key, each key's effect read back from
-FILE (the manifest); the layout (the selected photo large, the others small); a box dragged
-with the mouse. FILE's sources are real photos (absolute paths), so that ``sacrop apply FILE``
-can be run on it as it is."""
+when either is missing, failed under ``SACROP_REQUIRE_ALL=1``). The keyboard contract, key by
+key, each key's effect read back from FILE (the manifest); the layout (the selected photo large,
+the others small); a box dragged with the mouse. FILE's sources are real photos (absolute
+paths), so that ``sacrop apply FILE`` can be run on it as it is."""
 
 from __future__ import annotations
 
@@ -11,13 +11,12 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
-from helpers import EXAMPLES, read_jsonl, serving
+from helpers import APT_TOOLS, EXAMPLES, read_jsonl, require_module, require_tool, serving
 
 from sacrop_cli.io.inputs import scan_inputs
 from sacrop_cli.viz.review import ReviewServer
 from sacrop_cli.viz.review_records import BoxScorer, analyse, plan
 
-CHROMIUM, CHROMEDRIVER = Path("/usr/bin/chromium"), Path("/usr/bin/chromedriver")
 # nothing downloaded, nothing phoned home: Selenium Manager is never asked for a driver
 CHROMIUM_OPTIONS = (
     "--headless=new",
@@ -31,24 +30,21 @@ CHROMIUM_OPTIONS = (
 )
 #: What the stand-in engine scores: minus the L1 distance (photo pixels) of a box to this.
 TARGET = (40, 30, 300, 250)
-pytestmark = [
-    pytest.mark.slow,
-    pytest.mark.skipif(
-        not (CHROMIUM.exists() and CHROMEDRIVER.exists()), reason="no chromium and chromedriver"
-    ),
-]
+pytestmark = pytest.mark.slow
 
 
 @pytest.fixture
 def browser() -> Iterator[object]:
-    webdriver = pytest.importorskip("selenium.webdriver")
+    chromium = require_tool("chromium", APT_TOOLS)
+    chromedriver = require_tool("chromedriver", APT_TOOLS)
+    webdriver = require_module("selenium.webdriver", 'pip install -e ".[dev]"')
     from selenium.webdriver.chrome.service import Service
 
     options = webdriver.ChromeOptions()
-    options.binary_location = str(CHROMIUM)
+    options.binary_location = chromium
     for option in CHROMIUM_OPTIONS:
         options.add_argument(option)
-    driver = webdriver.Chrome(service=Service(str(CHROMEDRIVER)), options=options)
+    driver = webdriver.Chrome(service=Service(chromedriver), options=options)
     driver.implicitly_wait(0)
     yield driver
     driver.quit()

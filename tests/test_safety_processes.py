@@ -11,6 +11,7 @@ import os
 import re
 import shutil
 import signal
+import select
 import subprocess
 import sys
 import time
@@ -126,42 +127,88 @@ def test_sigint_stops_after_the_current_photo_then_resume(batch, tmp_path):
     assert snapshot(src) == sources
 
 
+#: Run in the process below: ``sacrop ARGS...`` whose second network pass, in a worker thread,
+#: says so through the FIFO ``BUSY`` and then waits (with every later pass) until the test
+#: writes to the FIFO ``RELEASE``, so the test knows the run is waiting for it.
+_HELD_PASS = """
+import sys, threading
+from sacrop_cli.engines import onnx_engine
+from sacrop_cli.cli.main import main
+
+busy, release, *args = sys.argv[1:]
+lock, released, calls = threading.Lock(), threading.Event(), []
+original = onnx_engine.OnnxEngine.scores
+
+def scores(self, *a, **k):
+    with lock:
+        calls.append(None)
+        n = len(calls)
+    if n == 2:
+        with open(busy, "w") as fifo:
+            fifo.write("busy")
+        with open(release) as fifo:
+            fifo.read()
+        released.set()
+    elif n > 2:
+        released.wait()
+    return original(self, *a, **k)
+
+onnx_engine.OnnxEngine.scores = scores
+sys.argv = ["sacrop", *args]
+main()
+"""
+
+
+def _read_fifo(path: Path, timeout: float = 120) -> str:
+    """What a writer puts in the FIFO ``path``; a hang guard of ``timeout`` seconds, no more."""
+    fd = os.open(path, os.O_RDONLY | os.O_NONBLOCK)
+    try:
+        chunks = []
+        while True:
+            ready, _, _ = select.select([fd], [], [], timeout)
+            assert ready, f"nothing came through {path}"
+            chunk = os.read(fd, 64)
+            if not chunk and chunks:
+                return b"".join(chunks).decode()
+            chunks.append(chunk)
+    finally:
+        os.close(fd)
+
+
 @pytest.mark.slow
-def test_double_ctrl_c_in_a_real_process_always_exits_130(random_weights, tmp_path):
-    """The second Ctrl-C often lands while the run waits for the network passes under way in
-    other threads; the process must still wait for them and exit 130 (it died with 134 from the
-    C++ runtime underneath when it did not). Several tries, at different moments."""
+def test_double_ctrl_c_while_a_network_pass_runs_exits_130(random_weights, tmp_path):
+    """The second Ctrl-C lands while the run waits for a network pass under way in a worker
+    thread (held there until the test lets it go); the process must wait for it and exit 130
+    (it died with 134 from the C++ runtime underneath when it did not)."""
     src = tmp_path / "photos"
     src.mkdir()
-    for i in range(48):
+    for i in range(8):
         shutil.copy(EXAMPLES / "friends.jpg", src / f"{i:02d}.jpg")
+    busy, release = tmp_path / "busy", tmp_path / "release"
+    os.mkfifo(busy)
+    os.mkfifo(release)
     env = {**os.environ, "SACROP_WEIGHTS": str(random_weights), "PYTHONPATH": str(REPO)}
-    command = [
-        sys.executable,
-        "-m",
-        "sacrop_cli",
-        "crop",
-        str(src),
-        "-r",
-        "4:3",
-        "-r",
-        "1:1",
-        "--dry-run",
-        "--json",
-        "--manifest",
-        str(tmp_path / "m.jsonl"),
-    ]
-    for attempt in range(8):
-        proc = subprocess.Popen(
-            command, env=env, cwd=REPO, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True
-        )
-        proc.stdout.readline()  # the first photo is done: the network is busy with the next
+    args = ["crop", str(src), "-r", "4:3", "-r", "1:1", "--dry-run", "--json"]
+    proc = subprocess.Popen(
+        [sys.executable, "-c", _HELD_PASS, str(busy), str(release), *args],
+        env=env,
+        cwd=REPO,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
+    try:
+        assert _read_fifo(busy) == "busy"  # a network pass is held in its worker thread
         proc.send_signal(signal.SIGINT)
-        time.sleep(0.02 * (attempt % 4))
-        proc.send_signal(signal.SIGINT)
+        for line in proc.stderr:  # the first Ctrl-C is taken: the run finishes the photo
+            if line.startswith("warning: interrupted: finishing the current photo"):
+                break
+        proc.send_signal(signal.SIGINT)  # the second, while the run waits for the pass
+        with open(release, "w") as fifo:
+            fifo.write("go")
         _, stderr = proc.communicate(timeout=120)
-        # 130, or killed by the SIGINT itself when the second one comes after the run has
-        # ended (a shell shows 130 for both); never 134, an abort
-        assert proc.returncode in (130, -signal.SIGINT), (attempt, proc.returncode, stderr)
-        assert "terminate called" not in stderr
-        assert not [p.name for p in tmp_path.iterdir() if p.name.startswith(".")]  # no temporary
+    finally:
+        proc.kill()
+    assert proc.returncode == 130, stderr
+    assert "terminate called" not in stderr
+    assert not [p.name for p in tmp_path.iterdir() if p.name.startswith(".")]  # no temporary

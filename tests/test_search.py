@@ -3,13 +3,18 @@ each box's L1 distance to a target box, in photo pixels (no network, no torch)."
 
 from __future__ import annotations
 
+from dataclasses import replace
+
 import numpy as np
 import pytest
 from helpers import DistanceEngine
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from sacrop_cli import search
 from sacrop_cli.candidates import candidates_for
-from sacrop_cli.constraints import CropRules, inside, note
+from sacrop_cli.constraints import SUBJECT_STEP, CropRules, inside, note
+from sacrop_cli.hints import PixelHints
 from sacrop_cli.ratios import parse_ratio
 
 #: examples/coffee.jpg's size, the photo of test_api's distance cases.
@@ -360,3 +365,213 @@ def test_hints_outrank_the_faces_and_the_faces_order_the_rest():
     got = hinted({"keep": "200,150,250,200"}, ("1:1",), refine=True, k=1, faces=[face])
     [(_, _, (x1, y1, x2, y2), _, note)] = got
     assert (x1, y1, x2, y2, note) == (175, 0, 575, 400, None)  # the head's right edge at 575
+
+
+# -- the steps' thresholds, on stand-in rules whose keys are set by hand --------------------------
+
+
+class KeyedRules:
+    """Stand-in rules of a ``W x H`` photo: a box's key is ``key(box)``; no face or hint moves
+    boxes; ``hint`` is what the hint note says."""
+
+    def __init__(self, key=lambda box: 0.0, hint: str | None = None) -> None:
+        self.size, self.key, self.hint = (W, H), key, hint
+
+    def levels(self, boxes: np.ndarray) -> np.ndarray:
+        return np.array([self.key(tuple(int(v) for v in b)) for b in boxes], np.float64)
+
+    def anchored(self, boxes: np.ndarray) -> np.ndarray:
+        return np.zeros((0, 4), np.int64)
+
+    def hint_moves(self, boxes: np.ndarray, free: bool) -> np.ndarray:
+        return np.zeros((0, 4), np.int64)
+
+    def hint_note(self, box: np.ndarray, ratio) -> str | None:
+        return self.hint
+
+
+def test_ranked_demotes_every_key_above_the_level_by_a_million():
+    pool = search.Pool(
+        parse_ratio("4:3"),
+        boxes=np.zeros((5, 4), np.int64),
+        scores=np.array([1.0, 2.0, 3.0, 4.0, 0.5]),
+        keys=np.array([0.0, 1e-9, 1e-3, 1.0, 0.0]),  # the level, within 1e-9, then above it
+        level=0.0,
+        first=0,
+    )
+    assert pool.ranked().tolist() == [1.0, 2.0, 3.0 - 1e6, 4.0 - 1e6, 0.5]
+
+
+def test_best_is_the_top_score_of_the_best_key():
+    scores, keys = np.array([5.0, 1.0, 3.0]), np.array([1.0, 0.0, 1e-9])
+    assert search._best(scores, keys, 0.0) == 2
+    assert search._best(scores, keys, 1.0) == 0
+
+
+def test_build_scores_the_whole_photo_only_for_the_free_ratio():
+    seen = []
+
+    def score(boxes):
+        seen.append([len(b) for b in boxes])
+        return distance(TARGET)(boxes)
+
+    search.build(score, [ratios("4:3")], [NO_FACES])
+    assert seen == [[len(candidates_for(parse_ratio("4:3"), W, H))]]
+
+
+def test_build_keeps_the_keys_within_one_and_a_half_subject_steps():
+    # keys 0, 1.5 steps and just over: the first two compete, the last does not
+    over = 1.5 * SUBJECT_STEP + 1e-6
+    by_x1 = {0: 0.0, 50: 1.5 * SUBJECT_STEP}
+    rules = KeyedRules(lambda box: by_x1.get(box[0], over))
+    [[pool]] = search.build(distance(TARGET), [ratios("4:3")], [rules])
+    assert sorted(set(pool.keys.tolist())) == [0.0, 1.5 * SUBJECT_STEP]
+    assert sorted(set(pool.boxes[:, 0].tolist())) == [0, 50]
+
+
+def test_refine_steps_rank_one_only_within_its_key_and_the_others_within_the_level():
+    """Rank 1 may not step to a box of a worse key, the alternatives may within the face level
+    (1.5 subject steps), and no one to a box a whole level worse."""
+    start = [(0, 0, 400, 300), (200, 100, 600, 400)]
+    pool = search.Pool(
+        parse_ratio("4:3"),
+        boxes=np.array(start),
+        scores=np.float32([-1000.0, -2000.0]),
+        keys=np.zeros(2),
+        level=0.0,
+        first=0,
+    )
+    # every box but the two starts is one subject step worse; boxes right of x1 = 210, a level
+    rules = KeyedRules(lambda b: 0.0 if b in start else 1.0 if b[0] > 210 else SUBJECT_STEP)
+    score = distance((100, 50, 500, 350))  # both climb toward it when they may
+    [[refined]] = search.refine(score, [[pool]], 2, [rules])
+    climbed = [tuple(b) for b in refined.boxes[:2].tolist()]
+    assert climbed[0] == start[0]  # every neighbour of a worse key: rank 1 stays
+    # three steps toward the target (L1 distance 300 -> 149), onto boxes a subject step worse
+    assert climbed[1] == (115, 49, 583, 400)
+    assert refined.scores[:2].tolist() == [-1000.0, -149.0]
+    assert refined.keys[:2].tolist() == [0.0, SUBJECT_STEP]
+
+
+def test_refine_goes_on_for_one_photo_after_another_has_stopped():
+    # photo 0 starts on its target (no neighbour scores higher), photo 1 climbs three steps
+    far, near = (87, 53, 513, 373), (87, 42, 513, 362)
+    pools = []
+    for box in (near, far):
+        pools.append(
+            [search.Pool(parse_ratio("4:3"), np.array([box]), np.float32([-1e3]), np.zeros(1),
+                         0.0, 0)]
+        )  # fmt: skip
+    engine = DistanceEngine(near, 1.0)
+
+    def score(boxes):
+        return [engine.scores(None, np.c_[np.zeros(len(b)), b].astype(np.float32)) for b in boxes]
+
+    refined = search.refine(score, pools, 1, [NO_FACES, NO_FACES])
+    assert [tuple(p[0].boxes[0].tolist()) for p in refined] == [near, near]
+
+
+def _free_pool(level: float, first: int = 0) -> search.Pool:
+    return search.Pool(
+        parse_ratio("any"),
+        boxes=np.array([[100, 100, 300, 250], [0, 0, 300, 200]]),
+        scores=np.array([0.5, 0.1]),
+        keys=np.full(2, level),
+        level=level,
+        first=first,
+        whole=np.array([[0, 0, W, H]]),
+        whole_score=np.array([0.5 + search.WHOLE_PHOTO_MARGIN]),
+    )
+
+
+def test_the_whole_photo_needs_more_than_the_margin_and_no_worse_key():
+    crops = search.pick(_free_pool(0.0), KeyedRules(), 1)  # exactly the margin: not enough
+    assert [c.box for c in crops] == [(100, 100, 300, 250)]
+    pool = replace(_free_pool(0.0), whole_score=np.array([0.9]))
+    crops = search.pick(pool, KeyedRules(lambda box: 1.0), 1)  # a level worse: not offered
+    assert [c.box for c in crops] == [(100, 100, 300, 250)]
+    assert [c.box for c in search.pick(pool, KeyedRules(), 1)] == [(0, 0, W, H)]
+    # no score for the whole photo: it is not weighed
+    assert [c.box for c in search.pick(replace(pool, whole_score=None), KeyedRules(), 1)] == [
+        (100, 100, 300, 250)
+    ]
+
+
+def test_the_whole_photo_alone_meeting_the_rules_takes_its_level_and_note():
+    # every box of the pool at face level 3 (no window holds the face): the whole photo, at 0,
+    # is rank 1 (whatever the pool's first was) and the note goes with the level it meets
+    crops = search.pick(_free_pool(3.0, first=1), KeyedRules(), 2)
+    assert [(c.rank, c.box, c.note) for c in crops] == [(1, (0, 0, W, H), None)]
+
+
+def test_the_note_joins_the_face_rule_and_the_hint():
+    crops = search.pick(_free_pool(3.0), KeyedRules(lambda box: 3.0, hint="no any window holds"), 1)
+    assert crops[0].note == "no any window holds the largest face whole; no any window holds"
+
+
+# -- properties (hypothesis) --------------------------------------------------------------------
+
+
+def _region(size: tuple[int, int]):
+    """A region of a ``W x H`` photo, at least 2 pixels a side."""
+    return st.tuples(st.integers(0, size[0] - 2), st.integers(0, size[1] - 2)).flatmap(
+        lambda corner: st.tuples(
+            st.just(corner[0]),
+            st.just(corner[1]),
+            st.integers(corner[0] + 2, size[0]),
+            st.integers(corner[1] + 2, size[1]),
+        )
+    )
+
+
+searched = st.sampled_from([("4:3",), ("1:1",), ("9:16",), ("any",), ("16:9",)])
+
+
+@settings(max_examples=25)
+@given(_region((W, H)), searched, st.booleans())
+def test_rank_one_holds_a_keep_region_whenever_a_window_of_its_ratio_can(region, labels, refine):
+    x1, y1, x2, y2 = region
+    rules = CropRules(np.zeros((0, 4)), W, H, None, PixelHints(keep=(region,)))
+    score = distance(TARGET)
+    pools = search.build(score, [ratios(*labels)], [rules])
+    if refine:
+        pools = search.refine(score, pools, 2, [rules])
+    [pool] = pools[0]
+    [crop, *_] = search.pick(pool, rules, 2)
+    windows = candidates_for(pool.ratio, W, H)
+    can = ((windows[:, :2] <= (x1, y1)).all(1) & (windows[:, 2:] >= (x2, y2)).all(1)).any()
+    holds = crop.box[0] <= x1 and crop.box[1] <= y1 and crop.box[2] >= x2 and crop.box[3] >= y2
+    if can:
+        assert holds and crop.note is None
+    if not holds:
+        assert crop.note is not None and "keep region" in crop.note
+
+
+@settings(max_examples=25)
+@given(_region((W, H)), searched, st.booleans())
+def test_rank_one_misses_an_avoid_region_whenever_a_window_of_its_ratio_can(region, labels, refine):
+    x1, y1, x2, y2 = region
+    rules = CropRules(np.zeros((0, 4)), W, H, None, PixelHints(avoid=(region,)))
+    score = distance(TARGET)
+    pools = search.build(score, [ratios(*labels)], [rules])
+    if refine:
+        pools = search.refine(score, pools, 2, [rules])
+    [pool] = pools[0]
+    [crop, *_] = search.pick(pool, rules, 2)
+
+    def misses(b) -> np.ndarray:
+        b = np.asarray(b).reshape(-1, 4)
+        return (b[:, 2] <= x1) | (b[:, 0] >= x2) | (b[:, 3] <= y1) | (b[:, 1] >= y2)
+
+    if misses(candidates_for(pool.ratio, W, H)).any():
+        assert misses(crop.box)[0] and crop.note is None
+    x1c, y1c, x2c, y2c = crop.box
+    assert 0 <= x1c < x2c <= W and 0 <= y1c < y2c <= H
+
+
+def test_the_whole_photo_a_subject_step_better_only_competes_on_its_score():
+    # one subject step better than the pool is not "alone meeting the rules": it must win
+    crops = search.pick(
+        replace(_free_pool(SUBJECT_STEP), whole_score=np.array([0.0])), KeyedRules(), 1
+    )
+    assert [c.box for c in crops] == [(100, 100, 300, 250)]

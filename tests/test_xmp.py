@@ -4,13 +4,22 @@ from __future__ import annotations
 
 import os
 import re
-import shutil
 import subprocess
 from pathlib import Path
 
 import numpy as np
 import pytest
-from helpers import EXAMPLES, STORE, exif_bytes, exiftool, make_dng, read_jsonl, run
+from helpers import (
+    APT_TOOLS,
+    EXAMPLES,
+    STORE,
+    exif_bytes,
+    exiftool,
+    make_dng,
+    read_jsonl,
+    require_tool,
+    run,
+)
 from PIL import Image, ImageOps
 
 from sacrop_cli.errors import OutputError
@@ -508,8 +517,7 @@ def test_darktable_exports_sacrops_crop(tmp_path: Path, ratio: str) -> None:
     """The real reader: darktable's Lightroom import applies the sidecar's crop to JPEGs stored
     turned (orientations 1, 6, 8) and to a DNG; the export is sacrop's crop, within darktable's
     rounding of a pixel and the colours of its own develop."""
-    if shutil.which("darktable-cli") is None:
-        pytest.skip("darktable-cli is not installed")
+    require_tool("darktable-cli", APT_TOOLS)
     shoot = tmp_path / "shoot"
     shoot.mkdir()
     with Image.open(EXAMPLES / "coffee.jpg") as im:

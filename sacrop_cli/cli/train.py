@@ -247,14 +247,7 @@ def train(
         factory.require_torch("sacrop train")
         train_reviews(ui, reviews, val_reviews, init, out, choices["seed"], _TrainReporter(ui))
         return
-    if val_reviews or init or reviews:
-        raise click.UsageError("--reviews with --fcdb or --gaicd is not supported yet")
-    if bool(gaicd) == bool(fcdb):
-        raise click.UsageError("give exactly one of --gaicd DIR or --fcdb DIR")
-    if fcdb and val_split == "test":
-        raise click.BadParameter(
-            "'test' is only for GAICD; give a fraction", param_hint="--val-split"
-        )
+    _check_data(gaicd, fcdb, val_split, bool(val_reviews or init or reviews))
     factory.require_torch("sacrop train")
     device = str(torch_engine.resolve_device(device))
     launched = distributed.launched_by_environment()
@@ -284,6 +277,18 @@ def train(
     summary = _run(nproc, launched, (data, cfg, out, command, backbone_weights, resume, ui.level))
     if summary is not None:
         _finish(ui, out, summary)
+
+
+def _check_data(gaicd: Path | None, fcdb: Path | None, val_split: str, reviews: bool) -> None:
+    """UsageError for a training's data options that do not go together."""
+    if reviews:
+        raise click.UsageError("--reviews with --fcdb or --gaicd is not supported yet")
+    if bool(gaicd) == bool(fcdb):
+        raise click.UsageError("give exactly one of --gaicd DIR or --fcdb DIR")
+    if fcdb and val_split == "test":
+        raise click.BadParameter(
+            "'test' is only for GAICD; give a fraction", param_hint="--val-split"
+        )
 
 
 def _run(nproc: int, launched: bool, job: tuple) -> dict | None:

@@ -10,7 +10,7 @@ from __future__ import annotations
 import contextlib
 import re
 import tempfile
-from collections.abc import Callable, Iterable, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from pathlib import Path, PurePath, PurePosixPath
 from typing import TYPE_CHECKING, Any
 
@@ -26,29 +26,67 @@ if TYPE_CHECKING:
 
 _SCHEME = re.compile(r"[A-Za-z][A-Za-z0-9+.-]*://")
 
+#: The options of the file systems named so far (``?endpoint_override=...&scheme=http``, as
+#: MinIO and Ceph users write them) by the URI they were given with, without its query: they
+#: are the file system's, so the names of the photos and crops under that URI stay plain
+#: object names, and every file system opened under it gets them (:func:`open_uri`).
+_OPTIONS: dict[str, str] = {}
+
 
 def is_uri(name: Path | str) -> bool:
     """``s3://bucket/key`` and the like; a local path is never one (pathlib folds ``//``)."""
     return isinstance(name, str) and _SCHEME.match(name) is not None
 
 
+def plain(uri: str) -> str:
+    """``uri`` without its query (its file system's options), which is remembered for every
+    URI under it; without a trailing ``/``."""
+    base, mark, query = uri.partition("?")
+    base = base.rstrip("/") or base
+    if mark:
+        _OPTIONS[base] = query
+    return base
+
+
+def file_system_options() -> dict[str, str]:
+    """The options remembered by :func:`plain`, for another process (a Ray worker) to use."""
+    return dict(_OPTIONS)
+
+
+def use_file_system_options(options: Mapping[str, str]) -> None:
+    """Use the options another process remembered (see :func:`file_system_options`)."""
+    _OPTIONS.update(options)
+
+
+def _with_options(uri: str) -> str:
+    """``uri`` with the options it was given with or, without, those of the nearest URI it
+    lies under that had some."""
+    uri = plain(uri)
+    for base in sorted(_OPTIONS, key=len, reverse=True):
+        if uri == base or uri.startswith(base + "/"):
+            return f"{uri}?{_OPTIONS[base]}"
+    return uri
+
+
 def join(base: Path | str, relative: PurePath | str) -> str:
-    """``base/relative`` for a folder or a URI, as a string (``.`` is ``base`` itself)."""
+    """``base/relative`` for a folder or a URI, as a string (``.`` is ``base`` itself); a URI's
+    query stays with its file system (:func:`plain`)."""
     if not is_uri(base):
         return str(Path(base) / relative)
-    base = str(base).rstrip("/")
+    base = plain(str(base))
     return base if str(relative) == "." else f"{base}/{relative}"
 
 
 def open_uri(uri: str) -> tuple[FileSystem, str]:
-    """The file system of ``uri`` and the path in it; a one-line error when it cannot be used
-    (no pyarrow, a scheme pyarrow was built without, no credentials...)."""
+    """The file system of ``uri`` and the path in it, with the options given with ``uri`` or
+    a URI above it; a one-line error when it cannot be used (no pyarrow, a scheme pyarrow was
+    built without, no credentials...)."""
     try:
         from pyarrow import fs
     except ImportError:
         raise SacropError(f'{uri}: URIs are read with pyarrow: pip install "sacrop[ray]"') from None
     try:
-        return fs.FileSystem.from_uri(uri)
+        return fs.FileSystem.from_uri(_with_options(uri))
     except Exception as err:  # noqa: BLE001 - pyarrow raises ArrowInvalid, OSError, ValueError...
         raise SacropError(f"{uri}: cannot open this file system: {one_line(err)}") from None
 
@@ -81,16 +119,17 @@ def scan_uris(uris: Sequence[str], recursive: bool = True) -> InputScan:
     """:func:`sacrop_cli.io.inputs.scan_inputs` for URIs (kept as strings): a folder's photos by
     extension, files given directly whatever their name."""
     scan = InputScan()
-    for uri in uris:
+    for given in uris:
+        uri = plain(given)
         try:
             listed = _files(uri, recursive)
         except FileNotFoundError:
-            scan.missing.append(uri)
+            scan.missing.append(given)
             continue
         if listed is None:
             scan.images.append((uri, None))
             continue
-        root = uri.rstrip("/")
+        root = uri
         for relative in listed[0]:
             found = f"{root}/{relative}"
             if PurePosixPath(relative).suffix.lower() in SUPPORTED_EXTENSIONS:
@@ -136,7 +175,7 @@ class RemoteWriter:
     copy, which creates the object at once)."""
 
     def __init__(self, out_dir: str, is_source: Callable[[str], bool]) -> None:
-        self.out_dir = out_dir.rstrip("/")
+        self.out_dir = plain(out_dir)
         self.fs, self.root = open_uri(self.out_dir)
         self.is_source = is_source
 

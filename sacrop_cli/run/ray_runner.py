@@ -24,14 +24,21 @@ import socket
 import tempfile
 import warnings
 from collections.abc import Callable, Iterator, Mapping
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, dataclass, field
 from pathlib import Path, PurePosixPath
 from typing import TYPE_CHECKING, Any
 
 from sacrop_cli.api import ModelSpec
 from sacrop_cli.errors import SacropError, one_line
 from sacrop_cli.io.imageio import known_crop_extension
-from sacrop_cli.io.storage import RemoteWriter, download, is_uri, join
+from sacrop_cli.io.storage import (
+    RemoteWriter,
+    download,
+    file_system_options,
+    is_uri,
+    join,
+    use_file_system_options,
+)
 from sacrop_cli.record import PhotoRecord, arrow_schema, from_row
 from sacrop_cli.run import driver
 from sacrop_cli.run.driver import Batch, PhotoResult, Todo
@@ -83,6 +90,8 @@ class WorkerSettings:
     model: ModelSpec
     job: CropJob
     root: str | None = None
+    #: the options of the URIs' file systems (``?endpoint_override=...``), by URI
+    file_systems: Mapping[str, str] = field(default_factory=dict)
 
 
 class CropWorker:
@@ -96,6 +105,7 @@ class CropWorker:
     def __init__(self, settings: WorkerSettings) -> None:
         if os.path.isdir(settings.cwd):  # relative paths mean what they meant to the driver
             os.chdir(settings.cwd)
+        use_file_system_options(settings.file_systems)  # the URIs' ?options, as the driver's
         self.cropper = settings.model.load()
         self.settings = settings
         self.job = settings.job
@@ -208,7 +218,11 @@ def crop_dataset(
     ray = _import_ray()
 
     settings = WorkerSettings(
-        os.getcwd(), model, job if job is not None else CropJob(dry_run=True), root
+        os.getcwd(),
+        model,
+        job if job is not None else CropJob(dry_run=True),
+        root,
+        file_system_options(),
     )
     with warnings.catch_warnings():
         # max_restarts is passed the only way Ray Data takes it, which it calls deprecated
