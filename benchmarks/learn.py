@@ -34,6 +34,7 @@ from sacrop_cli.model.registry import resolve_weights
 from sacrop_cli.record import PhotoRecord
 from sacrop_cli.train.datasets import read_fcdb
 from sacrop_cli.train.evaluate import evaluate_fcdb
+from sacrop_cli.train.finetune import FinetuneConfig
 from sacrop_cli.train.from_reviews import ReviewRun, train_from_reviews
 from sacrop_cli.viz import review_records
 from sacrop_cli.viz.review_order import ordered
@@ -96,6 +97,8 @@ def main() -> None:
     ap.add_argument("--others", type=int, default=100, help="other photos the figure is on")
     ap.add_argument("--tastes", nargs="+", default=[*TASTES, "fcdb"])
     ap.add_argument("--orders", nargs="+", default=["name", "uncertain"])
+    ap.add_argument("--keep-weight", type=float, default=FinetuneConfig.keep_weight)
+    ap.add_argument("--around-weight", type=float, default=FinetuneConfig.around_weight)
     args = ap.parse_args()
     torch.set_num_threads(1)  # one thread each: a shared machine's cores are not waited for
     args.work.mkdir(parents=True, exist_ok=True)
@@ -144,7 +147,14 @@ def _run(args, taste, order, n, pool, val, val_records, base_others, cache) -> d
 
     simulate(reviewed, choose, file)
     summary = train_from_reviews(
-        ReviewRun([file], out, held_back=0.0, check=False, command="benchmarks/learn.py"),
+        ReviewRun(
+            [file],
+            out,
+            held_back=0.0,
+            check=False,
+            command="benchmarks/learn.py",
+            cfg=FinetuneConfig(keep_weight=args.keep_weight, around_weight=args.around_weight),
+        ),
         cache=cache,
     )
     row = {"taste": taste, "order": order, "n": n, "pairs": summary["pairs"]}
