@@ -20,6 +20,7 @@ from sacrop_cli.cli.console import UI, interrupts, level_from_flags, silence_std
 from sacrop_cli.cli.options import (
     file_options,
     hint_options,
+    hints_file_option,
     load_cropper,
     model_options,
     ratios_option,
@@ -187,15 +188,7 @@ not exist (the others are still processed), 2 for invalid options, 130 when inte
     "(a little faster, a little worse: see docs/method.md)."
 )
 @hint_options
-@click.option(
-    "--hints",
-    "hints_path",
-    type=click.Path(dir_okay=False, path_type=Path),
-    metavar="FILE",
-    help="Hints per photo: JSON Lines, one object per photo with its 'source' (as in the "
-    "manifest) and 'keep', 'avoid', 'focus' (see docs/cli.md); added to --keep and --avoid, a "
-    "photo's focus replaces --focus.",
-)
+@hints_file_option
 @click.option(
     "--batch-size",
     type=click.IntRange(min=1),
