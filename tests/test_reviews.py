@@ -7,6 +7,7 @@ from pathlib import Path
 
 import pytest
 
+from sacrop_cli.io.download import sha256_file
 from sacrop_cli.record import new_record
 from sacrop_cli.train.reviews import (
     Choice,
@@ -14,7 +15,6 @@ from sacrop_cli.train.reviews import (
     Pair,
     ReviewedPhoto,
     around,
-    file_sha256,
     hold_back,
     photo_problem,
     read_reviews,
@@ -144,8 +144,8 @@ def test_read_reviews_counts_and_hashes(tmp_path: Path) -> None:
     got = read_reviews([file])
     assert [p.source for p in got.photos] == [Path("a.jpg"), Path("b.jpg")]
     assert got.counts() == {"photos": 2, "changed": 1, "confirmed": 1, "pairs": 11}
-    assert got.files == [{"path": str(file), "sha256": file_sha256(file)}]
-    assert len(file_sha256(file)) == 64
+    assert got.files == [{"path": str(file), "sha256": sha256_file(file)}]
+    assert len(sha256_file(file)) == 64
 
 
 def test_source_relative_to_the_file_is_found_beside_it(tmp_path: Path) -> None:

@@ -16,7 +16,6 @@ still there, at its recorded size, is checked where it is opened (:func:`photo_p
 
 from __future__ import annotations
 
-import hashlib
 import os
 import random
 from collections.abc import Sequence
@@ -25,6 +24,7 @@ from pathlib import Path
 
 from sacrop_cli.boxes import box_iou
 from sacrop_cli.errors import SacropError
+from sacrop_cli.io.download import sha256_file
 from sacrop_cli.record import PhotoRecord, read_records
 
 #: Two boxes overlapping this much are one framing ("rank 1 is what the person chose" too).
@@ -180,14 +180,6 @@ def record_lessons(
     return pairs, choices, outside
 
 
-def file_sha256(path: Path) -> str:
-    digest = hashlib.sha256()
-    with open(path, "rb") as fh:
-        for block in iter(lambda: fh.read(1 << 20), b""):
-            digest.update(block)
-    return digest.hexdigest()
-
-
 def read_reviews(paths: Sequence[Path]) -> Reviews:
     """The reviewed photos of review files (a photo in several: its last record); NothingToLearn
     when none was marked done or changed. A record's ``source`` relative to the folder it was
@@ -196,7 +188,7 @@ def read_reviews(paths: Sequence[Path]) -> Reviews:
     files, warnings = [], []
     for path in paths:
         path = Path(path)
-        files.append({"path": str(path), "sha256": file_sha256(path)})
+        files.append({"path": str(path), "sha256": sha256_file(path)})
         for number, record in enumerate(read_records(path), start=1):
             source = _source(record["source"], path)
             pairs, choices, outside = record_lessons(record, f"{path}: line {number}: ")
