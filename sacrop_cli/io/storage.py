@@ -8,6 +8,7 @@ imports :func:`is_uri` and :func:`join`, and a run without URIs must not load py
 from __future__ import annotations
 
 import contextlib
+import os
 import re
 import tempfile
 from collections.abc import Callable, Iterable, Mapping, Sequence
@@ -36,6 +37,12 @@ _OPTIONS: dict[str, str] = {}
 def is_uri(name: Path | str) -> bool:
     """``s3://bucket/key`` and the like; a local path is never one (pathlib folds ``//``)."""
     return isinstance(name, str) and _SCHEME.match(name) is not None
+
+
+def photo_key(source: Path | str) -> str:
+    """What two names of one photo have in common (``a.jpg``, ``x/../a.jpg``, a link to it): a
+    URI as it is, a local path resolved."""
+    return source if is_uri(source) else os.path.realpath(source)
 
 
 def plain(uri: str) -> str:

@@ -26,6 +26,7 @@ from sacrop_cli.io.imageio import open_for_analysis
 from sacrop_cli.io.inputs import InputScan
 from sacrop_cli.io.jsonl import json_lines
 from sacrop_cli.io.schema import Invalid, validate
+from sacrop_cli.io.storage import photo_key
 from sacrop_cli.ratios import parse_ratio
 from sacrop_cli.record import MANIFEST_RECORD, PhotoRecord, fail, new_record
 from sacrop_cli.run.driver import PhotoResult
@@ -55,11 +56,6 @@ class Entry:
     crops: list[Crop] = field(default_factory=list)
     size: tuple[int, int] | None = None
     folder: str | None = None
-
-
-def _key(source: str) -> str:
-    """What two names of one photo have in common (``a.jpg``, ``x/../a.jpg``)."""
-    return os.path.realpath(source)
 
 
 def _name_key(crop: Crop) -> tuple[str, int]:
@@ -96,7 +92,7 @@ def read_manifest(
             if passed is not None:
                 passed.append(record["source"])
             continue
-        entry = photos.setdefault(_key(record["source"]), Entry(record["source"]))
+        entry = photos.setdefault(photo_key(record["source"]), Entry(record["source"]))
         width, height = record.get("width"), record.get("height")
         if entry.size is None and width is not None and height is not None:
             entry.size = (width, height)
@@ -156,12 +152,12 @@ def _folders(entries: list[Entry]) -> dict[str, str]:
     """The folder of each photo's crops, relative to the output folder: the one its record
     gives (as ``crop`` placed them), else mirrored from the folder the photos without one
     share (their real paths: never with ``..``); the top for one photo alone."""
-    loose = [os.path.dirname(_key(e.source)) for e in entries if e.folder is None]
+    loose = [os.path.dirname(photo_key(e.source)) for e in entries if e.folder is None]
     root = os.path.commonpath(loose) if len(loose) > 1 else None
     return {
         e.source: e.folder
         if e.folder is not None
-        else os.path.relpath(os.path.dirname(_key(e.source)), root)
+        else os.path.relpath(os.path.dirname(photo_key(e.source)), root)
         if root is not None
         else "."
         for e in entries

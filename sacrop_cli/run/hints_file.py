@@ -18,19 +18,14 @@ from pathlib import Path
 
 from sacrop_cli.hints import Hints
 from sacrop_cli.io.jsonl import json_lines
-from sacrop_cli.io.storage import is_uri
-
-
-def _key(source: str) -> str:
-    """What two names of one photo have in common: a URI as it is, a path resolved."""
-    return source if is_uri(source) else str(Path(source).resolve())
+from sacrop_cli.io.storage import is_uri, photo_key
 
 
 def read_hints_file(path: Path, photos: Iterable[Path | str]) -> tuple[dict[str, Hints], list[str]]:
     """The hints of each of ``photos`` that has a line in ``path`` (keyed by the photo as
     given), and a warning per line left out. Two lines of one photo add up. SacropError when
     the file cannot be read."""
-    by_key = {_key(str(p)): str(p) for p in photos}
+    by_key = {photo_key(str(p)): str(p) for p in photos}
     found: dict[str, Hints] = {}
     warnings = []
     for number, obj, bad in json_lines(path, "hints file"):
@@ -46,9 +41,9 @@ def read_hints_file(path: Path, photos: Iterable[Path | str]) -> tuple[dict[str,
         except ValueError as err:
             warnings.append(f"{where}: {str(err).splitlines()[0]}; line ignored")
             continue
-        photo = by_key.get(_key(source))
+        photo = by_key.get(photo_key(source))
         if photo is None and not is_uri(source):  # a path relative to the file's folder
-            photo = by_key.get(_key(str(path.parent / source)))
+            photo = by_key.get(photo_key(str(path.parent / source)))
         if photo is None:
             warnings.append(f"{where}: {source} is not one of the photos to crop; line ignored")
             continue

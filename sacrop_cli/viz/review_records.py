@@ -26,6 +26,7 @@ from sacrop_cli.hints import Hints
 from sacrop_cli.io import schema as S
 from sacrop_cli.io.atomic import atomic_open, check_replaceable, check_writable, stale_temp_files
 from sacrop_cli.io.jsonl import json_lines
+from sacrop_cli.io.storage import photo_key
 from sacrop_cli.io.inputs import InputScan
 from sacrop_cli.ratios import Ratio, parse_ratio
 from sacrop_cli.record import REVIEW_RECORD, CropRecord, PhotoRecord
@@ -49,10 +50,6 @@ def review_form(record: PhotoRecord) -> PhotoRecord:
     return {**record, "crops": crops, "proposals": proposals}  # type: ignore[typeddict-item]
 
 
-def _key(source: Path | str) -> str:
-    return os.path.realpath(source)
-
-
 @dataclass
 class Plan:
     """Which given photos FILE already has records for and which are to be analysed."""
@@ -65,19 +62,19 @@ class Plan:
 def plan(scan: InputScan, previous: Sequence[PhotoRecord], ratios: Sequence[str]) -> Plan:
     """Reuse FILE's record of a given photo when it was analysed for exactly ``ratios``; analyse
     the others (and the photos it failed on: they may be readable now)."""
-    given = {_key(path) for path, _ in scan.images}
+    given = {photo_key(path) for path, _ in scan.images}
     reused: dict[str, PhotoRecord] = {}
     others = []
     seen = set()
     for record in previous:
-        key = _key(record["source"])
+        key = photo_key(record["source"])
         if key not in given or key in seen:  # not given, or a second record of one: kept
             others.append(record)
         elif record["status"] == "ok" and {c["ratio"] for c in record["crops"]} == set(ratios):
             reused[key] = review_form(record)
         seen.add(key)
     rest = InputScan(
-        images=[(p, r) for p, r in scan.images if _key(p) not in reused],
+        images=[(p, r) for p, r in scan.images if photo_key(p) not in reused],
         skipped=scan.skipped,
         missing=scan.missing,
     )
@@ -107,12 +104,12 @@ def analyse(
 
 def merge(the_plan: Plan, scan: InputScan, analysed: Sequence[PhotoRecord]) -> list[PhotoRecord]:
     """Reused and analysed records in input order (missing and skipped paths first)."""
-    images = {_key(p) for p, _ in scan.images}
-    by_key = {**{_key(r["source"]): r for r in analysed}, **the_plan.reused}
+    images = {photo_key(p) for p, _ in scan.images}
+    by_key = {**{photo_key(r["source"]): r for r in analysed}, **the_plan.reused}
     unprocessed = [
-        r for r in analysed if r["status"] == "skipped" or _key(r["source"]) not in images
+        r for r in analysed if r["status"] == "skipped" or photo_key(r["source"]) not in images
     ]
-    photos = [by_key.get(_key(p)) for p, _ in scan.images]
+    photos = [by_key.get(photo_key(p)) for p, _ in scan.images]
     return [*unprocessed, *(review_form(r) for r in photos if r and r["status"] != "skipped")]
 
 
@@ -135,7 +132,7 @@ def read_review_file(path: Path) -> tuple[list[PhotoRecord], list[str]]:
         except ValueError as err:
             warnings.append(f"{where}: {err}; line left out (not saved back)")
             continue
-        key = _key(record["source"])
+        key = photo_key(record["source"])
         if key in seen:
             warnings.append(
                 f"{where}: a second record of {record['source']}: kept as it is, not shown"
